@@ -1,0 +1,234 @@
+//! The pipeline driver: source → (filter) → decode → flow table → tracker.
+//!
+//! Reads one or more inputs as one timeline, in the order given (rotated captures continue
+//! each other), and keeps the per-file facts and the packet counts by layer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::decode::{decode, Decoded, LinkType};
+use crate::flow::{Connection, FlowTable};
+use crate::source::{CaptureReader, Format, InputStats, Packet, SourceError};
+use crate::tracker::Event;
+
+/// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
+/// `icmp`, `other`, `fragments`, `undecodable`, `unsupported_link` (or `filtered_out`);
+/// `snaplen_truncated` counts, across those, records cut by the snaplen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PacketCounts {
+    pub total: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmp: u64,
+    /// Other IP protocols and non-IP frames (ARP, LLDP...).
+    pub other: u64,
+    pub fragments: u64,
+    pub undecodable: u64,
+    pub unsupported_link: u64,
+    pub snaplen_truncated: u64,
+    /// Rejected by the --filter expression.
+    pub filtered_out: u64,
+}
+
+/// One input's outcome.
+#[derive(Debug)]
+pub struct InputReport {
+    pub name: String,
+    pub format: Option<Format>,
+    pub link_types: Vec<LinkType>,
+    pub snaplen: u32,
+    pub stats: InputStats,
+    /// What stopped the reading, if anything.
+    pub error: Option<SourceError>,
+}
+
+/// Settings of an analysis.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A libpcap filter expression, applied to every packet as tcpdump -r does.
+    pub filter: Option<String>,
+    /// Maximum segment lifetime; TIME_WAIT is 2·MSL.
+    pub msl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            filter: None,
+            msl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A filter expression that libpcap would not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("bad filter '{expr}' for link type {link}: {message}")]
+pub struct FilterError {
+    pub expr: String,
+    pub link: LinkType,
+    pub message: String,
+}
+
+/// BPF programs compiled per link type (a pcapng file may mix link types).
+struct Filter {
+    expr: String,
+    programs: Vec<(LinkType, pcap::BpfProgram)>,
+}
+
+impl Filter {
+    fn matches(&mut self, link: LinkType, data: &[u8]) -> Result<bool, FilterError> {
+        if let Some((_, p)) = self.programs.iter().find(|(l, _)| *l == link) {
+            return Ok(p.filter(data));
+        }
+        let compiled = pcap::Capture::dead(pcap::Linktype(i32::from(link.0)))
+            .and_then(|dead| dead.compile(&self.expr, true))
+            .map_err(|e| FilterError {
+                expr: self.expr.clone(),
+                link,
+                message: e.to_string(),
+            })?;
+        let matched = compiled.filter(data);
+        self.programs.push((link, compiled));
+        Ok(matched)
+    }
+}
+
+/// Everything an analysis found.
+pub struct Analysis {
+    pub inputs: Vec<InputReport>,
+    pub packets: PacketCounts,
+    pub connections: Vec<Connection>,
+    pub time_wait_reuses: u64,
+    pub msl: Duration,
+    pub filter: Option<String>,
+}
+
+/// Runs packets through decode, flow table and tracker.
+pub struct Analyzer {
+    flows: FlowTable,
+    packets: PacketCounts,
+    filter: Option<Filter>,
+    filter_error: Option<FilterError>,
+    inputs: Vec<InputReport>,
+}
+
+impl Analyzer {
+    pub fn new(options: &Options) -> Self {
+        Analyzer {
+            flows: FlowTable::new(options.msl),
+            packets: PacketCounts::default(),
+            filter: options.filter.as_ref().map(|expr| Filter {
+                expr: expr.clone(),
+                programs: Vec::new(),
+            }),
+            filter_error: None,
+            inputs: Vec::new(),
+        }
+    }
+
+    /// Checks the filter against a link type up front, so a bad expression is reported
+    /// before any output.
+    pub fn check_filter(&mut self, link: LinkType) -> Result<(), FilterError> {
+        match &mut self.filter {
+            Some(f) => f.matches(link, &[]).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Processes one packet; `sink` sees the connection events it caused.
+    pub fn process(&mut self, packet: &Packet<'_>, sink: &mut impl FnMut(&Connection, Event)) {
+        let counts = &mut self.packets;
+        counts.total += 1;
+        if let Some(filter) = &mut self.filter {
+            match filter.matches(packet.link_type, packet.data) {
+                Ok(true) => {}
+                Ok(false) => {
+                    counts.filtered_out += 1;
+                    return;
+                }
+                Err(e) => {
+                    // The link type has no BPF support in libpcap: nothing can match.
+                    counts.filtered_out += 1;
+                    self.filter_error.get_or_insert(e);
+                    return;
+                }
+            }
+        }
+        if (packet.data.len() as u64) < u64::from(packet.orig_len) {
+            counts.snaplen_truncated += 1;
+        }
+        match decode(packet.link_type, packet.data) {
+            Decoded::Tcp(seg) => {
+                counts.tcp += 1;
+                self.flows
+                    .on_segment(&seg, packet.orig_len, packet.ts, sink);
+            }
+            Decoded::Udp => counts.udp += 1,
+            Decoded::Icmp => counts.icmp += 1,
+            Decoded::OtherIp(_) | Decoded::NonIp => counts.other += 1,
+            Decoded::Fragment => counts.fragments += 1,
+            Decoded::Undecodable(_) => counts.undecodable += 1,
+            Decoded::UnsupportedLink => counts.unsupported_link += 1,
+        }
+    }
+
+    /// Reads a whole file (or `-` for standard input) into the analysis. The outcome,
+    /// including any error, is kept for the report.
+    pub fn read_path(
+        &mut self,
+        path: &Path,
+        sink: &mut impl FnMut(&Connection, Event),
+    ) -> &InputReport {
+        let name = path.display().to_string();
+        let report = match CaptureReader::open(path) {
+            Err(error) => InputReport {
+                name,
+                format: None,
+                link_types: Vec::new(),
+                snaplen: 0,
+                stats: InputStats::default(),
+                error: Some(error),
+            },
+            Ok(mut reader) => {
+                let result = reader.for_each_packet(|p| self.process(p, sink));
+                InputReport {
+                    name,
+                    format: Some(reader.format().clone()),
+                    link_types: reader.link_types().to_vec(),
+                    snaplen: reader.snaplen(),
+                    stats: reader.stats().clone(),
+                    error: result.err(),
+                }
+            }
+        };
+        self.inputs.push(report);
+        self.inputs.last().expect("just pushed")
+    }
+
+    /// A filter that failed to compile for a link type met in the input.
+    pub fn filter_error(&self) -> Option<&FilterError> {
+        self.filter_error.as_ref()
+    }
+
+    pub fn finish(self) -> Analysis {
+        let msl = self.flows.msl();
+        let time_wait_reuses = self.flows.time_wait_reuses;
+        Analysis {
+            inputs: self.inputs,
+            packets: self.packets,
+            connections: self.flows.finish(),
+            time_wait_reuses,
+            msl,
+            filter: self.filter.map(|f| f.expr),
+        }
+    }
+}
+
+/// Reads the given files as one timeline.
+pub fn analyze_paths(paths: &[PathBuf], options: &Options) -> Analysis {
+    let mut analyzer = Analyzer::new(options);
+    for path in paths {
+        analyzer.read_path(path, &mut |_, _| {});
+    }
+    analyzer.finish()
+}

@@ -1,0 +1,556 @@
+//! Decoding: link layer → IP → TCP, without allocation.
+//!
+//! Link layers are few and simple, so they are read here directly (etherparse does not
+//! know SLL2 or BSD loopback and stops at two VLAN tags). The IP layer — IPv4 options,
+//! IPv6 extension headers, fragments — is etherparse's lax slicing, which tolerates
+//! snaplen-cut packets. The TCP fixed header is read by hand because etherparse rejects
+//! a header whose options were cut by the snaplen, and because the segment's length must
+//! come from the IP length fields, not from the captured bytes (docs/inputs.md).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::{LaxIpSlice, LenSource};
+
+use crate::seq::Seq;
+
+/// A pcap/pcapng link-layer header type (LINKTYPE_* value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkType(pub u16);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// DLT_RAW as most BSDs and Linux number it in files written long ago.
+    pub const RAW_12: LinkType = LinkType(12);
+    /// DLT_RAW on OpenBSD.
+    pub const RAW_14: LinkType = LinkType(14);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::NULL => "NULL (BSD loopback)",
+            LinkType::ETHERNET => "EN10MB (Ethernet)",
+            LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "RAW (raw IP)",
+            LinkType::LOOP => "LOOP (OpenBSD loopback)",
+            LinkType::LINUX_SLL => "LINUX_SLL (Linux cooked)",
+            LinkType::IPV4 => "IPV4 (raw IPv4)",
+            LinkType::IPV6 => "IPV6 (raw IPv6)",
+            LinkType::LINUX_SLL2 => "LINUX_SLL2 (Linux cooked v2)",
+            _ => "unsupported",
+        }
+    }
+
+    pub fn is_supported(self) -> bool {
+        self.name() != "unsupported"
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// TCP header flags as raw bits, so that odd combinations (SYN+RST, SYN+FIN) stay visible.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TcpFlags(pub u16);
+
+impl TcpFlags {
+    pub const FIN: u16 = 0x001;
+    pub const SYN: u16 = 0x002;
+    pub const RST: u16 = 0x004;
+    pub const PSH: u16 = 0x008;
+    pub const ACK: u16 = 0x010;
+    pub const URG: u16 = 0x020;
+    pub const ECE: u16 = 0x040;
+    pub const CWR: u16 = 0x080;
+    /// The former NS bit, now AE (RFC 9768).
+    pub const AE: u16 = 0x100;
+
+    pub fn has(self, bits: u16) -> bool {
+        self.0 & bits == bits
+    }
+    pub fn syn(self) -> bool {
+        self.has(Self::SYN)
+    }
+    pub fn ack(self) -> bool {
+        self.has(Self::ACK)
+    }
+    pub fn fin(self) -> bool {
+        self.has(Self::FIN)
+    }
+    pub fn rst(self) -> bool {
+        self.has(Self::RST)
+    }
+    /// A SYN without ACK: an opening request.
+    pub fn syn_only(self) -> bool {
+        self.syn() && !self.ack()
+    }
+    pub fn syn_ack(self) -> bool {
+        self.syn() && self.ack()
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// tcpdump's notation: `S`, `S.`, `F.`, `R`, `P.`, `.` for a bare ACK.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let letters = [
+            (Self::SYN, 'S'),
+            (Self::FIN, 'F'),
+            (Self::PSH, 'P'),
+            (Self::RST, 'R'),
+            (Self::URG, 'U'),
+            (Self::ECE, 'E'),
+            (Self::CWR, 'W'),
+            (Self::ACK, '.'),
+        ];
+        let mut any = false;
+        for (bit, c) in letters {
+            if self.0 & bit != 0 {
+                write!(f, "{c}")?;
+                any = true;
+            }
+        }
+        if !any {
+            write!(f, "none")?;
+        }
+        Ok(())
+    }
+}
+
+/// A decoded TCP segment. Slices borrow from the captured packet.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpSegment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: Seq,
+    pub ack: Seq,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// Header length from the data-offset field, in bytes.
+    pub header_len: u16,
+    /// Payload length on the wire, from the IP length fields.
+    pub payload_len: u32,
+    /// The captured part of the TCP options (may be cut by the snaplen).
+    pub options: &'a [u8],
+    /// The captured part of the payload.
+    pub payload: &'a [u8],
+}
+
+impl TcpSegment<'_> {
+    /// Sequence space the segment occupies: payload plus one each for SYN and FIN.
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+
+    /// The window-scale shift offered in a SYN's options, if captured.
+    pub fn window_scale(&self) -> Option<u8> {
+        let mut opts = self.options;
+        while let Some((&kind, rest)) = opts.split_first() {
+            match kind {
+                0 => return None,
+                1 => opts = rest,
+                _ => {
+                    let len = *rest.first()? as usize;
+                    if len < 2 || len > opts.len() {
+                        return None;
+                    }
+                    if kind == 3 && len == 3 {
+                        return Some(opts[2].min(14));
+                    }
+                    opts = &opts[len..];
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Why a packet could not be decoded as far as its headers claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecodeError {
+    /// The link-layer header is shorter than its fixed size.
+    LinkHeaderCut,
+    /// The IP header is cut or invalid (bad version, IHL, lengths).
+    BadIpHeader,
+    /// The captured bytes end inside the 20-byte TCP header.
+    TcpHeaderCut,
+    /// The TCP data offset is below 5 words or beyond the IP payload.
+    BadTcpOffset,
+    /// Tunnels nested deeper than synack follows.
+    TooManyEncapsulations,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeError::LinkHeaderCut => "link-layer header cut short",
+            DecodeError::BadIpHeader => "IP header cut short or invalid",
+            DecodeError::TcpHeaderCut => "TCP header cut short",
+            DecodeError::BadTcpOffset => "TCP data offset invalid",
+            DecodeError::TooManyEncapsulations => "too many nested encapsulations",
+        })
+    }
+}
+
+/// What a packet turned out to be. Every packet is exactly one of these.
+#[derive(Clone, Copy, Debug)]
+pub enum Decoded<'a> {
+    Tcp(TcpSegment<'a>),
+    Udp,
+    Icmp,
+    /// IP with another protocol (IGMP, ESP, SCTP...).
+    OtherIp(u8),
+    /// A link-layer frame that carries no IP (ARP, LLDP, STP...).
+    NonIp,
+    /// An IP fragment: synack does not reassemble, so its transport is not read.
+    Fragment,
+    Undecodable(DecodeError),
+    UnsupportedLink,
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD1: u16 = 0x9100;
+const ETHERTYPE_QINQ_OLD2: u16 = 0x9200;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MC: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+const ETHERTYPE_TEB: u16 = 0x6558;
+
+/// Nesting limit for VLAN tags, MPLS labels and tunnels together.
+const MAX_DEPTH: u8 = 8;
+
+/// Decodes one captured frame of the given link type.
+pub fn decode(link_type: LinkType, data: &[u8]) -> Decoded<'_> {
+    match link_type {
+        LinkType::ETHERNET => ethernet(data, 0),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version(data, 0),
+        LinkType::IPV4 | LinkType::IPV6 => ip_by_version(data, 0),
+        LinkType::NULL | LinkType::LOOP => bsd_loopback(link_type, data),
+        LinkType::LINUX_SLL => match data.get(14..16) {
+            Some(p) => ethertype_payload(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0),
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
+        LinkType::LINUX_SLL2 => match data.get(..20) {
+            Some(h) => ethertype_payload(u16::from_be_bytes([h[0], h[1]]), &data[20..], 0),
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
+        _ => Decoded::UnsupportedLink,
+    }
+}
+
+fn ethernet(data: &[u8], depth: u8) -> Decoded<'_> {
+    match data.get(12..14) {
+        Some(t) => ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[14..], depth),
+        None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+    }
+}
+
+fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8) -> Decoded<'_> {
+    if depth > MAX_DEPTH {
+        return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
+    }
+    match ethertype {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(data, depth),
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD1 | ETHERTYPE_QINQ_OLD2 => {
+            // Tag control (2 bytes), then the next ethertype.
+            match data.get(2..4) {
+                Some(t) => {
+                    ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[4..], depth + 1)
+                }
+                None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+            }
+        }
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MC => {
+            // Label stack entries until the bottom-of-stack bit, then IP by version.
+            let mut rest = data;
+            for _ in 0..MAX_DEPTH {
+                let Some(entry) = rest.get(..4) else {
+                    return Decoded::Undecodable(DecodeError::LinkHeaderCut);
+                };
+                rest = &rest[4..];
+                if entry[2] & 0x01 != 0 {
+                    return match rest.first().map(|b| b >> 4) {
+                        Some(4) | Some(6) => ip_by_version(rest, depth + 1),
+                        _ => Decoded::NonIp,
+                    };
+                }
+            }
+            Decoded::Undecodable(DecodeError::TooManyEncapsulations)
+        }
+        ETHERTYPE_PPPOE_SESSION => match data.get(6..8) {
+            Some(p) => match u16::from_be_bytes([p[0], p[1]]) {
+                0x0021 | 0x0057 => ip_by_version(&data[8..], depth + 1),
+                _ => Decoded::NonIp,
+            },
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
+        _ => Decoded::NonIp,
+    }
+}
+
+fn bsd_loopback(link_type: LinkType, data: &[u8]) -> Decoded<'_> {
+    let Some(h) = data.get(..4) else {
+        return Decoded::Undecodable(DecodeError::LinkHeaderCut);
+    };
+    let raw = [h[0], h[1], h[2], h[3]];
+    // DLT_NULL stores the family in the writer's byte order, DLT_LOOP in network order.
+    let family = if link_type == LinkType::LOOP {
+        u32::from_be_bytes(raw)
+    } else {
+        let le = u32::from_le_bytes(raw);
+        if le > 0xffff {
+            u32::from_be_bytes(raw)
+        } else {
+            le
+        }
+    };
+    match family {
+        // AF_INET everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS),
+        // 10 (Linux), 23 (Windows).
+        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version(&data[4..], 0),
+        _ => Decoded::NonIp,
+    }
+}
+
+fn ip_by_version(data: &[u8], depth: u8) -> Decoded<'_> {
+    if depth > MAX_DEPTH {
+        return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
+    }
+    let Ok((ip, ext_error)) = LaxIpSlice::from_slice(data) else {
+        return match data.first().map(|b| b >> 4) {
+            Some(4) | Some(6) => Decoded::Undecodable(DecodeError::BadIpHeader),
+            _ => Decoded::NonIp,
+        };
+    };
+    let payload = ip.payload();
+    if payload.fragmented {
+        return Decoded::Fragment;
+    }
+    if ext_error.is_some() {
+        // An IPv6 extension header ran past the capture: the transport is unknown.
+        return Decoded::Undecodable(DecodeError::BadIpHeader);
+    }
+    let proto = payload.ip_number.0;
+    match proto {
+        6 => {
+            let wire_len = ip_payload_wire_len(&ip, data);
+            tcp(ip.source_addr(), ip.destination_addr(), payload.payload, wire_len)
+        }
+        17 => Decoded::Udp,
+        1 | 58 => Decoded::Icmp,
+        // IPv4-in-IP and IPv6-in-IP tunnels: tshark analyses the inner packet.
+        4 | 41 => ip_by_version(payload.payload, depth + 1),
+        47 => gre(payload.payload, depth + 1),
+        other => Decoded::OtherIp(other),
+    }
+}
+
+/// Length of the IP payload on the wire. When the capture cut the packet, the IP length
+/// field says what was sent; when that field is unusable (0 from TSO offload, or smaller
+/// than the headers) the captured bytes are all there is.
+fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8]) -> usize {
+    let payload = ip.payload();
+    if payload.len_source != LenSource::Slice {
+        return payload.payload.len();
+    }
+    let header_len = payload.payload.as_ptr() as usize - ip_bytes.as_ptr() as usize;
+    let total = match ip {
+        LaxIpSlice::Ipv4(v4) => usize::from(v4.header().total_len()),
+        LaxIpSlice::Ipv6(v6) => match v6.header().payload_length() {
+            0 => 0,
+            n => 40 + usize::from(n),
+        },
+    };
+    if total >= header_len + payload.payload.len() {
+        total - header_len
+    } else {
+        payload.payload.len()
+    }
+}
+
+fn gre(data: &[u8], depth: u8) -> Decoded<'_> {
+    let Some(h) = data.get(..4) else {
+        return Decoded::OtherIp(47);
+    };
+    let (flags, version) = (u16::from_be_bytes([h[0], h[1]]), h[1] & 0x07);
+    if version != 0 {
+        // Version 1 is PPTP's enhanced GRE carrying PPP, not followed here.
+        return Decoded::OtherIp(47);
+    }
+    let mut len = 4;
+    for bit in [0x8000u16, 0x2000, 0x1000] {
+        // Checksum(+reserved), key, sequence number: 4 bytes each when present.
+        if flags & bit != 0 {
+            len += 4;
+        }
+    }
+    let Some(inner) = data.get(len..) else {
+        return Decoded::OtherIp(47);
+    };
+    match u16::from_be_bytes([h[2], h[3]]) {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(inner, depth),
+        ETHERTYPE_TEB => ethernet(inner, depth),
+        _ => Decoded::OtherIp(47),
+    }
+}
+
+fn tcp<'a>(src: IpAddr, dst: IpAddr, bytes: &'a [u8], wire_len: usize) -> Decoded<'a> {
+    let Some(h) = bytes.get(..20) else {
+        return Decoded::Undecodable(DecodeError::TcpHeaderCut);
+    };
+    let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let header_len = usize::from(h[12] >> 4) * 4;
+    if header_len < 20 || header_len > wire_len {
+        return Decoded::Undecodable(DecodeError::BadTcpOffset);
+    }
+    let options_end = header_len.min(bytes.len());
+    Decoded::Tcp(TcpSegment {
+        src: SocketAddr::new(src, be16(0)),
+        dst: SocketAddr::new(dst, be16(2)),
+        seq: Seq(be32(4)),
+        ack: Seq(be32(8)),
+        flags: TcpFlags(u16::from(h[13]) | (u16::from(h[12] & 0x01) << 8)),
+        window: be16(14),
+        header_len: header_len as u16,
+        payload_len: (wire_len - header_len) as u32,
+        options: &bytes[20..options_end],
+        payload: bytes.get(header_len..).unwrap_or(&[]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .syn()
+            .options(&[etherparse::TcpOptionElement::MaximumSegmentSize(1460)])
+            .unwrap();
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn expect_tcp(d: Decoded<'_>) -> TcpSegment<'_> {
+        match d {
+            Decoded::Tcp(s) => s,
+            other => panic!("expected TCP, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp() {
+        let frame = tcp_frame(b"hello");
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame));
+        assert_eq!(seg.src.to_string(), "10.0.0.1:40000");
+        assert_eq!(seg.dst.port(), 80);
+        assert_eq!(seg.seq, Seq(1000));
+        assert!(seg.flags.syn_only());
+        assert_eq!(seg.header_len, 24);
+        assert_eq!(seg.payload_len, 5);
+        assert_eq!(seg.seq_len(), 6);
+        assert_eq!(seg.payload, b"hello");
+    }
+
+    #[test]
+    fn snaplen_cut_options_still_decode_with_wire_length() {
+        let frame = tcp_frame(&[7; 500]);
+        // Cut inside the options: 14 + 20 + 20 + 2 bytes.
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame[..56]));
+        assert_eq!(seg.payload_len, 500);
+        assert_eq!(seg.options.len(), 2);
+        assert!(seg.payload.is_empty());
+    }
+
+    #[test]
+    fn cut_inside_fixed_tcp_header_is_undecodable() {
+        let frame = tcp_frame(b"");
+        assert!(matches!(
+            decode(LinkType::ETHERNET, &frame[..14 + 20 + 12]),
+            Decoded::Undecodable(DecodeError::TcpHeaderCut)
+        ));
+    }
+
+    #[test]
+    fn vlan_tags_are_skipped_however_many() {
+        let frame = tcp_frame(b"x");
+        let mut tagged = frame[..12].to_vec();
+        for tpid in [0x88a8u16, 0x8100, 0x8100] {
+            tagged.extend_from_slice(&tpid.to_be_bytes());
+            tagged.extend_from_slice(&[0x00, 0x64]);
+        }
+        tagged.extend_from_slice(&frame[12..]);
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &tagged));
+        assert_eq!(seg.payload_len, 1);
+    }
+
+    #[test]
+    fn bsd_null_in_both_byte_orders() {
+        let frame = tcp_frame(b"");
+        let ip = &frame[14..];
+        for family in [[2, 0, 0, 0], [0, 0, 0, 2]] {
+            let mut f = family.to_vec();
+            f.extend_from_slice(ip);
+            expect_tcp(decode(LinkType::NULL, &f));
+        }
+        let mut lo = vec![0, 0, 0, 2];
+        lo.extend_from_slice(ip);
+        expect_tcp(decode(LinkType::LOOP, &lo));
+    }
+
+    #[test]
+    fn non_first_fragment_is_not_tcp() {
+        let mut frame = tcp_frame(b"0123456789");
+        // Fragment offset 8 (64 bytes), no more fragments.
+        frame[14 + 6] = 0x00;
+        frame[14 + 7] = 0x08;
+        assert!(matches!(decode(LinkType::ETHERNET, &frame), Decoded::Fragment));
+    }
+
+    #[test]
+    fn unknown_link_type() {
+        assert!(matches!(
+            decode(LinkType(147), &[0; 40]),
+            Decoded::UnsupportedLink
+        ));
+    }
+
+    #[test]
+    fn flags_print_like_tcpdump() {
+        assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ACK).to_string(), "S.");
+        assert_eq!(TcpFlags(TcpFlags::ACK).to_string(), ".");
+        assert_eq!(TcpFlags(TcpFlags::RST).to_string(), "R");
+    }
+
+    #[test]
+    fn window_scale_option() {
+        let seg = TcpSegment {
+            src: "1.1.1.1:1".parse().unwrap(),
+            dst: "2.2.2.2:2".parse().unwrap(),
+            seq: Seq(0),
+            ack: Seq(0),
+            flags: TcpFlags(TcpFlags::SYN),
+            window: 0,
+            header_len: 28,
+            payload_len: 0,
+            options: &[2, 4, 5, 0xb4, 1, 3, 3, 7],
+            payload: &[],
+        };
+        assert_eq!(seg.window_scale(), Some(7));
+    }
+}

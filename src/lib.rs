@@ -1,0 +1,14 @@
+//! synack: passive TCP connection analysis of captures and live interfaces.
+//!
+//! Data flows one way: [`source`] → [`decode`] → [`flow`] → [`tracker`] → [`report`] →
+//! [`output`]. [`analyze`] wires the first four together.
+
+pub mod analyze;
+pub mod decode;
+pub mod flow;
+pub mod output;
+pub mod report;
+pub mod seq;
+pub mod source;
+pub mod time;
+pub mod tracker;

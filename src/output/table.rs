@@ -1,0 +1,259 @@
+//! The human report: summary first, then connections, as comfy-table tables.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::report::{ConnectionReport, Distribution, Report};
+use crate::time::Timestamp;
+
+/// Which connections the table lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// Abnormal first, then the rest, up to this many.
+    Default(usize),
+    All,
+    Abnormal,
+    Top(usize),
+}
+
+pub struct TableOptions {
+    pub rows: Rows,
+    /// Terminal width to fit, when printing to a terminal.
+    pub width: Option<u16>,
+}
+
+fn new_table(opts: &TableOptions) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    match opts.width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t
+}
+
+fn right(s: impl ToString) -> Cell {
+    Cell::new(s.to_string()).set_alignment(CellAlignment::Right)
+}
+
+fn opt_ms(m: Option<crate::report::Millis>) -> String {
+    m.map_or_else(|| "-".to_string(), |m| format!("{:.3}", m.as_f64()))
+}
+
+fn time_of(t: &crate::report::JsonTime) -> String {
+    t.0.utc_string()
+}
+
+pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> io::Result<()> {
+    // Inputs.
+    let mut t = new_table(opts);
+    t.set_header(vec![
+        "input", "format", "link type", "snaplen", "packets", "first packet (UTC)", "span (s)",
+    ]);
+    for i in &r.inputs {
+        let format = match (i.format, i.byte_order, i.timestamp_precision) {
+            (Some(f), Some(o), Some(p)) => format!("{f} {} {o}, {p}", i.version.as_deref().unwrap_or("")),
+            (Some(f), Some(o), None) => format!("{f} {o}"),
+            _ => "-".to_string(),
+        };
+        let links: Vec<String> = i.link_types.iter().map(|l| format!("{} ({})", l.name, l.id)).collect();
+        t.add_row(vec![
+            Cell::new(&i.file),
+            Cell::new(format),
+            Cell::new(if links.is_empty() { "-".to_string() } else { links.join(", ") }),
+            right(i.snaplen),
+            right(i.packets),
+            Cell::new(i.first_packet.as_ref().map_or("-".to_string(), time_of)),
+            right(i.duration_s.map_or("-".to_string(), |d| format!("{:.3}", d.0.as_secs_f64()))),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    for i in &r.inputs {
+        if let Some(e) = &i.error {
+            writeln!(out, "error: {}: {e}", i.file)?;
+        }
+    }
+
+    // Packets by layer.
+    let p = &r.packets;
+    let mut t = new_table(opts);
+    t.set_header(vec![
+        "packets", "TCP", "UDP", "ICMP", "other", "IP fragments", "undecodable", "snaplen-cut",
+        "unsupported link", "filtered out",
+    ]);
+    t.add_row(
+        [
+            p.total, p.tcp, p.udp, p.icmp, p.other, p.fragments, p.undecodable,
+            p.snaplen_truncated, p.unsupported_link, p.filtered_out,
+        ]
+        .map(right)
+        .to_vec(),
+    );
+    writeln!(out, "{t}")?;
+
+    // Summary.
+    let s = &r.summary;
+    writeln!(
+        out,
+        "\nTCP connections: {}   handshakes: {} attempted, {} completed   SYN retransmits: {}   SYN/ACK retransmits: {}",
+        s.connections,
+        s.handshakes.attempted,
+        s.handshakes.completed,
+        s.handshakes.syn_retransmits,
+        s.handshakes.synack_retransmits
+    )?;
+    let mut t = new_table(opts);
+    t.set_header(vec!["handshake latency (ms)", "count", "min", "p50", "p90", "p99", "max"]);
+    let mut dist_row = |name: &str, d: &Distribution| {
+        t.add_row(vec![
+            Cell::new(name),
+            right(d.count),
+            right(opt_ms(d.min)),
+            right(opt_ms(d.p50)),
+            right(opt_ms(d.p90)),
+            right(opt_ms(d.p99)),
+            right(opt_ms(d.max)),
+        ]);
+    };
+    dist_row("RTT (last SYN → ACK)", &s.handshake_rtt_ms);
+    dist_row("SYN → SYN/ACK", &s.syn_to_synack_ms);
+    dist_row("SYN/ACK → ACK", &s.synack_to_ack_ms);
+    writeln!(out, "{t}")?;
+
+    let c = &s.closes;
+    let mut t = new_table(opts);
+    t.set_header(vec![
+        "closes", "fin", "reset", "refused", "unanswered", "handshake incomplete", "half-closed",
+        "open", "mid-stream", "abnormal",
+    ]);
+    t.add_row(vec![
+        Cell::new("connections"),
+        right(c.fin),
+        right(c.reset),
+        right(c.refused),
+        right(c.unanswered),
+        right(c.handshake_incomplete),
+        right(c.half_closed),
+        right(c.open),
+        right(c.midstream),
+        right(c.abnormal),
+    ]);
+    writeln!(out, "{t}")?;
+
+    let mut t = new_table(opts);
+    t.set_header(vec!["RST / FIN / TIME_WAIT", "total", "by client", "by server", "detail"]);
+    t.add_row(vec![
+        Cell::new("RST packets"),
+        right(s.rst.packets),
+        right(s.rst.from_client),
+        right(s.rst.from_server),
+        Cell::new(format!("{} answering a SYN", s.rst.answering_syn)),
+    ]);
+    t.add_row(vec![
+        Cell::new("FIN packets"),
+        right(s.fin_packets),
+        Cell::new(""),
+        Cell::new(""),
+        Cell::new(""),
+    ]);
+    t.add_row(vec![
+        Cell::new("ends in TIME_WAIT"),
+        right(s.time_wait.client + s.time_wait.server),
+        right(s.time_wait.client),
+        right(s.time_wait.server),
+        Cell::new(format!(
+            "{} simultaneous, {} reused within 2·MSL",
+            s.time_wait.simultaneous, s.time_wait.reused
+        )),
+    ]);
+    writeln!(out, "{t}")?;
+
+    let k = &s.keepalive;
+    writeln!(
+        out,
+        "keep-alive: {} probes, {} ACKed, {} unanswered, on {} connection(s)   zero-window probes: {}   retransmissions: {}",
+        k.probes, k.acks, k.unanswered, k.connections, s.zero_window_probes, s.retransmissions
+    )?;
+
+    write_connections(out, r, opts)?;
+
+    for w in &r.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+fn selected<'a>(r: &'a Report, rows: Rows) -> (Vec<&'a ConnectionReport>, usize) {
+    let mut list: Vec<&ConnectionReport> = r.connections.iter().collect();
+    // Abnormal first, then by id; the sort is stable.
+    list.sort_by_key(|c| (!c.abnormal, c.id));
+    let limit = match rows {
+        Rows::All => usize::MAX,
+        Rows::Abnormal => {
+            list.retain(|c| c.abnormal);
+            usize::MAX
+        }
+        Rows::Default(n) | Rows::Top(n) => n,
+    };
+    let total = list.len();
+    list.truncate(limit);
+    (list, total)
+}
+
+fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> io::Result<()> {
+    let (rows, total) = selected(r, opts.rows);
+    if rows.is_empty() {
+        writeln!(out, "\nno TCP connections to list")?;
+        return Ok(());
+    }
+    let mut t = new_table(opts);
+    t.set_header(vec![
+        "id", "client", "server", "pkts c→s", "pkts s→c", "bytes c→s", "bytes s→c", "first seen (UTC)",
+        "duration (s)", "RTT (ms)", "close", "by", "TIME_WAIT", "final states (client / server)",
+    ]);
+    for c in &rows {
+        let by = match (c.close, c.reset_by, c.closed_by) {
+            ("reset" | "refused", Some(r), _) => r.to_string(),
+            (_, _, Some(b)) => b.to_string(),
+            _ => "-".to_string(),
+        };
+        let close = if c.midstream {
+            format!("{} (mid-stream)", c.close)
+        } else {
+            c.close.to_string()
+        };
+        t.add_row(vec![
+            right(c.id),
+            Cell::new(&c.client),
+            Cell::new(&c.server),
+            right(c.packets.client_to_server),
+            right(c.packets.server_to_client),
+            right(c.bytes.client_to_server),
+            right(c.bytes.server_to_client),
+            Cell::new(Timestamp::utc_string(c.first_seen.0)),
+            right(format!("{:.3}", c.duration_ms.as_f64() / 1000.0)),
+            right(opt_ms(c.handshake.as_ref().and_then(|h| h.rtt_ms))),
+            Cell::new(close),
+            Cell::new(by),
+            Cell::new(c.time_wait.unwrap_or("-")),
+            Cell::new(format!("{} / {}", c.states.client, c.states.server)),
+        ]);
+    }
+    writeln!(out, "\nTCP connections (abnormal first)")?;
+    writeln!(out, "{t}")?;
+    if rows.len() < total {
+        writeln!(
+            out,
+            "{} more connection(s) not shown: use --all, --abnormal or --top N",
+            total - rows.len()
+        )?;
+    }
+    Ok(())
+}

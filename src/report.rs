@@ -1,0 +1,625 @@
+//! The report model: what `synack report` says, built from an [`Analysis`] and shaped as
+//! docs/json.md documents. Printers (table, JSON, CI checks) read this; none of them looks
+//! at packets or re-derives a figure.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::ser::{Serialize, Serializer};
+
+use crate::analyze::{Analysis, PacketCounts};
+use crate::flow::Connection;
+use crate::source::Format;
+use crate::time::Timestamp;
+use crate::tracker::{CloseKind, Closer, Side};
+
+/// A timestamp in JSON: epoch seconds with all nine fractional digits, as a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JsonTime(pub Timestamp);
+
+impl Serialize for JsonTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        exact_number(&self.0.to_string(), s)
+    }
+}
+
+/// A duration in milliseconds with nanosecond digits, as an exact JSON number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Millis(pub Duration);
+
+impl Millis {
+    pub fn as_f64(self) -> f64 {
+        self.0.as_nanos() as f64 / 1e6
+    }
+}
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = self.0.as_nanos();
+        write!(f, "{}.{:06}", ns / 1_000_000, ns % 1_000_000)
+    }
+}
+
+impl Serialize for Millis {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        exact_number(&self.to_string(), s)
+    }
+}
+
+/// A duration in seconds with nanosecond digits, as an exact JSON number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub Duration);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:09}", self.0.as_secs(), self.0.subsec_nanos())
+    }
+}
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        exact_number(&self.to_string(), s)
+    }
+}
+
+fn exact_number<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match text.parse::<serde_json::Number>() {
+        Ok(n) => n.serialize(s),
+        Err(_) => s.serialize_str(text),
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub synack_version: &'static str,
+    pub inputs: Vec<InputSummary>,
+    pub packets: PacketSummary,
+    pub summary: Summary,
+    pub connections: Vec<ConnectionReport>,
+    /// Things the reader should know: read errors after some packets, odd timestamps.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct InputSummary {
+    pub file: String,
+    /// `pcap` or `pcapng`; null when the file could not be opened.
+    pub format: Option<&'static str>,
+    pub byte_order: Option<&'static str>,
+    /// `pcap` only: `us` or `ns`.
+    pub timestamp_precision: Option<&'static str>,
+    pub version: Option<String>,
+    pub link_types: Vec<LinkTypeSummary>,
+    pub snaplen: u32,
+    pub packets: u64,
+    pub first_packet: Option<JsonTime>,
+    pub last_packet: Option<JsonTime>,
+    pub duration_s: Option<Seconds>,
+    pub backwards_timestamps: u64,
+    pub invalid_subsecond_timestamps: u64,
+    /// The one-line error that stopped reading this input, if any.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct LinkTypeSummary {
+    pub id: u16,
+    pub name: &'static str,
+    pub supported: bool,
+}
+
+#[derive(Debug, serde::Serialize, Default)]
+pub struct PacketSummary {
+    pub total: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmp: u64,
+    pub other: u64,
+    pub fragments: u64,
+    pub undecodable: u64,
+    pub unsupported_link: u64,
+    pub snaplen_truncated: u64,
+    pub filtered_out: u64,
+}
+
+impl From<&PacketCounts> for PacketSummary {
+    fn from(c: &PacketCounts) -> Self {
+        PacketSummary {
+            total: c.total,
+            tcp: c.tcp,
+            udp: c.udp,
+            icmp: c.icmp,
+            other: c.other,
+            fragments: c.fragments,
+            undecodable: c.undecodable,
+            unsupported_link: c.unsupported_link,
+            snaplen_truncated: c.snaplen_truncated,
+            filtered_out: c.filtered_out,
+        }
+    }
+}
+
+/// Totals over all connections (docs/metrics.md).
+#[derive(Debug, serde::Serialize, Default)]
+pub struct Summary {
+    pub connections: u64,
+    pub handshakes: HandshakeTotals,
+    pub handshake_rtt_ms: Distribution,
+    pub syn_to_synack_ms: Distribution,
+    pub synack_to_ack_ms: Distribution,
+    pub closes: CloseTotals,
+    pub rst: RstTotals,
+    pub fin_packets: u64,
+    pub time_wait: TimeWaitTotals,
+    pub keepalive: KeepaliveTotals,
+    pub zero_window_probes: u64,
+    pub retransmissions: u64,
+}
+
+#[derive(Debug, serde::Serialize, Default)]
+pub struct HandshakeTotals {
+    /// Connections whose client SYN was seen.
+    pub attempted: u64,
+    /// Of those, handshakes completed (both endpoints ESTABLISHED).
+    pub completed: u64,
+    pub syn_retransmits: u64,
+    pub synack_retransmits: u64,
+}
+
+/// `{count, min, p50, p90, p99, max}` in milliseconds; nearest-rank percentiles.
+#[derive(Debug, serde::Serialize, Default, Clone)]
+pub struct Distribution {
+    pub count: u64,
+    pub min: Option<Millis>,
+    pub p50: Option<Millis>,
+    pub p90: Option<Millis>,
+    pub p99: Option<Millis>,
+    pub max: Option<Millis>,
+}
+
+impl Distribution {
+    pub fn of(mut values: Vec<Duration>) -> Self {
+        values.sort_unstable();
+        let n = values.len();
+        if n == 0 {
+            return Distribution::default();
+        }
+        // Nearest rank: the smallest value with at least p% of values at or below it.
+        let rank = |p: u64| -> Millis {
+            let idx = ((p as usize * n).div_ceil(100)).clamp(1, n) - 1;
+            Millis(values[idx])
+        };
+        Distribution {
+            count: n as u64,
+            min: Some(Millis(values[0])),
+            p50: Some(rank(50)),
+            p90: Some(rank(90)),
+            p99: Some(rank(99)),
+            max: Some(Millis(values[n - 1])),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize, Default)]
+pub struct CloseTotals {
+    pub fin: u64,
+    pub reset: u64,
+    pub refused: u64,
+    pub unanswered: u64,
+    pub handshake_incomplete: u64,
+    pub half_closed: u64,
+    pub open: u64,
+    pub midstream: u64,
+    pub abnormal: u64,
+}
+
+#[derive(Debug, serde::Serialize, Default)]
+pub struct RstTotals {
+    pub packets: u64,
+    pub from_client: u64,
+    pub from_server: u64,
+    pub answering_syn: u64,
+}
+
+#[derive(Debug, serde::Serialize, Default)]
+pub struct TimeWaitTotals {
+    /// Client endpoints that end in TIME_WAIT.
+    pub client: u64,
+    pub server: u64,
+    /// Simultaneous closes (each adds one to client and one to server).
+    pub simultaneous: u64,
+    /// New SYNs on a 4-tuple whose previous connection was in TIME_WAIT < 2·MSL before.
+    pub reused: u64,
+}
+
+#[derive(Debug, serde::Serialize, Default)]
+pub struct KeepaliveTotals {
+    pub probes: u64,
+    pub acks: u64,
+    pub unanswered: u64,
+    /// Connections with at least one probe.
+    pub connections: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PerDirection {
+    pub client_to_server: u64,
+    pub server_to_client: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PerSide {
+    pub client: u64,
+    pub server: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct HandshakeReport {
+    pub first_syn: Option<JsonTime>,
+    pub last_syn: Option<JsonTime>,
+    pub synack: Option<JsonTime>,
+    pub ack: Option<JsonTime>,
+    pub syn_to_synack_ms: Option<Millis>,
+    pub synack_to_ack_ms: Option<Millis>,
+    pub rtt_ms: Option<Millis>,
+    pub first_syn_to_ack_ms: Option<Millis>,
+    pub syn_retransmits: u64,
+    pub synack_retransmits: u64,
+    pub simultaneous_open: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct StatesReport {
+    pub client: &'static str,
+    pub server: &'static str,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct KeepaliveReport {
+    pub probes: u64,
+    pub acks: u64,
+    pub unanswered: u64,
+    pub from_client: u64,
+    pub from_server: u64,
+    pub idle_before_first_probe_ms: Option<Millis>,
+    pub median_probe_interval_ms: Option<Millis>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ConnectionReport {
+    pub id: u64,
+    pub client: String,
+    pub server: String,
+    /// How the roles were decided: `syn`, `synack` or `port`.
+    pub roles_from: &'static str,
+    pub first_seen: JsonTime,
+    pub last_seen: JsonTime,
+    pub duration_ms: Millis,
+    pub packets: PerDirection,
+    /// Frame bytes on the wire (original lengths), as tshark -z conv counts them.
+    pub bytes: PerDirection,
+    /// TCP payload bytes, from the IP length fields.
+    pub payload_bytes: PerDirection,
+    pub handshake: Option<HandshakeReport>,
+    pub states: StatesReport,
+    pub close: &'static str,
+    pub abnormal: bool,
+    pub midstream: bool,
+    pub closed_by: Option<&'static str>,
+    pub reset_by: Option<&'static str>,
+    pub reset_state: Option<&'static str>,
+    pub time_wait: Option<&'static str>,
+    pub reused_time_wait: bool,
+    pub rst: PerSide,
+    pub fin: PerSide,
+    pub keepalive: KeepaliveReport,
+    pub zero_window_probes: u64,
+    pub retransmissions: PerSide,
+    pub anomalies: BTreeMap<&'static str, u32>,
+}
+
+impl ConnectionReport {
+    pub fn close_kind(&self) -> &'static str {
+        self.close
+    }
+}
+
+fn per_side(c: &Connection, f: impl Fn(&crate::tracker::Endpoint) -> u64) -> PerSide {
+    PerSide {
+        client: f(&c.tcp.client),
+        server: f(&c.tcp.server),
+    }
+}
+
+fn per_direction(c: &Connection, f: impl Fn(&crate::tracker::Endpoint) -> u64) -> PerDirection {
+    PerDirection {
+        client_to_server: f(&c.tcp.client),
+        server_to_client: f(&c.tcp.server),
+    }
+}
+
+fn median(values: &[Duration]) -> Option<Duration> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(v[n / 2]),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
+}
+
+impl ConnectionReport {
+    pub fn from_connection(c: &Connection) -> Self {
+        let t = &c.tcp;
+        let h = &t.handshake;
+        let seen_handshake = h.syn_count > 0 || h.synack_count > 0;
+        let handshake = seen_handshake.then(|| HandshakeReport {
+            first_syn: h.first_syn.map(JsonTime),
+            last_syn: h.last_syn.map(JsonTime),
+            synack: h.synack.map(JsonTime),
+            ack: h.completed.map(JsonTime),
+            syn_to_synack_ms: h.syn_to_synack().map(Millis),
+            synack_to_ack_ms: h.synack_to_ack().map(Millis),
+            rtt_ms: h.rtt().map(Millis),
+            first_syn_to_ack_ms: h.first_syn_to_ack().map(Millis),
+            syn_retransmits: h.syn_retransmits(),
+            synack_retransmits: h.synack_retransmits(),
+            simultaneous_open: h.simultaneous_open,
+        });
+        let close = t.close_kind();
+        let time_wait = match t.time_wait_sides() {
+            (true, true) => Some("both"),
+            (true, false) => Some("client"),
+            (false, true) => Some("server"),
+            (false, false) => None,
+        };
+        let (kc, ks) = (&t.client.keepalive, &t.server.keepalive);
+        let mut intervals = kc.intervals.clone();
+        intervals.extend_from_slice(&ks.intervals);
+        let idle = match (kc.first_probe, ks.first_probe) {
+            (Some(a), Some(b)) if b < a => ks.idle_before_first,
+            (Some(_), _) => kc.idle_before_first,
+            (None, Some(_)) => ks.idle_before_first,
+            (None, None) => None,
+        };
+        ConnectionReport {
+            id: c.id,
+            client: c.client.to_string(),
+            server: c.server.to_string(),
+            roles_from: c.roles.as_str(),
+            first_seen: JsonTime(c.first_seen),
+            last_seen: JsonTime(c.last_seen),
+            duration_ms: Millis(c.duration()),
+            packets: per_direction(c, |e| e.packets),
+            bytes: per_direction(c, |e| e.bytes),
+            payload_bytes: per_direction(c, |e| e.payload_bytes),
+            handshake,
+            states: StatesReport {
+                client: t.client.state.as_str(),
+                server: t.server.state.as_str(),
+            },
+            close: close.as_str(),
+            abnormal: close.is_abnormal(),
+            midstream: t.midstream,
+            closed_by: t.closer.map(Closer::as_str),
+            reset_by: t.reset.map(|r| r.by.as_str()),
+            reset_state: t.reset.map(|r| r.sender_state.as_str()),
+            time_wait,
+            reused_time_wait: c.reused_time_wait,
+            rst: per_side(c, |e| e.rsts),
+            fin: per_side(c, |e| e.fins),
+            keepalive: KeepaliveReport {
+                probes: kc.probes + ks.probes,
+                acks: kc.acks + ks.acks,
+                unanswered: kc.unanswered() + ks.unanswered(),
+                from_client: kc.probes,
+                from_server: ks.probes,
+                idle_before_first_probe_ms: idle.map(Millis),
+                median_probe_interval_ms: median(&intervals).map(Millis),
+            },
+            zero_window_probes: t.client.zero_window_probes + t.server.zero_window_probes,
+            retransmissions: per_side(c, |e| e.retransmissions),
+            anomalies: t.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
+        }
+    }
+}
+
+fn summarize(analysis: &Analysis) -> Summary {
+    let mut s = Summary {
+        connections: analysis.connections.len() as u64,
+        ..Summary::default()
+    };
+    let (mut rtt, mut syn_synack, mut synack_ack) = (Vec::new(), Vec::new(), Vec::new());
+    for c in &analysis.connections {
+        let t = &c.tcp;
+        let h = &t.handshake;
+        if h.syn_count > 0 {
+            s.handshakes.attempted += 1;
+            if h.completed.is_some() {
+                s.handshakes.completed += 1;
+            }
+        }
+        s.handshakes.syn_retransmits += h.syn_retransmits();
+        s.handshakes.synack_retransmits += h.synack_retransmits();
+        rtt.extend(h.rtt());
+        syn_synack.extend(h.syn_to_synack());
+        synack_ack.extend(h.synack_to_ack());
+        let close = t.close_kind();
+        let closes = &mut s.closes;
+        *match close {
+            CloseKind::Fin => &mut closes.fin,
+            CloseKind::Reset => &mut closes.reset,
+            CloseKind::Refused => &mut closes.refused,
+            CloseKind::Unanswered => &mut closes.unanswered,
+            CloseKind::HandshakeIncomplete => &mut closes.handshake_incomplete,
+            CloseKind::HalfClosed => &mut closes.half_closed,
+            CloseKind::Open => &mut closes.open,
+        } += 1;
+        closes.midstream += u64::from(t.midstream);
+        closes.abnormal += u64::from(close.is_abnormal());
+        s.rst.from_client += t.client.rsts;
+        s.rst.from_server += t.server.rsts;
+        s.rst.answering_syn += t.rst_answering_syn;
+        s.fin_packets += t.client.fins + t.server.fins;
+        let (c_tw, s_tw) = t.time_wait_sides();
+        s.time_wait.client += u64::from(c_tw);
+        s.time_wait.server += u64::from(s_tw);
+        s.time_wait.simultaneous += u64::from(t.closer == Some(Closer::Both) && c_tw && s_tw);
+        let (kc, ks) = (&t.client.keepalive, &t.server.keepalive);
+        s.keepalive.probes += kc.probes + ks.probes;
+        s.keepalive.acks += kc.acks + ks.acks;
+        s.keepalive.unanswered += kc.unanswered() + ks.unanswered();
+        s.keepalive.connections += u64::from(kc.probes + ks.probes > 0);
+        s.zero_window_probes += t.client.zero_window_probes + t.server.zero_window_probes;
+        s.retransmissions += t.client.retransmissions + t.server.retransmissions;
+    }
+    s.rst.packets = s.rst.from_client + s.rst.from_server;
+    s.time_wait.reused = analysis.time_wait_reuses;
+    s.handshake_rtt_ms = Distribution::of(rtt);
+    s.syn_to_synack_ms = Distribution::of(syn_synack);
+    s.synack_to_ack_ms = Distribution::of(synack_ack);
+    s
+}
+
+fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
+    let (format, byte_order, precision, version) = match &input.format {
+        None => (None, None, None, None),
+        Some(Format::Pcap {
+            big_endian,
+            nanosecond,
+            modified,
+            version,
+        }) => (
+            Some(if *modified { "pcap-modified" } else { "pcap" }),
+            Some(if *big_endian { "big-endian" } else { "little-endian" }),
+            Some(if *nanosecond { "ns" } else { "us" }),
+            Some(format!("{}.{}", version.0, version.1)),
+        ),
+        Some(Format::PcapNg { big_endian }) => (
+            Some("pcapng"),
+            Some(if *big_endian { "big-endian" } else { "little-endian" }),
+            None,
+            Some("1.0".to_string()),
+        ),
+    };
+    let st = &input.stats;
+    InputSummary {
+        file: input.name.clone(),
+        format,
+        byte_order,
+        timestamp_precision: precision,
+        version,
+        link_types: input
+            .link_types
+            .iter()
+            .map(|l| LinkTypeSummary {
+                id: l.0,
+                name: l.name(),
+                supported: l.is_supported(),
+            })
+            .collect(),
+        snaplen: input.snaplen,
+        packets: st.packets,
+        first_packet: st.first_ts.map(JsonTime),
+        last_packet: st.last_ts.map(JsonTime),
+        duration_s: match (st.first_ts, st.last_ts) {
+            (Some(a), Some(b)) => Some(Seconds(b.saturating_since(a))),
+            _ => None,
+        },
+        backwards_timestamps: st.backwards_timestamps,
+        invalid_subsecond_timestamps: st.invalid_subsecond,
+        error: input.error.as_ref().map(|e| e.to_string()),
+    }
+}
+
+impl Report {
+    pub fn build(analysis: &Analysis) -> Report {
+        let mut warnings = Vec::new();
+        for input in &analysis.inputs {
+            if let Some(e) = &input.error {
+                if e.is_midstream() {
+                    warnings.push(format!(
+                        "{}: {e}; the report covers the {} packet(s) read before it",
+                        input.name, input.stats.packets
+                    ));
+                }
+            }
+            let st = &input.stats;
+            if st.backwards_timestamps > 0 {
+                warnings.push(format!(
+                    "{}: {} packet(s) have a timestamp earlier than the packet before; intervals across them count as zero",
+                    input.name, st.backwards_timestamps
+                ));
+            }
+            if st.invalid_subsecond > 0 {
+                warnings.push(format!(
+                    "{}: {} record(s) have a sub-second timestamp field out of range",
+                    input.name, st.invalid_subsecond
+                ));
+            }
+            for l in input.link_types.iter().filter(|l| !l.is_supported()) {
+                warnings.push(format!(
+                    "{}: link type {} is not supported; its packets are counted as unsupported_link",
+                    input.name, l.0
+                ));
+            }
+        }
+        let p = &analysis.packets;
+        if p.undecodable > 0 {
+            warnings.push(format!(
+                "{} packet(s) could not be decoded (cut inside a header or malformed)",
+                p.undecodable
+            ));
+        }
+        let midstream = analysis.connections.iter().filter(|c| c.tcp.midstream).count();
+        if midstream > 0 {
+            warnings.push(format!(
+                "{midstream} connection(s) started before the capture: their handshakes are not measured (start capturing before clients connect)"
+            ));
+        }
+        Report {
+            synack_version: env!("CARGO_PKG_VERSION"),
+            inputs: analysis.inputs.iter().map(input_summary).collect(),
+            packets: PacketSummary::from(&analysis.packets),
+            summary: summarize(analysis),
+            connections: analysis
+                .connections
+                .iter()
+                .map(ConnectionReport::from_connection)
+                .collect(),
+            warnings,
+        }
+    }
+}
+
+/// Which side, for printers.
+pub fn side_name(side: Side) -> &'static str {
+    side.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let d = Distribution::of((1..=100).map(Duration::from_millis).collect());
+        assert_eq!(d.p50, Some(Millis(Duration::from_millis(50))));
+        assert_eq!(d.p90, Some(Millis(Duration::from_millis(90))));
+        assert_eq!(d.p99, Some(Millis(Duration::from_millis(99))));
+        let one = Distribution::of(vec![Duration::from_micros(1500)]);
+        assert_eq!(one.p99.unwrap().to_string(), "1.500000");
+        assert_eq!(Distribution::of(vec![]).count, 0);
+    }
+
+    #[test]
+    fn exact_json_numbers() {
+        let t = JsonTime(Timestamp::from_secs_nanos(1_767_225_600, 123_456_789));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "1767225600.123456789"
+        );
+        let m = Millis(Duration::from_nanos(15_000_001));
+        assert_eq!(serde_json::to_string(&m).unwrap(), "15.000001");
+    }
+}

@@ -1,0 +1,140 @@
+//! Capture timestamps.
+//!
+//! Kept as integer nanoseconds since the Unix epoch so that no digit of a nanosecond
+//! capture is lost. Capture time is not monotonic in real files (clock steps, merged
+//! captures), so intervals are taken with `checked_since`, never by plain subtraction.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Nanoseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// Seconds plus a sub-second part in nanoseconds; the sub-second part may exceed one
+    /// second in malformed files (a microsecond field >= 10^6) and is added as it is,
+    /// which is what tcpdump and tshark show for such records.
+    pub fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    }
+
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// The interval from `earlier` to `self`, or `None` when time went backwards.
+    pub fn checked_since(self, earlier: Timestamp) -> Option<Duration> {
+        let delta = self.0.checked_sub(earlier.0)?;
+        u64::try_from(delta).ok().map(Duration::from_nanos)
+    }
+
+    /// Like `checked_since` but a backwards step counts as zero.
+    pub fn saturating_since(self, earlier: Timestamp) -> Duration {
+        self.checked_since(earlier).unwrap_or_default()
+    }
+
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
+        let add = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_add(add))
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0.div_euclid(1_000_000_000)
+    }
+
+    pub fn subsec_nanos(self) -> u32 {
+        self.0.rem_euclid(1_000_000_000) as u32
+    }
+
+    /// Epoch seconds with all nine fractional digits: `1767225600.000123456`.
+    pub fn epoch_string(self) -> String {
+        self.to_string()
+    }
+
+    /// Wall-clock time of day in UTC, as tcpdump prints it: `HH:MM:SS.ffffff`.
+    pub fn time_of_day(self, nanos: bool) -> String {
+        let secs_of_day = self.secs().rem_euclid(86_400);
+        let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+        if nanos {
+            format!("{h:02}:{m:02}:{s:02}.{:09}", self.subsec_nanos())
+        } else {
+            format!("{h:02}:{m:02}:{s:02}.{:06}", self.subsec_nanos() / 1000)
+        }
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
+    pub fn utc_string(self) -> String {
+        let days = self.secs().div_euclid(86_400);
+        let (y, mo, d) = civil_from_days(days);
+        format!("{y:04}-{mo:02}-{d:02} {}", self.time_of_day(false))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.secs();
+        let frac = self.subsec_nanos();
+        write!(f, "{secs}.{frac:09}")
+    }
+}
+
+/// Days since the epoch to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Milliseconds as a float, for figures reported in ms.
+pub fn duration_ms(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_every_nanosecond_digit() {
+        let t = Timestamp::from_secs_nanos(1_767_225_600, 123_456_789);
+        assert_eq!(t.to_string(), "1767225600.123456789");
+        assert_eq!(Timestamp::from_secs_nanos(5, 7).to_string(), "5.000000007");
+    }
+
+    #[test]
+    fn negative_times_print_as_floor_plus_fraction() {
+        assert_eq!(Timestamp::from_nanos(-1).to_string(), "-1.999999999");
+    }
+
+    #[test]
+    fn backwards_time_has_no_interval() {
+        let a = Timestamp::from_nanos(10);
+        let b = Timestamp::from_nanos(4);
+        assert_eq!(b.checked_since(a), None);
+        assert_eq!(b.saturating_since(a), Duration::ZERO);
+        assert_eq!(a.checked_since(b), Some(Duration::from_nanos(6)));
+    }
+
+    #[test]
+    fn utc_dates() {
+        let t = Timestamp::from_secs_nanos(1_767_225_600, 1_500);
+        assert_eq!(t.utc_string(), "2026-01-01 00:00:00.000001");
+        assert_eq!(Timestamp::ZERO.utc_string(), "1970-01-01 00:00:00.000000");
+        let leap = Timestamp::from_secs_nanos(951_782_400, 0); // 2000-02-29
+        assert_eq!(&leap.utc_string()[..10], "2000-02-29");
+    }
+}

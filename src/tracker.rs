@@ -1,0 +1,1299 @@
+//! Passive TCP state tracker: one state machine per endpoint, as an observer on the wire
+//! infers it.
+//!
+//! Reading list: RFC 9293 (TCP; §3.3.2 states, §3.10.7 segment arrival), RFC 1982 (serial
+//! number arithmetic), RFC 1337 (TIME_WAIT assassination), RFC 1122 §4.2.3.6 (keep-alive),
+//! RFC 7413 (TCP Fast Open). Where a figure follows Wireshark's TCP analysis, the rule is
+//! named in docs/metrics.md.
+//!
+//! Every segment is applied twice: once to its sender (what sending it means: SYN sent,
+//! FIN sent, RST sent) and once to its receiver (the RFC 9293 arrival rules: the ACK field
+//! first, then the FIN bit). The observer assumes a captured segment reaches its receiver;
+//! where the receiver's own later segments prove otherwise (two FINs that cross), the
+//! inference is corrected. The tracker only updates facts and emits typed [`Event`]s;
+//! it knows nothing of output.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::decode::TcpSegment;
+use crate::seq::Seq;
+use crate::time::Timestamp;
+
+/// RFC 9293 §3.3.2 connection states, printed with the RFC's spelling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TcpState {
+    #[default]
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl TcpState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynReceived => "SYN_RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN_WAIT_1",
+            TcpState::FinWait2 => "FIN_WAIT_2",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+        }
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which endpoint of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a connection ended (or had not ended) when the capture stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseKind {
+    /// Both sides sent FIN, with no RST before that.
+    Fin,
+    /// RST after the handshake, or mid-stream.
+    Reset,
+    /// The SYN was answered by RST.
+    Refused,
+    /// SYN(s) never answered.
+    Unanswered,
+    /// SYN/ACK seen, no completing ACK, no RST.
+    HandshakeIncomplete,
+    /// One FIN, then the capture ended.
+    HalfClosed,
+    /// No FIN or RST by the end of the capture.
+    Open,
+}
+
+impl CloseKind {
+    pub const ALL: [CloseKind; 7] = [
+        CloseKind::Fin,
+        CloseKind::Reset,
+        CloseKind::Refused,
+        CloseKind::Unanswered,
+        CloseKind::HandshakeIncomplete,
+        CloseKind::HalfClosed,
+        CloseKind::Open,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseKind::Fin => "fin",
+            CloseKind::Reset => "reset",
+            CloseKind::Refused => "refused",
+            CloseKind::Unanswered => "unanswered",
+            CloseKind::HandshakeIncomplete => "handshake_incomplete",
+            CloseKind::HalfClosed => "half_closed",
+            CloseKind::Open => "open",
+        }
+    }
+
+    pub fn is_abnormal(self) -> bool {
+        matches!(
+            self,
+            CloseKind::Refused
+                | CloseKind::Reset
+                | CloseKind::Unanswered
+                | CloseKind::HandshakeIncomplete
+        )
+    }
+}
+
+impl fmt::Display for CloseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which side sent the first FIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closer {
+    Side(Side),
+    /// A simultaneous close: the two FINs crossed.
+    Both,
+}
+
+impl Closer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closer::Side(s) => s.as_str(),
+            Closer::Both => "both",
+        }
+    }
+}
+
+/// Protocol oddities, named `<context>_<object>_<problem>` so they can be counted and
+/// grepped (after Suricata's stream events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Anomaly {
+    /// A segment with SYN and RST, or SYN and FIN, set together.
+    SynWithRstOrFin,
+    /// A SYN/ACK whose ACK does not acknowledge the client's SYN.
+    HandshakeSynackWrongAck,
+    /// A segment after both endpoints were CLOSED (other than a RST).
+    ClosedSegmentAfterClose,
+    /// A RST that carries payload (RFC 9293 §3.5.3 allows diagnostic text).
+    RstWithData,
+    /// A FIN whose sequence number differs from the side's earlier FIN.
+    FinSeqChanged,
+    /// A SYN/ACK seen before any SYN of the connection (capture reordering).
+    HandshakeSynackBeforeSyn,
+}
+
+impl Anomaly {
+    pub const ALL: [Anomaly; 6] = [
+        Anomaly::SynWithRstOrFin,
+        Anomaly::HandshakeSynackWrongAck,
+        Anomaly::ClosedSegmentAfterClose,
+        Anomaly::RstWithData,
+        Anomaly::FinSeqChanged,
+        Anomaly::HandshakeSynackBeforeSyn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Anomaly::SynWithRstOrFin => "syn_with_rst_or_fin",
+            Anomaly::HandshakeSynackWrongAck => "handshake_synack_wrong_ack",
+            Anomaly::ClosedSegmentAfterClose => "closed_segment_after_close",
+            Anomaly::RstWithData => "rst_with_data",
+            Anomaly::FinSeqChanged => "fin_seq_changed",
+            Anomaly::HandshakeSynackBeforeSyn => "handshake_synack_before_syn",
+        }
+    }
+
+    fn index(self) -> usize {
+        Anomaly::ALL.iter().position(|a| *a == self).unwrap_or(0)
+    }
+}
+
+/// What a segment meant, for live printers and CI checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// The first packet of a connection; `reused_time_wait` when its SYN reused a
+    /// 4-tuple whose previous connection was still in TIME_WAIT.
+    ConnectionStarted {
+        reused_time_wait: bool,
+    },
+    StateChanged {
+        side: Side,
+        from: TcpState,
+        to: TcpState,
+    },
+    HandshakeCompleted {
+        /// Last SYN → completing ACK, when the SYN was seen.
+        rtt: Option<Duration>,
+    },
+    Refused,
+    Reset {
+        by: Side,
+        in_state: TcpState,
+    },
+    FinSent {
+        by: Side,
+    },
+    TimeWaitEntered {
+        side: Side,
+    },
+    KeepaliveProbe {
+        by: Side,
+    },
+    KeepaliveAck {
+        by: Side,
+    },
+    ZeroWindowProbe {
+        by: Side,
+    },
+    Retransmission {
+        by: Side,
+    },
+    Anomaly(Anomaly),
+}
+
+/// Keep-alive figures for the probes one endpoint sent.
+#[derive(Clone, Debug, Default)]
+pub struct KeepaliveStats {
+    pub probes: u64,
+    /// Probes the peer answered with an ACK.
+    pub acks: u64,
+    pub first_probe: Option<Timestamp>,
+    pub last_probe: Option<Timestamp>,
+    /// Idle time of the connection before the first probe.
+    pub idle_before_first: Option<Duration>,
+    /// Intervals between consecutive probes (bounded: see `MAX_INTERVALS`).
+    pub intervals: Vec<Duration>,
+    /// A probe is waiting for the peer's answer.
+    pending: bool,
+}
+
+impl KeepaliveStats {
+    pub fn unanswered(&self) -> u64 {
+        self.probes - self.acks
+    }
+}
+
+/// Probe intervals kept per endpoint for the median; more add nothing and could be
+/// used to grow memory without bound.
+const MAX_INTERVALS: usize = 64;
+
+/// What one endpoint has done, as seen on the wire: its state and its sequence space.
+#[derive(Clone, Debug, Default)]
+pub struct Endpoint {
+    pub state: TcpState,
+    /// Initial sequence number, from its SYN or SYN/ACK.
+    pub isn: Option<Seq>,
+    /// First sequence number seen from it (the ISN when its SYN was seen).
+    pub base_seq: Option<Seq>,
+    /// One past the highest sequence number it has sent (SYN and FIN count one).
+    pub next_seq: Option<Seq>,
+    /// Highest acknowledgment number it has sent.
+    pub last_ack: Option<Seq>,
+    /// Last window it advertised (unscaled field value).
+    pub window: u16,
+    /// Sequence number its FIN occupies.
+    pub fin_seq: Option<Seq>,
+    pub packets: u64,
+    /// Bytes on the wire (original frame length) it sent.
+    pub bytes: u64,
+    /// TCP payload bytes it sent (from IP lengths, retransmissions included).
+    pub payload_bytes: u64,
+    pub syns: u64,
+    pub fins: u64,
+    pub rsts: u64,
+    pub retransmissions: u64,
+    pub zero_window_probes: u64,
+    pub keepalive: KeepaliveStats,
+}
+
+impl Endpoint {
+    fn fin_acked_by(&self, seg: &TcpSegment<'_>) -> bool {
+        match self.fin_seq {
+            Some(fin) => seg.flags.ack() && seg.ack.ge(fin.add(1)),
+            None => false,
+        }
+    }
+}
+
+/// Handshake timing facts.
+#[derive(Clone, Debug, Default)]
+pub struct Handshake {
+    pub first_syn: Option<Timestamp>,
+    /// The most recent SYN before the first SYN/ACK.
+    pub last_syn: Option<Timestamp>,
+    pub syn_count: u64,
+    pub synack: Option<Timestamp>,
+    pub synack_count: u64,
+    /// The segment that moved the second endpoint to ESTABLISHED.
+    pub completed: Option<Timestamp>,
+    pub simultaneous_open: bool,
+}
+
+impl Handshake {
+    pub fn syn_retransmits(&self) -> u64 {
+        self.syn_count.saturating_sub(1)
+    }
+    pub fn synack_retransmits(&self) -> u64 {
+        self.synack_count.saturating_sub(1)
+    }
+    pub fn syn_to_synack(&self) -> Option<Duration> {
+        self.synack?.checked_since(self.last_syn?)
+    }
+    pub fn synack_to_ack(&self) -> Option<Duration> {
+        self.completed?.checked_since(self.synack?)
+    }
+    /// Last SYN → completing ACK (Wireshark's tcp.analysis.initial_rtt).
+    pub fn rtt(&self) -> Option<Duration> {
+        self.completed?.checked_since(self.last_syn?)
+    }
+    pub fn first_syn_to_ack(&self) -> Option<Duration> {
+        self.completed?.checked_since(self.first_syn?)
+    }
+}
+
+/// The first RST that ended the connection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResetFacts {
+    pub by: Side,
+    pub sender_state: TcpState,
+    pub at: Timestamp,
+    /// Both FINs had been exchanged before it (a RST in TIME_WAIT).
+    pub after_close: bool,
+}
+
+/// One TCP connection's state machines and facts.
+#[derive(Clone, Debug, Default)]
+pub struct TcpTracker {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub handshake: Handshake,
+    pub first_fin: Option<(Side, Timestamp)>,
+    pub closer: Option<Closer>,
+    pub reset: Option<ResetFacts>,
+    /// RSTs sent in answer to a SYN (the peer was in SYN_SENT).
+    pub rst_answering_syn: u64,
+    /// The server answered the client's SYN with a RST before any SYN/ACK.
+    pub refused: bool,
+    /// The first segment was neither SYN nor SYN/ACK: the capture began mid-connection.
+    pub midstream: bool,
+    pub time_wait_entered: Option<Timestamp>,
+    pub last_packet: Option<Timestamp>,
+    anomalies: [u32; Anomaly::ALL.len()],
+}
+
+impl TcpTracker {
+    pub fn endpoint(&self, side: Side) -> &Endpoint {
+        match side {
+            Side::Client => &self.client,
+            Side::Server => &self.server,
+        }
+    }
+
+    fn endpoints_mut(&mut self, sender: Side) -> (&mut Endpoint, &mut Endpoint) {
+        match sender {
+            Side::Client => (&mut self.client, &mut self.server),
+            Side::Server => (&mut self.server, &mut self.client),
+        }
+    }
+
+    pub fn anomalies(&self) -> impl Iterator<Item = (Anomaly, u32)> + '_ {
+        Anomaly::ALL
+            .iter()
+            .zip(self.anomalies.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| (*a, *n))
+    }
+
+    fn anomaly(&mut self, a: Anomaly, emit: &mut impl FnMut(Event)) {
+        self.anomalies[a.index()] += 1;
+        emit(Event::Anomaly(a));
+    }
+
+    fn set_state(&mut self, side: Side, to: TcpState, at: Timestamp, emit: &mut impl FnMut(Event)) {
+        let ep = match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        };
+        let from = ep.state;
+        if from == to {
+            return;
+        }
+        ep.state = to;
+        emit(Event::StateChanged { side, from, to });
+        if to == TcpState::TimeWait {
+            self.time_wait_entered.get_or_insert(at);
+            emit(Event::TimeWaitEntered { side });
+        }
+    }
+
+    fn state(&self, side: Side) -> TcpState {
+        self.endpoint(side).state
+    }
+
+    /// Whether a SYN from `sender` with this sequence number starts a new connection on
+    /// the same 4-tuple. Wireshark's rule for a new tcp.stream: a SYN (without ACK) whose
+    /// sequence number differs from the first one seen from that side.
+    pub fn is_new_connection_syn(&self, sender: Side, seg: &TcpSegment<'_>) -> bool {
+        seg.flags.syn_only()
+            && matches!(self.endpoint(sender).base_seq, Some(base) if base != seg.seq)
+    }
+
+    /// Applies one captured segment sent by `sender`.
+    pub fn on_segment(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        wire_len: u32,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        let flags = seg.flags;
+        let first_packet = self.last_packet.is_none();
+        if first_packet && !flags.syn() {
+            self.midstream = true;
+        }
+        let idle_since = self.last_packet;
+        self.last_packet = Some(at);
+        if flags.syn() && (flags.rst() || flags.fin()) {
+            self.anomaly(Anomaly::SynWithRstOrFin, emit);
+        }
+        if self.client.state == TcpState::Closed
+            && self.server.state == TcpState::Closed
+            && !first_packet
+            && !flags.rst()
+            && !flags.syn()
+            && (self.reset.is_some() || self.time_wait_entered.is_some())
+        {
+            self.anomaly(Anomaly::ClosedSegmentAfterClose, emit);
+        }
+
+        let probe = self.classify_sequence(sender, seg, wire_len, at, idle_since, emit);
+        self.keepalive_answer(sender, seg, probe, emit);
+
+        if flags.rst() {
+            self.on_rst(sender, seg, at, emit);
+            return;
+        }
+        if flags.syn() {
+            self.on_syn(sender, seg, at, emit);
+        } else if flags.ack() {
+            self.on_ack_received(sender.peer(), seg, at, emit);
+        }
+        if flags.fin() {
+            self.on_fin(sender, seg, at, emit);
+        }
+    }
+
+    /// Sequence-space bookkeeping for the sender: retransmissions, keep-alive and
+    /// zero-window probes. Returns true when the segment is a probe (keep-alive or
+    /// zero-window), which no state transition follows from.
+    fn classify_sequence(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        wire_len: u32,
+        at: Timestamp,
+        idle_since: Option<Timestamp>,
+        emit: &mut impl FnMut(Event),
+    ) -> bool {
+        let flags = seg.flags;
+        let (me, peer) = self.endpoints_mut(sender);
+        me.packets += 1;
+        me.bytes += u64::from(wire_len);
+        me.payload_bytes += u64::from(seg.payload_len);
+        if flags.syn() {
+            me.syns += 1;
+        }
+        if flags.fin() {
+            me.fins += 1;
+        }
+        if flags.rst() {
+            me.rsts += 1;
+        }
+        me.base_seq.get_or_insert(seg.seq);
+        let peer_window_zero = peer.packets > 0 && peer.window == 0;
+        me.window = seg.window;
+        if flags.ack() {
+            me.last_ack = Some(match me.last_ack {
+                Some(prev) => prev.max(seg.ack),
+                None => seg.ack,
+            });
+        }
+        let control = flags.syn() || flags.fin() || flags.rst();
+        let end = seg.seq.add(seg.seq_len());
+        let Some(next) = me.next_seq else {
+            me.next_seq = Some(end);
+            return false;
+        };
+        let mut probe = false;
+        if !control && seg.payload_len <= 1 && seg.seq == next.sub(1) {
+            // Wireshark's keep-alive rule (tcp.analysis.keep_alive): 0 or 1 byte starting
+            // one before the next sequence number. Sent into a zero window it is a
+            // zero-window probe instead (Linux probes a zero window the same way).
+            probe = true;
+            if peer_window_zero {
+                me.zero_window_probes += 1;
+                emit(Event::ZeroWindowProbe { by: sender });
+            } else {
+                let ka = &mut me.keepalive;
+                ka.probes += 1;
+                if let Some(prev) = ka.last_probe {
+                    if ka.intervals.len() < MAX_INTERVALS {
+                        if let Some(d) = at.checked_since(prev) {
+                            ka.intervals.push(d);
+                        }
+                    }
+                } else {
+                    ka.first_probe = Some(at);
+                    ka.idle_before_first = idle_since.and_then(|t| at.checked_since(t));
+                }
+                ka.last_probe = Some(at);
+                ka.pending = true;
+                emit(Event::KeepaliveProbe { by: sender });
+            }
+        } else if !control && seg.payload_len == 1 && seg.seq == next && peer_window_zero {
+            // Wireshark's zero-window probe: the next byte, sent into a zero window.
+            probe = true;
+            me.zero_window_probes += 1;
+            emit(Event::ZeroWindowProbe { by: sender });
+        } else if seg.seq_len() > 0 && seg.seq.lt(next) {
+            me.retransmissions += 1;
+            emit(Event::Retransmission { by: sender });
+        }
+        if !probe {
+            me.next_seq = Some(next.max(end));
+        }
+        probe
+    }
+
+    /// A zero-length ACK from the peer of an endpoint whose keep-alive probe is waiting.
+    fn keepalive_answer(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        is_probe: bool,
+        emit: &mut impl FnMut(Event),
+    ) {
+        let (me, peer) = self.endpoints_mut(sender);
+        if !peer.keepalive.pending || is_probe {
+            return;
+        }
+        let flags = seg.flags;
+        let plain_ack = flags.ack() && !flags.syn() && !flags.fin() && !flags.rst();
+        let acks_probe = matches!(peer.next_seq, Some(n) if seg.ack.ge(n));
+        if plain_ack && seg.payload_len == 0 && acks_probe {
+            peer.keepalive.acks += 1;
+            peer.keepalive.pending = false;
+            let _ = me;
+            emit(Event::KeepaliveAck { by: sender });
+        } else {
+            // Anything else from the peer ends the wait: the probe went unanswered.
+            peer.keepalive.pending = false;
+        }
+    }
+
+    fn on_syn(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        let receiver = sender.peer();
+        let (me, _) = self.endpoints_mut(sender);
+        me.isn.get_or_insert(seg.seq);
+        if !seg.flags.ack() {
+            // SYN: an active open (RFC 9293 §3.10.1).
+            if sender == Side::Client && self.handshake.synack.is_none() {
+                self.handshake.syn_count += 1;
+                self.handshake.first_syn.get_or_insert(at);
+                self.handshake.last_syn = Some(at);
+            }
+            match self.state(sender) {
+                TcpState::Closed | TcpState::Listen => {
+                    self.set_state(sender, TcpState::SynSent, at, emit)
+                }
+                _ => {}
+            }
+            // A SYN reaching an endpoint that sent its own SYN: simultaneous open (§3.5).
+            if self.state(receiver) == TcpState::SynSent {
+                self.handshake.simultaneous_open = true;
+                self.set_state(receiver, TcpState::SynReceived, at, emit);
+            }
+            return;
+        }
+        // SYN/ACK.
+        if sender == Side::Server {
+            if self.handshake.synack.is_none() {
+                self.handshake.synack = Some(at);
+                if self.handshake.first_syn.is_none() && !self.midstream {
+                    self.anomaly(Anomaly::HandshakeSynackBeforeSyn, emit);
+                }
+            }
+            self.handshake.synack_count += 1;
+            let client_isn = self.client.isn;
+            if let Some(isn) = client_isn {
+                if seg.ack != isn.add(1) && !self.handshake.simultaneous_open {
+                    self.anomaly(Anomaly::HandshakeSynackWrongAck, emit);
+                }
+            }
+        }
+        match self.state(sender) {
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent => {
+                self.set_state(sender, TcpState::SynReceived, at, emit)
+            }
+            _ => {}
+        }
+        // The receiver gets a SYN/ACK acknowledging its SYN: ESTABLISHED (§3.10.7.3).
+        let receiver_ep = self.endpoint(receiver);
+        let acks_receiver_syn = match receiver_ep.isn {
+            Some(isn) => seg.ack.ge(isn.add(1)),
+            None => true,
+        };
+        if acks_receiver_syn
+            && matches!(
+                self.state(receiver),
+                TcpState::SynSent | TcpState::SynReceived
+            )
+        {
+            self.set_state(receiver, TcpState::Established, at, emit);
+            self.check_handshake_complete(at, emit);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4, fifth check: what the ACK field does to its receiver.
+    fn on_ack_received(
+        &mut self,
+        receiver: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        let state = self.state(receiver);
+        let ep = self.endpoint(receiver);
+        let acks_syn = match ep.isn {
+            Some(isn) => seg.ack.ge(isn.add(1)),
+            None => true,
+        };
+        let acks_fin = ep.fin_acked_by(seg);
+        match state {
+            TcpState::SynReceived if acks_syn => {
+                self.set_state(receiver, TcpState::Established, at, emit);
+                self.check_handshake_complete(at, emit);
+            }
+            TcpState::SynSent if acks_syn && self.state(receiver.peer()) == TcpState::Closed => {
+                // The SYN/ACK was not captured, but the peer acknowledges our SYN.
+            }
+            TcpState::FinWait1 if acks_fin => {
+                self.set_state(receiver, TcpState::FinWait2, at, emit)
+            }
+            TcpState::Closing if acks_fin => {
+                self.set_state(receiver, TcpState::TimeWait, at, emit)
+            }
+            TcpState::LastAck if acks_fin => self.set_state(receiver, TcpState::Closed, at, emit),
+            TcpState::Closed if self.midstream && self.reset.is_none() => {
+                // First sight of a connection already under way: both sides are
+                // synchronized, whatever came before the capture.
+                self.set_state(receiver, TcpState::Established, at, emit);
+                let sender = receiver.peer();
+                if self.state(sender) == TcpState::Closed {
+                    self.set_state(sender, TcpState::Established, at, emit);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_handshake_complete(&mut self, at: Timestamp, emit: &mut impl FnMut(Event)) {
+        if self.handshake.completed.is_none()
+            && self.client.state == TcpState::Established
+            && self.server.state == TcpState::Established
+        {
+            self.handshake.completed = Some(at);
+            emit(Event::HandshakeCompleted {
+                rtt: self.handshake.rtt(),
+            });
+        }
+    }
+
+    fn on_fin(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        let receiver = sender.peer();
+        let fin_seq = seg.seq.add(seg.payload_len);
+        let (me, _) = self.endpoints_mut(sender);
+        match me.fin_seq {
+            Some(prev) if prev == fin_seq => return, // a retransmitted FIN changes nothing
+            Some(_) => {
+                self.anomaly(Anomaly::FinSeqChanged, emit);
+                return;
+            }
+            None => me.fin_seq = Some(fin_seq),
+        }
+        emit(Event::FinSent { by: sender });
+        let peer_fin = self.endpoint(receiver).fin_seq;
+        if self.first_fin.is_none() {
+            self.first_fin = Some((sender, at));
+            self.closer = Some(Closer::Side(sender));
+        }
+        // The sender's own transition (§3.10.4 CLOSE call).
+        match self.state(sender) {
+            TcpState::CloseWait => {
+                // It had received the peer's FIN — unless its ACK says it had not: then the
+                // two FINs crossed, a simultaneous close (§3.6, both pass through CLOSING).
+                let saw_peer_fin = match peer_fin {
+                    Some(f) => seg.flags.ack() && seg.ack.ge(f.add(1)),
+                    None => true,
+                };
+                if saw_peer_fin {
+                    self.set_state(sender, TcpState::LastAck, at, emit);
+                } else {
+                    self.closer = Some(Closer::Both);
+                    self.set_state(sender, TcpState::FinWait1, at, emit);
+                    self.set_state(sender, TcpState::Closing, at, emit);
+                }
+            }
+            TcpState::Closed
+            | TcpState::Listen
+            | TcpState::SynSent
+            | TcpState::SynReceived
+            | TcpState::Established => self.set_state(sender, TcpState::FinWait1, at, emit),
+            _ => {}
+        }
+        // The receiver's arrival processing: the ACK field was applied; now the FIN bit.
+        match self.state(receiver) {
+            TcpState::SynReceived | TcpState::Established | TcpState::Closed => {
+                self.set_state(receiver, TcpState::CloseWait, at, emit)
+            }
+            TcpState::FinWait1 => {
+                if self.endpoint(receiver).fin_acked_by(seg) {
+                    self.set_state(receiver, TcpState::TimeWait, at, emit);
+                } else {
+                    self.closer = Some(Closer::Both);
+                    self.set_state(receiver, TcpState::Closing, at, emit);
+                }
+            }
+            TcpState::FinWait2 => self.set_state(receiver, TcpState::TimeWait, at, emit),
+            _ => {}
+        }
+    }
+
+    fn on_rst(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        let receiver = sender.peer();
+        let sender_state = self.state(sender);
+        if seg.payload_len > 0 {
+            self.anomaly(Anomaly::RstWithData, emit);
+        }
+        let answers_syn = self.state(receiver) == TcpState::SynSent
+            && matches!(sender_state, TcpState::Closed | TcpState::Listen);
+        if answers_syn {
+            self.rst_answering_syn += 1;
+            if receiver == Side::Client && self.handshake.synack.is_none() && self.reset.is_none()
+            {
+                self.refused = true;
+                emit(Event::Refused);
+            }
+        }
+        let both_fins = self.client.fin_seq.is_some() && self.server.fin_seq.is_some();
+        if self.reset.is_none() {
+            self.reset = Some(ResetFacts {
+                by: sender,
+                sender_state,
+                at,
+                after_close: both_fins,
+            });
+            emit(Event::Reset {
+                by: sender,
+                in_state: sender_state,
+            });
+        }
+        if sender_state != TcpState::TimeWait {
+            self.set_state(sender, TcpState::Closed, at, emit);
+        }
+        // RFC 1337: an endpoint in TIME_WAIT ignores a RST.
+        if self.state(receiver) != TcpState::TimeWait {
+            self.set_state(receiver, TcpState::Closed, at, emit);
+        }
+    }
+
+    /// How the connection ended, judged at the end of the capture.
+    pub fn close_kind(&self) -> CloseKind {
+        let both_fins = self.client.fin_seq.is_some() && self.server.fin_seq.is_some();
+        match self.reset {
+            Some(r) if !r.after_close => {
+                return if self.refused {
+                    CloseKind::Refused
+                } else {
+                    CloseKind::Reset
+                };
+            }
+            _ => {}
+        }
+        if both_fins {
+            CloseKind::Fin
+        } else if self.first_fin.is_some() {
+            CloseKind::HalfClosed
+        } else if self.handshake.syn_count > 0 && self.server.syns == 0 {
+            CloseKind::Unanswered
+        } else if self.server.syns > 0 && self.handshake.completed.is_none() && !self.midstream
+        {
+            CloseKind::HandshakeIncomplete
+        } else {
+            CloseKind::Open
+        }
+    }
+
+    /// Which endpoints end in TIME_WAIT: the active closer(s), once both FINs were
+    /// exchanged with no RST before.
+    pub fn time_wait_sides(&self) -> (bool, bool) {
+        (
+            self.client.state == TcpState::TimeWait,
+            self.server.state == TcpState::TimeWait,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Segment templates, as smoltcp's tests do: a client with an ISN near 2^32 so
+    //! wraparound is exercised by default.
+    use super::*;
+    use crate::decode::TcpFlags;
+
+    const C_ISN: u32 = 0xFFFF_FF00;
+    const S_ISN: u32 = 0x1000_0000;
+
+    struct Script {
+        t: TcpTracker,
+        now: i64,
+        events: Vec<Event>,
+    }
+
+    fn seg(flags: u16, seq: u32, ack: u32, len: u32, window: u16) -> TcpSegment<'static> {
+        TcpSegment {
+            src: "10.0.0.2:40000".parse().unwrap(),
+            dst: "10.0.0.1:80".parse().unwrap(),
+            seq: Seq(seq),
+            ack: Seq(ack),
+            flags: TcpFlags(flags),
+            window,
+            header_len: 20,
+            payload_len: len,
+            options: &[],
+            payload: &[],
+        }
+    }
+
+    const S: u16 = TcpFlags::SYN;
+    const A: u16 = TcpFlags::ACK;
+    const F: u16 = TcpFlags::FIN;
+    const R: u16 = TcpFlags::RST;
+    const P: u16 = TcpFlags::PSH;
+
+    impl Script {
+        fn new() -> Self {
+            Script {
+                t: TcpTracker::default(),
+                now: 1_000_000_000,
+                events: Vec::new(),
+            }
+        }
+        /// Sends a segment `ms` milliseconds after the previous one; seq/ack relative to
+        /// the client's and server's ISNs.
+        fn send(&mut self, by: Side, ms: i64, flags: u16, rel_seq: u32, rel_ack: u32, len: u32) {
+            self.send_win(by, ms, flags, rel_seq, rel_ack, len, 64000)
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn send_win(
+            &mut self,
+            by: Side,
+            ms: i64,
+            flags: u16,
+            rel_seq: u32,
+            rel_ack: u32,
+            len: u32,
+            window: u16,
+        ) {
+            self.now += ms * 1_000_000;
+            let (my_isn, peer_isn) = match by {
+                Side::Client => (C_ISN, S_ISN),
+                Side::Server => (S_ISN, C_ISN),
+            };
+            let s = seg(
+                flags,
+                my_isn.wrapping_add(rel_seq),
+                peer_isn.wrapping_add(rel_ack),
+                len,
+                window,
+            );
+            let events = &mut self.events;
+            self.t.on_segment(
+                by,
+                &s,
+                54 + len,
+                Timestamp::from_nanos(self.now),
+                &mut |e| events.push(e),
+            );
+        }
+        fn states(&self) -> (TcpState, TcpState) {
+            (self.t.client.state, self.t.server.state)
+        }
+        fn handshake(&mut self) {
+            self.send(Side::Client, 0, S, 0, 0, 0);
+            self.send(Side::Server, 10, S | A, 0, 1, 0);
+            self.send(Side::Client, 10, A, 1, 1, 0);
+        }
+    }
+
+    use Side::{Client, Server};
+    use TcpState::*;
+
+    // ---- Tests for the handshake ----
+
+    #[test]
+    fn three_way_handshake_timing() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        assert_eq!(s.states(), (SynSent, Closed));
+        s.send(Server, 10, S | A, 0, 1, 0);
+        assert_eq!(s.states(), (Established, SynReceived));
+        s.send(Client, 5, A, 1, 1, 0);
+        assert_eq!(s.states(), (Established, Established));
+        let h = &s.t.handshake;
+        assert_eq!(h.syn_to_synack(), Some(Duration::from_millis(10)));
+        assert_eq!(h.synack_to_ack(), Some(Duration::from_millis(5)));
+        assert_eq!(h.rtt(), Some(Duration::from_millis(15)));
+        assert!(s
+            .events
+            .contains(&Event::HandshakeCompleted { rtt: Some(Duration::from_millis(15)) }));
+        assert_eq!(s.t.close_kind(), CloseKind::Open);
+        assert!(!s.t.midstream);
+    }
+
+    #[test]
+    fn syn_retransmission_times_from_last_syn() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Client, 1000, S, 0, 0, 0);
+        s.send(Server, 20, S | A, 0, 1, 0);
+        s.send(Client, 20, A, 1, 1, 0);
+        let h = &s.t.handshake;
+        assert_eq!(h.syn_retransmits(), 1);
+        assert_eq!(h.rtt(), Some(Duration::from_millis(40)));
+        assert_eq!(h.first_syn_to_ack(), Some(Duration::from_millis(1040)));
+        assert_eq!(s.t.client.retransmissions, 1);
+    }
+
+    #[test]
+    fn synack_retransmission() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 10, S | A, 0, 1, 0);
+        s.send(Server, 1000, S | A, 0, 1, 0);
+        s.send(Client, 10, A, 1, 1, 0);
+        assert_eq!(s.t.handshake.synack_retransmits(), 1);
+        assert_eq!(s.t.handshake.synack_to_ack(), Some(Duration::from_millis(1010)));
+        assert_eq!(s.t.server.retransmissions, 1);
+        assert_eq!(s.states(), (Established, Established));
+    }
+
+    #[test]
+    fn refused_by_rst_ack() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 1, R | A, 0, 1, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Refused);
+        assert_eq!(s.t.rst_answering_syn, 1);
+        assert_eq!(s.states(), (Closed, Closed));
+        assert!(s.events.contains(&Event::Refused));
+        assert!(s.t.close_kind().is_abnormal());
+    }
+
+    #[test]
+    fn unanswered_syn() {
+        let mut s = Script::new();
+        for gap in [0, 1000, 2000, 4000] {
+            s.send(Client, gap, S, 0, 0, 0);
+        }
+        assert_eq!(s.t.close_kind(), CloseKind::Unanswered);
+        assert_eq!(s.t.handshake.syn_retransmits(), 3);
+        assert_eq!(s.states(), (SynSent, Closed));
+    }
+
+    #[test]
+    fn handshake_incomplete_without_final_ack() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 10, S | A, 0, 1, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::HandshakeIncomplete);
+    }
+
+    #[test]
+    fn simultaneous_open() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 1, S, 0, 0, 0);
+        assert_eq!(s.states(), (SynReceived, SynSent));
+        s.send(Client, 1, S | A, 0, 1, 0);
+        s.send(Server, 1, S | A, 0, 1, 0);
+        assert_eq!(s.states(), (Established, Established));
+        assert!(s.t.handshake.simultaneous_open);
+        assert!(s.t.handshake.completed.is_some());
+    }
+
+    #[test]
+    fn fast_open_data_on_syn() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 100);
+        s.send(Server, 10, S | A, 0, 101, 0);
+        s.send(Client, 10, A, 101, 1, 0);
+        assert_eq!(s.states(), (Established, Established));
+        assert_eq!(s.t.client.payload_bytes, 100);
+        assert_eq!(s.t.client.retransmissions, 0);
+    }
+
+    // ---- Tests for a capture that starts mid-connection ----
+
+    #[test]
+    fn midstream_data_then_close() {
+        let mut s = Script::new();
+        s.send(Client, 0, P | A, 100, 200, 10);
+        assert!(s.t.midstream);
+        assert_eq!(s.states(), (Established, Established));
+        s.send(Server, 1, A, 200, 110, 0);
+        s.send(Client, 1, F | A, 110, 200, 0);
+        s.send(Server, 1, F | A, 200, 111, 0);
+        s.send(Client, 1, A, 111, 201, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Fin);
+        assert_eq!(s.states(), (TimeWait, Closed));
+    }
+
+    // ---- Tests for the close ----
+
+    #[test]
+    fn client_closes_first() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        assert_eq!(s.states(), (FinWait1, CloseWait));
+        s.send(Server, 1, A, 1, 2, 0);
+        assert_eq!(s.states(), (FinWait2, CloseWait));
+        s.send(Server, 1, F | A, 1, 2, 0);
+        assert_eq!(s.states(), (TimeWait, LastAck));
+        s.send(Client, 1, A, 2, 2, 0);
+        assert_eq!(s.states(), (TimeWait, Closed));
+        assert_eq!(s.t.close_kind(), CloseKind::Fin);
+        assert_eq!(s.t.closer, Some(Closer::Side(Client)));
+        assert_eq!(s.t.time_wait_sides(), (true, false));
+    }
+
+    #[test]
+    fn server_closes_first_with_fin_ack_combined() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Server, 1, F | A, 1, 1, 0);
+        s.send(Client, 1, F | A, 1, 2, 0);
+        assert_eq!(s.states(), (LastAck, TimeWait));
+        s.send(Server, 1, A, 2, 2, 0);
+        assert_eq!(s.states(), (Closed, TimeWait));
+        assert_eq!(s.t.closer, Some(Closer::Side(Server)));
+    }
+
+    #[test]
+    fn simultaneous_close_crossing_fins() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        // The server's FIN does not acknowledge the client's: they crossed.
+        s.send(Server, 0, F | A, 1, 1, 0);
+        assert_eq!(s.states(), (Closing, Closing));
+        s.send(Client, 1, A, 2, 2, 0);
+        s.send(Server, 0, A, 2, 2, 0);
+        assert_eq!(s.states(), (TimeWait, TimeWait));
+        assert_eq!(s.t.closer, Some(Closer::Both));
+        assert_eq!(s.t.time_wait_sides(), (true, true));
+    }
+
+    #[test]
+    fn half_close_with_data_after_first_fin() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        s.send(Server, 1, A, 1, 2, 0);
+        s.send(Server, 1, P | A, 1, 2, 100);
+        s.send(Client, 1, A, 2, 101, 0);
+        assert_eq!(s.states(), (FinWait2, CloseWait));
+        assert_eq!(s.t.close_kind(), CloseKind::HalfClosed);
+        s.send(Server, 1, F | A, 101, 2, 0);
+        s.send(Client, 1, A, 2, 102, 0);
+        assert_eq!(s.states(), (TimeWait, Closed));
+        assert_eq!(s.t.close_kind(), CloseKind::Fin);
+    }
+
+    #[test]
+    fn retransmitted_fin_changes_nothing() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        s.send(Client, 200, F | A, 1, 1, 0);
+        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.fins, 2);
+        assert_eq!(s.states(), (FinWait1, CloseWait));
+    }
+
+    // ---- Tests for RST ----
+
+    #[test]
+    fn rst_in_established_by_server() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, P | A, 1, 1, 10);
+        s.send(Server, 1, R | A, 1, 11, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+        let r = s.t.reset.unwrap();
+        assert_eq!((r.by, r.sender_state), (Server, Established));
+        assert_eq!(s.states(), (Closed, Closed));
+    }
+
+    #[test]
+    fn rst_after_one_fin_is_a_reset() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        s.send(Server, 1, A, 1, 2, 0);
+        s.send(Server, 1, R | A, 1, 2, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+        assert_eq!(s.t.reset.unwrap().sender_state, CloseWait);
+        assert_eq!(s.t.closer, Some(Closer::Side(Client)));
+    }
+
+    #[test]
+    fn rst_after_both_fins_leaves_a_fin_close_and_time_wait() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        s.send(Server, 1, F | A, 1, 2, 0);
+        s.send(Client, 1, A, 2, 2, 0);
+        s.send(Server, 10, R, 2, 0, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Fin);
+        assert!(s.t.reset.unwrap().after_close);
+        assert_eq!(s.states(), (TimeWait, Closed));
+        assert_eq!(s.t.server.rsts, 1);
+    }
+
+    #[test]
+    fn fin_and_rst_in_one_segment() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | R | A, 1, 1, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+        assert_eq!(s.t.client.fins, 1);
+        assert_eq!(s.t.client.rsts, 1);
+        assert_eq!(s.states(), (Closed, Closed));
+    }
+
+    #[test]
+    fn client_rst_in_syn_sent_is_a_reset_not_refused() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Client, 5, R, 1, 0, 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+        assert_eq!(s.t.reset.unwrap().sender_state, SynSent);
+    }
+
+    // ---- Tests for keep-alive and zero-window probes ----
+
+    #[test]
+    fn linux_keepalive_answered() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, P | A, 1, 1, 10);
+        s.send(Server, 1, A, 1, 11, 0);
+        for _ in 0..3 {
+            s.send(Client, 75_000, A, 10, 1, 0);
+            s.send(Server, 1, A, 1, 11, 0);
+        }
+        let ka = &s.t.client.keepalive;
+        assert_eq!((ka.probes, ka.acks, ka.unanswered()), (3, 3, 0));
+        assert_eq!(ka.idle_before_first, Some(Duration::from_secs(75)));
+        assert_eq!(ka.intervals, vec![Duration::from_millis(75_001); 2]);
+        assert_eq!(s.t.client.retransmissions, 0);
+    }
+
+    #[test]
+    fn windows_keepalive_one_garbage_byte() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, P | A, 1, 1, 10);
+        s.send(Server, 1, A, 1, 11, 0);
+        s.send(Client, 7_200_000, A, 10, 1, 1);
+        s.send(Server, 1, A, 1, 11, 0);
+        assert_eq!(s.t.client.keepalive.probes, 1);
+        assert_eq!(s.t.client.keepalive.acks, 1);
+        assert_eq!(s.t.client.retransmissions, 0);
+    }
+
+    #[test]
+    fn keepalive_unanswered() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, P | A, 1, 1, 10);
+        s.send(Server, 1, A, 1, 11, 0);
+        for _ in 0..9 {
+            s.send(Client, 75_000, A, 10, 1, 0);
+        }
+        s.send(Client, 75_000, R | A, 11, 1, 0);
+        let ka = &s.t.client.keepalive;
+        assert_eq!((ka.probes, ka.acks, ka.unanswered()), (9, 0, 9));
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+    }
+
+    #[test]
+    fn zero_window_probes_are_not_keepalives() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, P | A, 1, 1, 1000);
+        s.send_win(Server, 1, A, 1, 1001, 0, 0);
+        // Wireshark's shape: the next byte into the zero window.
+        s.send(Client, 200, A, 1001, 1, 1);
+        // Linux's shape: one before the next byte, no data.
+        s.send(Client, 400, A, 1000, 1, 0);
+        assert_eq!(s.t.client.zero_window_probes, 2);
+        assert_eq!(s.t.client.keepalive.probes, 0);
+    }
+
+    // ---- Tests for retransmissions and sequence wraparound ----
+
+    #[test]
+    fn retransmission_across_wraparound() {
+        let mut s = Script::new();
+        s.handshake();
+        // The client's ISN is 2^32 - 256: these segments cross zero.
+        s.send(Client, 1, P | A, 1, 1, 200);
+        s.send(Client, 1, P | A, 201, 1, 200);
+        s.send(Client, 1, P | A, 201, 1, 200);
+        s.send(Client, 1, P | A, 401, 1, 200);
+        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(601))));
+    }
+
+    #[test]
+    fn new_syn_with_other_isn_is_a_new_connection() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        assert!(!s.t.is_new_connection_syn(Client, &seg(S, C_ISN, 0, 0, 0)));
+        assert!(s.t.is_new_connection_syn(Client, &seg(S, 5, 0, 0, 0)));
+        assert!(!s.t.is_new_connection_syn(Server, &seg(S, 5, 0, 0, 0)));
+    }
+}
