@@ -154,10 +154,11 @@ impl Analyzer {
                 }
             }
         }
-        if (packet.data.len() as u64) < u64::from(packet.orig_len) {
+        let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
+        if cut > 0 {
             counts.snaplen_truncated += 1;
         }
-        match decode(packet.link_type, packet.data) {
+        match decode(packet.link_type, packet.data, cut) {
             Decoded::Tcp(seg) => {
                 counts.tcp += 1;
                 self.flows

@@ -229,43 +229,44 @@ const ETHERTYPE_TEB: u16 = 0x6558;
 /// Nesting limit for VLAN tags, MPLS labels and tunnels together.
 const MAX_DEPTH: u8 = 8;
 
-/// Decodes one captured frame of the given link type.
-pub fn decode(link_type: LinkType, data: &[u8]) -> Decoded<'_> {
+/// Decodes one captured frame of the given link type. `cut` is how many bytes of the
+/// frame the snaplen cut off (original length − captured length).
+pub fn decode(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     match link_type {
-        LinkType::ETHERNET => ethernet(data, 0),
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version(data, 0),
-        LinkType::IPV4 | LinkType::IPV6 => ip_by_version(data, 0),
-        LinkType::NULL | LinkType::LOOP => bsd_loopback(link_type, data),
+        LinkType::ETHERNET => ethernet(data, 0, cut),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version(data, 0, cut),
+        LinkType::IPV4 | LinkType::IPV6 => ip_by_version(data, 0, cut),
+        LinkType::NULL | LinkType::LOOP => bsd_loopback(link_type, data, cut),
         LinkType::LINUX_SLL => match data.get(14..16) {
-            Some(p) => ethertype_payload(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0),
+            Some(p) => ethertype_payload(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0, cut),
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
         },
         LinkType::LINUX_SLL2 => match data.get(..20) {
-            Some(h) => ethertype_payload(u16::from_be_bytes([h[0], h[1]]), &data[20..], 0),
+            Some(h) => ethertype_payload(u16::from_be_bytes([h[0], h[1]]), &data[20..], 0, cut),
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
         },
         _ => Decoded::UnsupportedLink,
     }
 }
 
-fn ethernet(data: &[u8], depth: u8) -> Decoded<'_> {
+fn ethernet(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     match data.get(12..14) {
-        Some(t) => ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[14..], depth),
+        Some(t) => ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[14..], depth, cut),
         None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
     }
 }
 
-fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8) -> Decoded<'_> {
+fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     if depth > MAX_DEPTH {
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
     }
     match ethertype {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(data, depth),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(data, depth, cut),
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD1 | ETHERTYPE_QINQ_OLD2 => {
             // Tag control (2 bytes), then the next ethertype.
             match data.get(2..4) {
                 Some(t) => {
-                    ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[4..], depth + 1)
+                    ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[4..], depth + 1, cut)
                 }
                 None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
             }
@@ -280,7 +281,7 @@ fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8) -> Decoded<'_> {
                 rest = &rest[4..];
                 if entry[2] & 0x01 != 0 {
                     return match rest.first().map(|b| b >> 4) {
-                        Some(4) | Some(6) => ip_by_version(rest, depth + 1),
+                        Some(4) | Some(6) => ip_by_version(rest, depth + 1, cut),
                         _ => Decoded::NonIp,
                     };
                 }
@@ -289,7 +290,7 @@ fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8) -> Decoded<'_> {
         }
         ETHERTYPE_PPPOE_SESSION => match data.get(6..8) {
             Some(p) => match u16::from_be_bytes([p[0], p[1]]) {
-                0x0021 | 0x0057 => ip_by_version(&data[8..], depth + 1),
+                0x0021 | 0x0057 => ip_by_version(&data[8..], depth + 1, cut),
                 _ => Decoded::NonIp,
             },
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
@@ -298,7 +299,7 @@ fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8) -> Decoded<'_> {
     }
 }
 
-fn bsd_loopback(link_type: LinkType, data: &[u8]) -> Decoded<'_> {
+fn bsd_loopback(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     let Some(h) = data.get(..4) else {
         return Decoded::Undecodable(DecodeError::LinkHeaderCut);
     };
@@ -317,12 +318,12 @@ fn bsd_loopback(link_type: LinkType, data: &[u8]) -> Decoded<'_> {
     match family {
         // AF_INET everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS),
         // 10 (Linux), 23 (Windows).
-        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version(&data[4..], 0),
+        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version(&data[4..], 0, cut),
         _ => Decoded::NonIp,
     }
 }
 
-fn ip_by_version(data: &[u8], depth: u8) -> Decoded<'_> {
+fn ip_by_version(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     if depth > MAX_DEPTH {
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
     }
@@ -343,23 +344,31 @@ fn ip_by_version(data: &[u8], depth: u8) -> Decoded<'_> {
     let proto = payload.ip_number.0;
     match proto {
         6 => {
-            let wire_len = ip_payload_wire_len(&ip, data);
-            tcp(ip.source_addr(), ip.destination_addr(), payload.payload, wire_len)
+            let wire_len = ip_payload_wire_len(&ip, data, cut);
+            tcp(
+                ip.source_addr(),
+                ip.destination_addr(),
+                payload.payload,
+                wire_len,
+            )
         }
         17 => Decoded::Udp,
         1 | 58 => Decoded::Icmp,
         // IPv4-in-IP and IPv6-in-IP tunnels: tshark analyses the inner packet.
-        4 | 41 => ip_by_version(payload.payload, depth + 1),
-        47 => gre(payload.payload, depth + 1),
+        4 | 41 => ip_by_version(payload.payload, depth + 1, cut),
+        47 => gre(payload.payload, depth + 1, cut),
         other => Decoded::OtherIp(other),
     }
 }
 
-/// Length of the IP payload on the wire. When the capture cut the packet, the IP length
-/// field says what was sent; when that field is unusable (0 from TSO offload, or smaller
-/// than the headers) the captured bytes are all there is.
-fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8]) -> usize {
+/// Length of the IP payload on the wire: what the IP length field claims, but never
+/// more than the frame carried on the wire (captured bytes plus the `cut` ones). A frame
+/// shorter than its IP length is short on the wire, not cut by the snaplen, and tshark
+/// counts only what was there. An unusable length field (0 from TSO offload, or less
+/// than the headers) leaves the frame's own length.
+fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8], cut: u32) -> usize {
     let payload = ip.payload();
+    let on_wire = payload.payload.len() + cut as usize;
     if payload.len_source != LenSource::Slice {
         return payload.payload.len();
     }
@@ -371,14 +380,14 @@ fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8]) -> usize {
             n => 40 + usize::from(n),
         },
     };
-    if total >= header_len + payload.payload.len() {
-        total - header_len
+    if total >= header_len {
+        (total - header_len).min(on_wire)
     } else {
-        payload.payload.len()
+        on_wire
     }
 }
 
-fn gre(data: &[u8], depth: u8) -> Decoded<'_> {
+fn gre(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     let Some(h) = data.get(..4) else {
         return Decoded::OtherIp(47);
     };
@@ -398,8 +407,8 @@ fn gre(data: &[u8], depth: u8) -> Decoded<'_> {
         return Decoded::OtherIp(47);
     };
     match u16::from_be_bytes([h[2], h[3]]) {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(inner, depth),
-        ETHERTYPE_TEB => ethernet(inner, depth),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(inner, depth, cut),
+        ETHERTYPE_TEB => ethernet(inner, depth, cut),
         _ => Decoded::OtherIp(47),
     }
 }
@@ -456,7 +465,7 @@ mod tests {
     #[test]
     fn ethernet_ipv4_tcp() {
         let frame = tcp_frame(b"hello");
-        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame));
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame, 0));
         assert_eq!(seg.src.to_string(), "10.0.0.1:40000");
         assert_eq!(seg.dst.port(), 80);
         assert_eq!(seg.seq, Seq(1000));
@@ -471,17 +480,29 @@ mod tests {
     fn snaplen_cut_options_still_decode_with_wire_length() {
         let frame = tcp_frame(&[7; 500]);
         // Cut inside the options: 14 + 20 + 20 + 2 bytes.
-        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame[..56]));
+        let seg = expect_tcp(decode(
+            LinkType::ETHERNET,
+            &frame[..56],
+            frame.len() as u32 - 56,
+        ));
         assert_eq!(seg.payload_len, 500);
         assert_eq!(seg.options.len(), 2);
         assert!(seg.payload.is_empty());
     }
 
     #[test]
+    fn frame_shorter_than_its_ip_length_counts_only_what_was_sent() {
+        let frame = tcp_frame(&[7; 500]);
+        // Captured whole (nothing cut), but 100 bytes short of the IP total length.
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame[..frame.len() - 100], 0));
+        assert_eq!(seg.payload_len, 400);
+    }
+
+    #[test]
     fn cut_inside_fixed_tcp_header_is_undecodable() {
         let frame = tcp_frame(b"");
         assert!(matches!(
-            decode(LinkType::ETHERNET, &frame[..14 + 20 + 12]),
+            decode(LinkType::ETHERNET, &frame[..14 + 20 + 12], 0),
             Decoded::Undecodable(DecodeError::TcpHeaderCut)
         ));
     }
@@ -495,7 +516,7 @@ mod tests {
             tagged.extend_from_slice(&[0x00, 0x64]);
         }
         tagged.extend_from_slice(&frame[12..]);
-        let seg = expect_tcp(decode(LinkType::ETHERNET, &tagged));
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &tagged, 0));
         assert_eq!(seg.payload_len, 1);
     }
 
@@ -506,11 +527,11 @@ mod tests {
         for family in [[2, 0, 0, 0], [0, 0, 0, 2]] {
             let mut f = family.to_vec();
             f.extend_from_slice(ip);
-            expect_tcp(decode(LinkType::NULL, &f));
+            expect_tcp(decode(LinkType::NULL, &f, 0));
         }
         let mut lo = vec![0, 0, 0, 2];
         lo.extend_from_slice(ip);
-        expect_tcp(decode(LinkType::LOOP, &lo));
+        expect_tcp(decode(LinkType::LOOP, &lo, 0));
     }
 
     #[test]
@@ -519,13 +540,16 @@ mod tests {
         // Fragment offset 8 (64 bytes), no more fragments.
         frame[14 + 6] = 0x00;
         frame[14 + 7] = 0x08;
-        assert!(matches!(decode(LinkType::ETHERNET, &frame), Decoded::Fragment));
+        assert!(matches!(
+            decode(LinkType::ETHERNET, &frame, 0),
+            Decoded::Fragment
+        ));
     }
 
     #[test]
     fn unknown_link_type() {
         assert!(matches!(
-            decode(LinkType(147), &[0; 40]),
+            decode(LinkType(147), &[0; 40], 0),
             Decoded::UnsupportedLink
         ));
     }

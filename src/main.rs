@@ -16,7 +16,11 @@ use synack::output::{json, table};
 use synack::report::Report;
 
 #[derive(Parser)]
-#[command(name = "synack", version, about = "Passive TCP connection analyzer for pcap/pcapng captures")]
+#[command(
+    name = "synack",
+    version,
+    about = "Passive TCP connection analyzer for pcap/pcapng captures"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,11 +130,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Rows::Default(50)
             };
-            let width = if is_tty {
-                terminal_width()
-            } else {
-                None
-            };
+            let width = if is_tty { terminal_width() } else { None };
             table::write_report(&mut out, &report, &TableOptions { rows, width })?;
         }
     }
@@ -143,5 +143,8 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(160))
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or(Some(160))
 }

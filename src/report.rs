@@ -491,13 +491,21 @@ fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
             version,
         }) => (
             Some(if *modified { "pcap-modified" } else { "pcap" }),
-            Some(if *big_endian { "big-endian" } else { "little-endian" }),
+            Some(if *big_endian {
+                "big-endian"
+            } else {
+                "little-endian"
+            }),
             Some(if *nanosecond { "ns" } else { "us" }),
             Some(format!("{}.{}", version.0, version.1)),
         ),
         Some(Format::PcapNg { big_endian }) => (
             Some("pcapng"),
-            Some(if *big_endian { "big-endian" } else { "little-endian" }),
+            Some(if *big_endian {
+                "big-endian"
+            } else {
+                "little-endian"
+            }),
             None,
             Some("1.0".to_string()),
         ),
@@ -571,7 +579,11 @@ impl Report {
                 p.undecodable
             ));
         }
-        let midstream = analysis.connections.iter().filter(|c| c.tcp.midstream).count();
+        let midstream = analysis
+            .connections
+            .iter()
+            .filter(|c| c.tcp.midstream)
+            .count();
         if midstream > 0 {
             warnings.push(format!(
                 "{midstream} connection(s) started before the capture: their handshakes are not measured (start capturing before clients connect)"
@@ -615,10 +627,7 @@ mod tests {
     #[test]
     fn exact_json_numbers() {
         let t = JsonTime(Timestamp::from_secs_nanos(1_767_225_600, 123_456_789));
-        assert_eq!(
-            serde_json::to_string(&t).unwrap(),
-            "1767225600.123456789"
-        );
+        assert_eq!(serde_json::to_string(&t).unwrap(), "1767225600.123456789");
         let m = Millis(Duration::from_nanos(15_000_001));
         assert_eq!(serde_json::to_string(&m).unwrap(), "15.000001");
     }

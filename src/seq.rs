@@ -10,11 +10,11 @@ use std::fmt;
 pub struct Seq(pub u32);
 
 impl Seq {
-    pub fn add(self, n: u32) -> Seq {
+    pub fn wrapping_add(self, n: u32) -> Seq {
         Seq(self.0.wrapping_add(n))
     }
 
-    pub fn sub(self, n: u32) -> Seq {
+    pub fn wrapping_sub(self, n: u32) -> Seq {
         Seq(self.0.wrapping_sub(n))
     }
 
@@ -62,14 +62,14 @@ mod tests {
     #[test]
     fn compares_across_wraparound() {
         let before = Seq(0xFFFF_FFF0);
-        let after = before.add(0x20);
+        let after = before.wrapping_add(0x20);
         assert_eq!(after, Seq(0x10));
         assert!(before.lt(after));
         assert!(after.gt(before));
         assert_eq!(after.diff(before), 0x20);
         assert_eq!(before.diff(after), -0x20);
         assert_eq!(before.max(after), after);
-        assert_eq!(Seq(0).sub(1), Seq(u32::MAX));
+        assert_eq!(Seq(0).wrapping_sub(1), Seq(u32::MAX));
     }
 
     #[test]

@@ -310,7 +310,10 @@ impl ReaderState {
                 if (raw >> 16) & 0x3ff != 0 {
                     Err(SourceError::LinkTypeReserved(raw))
                 } else if hdr.version_major != 2 || hdr.version_minor > 4 {
-                    Err(SourceError::PcapVersion(hdr.version_major, hdr.version_minor))
+                    Err(SourceError::PcapVersion(
+                        hdr.version_major,
+                        hdr.version_minor,
+                    ))
                 } else {
                     let link_type = LinkType((raw & 0xffff) as u16);
                     self.snaplen = hdr.snaplen;
@@ -386,25 +389,26 @@ impl ReaderState {
                     }
                 }
             }
-            PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self.interfaces.first().copied()
-            {
-                None => Err(SourceError::UnknownInterface {
-                    interface: 0,
-                    defined: 0,
-                    record,
-                }),
-                Some(iface) => {
-                    // RFC pcapng §4.4: captured length is min(original length, snaplen).
-                    let mut data = spb.packet_data();
-                    if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
-                        data = &data[..iface.snaplen as usize];
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                match self.interfaces.first().copied() {
+                    None => Err(SourceError::UnknownInterface {
+                        interface: 0,
+                        defined: 0,
+                        record,
+                    }),
+                    Some(iface) => {
+                        // RFC pcapng §4.4: captured length is min(original length, snaplen).
+                        let mut data = spb.packet_data();
+                        if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
+                            data = &data[..iface.snaplen as usize];
+                        }
+                        self.stats.untimed_packets += 1;
+                        let ts = self.stats.last_ts.unwrap_or_default();
+                        self.deliver(ts, iface.link_type, data, spb.origlen, on_packet);
+                        Ok(())
                     }
-                    self.stats.untimed_packets += 1;
-                    let ts = self.stats.last_ts.unwrap_or_default();
-                    self.deliver(ts, iface.link_type, data, spb.origlen, on_packet);
-                    Ok(())
                 }
-            },
+            }
             PcapBlockOwned::NG(_) => {
                 self.stats.skipped_blocks += 1;
                 Ok(())
@@ -572,7 +576,10 @@ fn hex_prefix(head: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn read_all(bytes: Vec<u8>) -> (Result<Vec<(Timestamp, usize, u32)>, SourceError>, u64) {
+    /// (timestamp, captured length, original length) of each packet read.
+    type Seen = Vec<(Timestamp, usize, u32)>;
+
+    fn read_all(bytes: Vec<u8>) -> (Result<Seen, SourceError>, u64) {
         let mut reader = match CaptureReader::from_read(Box::new(io::Cursor::new(bytes))) {
             Ok(r) => r,
             Err(e) => return (Err(e), 0),
@@ -630,7 +637,10 @@ mod tests {
         f.extend_from_slice(&[0xee; 100]);
         let (res, packets) = read_all(f);
         let err = res.unwrap_err();
-        assert!(matches!(err, SourceError::Corrupt { record: 2, .. }), "{err}");
+        assert!(
+            matches!(err, SourceError::Corrupt { record: 2, .. }),
+            "{err}"
+        );
         assert_eq!(packets, 1);
     }
 

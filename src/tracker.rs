@@ -264,8 +264,6 @@ pub struct KeepaliveStats {
     pub idle_before_first: Option<Duration>,
     /// Intervals between consecutive probes (bounded: see `MAX_INTERVALS`).
     pub intervals: Vec<Duration>,
-    /// A probe is waiting for the peer's answer.
-    pending: bool,
 }
 
 impl KeepaliveStats {
@@ -277,6 +275,11 @@ impl KeepaliveStats {
 /// Probe intervals kept per endpoint for the median; more add nothing and could be
 /// used to grow memory without bound.
 const MAX_INTERVALS: usize = 64;
+
+/// Wireshark's out-of-order window when the handshake RTT is unknown.
+const OUT_OF_ORDER_DEFAULT: Duration = Duration::from_millis(3);
+/// Wireshark's fast-retransmission window after the peer's duplicate ACKs.
+const FAST_RETRANSMIT_WINDOW: Duration = Duration::from_millis(20);
 
 /// What one endpoint has done, as seen on the wire: its state and its sequence space.
 #[derive(Clone, Debug, Default)]
@@ -303,14 +306,24 @@ pub struct Endpoint {
     pub fins: u64,
     pub rsts: u64,
     pub retransmissions: u64,
+    /// Segments below the highest sequence that arrive within an RTT of it (Wireshark's
+    /// tcp.analysis.out_of_order): a reordering, not a retransmission.
+    pub out_of_order: u64,
     pub zero_window_probes: u64,
     pub keepalive: KeepaliveStats,
+    /// When `next_seq` last advanced.
+    next_seq_time: Option<Timestamp>,
+    /// Consecutive duplicate ACKs it sent, and when its ACK last changed or repeated.
+    dup_acks: u32,
+    last_ack_time: Option<Timestamp>,
+    /// Its latest segment was a keep-alive probe.
+    last_was_keepalive: bool,
 }
 
 impl Endpoint {
     fn fin_acked_by(&self, seg: &TcpSegment<'_>) -> bool {
         match self.fin_seq {
-            Some(fin) => seg.flags.ack() && seg.ack.ge(fin.add(1)),
+            Some(fin) => seg.flags.ack() && seg.ack.ge(fin.wrapping_add(1)),
             None => false,
         }
     }
@@ -468,8 +481,7 @@ impl TcpTracker {
             self.anomaly(Anomaly::ClosedSegmentAfterClose, emit);
         }
 
-        let probe = self.classify_sequence(sender, seg, wire_len, at, idle_since, emit);
-        self.keepalive_answer(sender, seg, probe, emit);
+        self.classify_sequence(sender, seg, wire_len, at, idle_since, emit);
 
         if flags.rst() {
             self.on_rst(sender, seg, at, emit);
@@ -478,6 +490,7 @@ impl TcpTracker {
         if flags.syn() {
             self.on_syn(sender, seg, at, emit);
         } else if flags.ack() {
+            self.on_ack_sent(sender, seg, at, emit);
             self.on_ack_received(sender.peer(), seg, at, emit);
         }
         if flags.fin() {
@@ -485,9 +498,10 @@ impl TcpTracker {
         }
     }
 
-    /// Sequence-space bookkeeping for the sender: retransmissions, keep-alive and
-    /// zero-window probes. Returns true when the segment is a probe (keep-alive or
-    /// zero-window), which no state transition follows from.
+    /// Sequence-space bookkeeping for the sender, following Wireshark's TCP analysis
+    /// (tcp.analysis.*) in its order: zero-window probe, keep-alive, keep-alive ACK,
+    /// out-of-order, retransmission. Returns true when the segment is a probe, which no
+    /// state transition follows from.
     fn classify_sequence(
         &mut self,
         sender: Side,
@@ -498,99 +512,124 @@ impl TcpTracker {
         emit: &mut impl FnMut(Event),
     ) -> bool {
         let flags = seg.flags;
+        let ooo_threshold = self.handshake.rtt().unwrap_or(OUT_OF_ORDER_DEFAULT);
         let (me, peer) = self.endpoints_mut(sender);
+        let first_segment = me.packets == 0;
+        let (prev_window, prev_ack) = (me.window, me.last_ack);
         me.packets += 1;
         me.bytes += u64::from(wire_len);
         me.payload_bytes += u64::from(seg.payload_len);
-        if flags.syn() {
-            me.syns += 1;
-        }
-        if flags.fin() {
-            me.fins += 1;
-        }
-        if flags.rst() {
-            me.rsts += 1;
-        }
+        me.syns += u64::from(flags.syn());
+        me.fins += u64::from(flags.fin());
+        me.rsts += u64::from(flags.rst());
         me.base_seq.get_or_insert(seg.seq);
-        let peer_window_zero = peer.packets > 0 && peer.window == 0;
         me.window = seg.window;
         if flags.ack() {
-            me.last_ack = Some(match me.last_ack {
-                Some(prev) => prev.max(seg.ack),
-                None => seg.ack,
-            });
+            me.last_ack = Some(prev_ack.map_or(seg.ack, |prev| prev.max(seg.ack)));
+            if prev_ack != Some(seg.ack) {
+                me.dup_acks = 0;
+                me.last_ack_time = Some(at);
+            }
         }
+        let peer_window_zero = peer.packets > 0 && peer.window == 0;
         let control = flags.syn() || flags.fin() || flags.rst();
-        let end = seg.seq.add(seg.seq_len());
+        let end = seg.seq.wrapping_add(seg.seq_len());
         let Some(next) = me.next_seq else {
             me.next_seq = Some(end);
+            me.next_seq_time = Some(at);
+            me.last_was_keepalive = false;
             return false;
         };
         let mut probe = false;
-        if !control && seg.payload_len <= 1 && seg.seq == next.sub(1) {
-            // Wireshark's keep-alive rule (tcp.analysis.keep_alive): 0 or 1 byte starting
-            // one before the next sequence number. Sent into a zero window it is a
-            // zero-window probe instead (Linux probes a zero window the same way).
+        let mut keepalive = false;
+        if !control && seg.payload_len == 1 && seg.seq == next && peer_window_zero {
+            // tcp.analysis.zero_window_probe: the next byte, sent into a zero window.
+            probe = true;
+            me.zero_window_probes += 1;
+            emit(Event::ZeroWindowProbe { by: sender });
+        } else if !control && seg.payload_len <= 1 && seg.seq == next.wrapping_sub(1) {
+            // tcp.analysis.keep_alive: 0 or 1 byte starting one before the next sequence
+            // number. Sent into a zero window it is a zero-window probe instead (Linux
+            // probes a zero window the same way); see docs/metrics.md.
             probe = true;
             if peer_window_zero {
                 me.zero_window_probes += 1;
                 emit(Event::ZeroWindowProbe { by: sender });
             } else {
+                keepalive = true;
                 let ka = &mut me.keepalive;
                 ka.probes += 1;
-                if let Some(prev) = ka.last_probe {
-                    if ka.intervals.len() < MAX_INTERVALS {
-                        if let Some(d) = at.checked_since(prev) {
+                match ka.last_probe {
+                    Some(prev) => {
+                        if let (true, Some(d)) =
+                            (ka.intervals.len() < MAX_INTERVALS, at.checked_since(prev))
+                        {
                             ka.intervals.push(d);
                         }
                     }
-                } else {
-                    ka.first_probe = Some(at);
-                    ka.idle_before_first = idle_since.and_then(|t| at.checked_since(t));
+                    None => {
+                        ka.first_probe = Some(at);
+                        ka.idle_before_first = idle_since.and_then(|t| at.checked_since(t));
+                    }
                 }
                 ka.last_probe = Some(at);
-                ka.pending = true;
                 emit(Event::KeepaliveProbe { by: sender });
             }
-        } else if !control && seg.payload_len == 1 && seg.seq == next && peer_window_zero {
-            // Wireshark's zero-window probe: the next byte, sent into a zero window.
-            probe = true;
-            me.zero_window_probes += 1;
-            emit(Event::ZeroWindowProbe { by: sender });
+        } else if !control
+            && seg.payload_len == 0
+            && seg.window != 0
+            && seg.window == prev_window
+            && seg.seq == next
+            && !first_segment
+            && flags.ack()
+            && prev_ack == Some(seg.ack)
+            && peer.last_was_keepalive
+        {
+            // tcp.analysis.keep_alive_ack: repeats this side's previous ACK and window
+            // right after the peer's keep-alive.
+            peer.keepalive.acks += 1;
+            emit(Event::KeepaliveAck { by: sender });
+        } else if !control
+            && seg.payload_len == 0
+            && seg.window != 0
+            && seg.window == prev_window
+            && seg.seq == next
+            && flags.ack()
+            && prev_ack == Some(seg.ack)
+        {
+            // tcp.analysis.duplicate_ack: nothing new from this side but the same ACK.
+            me.dup_acks += 1;
+            me.last_ack_time = Some(at);
         } else if seg.seq_len() > 0 && seg.seq.lt(next) {
-            me.retransmissions += 1;
-            emit(Event::Retransmission { by: sender });
+            let since_highest = me
+                .next_seq_time
+                .and_then(|t| at.checked_since(t))
+                .unwrap_or_default();
+            let since_peer_dup_ack = peer
+                .last_ack_time
+                .and_then(|t| at.checked_since(t))
+                .unwrap_or(Duration::MAX);
+            if peer.dup_acks >= 2
+                && peer.last_ack == Some(seg.seq)
+                && since_peer_dup_ack < FAST_RETRANSMIT_WINDOW
+            {
+                // tcp.analysis.fast_retransmission (also a retransmission for tshark).
+                me.retransmissions += 1;
+                emit(Event::Retransmission { by: sender });
+            } else if since_highest < ooo_threshold && next != end {
+                // tcp.analysis.out_of_order: a hole filled soon after the highest segment.
+                me.out_of_order += 1;
+            } else {
+                me.retransmissions += 1;
+                emit(Event::Retransmission { by: sender });
+            }
         }
-        if !probe {
-            me.next_seq = Some(next.max(end));
+        me.last_was_keepalive = keepalive;
+        if !probe && end.gt(next) {
+            me.next_seq = Some(end);
+            me.next_seq_time = Some(at);
         }
         probe
-    }
-
-    /// A zero-length ACK from the peer of an endpoint whose keep-alive probe is waiting.
-    fn keepalive_answer(
-        &mut self,
-        sender: Side,
-        seg: &TcpSegment<'_>,
-        is_probe: bool,
-        emit: &mut impl FnMut(Event),
-    ) {
-        let (me, peer) = self.endpoints_mut(sender);
-        if !peer.keepalive.pending || is_probe {
-            return;
-        }
-        let flags = seg.flags;
-        let plain_ack = flags.ack() && !flags.syn() && !flags.fin() && !flags.rst();
-        let acks_probe = matches!(peer.next_seq, Some(n) if seg.ack.ge(n));
-        if plain_ack && seg.payload_len == 0 && acks_probe {
-            peer.keepalive.acks += 1;
-            peer.keepalive.pending = false;
-            let _ = me;
-            emit(Event::KeepaliveAck { by: sender });
-        } else {
-            // Anything else from the peer ends the wait: the probe went unanswered.
-            peer.keepalive.pending = false;
-        }
     }
 
     fn on_syn(
@@ -605,10 +644,14 @@ impl TcpTracker {
         me.isn.get_or_insert(seg.seq);
         if !seg.flags.ack() {
             // SYN: an active open (RFC 9293 §3.10.1).
-            if sender == Side::Client && self.handshake.synack.is_none() {
-                self.handshake.syn_count += 1;
-                self.handshake.first_syn.get_or_insert(at);
+            if self.handshake.completed.is_none() {
+                // Wireshark measures the handshake from the most recent SYN, whichever
+                // side sent it (a split or simultaneous open has two).
                 self.handshake.last_syn = Some(at);
+                if sender == Side::Client {
+                    self.handshake.syn_count += 1;
+                    self.handshake.first_syn.get_or_insert(at);
+                }
             }
             match self.state(sender) {
                 TcpState::Closed | TcpState::Listen => {
@@ -634,7 +677,7 @@ impl TcpTracker {
             self.handshake.synack_count += 1;
             let client_isn = self.client.isn;
             if let Some(isn) = client_isn {
-                if seg.ack != isn.add(1) && !self.handshake.simultaneous_open {
+                if seg.ack != isn.wrapping_add(1) && !self.handshake.simultaneous_open {
                     self.anomaly(Anomaly::HandshakeSynackWrongAck, emit);
                 }
             }
@@ -648,7 +691,7 @@ impl TcpTracker {
         // The receiver gets a SYN/ACK acknowledging its SYN: ESTABLISHED (§3.10.7.3).
         let receiver_ep = self.endpoint(receiver);
         let acks_receiver_syn = match receiver_ep.isn {
-            Some(isn) => seg.ack.ge(isn.add(1)),
+            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
             None => true,
         };
         if acks_receiver_syn
@@ -659,6 +702,33 @@ impl TcpTracker {
         {
             self.set_state(receiver, TcpState::Established, at, emit);
             self.check_handshake_complete(at, emit);
+        }
+    }
+
+    /// An endpoint in SYN_SENT that sends a plain ACK has received the peer's SYN/ACK,
+    /// even when the capture missed it or shows it out of order: it is ESTABLISHED, and
+    /// the peer, which sent that SYN/ACK, is in SYN_RECEIVED until this ACK arrives.
+    fn on_ack_sent(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        if self.state(sender) != TcpState::SynSent {
+            return;
+        }
+        let receiver = sender.peer();
+        let acks_peer_syn = match self.endpoint(receiver).isn {
+            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
+            None => true,
+        };
+        if !acks_peer_syn {
+            return;
+        }
+        self.set_state(sender, TcpState::Established, at, emit);
+        if matches!(self.state(receiver), TcpState::Closed | TcpState::Listen) {
+            self.set_state(receiver, TcpState::SynReceived, at, emit);
         }
     }
 
@@ -673,7 +743,7 @@ impl TcpTracker {
         let state = self.state(receiver);
         let ep = self.endpoint(receiver);
         let acks_syn = match ep.isn {
-            Some(isn) => seg.ack.ge(isn.add(1)),
+            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
             None => true,
         };
         let acks_fin = ep.fin_acked_by(seg);
@@ -682,15 +752,10 @@ impl TcpTracker {
                 self.set_state(receiver, TcpState::Established, at, emit);
                 self.check_handshake_complete(at, emit);
             }
-            TcpState::SynSent if acks_syn && self.state(receiver.peer()) == TcpState::Closed => {
-                // The SYN/ACK was not captured, but the peer acknowledges our SYN.
-            }
             TcpState::FinWait1 if acks_fin => {
                 self.set_state(receiver, TcpState::FinWait2, at, emit)
             }
-            TcpState::Closing if acks_fin => {
-                self.set_state(receiver, TcpState::TimeWait, at, emit)
-            }
+            TcpState::Closing if acks_fin => self.set_state(receiver, TcpState::TimeWait, at, emit),
             TcpState::LastAck if acks_fin => self.set_state(receiver, TcpState::Closed, at, emit),
             TcpState::Closed if self.midstream && self.reset.is_none() => {
                 // First sight of a connection already under way: both sides are
@@ -725,7 +790,7 @@ impl TcpTracker {
         emit: &mut impl FnMut(Event),
     ) {
         let receiver = sender.peer();
-        let fin_seq = seg.seq.add(seg.payload_len);
+        let fin_seq = seg.seq.wrapping_add(seg.payload_len);
         let (me, _) = self.endpoints_mut(sender);
         match me.fin_seq {
             Some(prev) if prev == fin_seq => return, // a retransmitted FIN changes nothing
@@ -747,7 +812,7 @@ impl TcpTracker {
                 // It had received the peer's FIN — unless its ACK says it had not: then the
                 // two FINs crossed, a simultaneous close (§3.6, both pass through CLOSING).
                 let saw_peer_fin = match peer_fin {
-                    Some(f) => seg.flags.ack() && seg.ack.ge(f.add(1)),
+                    Some(f) => seg.flags.ack() && seg.ack.ge(f.wrapping_add(1)),
                     None => true,
                 };
                 if saw_peer_fin {
@@ -799,8 +864,7 @@ impl TcpTracker {
             && matches!(sender_state, TcpState::Closed | TcpState::Listen);
         if answers_syn {
             self.rst_answering_syn += 1;
-            if receiver == Side::Client && self.handshake.synack.is_none() && self.reset.is_none()
-            {
+            if receiver == Side::Client && self.handshake.synack.is_none() && self.reset.is_none() {
                 self.refused = true;
                 emit(Event::Refused);
             }
@@ -846,8 +910,7 @@ impl TcpTracker {
             CloseKind::HalfClosed
         } else if self.handshake.syn_count > 0 && self.server.syns == 0 {
             CloseKind::Unanswered
-        } else if self.server.syns > 0 && self.handshake.completed.is_none() && !self.midstream
-        {
+        } else if self.server.syns > 0 && self.handshake.completed.is_none() && !self.midstream {
             CloseKind::HandshakeIncomplete
         } else {
             CloseKind::Open
@@ -974,9 +1037,9 @@ mod tests {
         assert_eq!(h.syn_to_synack(), Some(Duration::from_millis(10)));
         assert_eq!(h.synack_to_ack(), Some(Duration::from_millis(5)));
         assert_eq!(h.rtt(), Some(Duration::from_millis(15)));
-        assert!(s
-            .events
-            .contains(&Event::HandshakeCompleted { rtt: Some(Duration::from_millis(15)) }));
+        assert!(s.events.contains(&Event::HandshakeCompleted {
+            rtt: Some(Duration::from_millis(15))
+        }));
         assert_eq!(s.t.close_kind(), CloseKind::Open);
         assert!(!s.t.midstream);
     }
@@ -1003,7 +1066,10 @@ mod tests {
         s.send(Server, 1000, S | A, 0, 1, 0);
         s.send(Client, 10, A, 1, 1, 0);
         assert_eq!(s.t.handshake.synack_retransmits(), 1);
-        assert_eq!(s.t.handshake.synack_to_ack(), Some(Duration::from_millis(1010)));
+        assert_eq!(
+            s.t.handshake.synack_to_ack(),
+            Some(Duration::from_millis(1010))
+        );
         assert_eq!(s.t.server.retransmissions, 1);
         assert_eq!(s.states(), (Established, Established));
     }

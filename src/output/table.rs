@@ -55,23 +55,42 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     // Inputs.
     let mut t = new_table(opts);
     t.set_header(vec![
-        "input", "format", "link type", "snaplen", "packets", "first packet (UTC)", "span (s)",
+        "input",
+        "format",
+        "link type",
+        "snaplen",
+        "packets",
+        "first packet (UTC)",
+        "span (s)",
     ]);
     for i in &r.inputs {
         let format = match (i.format, i.byte_order, i.timestamp_precision) {
-            (Some(f), Some(o), Some(p)) => format!("{f} {} {o}, {p}", i.version.as_deref().unwrap_or("")),
+            (Some(f), Some(o), Some(p)) => {
+                format!("{f} {} {o}, {p}", i.version.as_deref().unwrap_or(""))
+            }
             (Some(f), Some(o), None) => format!("{f} {o}"),
             _ => "-".to_string(),
         };
-        let links: Vec<String> = i.link_types.iter().map(|l| format!("{} ({})", l.name, l.id)).collect();
+        let links: Vec<String> = i
+            .link_types
+            .iter()
+            .map(|l| format!("{} ({})", l.name, l.id))
+            .collect();
         t.add_row(vec![
             Cell::new(&i.file),
             Cell::new(format),
-            Cell::new(if links.is_empty() { "-".to_string() } else { links.join(", ") }),
+            Cell::new(if links.is_empty() {
+                "-".to_string()
+            } else {
+                links.join(", ")
+            }),
             right(i.snaplen),
             right(i.packets),
             Cell::new(i.first_packet.as_ref().map_or("-".to_string(), time_of)),
-            right(i.duration_s.map_or("-".to_string(), |d| format!("{:.3}", d.0.as_secs_f64()))),
+            right(
+                i.duration_s
+                    .map_or("-".to_string(), |d| format!("{:.3}", d.0.as_secs_f64())),
+            ),
         ]);
     }
     writeln!(out, "{t}")?;
@@ -85,13 +104,29 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     let p = &r.packets;
     let mut t = new_table(opts);
     t.set_header(vec![
-        "packets", "TCP", "UDP", "ICMP", "other", "IP fragments", "undecodable", "snaplen-cut",
-        "unsupported link", "filtered out",
+        "packets",
+        "TCP",
+        "UDP",
+        "ICMP",
+        "other",
+        "IP fragments",
+        "undecodable",
+        "snaplen-cut",
+        "unsupported link",
+        "filtered out",
     ]);
     t.add_row(
         [
-            p.total, p.tcp, p.udp, p.icmp, p.other, p.fragments, p.undecodable,
-            p.snaplen_truncated, p.unsupported_link, p.filtered_out,
+            p.total,
+            p.tcp,
+            p.udp,
+            p.icmp,
+            p.other,
+            p.fragments,
+            p.undecodable,
+            p.snaplen_truncated,
+            p.unsupported_link,
+            p.filtered_out,
         ]
         .map(right)
         .to_vec(),
@@ -110,7 +145,15 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         s.handshakes.synack_retransmits
     )?;
     let mut t = new_table(opts);
-    t.set_header(vec!["handshake latency (ms)", "count", "min", "p50", "p90", "p99", "max"]);
+    t.set_header(vec![
+        "handshake latency (ms)",
+        "count",
+        "min",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+    ]);
     let mut dist_row = |name: &str, d: &Distribution| {
         t.add_row(vec![
             Cell::new(name),
@@ -130,8 +173,16 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     let c = &s.closes;
     let mut t = new_table(opts);
     t.set_header(vec![
-        "closes", "fin", "reset", "refused", "unanswered", "handshake incomplete", "half-closed",
-        "open", "mid-stream", "abnormal",
+        "closes",
+        "fin",
+        "reset",
+        "refused",
+        "unanswered",
+        "handshake incomplete",
+        "half-closed",
+        "open",
+        "mid-stream",
+        "abnormal",
     ]);
     t.add_row(vec![
         Cell::new("connections"),
@@ -148,7 +199,13 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     writeln!(out, "{t}")?;
 
     let mut t = new_table(opts);
-    t.set_header(vec!["RST / FIN / TIME_WAIT", "total", "by client", "by server", "detail"]);
+    t.set_header(vec![
+        "RST / FIN / TIME_WAIT",
+        "total",
+        "by client",
+        "by server",
+        "detail",
+    ]);
     t.add_row(vec![
         Cell::new("RST packets"),
         right(s.rst.packets),
@@ -190,7 +247,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     Ok(())
 }
 
-fn selected<'a>(r: &'a Report, rows: Rows) -> (Vec<&'a ConnectionReport>, usize) {
+fn selected(r: &Report, rows: Rows) -> (Vec<&ConnectionReport>, usize) {
     let mut list: Vec<&ConnectionReport> = r.connections.iter().collect();
     // Abnormal first, then by id; the sort is stable.
     list.sort_by_key(|c| (!c.abnormal, c.id));
@@ -215,8 +272,20 @@ fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> 
     }
     let mut t = new_table(opts);
     t.set_header(vec![
-        "id", "client", "server", "pkts c→s", "pkts s→c", "bytes c→s", "bytes s→c", "first seen (UTC)",
-        "duration (s)", "RTT (ms)", "close", "by", "TIME_WAIT", "final states (client / server)",
+        "id",
+        "client",
+        "server",
+        "pkts c→s",
+        "pkts s→c",
+        "bytes c→s",
+        "bytes s→c",
+        "first seen (UTC)",
+        "duration (s)",
+        "RTT (ms)",
+        "close",
+        "by",
+        "TIME_WAIT",
+        "final states (client / server)",
     ]);
     for c in &rows {
         let by = match (c.close, c.reset_by, c.closed_by) {
