@@ -336,7 +336,10 @@ pub struct Handshake {
     /// The most recent SYN before the first SYN/ACK.
     pub last_syn: Option<Timestamp>,
     pub syn_count: u64,
+    /// The first SYN/ACK.
     pub synack: Option<Timestamp>,
+    /// The most recent SYN/ACK before the handshake completed.
+    pub last_synack: Option<Timestamp>,
     pub synack_count: u64,
     /// The segment that moved the second endpoint to ESTABLISHED.
     pub completed: Option<Timestamp>,
@@ -353,8 +356,10 @@ impl Handshake {
     pub fn syn_to_synack(&self) -> Option<Duration> {
         self.synack?.checked_since(self.last_syn?)
     }
+    /// Last SYN/ACK → completing ACK: like the SYN leg, measured from the most recent
+    /// transmission, so a lost ACK's retransmitted SYN/ACK does not inflate it.
     pub fn synack_to_ack(&self) -> Option<Duration> {
-        self.completed?.checked_since(self.synack?)
+        self.completed?.checked_since(self.last_synack?)
     }
     /// Last SYN → completing ACK (Wireshark's tcp.analysis.initial_rtt).
     pub fn rtt(&self) -> Option<Duration> {
@@ -484,6 +489,10 @@ impl TcpTracker {
         self.classify_sequence(sender, seg, wire_len, at, idle_since, emit);
 
         if flags.rst() {
+            // FIN+RST: the FIN was sent (it names the closer) but the RST aborts at once.
+            if flags.fin() {
+                self.note_fin(sender, seg, at, emit);
+            }
             self.on_rst(sender, seg, at, emit);
             return;
         }
@@ -675,6 +684,9 @@ impl TcpTracker {
                 }
             }
             self.handshake.synack_count += 1;
+            if self.handshake.completed.is_none() {
+                self.handshake.last_synack = Some(at);
+            }
             let client_isn = self.client.isn;
             if let Some(isn) = client_isn {
                 if seg.ack != isn.wrapping_add(1) && !self.handshake.simultaneous_open {
@@ -789,23 +801,11 @@ impl TcpTracker {
         at: Timestamp,
         emit: &mut impl FnMut(Event),
     ) {
+        if !self.note_fin(sender, seg, at, emit) {
+            return;
+        }
         let receiver = sender.peer();
-        let fin_seq = seg.seq.wrapping_add(seg.payload_len);
-        let (me, _) = self.endpoints_mut(sender);
-        match me.fin_seq {
-            Some(prev) if prev == fin_seq => return, // a retransmitted FIN changes nothing
-            Some(_) => {
-                self.anomaly(Anomaly::FinSeqChanged, emit);
-                return;
-            }
-            None => me.fin_seq = Some(fin_seq),
-        }
-        emit(Event::FinSent { by: sender });
         let peer_fin = self.endpoint(receiver).fin_seq;
-        if self.first_fin.is_none() {
-            self.first_fin = Some((sender, at));
-            self.closer = Some(Closer::Side(sender));
-        }
         // The sender's own transition (§3.10.4 CLOSE call).
         match self.state(sender) {
             TcpState::CloseWait => {
@@ -846,6 +846,32 @@ impl TcpTracker {
             TcpState::FinWait2 => self.set_state(receiver, TcpState::TimeWait, at, emit),
             _ => {}
         }
+    }
+
+    /// Records a FIN's facts; false when it is a repeat that changes nothing.
+    fn note_fin(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) -> bool {
+        let fin_seq = seg.seq.wrapping_add(seg.payload_len);
+        let (me, _) = self.endpoints_mut(sender);
+        match me.fin_seq {
+            Some(prev) if prev == fin_seq => return false, // a retransmitted FIN
+            Some(_) => {
+                self.anomaly(Anomaly::FinSeqChanged, emit);
+                return false;
+            }
+            None => me.fin_seq = Some(fin_seq),
+        }
+        emit(Event::FinSent { by: sender });
+        if self.first_fin.is_none() {
+            self.first_fin = Some((sender, at));
+            self.closer = Some(Closer::Side(sender));
+        }
+        true
     }
 
     fn on_rst(
@@ -1066,10 +1092,9 @@ mod tests {
         s.send(Server, 1000, S | A, 0, 1, 0);
         s.send(Client, 10, A, 1, 1, 0);
         assert_eq!(s.t.handshake.synack_retransmits(), 1);
-        assert_eq!(
-            s.t.handshake.synack_to_ack(),
-            Some(Duration::from_millis(1010))
-        );
+        // Measured from the retransmitted SYN/ACK; the RTT still spans the loss.
+        assert_eq!(s.t.handshake.synack_to_ack(), Some(Duration::from_millis(10)));
+        assert_eq!(s.t.handshake.rtt(), Some(Duration::from_millis(1020)));
         assert_eq!(s.t.server.retransmissions, 1);
         assert_eq!(s.states(), (Established, Established));
     }
@@ -1264,6 +1289,7 @@ mod tests {
         s.handshake();
         s.send(Client, 1, F | R | A, 1, 1, 0);
         assert_eq!(s.t.close_kind(), CloseKind::Reset);
+        assert_eq!(s.t.closer, Some(Closer::Side(Client)));
         assert_eq!(s.t.client.fins, 1);
         assert_eq!(s.t.client.rsts, 1);
         assert_eq!(s.states(), (Closed, Closed));
