@@ -316,6 +316,8 @@ pub struct ConnectionReport {
     pub keepalive: KeepaliveReport,
     pub zero_window_probes: u64,
     pub retransmissions: PerSide,
+    /// Segments below the highest sequence that filled a hole within an RTT (not resends).
+    pub out_of_order: PerSide,
     pub anomalies: BTreeMap<&'static str, u32>,
 }
 
@@ -421,6 +423,7 @@ impl ConnectionReport {
             },
             zero_window_probes: t.client.zero_window_probes + t.server.zero_window_probes,
             retransmissions: per_side(c, |e| e.retransmissions),
+            out_of_order: per_side(c, |e| e.out_of_order),
             anomalies: t.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
         }
     }

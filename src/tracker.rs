@@ -1093,7 +1093,10 @@ mod tests {
         s.send(Client, 10, A, 1, 1, 0);
         assert_eq!(s.t.handshake.synack_retransmits(), 1);
         // Measured from the retransmitted SYN/ACK; the RTT still spans the loss.
-        assert_eq!(s.t.handshake.synack_to_ack(), Some(Duration::from_millis(10)));
+        assert_eq!(
+            s.t.handshake.synack_to_ack(),
+            Some(Duration::from_millis(10))
+        );
         assert_eq!(s.t.handshake.rtt(), Some(Duration::from_millis(1020)));
         assert_eq!(s.t.server.retransmissions, 1);
         assert_eq!(s.states(), (Established, Established));
