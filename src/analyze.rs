@@ -14,7 +14,7 @@ use crate::tracker::Event;
 /// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
 /// `icmp`, `other`, `fragments`, `undecodable`, `unsupported_link` (or `filtered_out`);
 /// `snaplen_truncated` counts, across those, records cut by the snaplen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PacketCounts {
     pub total: u64,
     pub tcp: u64,

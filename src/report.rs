@@ -73,7 +73,7 @@ fn exact_number<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
 pub struct Report {
     pub synack_version: &'static str,
     pub inputs: Vec<InputSummary>,
-    pub packets: PacketSummary,
+    pub packets: PacketCounts,
     pub summary: Summary,
     pub connections: Vec<ConnectionReport>,
     /// Things the reader should know: read errors after some packets, odd timestamps.
@@ -106,37 +106,6 @@ pub struct LinkTypeSummary {
     pub id: u16,
     pub name: &'static str,
     pub supported: bool,
-}
-
-#[derive(Debug, serde::Serialize, Default)]
-pub struct PacketSummary {
-    pub total: u64,
-    pub tcp: u64,
-    pub udp: u64,
-    pub icmp: u64,
-    pub other: u64,
-    pub fragments: u64,
-    pub undecodable: u64,
-    pub unsupported_link: u64,
-    pub snaplen_truncated: u64,
-    pub filtered_out: u64,
-}
-
-impl From<&PacketCounts> for PacketSummary {
-    fn from(c: &PacketCounts) -> Self {
-        PacketSummary {
-            total: c.total,
-            tcp: c.tcp,
-            udp: c.udp,
-            icmp: c.icmp,
-            other: c.other,
-            fragments: c.fragments,
-            undecodable: c.undecodable,
-            unsupported_link: c.unsupported_link,
-            snaplen_truncated: c.snaplen_truncated,
-            filtered_out: c.filtered_out,
-        }
-    }
 }
 
 /// Totals over all connections (docs/metrics.md).
@@ -597,7 +566,7 @@ impl Report {
         Report {
             synack_version: env!("CARGO_PKG_VERSION"),
             inputs: analysis.inputs.iter().map(input_summary).collect(),
-            packets: PacketSummary::from(&analysis.packets),
+            packets: analysis.packets.clone(),
             summary: summarize(analysis),
             connections: analysis
                 .connections
