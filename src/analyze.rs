@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, FlowTable};
+use crate::flow::{Connection, FlowTable, Limits};
 use crate::source::{CaptureReader, Format, InputStats, Packet, SourceError};
+use crate::time::Timestamp;
 use crate::tracker::Event;
 
 /// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
@@ -98,7 +99,9 @@ pub struct Analysis {
     pub inputs: Vec<InputReport>,
     pub packets: PacketCounts,
     pub connections: Vec<Connection>,
-    pub time_wait_reuses: u64,
+    /// Connections let go of during the run to bound memory (live capture).
+    pub retired: u64,
+    pub evicted: u64,
     pub msl: Duration,
     pub filter: Option<String>,
 }
@@ -136,7 +139,33 @@ impl Analyzer {
     }
 
     /// Processes one packet; `sink` sees the connection events it caused.
-    pub fn process(&mut self, packet: &Packet<'_>, sink: &mut impl FnMut(&Connection, Event)) {
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.flows.set_limits(limits);
+    }
+
+    /// Retires closed and idle connections as of capture time `now`.
+    pub fn retire(&mut self, now: Timestamp) {
+        self.flows.retire(now);
+    }
+
+    /// Connections finished so far (see `FlowTable::drain_finished`).
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, Connection> {
+        self.flows.drain_finished()
+    }
+
+    pub fn active_connections(&self) -> usize {
+        self.flows.active_len()
+    }
+
+    pub fn packets(&self) -> &PacketCounts {
+        &self.packets
+    }
+
+    pub fn process(
+        &mut self,
+        packet: &Packet<'_>,
+        sink: &mut impl FnMut(&Connection, Timestamp, Event),
+    ) {
         let counts = &mut self.packets;
         counts.total += 1;
         if let Some(filter) = &mut self.filter {
@@ -178,7 +207,7 @@ impl Analyzer {
     pub fn read_path(
         &mut self,
         path: &Path,
-        sink: &mut impl FnMut(&Connection, Event),
+        sink: &mut impl FnMut(&Connection, Timestamp, Event),
     ) -> &InputReport {
         let name = path.display().to_string();
         let report = match CaptureReader::open(path) {
@@ -213,12 +242,13 @@ impl Analyzer {
 
     pub fn finish(self) -> Analysis {
         let msl = self.flows.msl();
-        let time_wait_reuses = self.flows.time_wait_reuses;
+        let (retired, evicted) = (self.flows.retired, self.flows.evicted);
         Analysis {
             inputs: self.inputs,
             packets: self.packets,
             connections: self.flows.finish(),
-            time_wait_reuses,
+            retired,
+            evicted,
             msl,
             filter: self.filter.map(|f| f.expr),
         }
@@ -229,7 +259,7 @@ impl Analyzer {
 pub fn analyze_paths(paths: &[PathBuf], options: &Options) -> Analysis {
     let mut analyzer = Analyzer::new(options);
     for path in paths {
-        analyzer.read_path(path, &mut |_, _| {});
+        analyzer.read_path(path, &mut |_, _, _| {});
     }
     analyzer.finish()
 }

@@ -81,8 +81,30 @@ pub struct FlowTable {
     next_id: u64,
     /// Maximum segment lifetime; TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2).
     msl: Duration,
-    /// SYNs that reused a 4-tuple still in TIME_WAIT.
-    pub time_wait_reuses: u64,
+    limits: Limits,
+    /// Connections retired because they closed or idled out.
+    pub retired: u64,
+    /// Connections dropped to stay under `Limits::max_connections`.
+    pub evicted: u64,
+}
+
+/// What bounds the table in a long run (live capture, or a file with endless flows).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Retire a connection with no packet for this long (Zeek's tcp_inactivity_timeout
+    /// is 5 min). `None` keeps idle connections to the end (offline reports).
+    pub idle_timeout: Option<Duration>,
+    /// Most connections tracked at once; beyond it the longest-idle are evicted.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            idle_timeout: None,
+            max_connections: usize::MAX,
+        }
+    }
 }
 
 /// Events of one segment, buffered so the sink can see the connection they belong to
@@ -118,8 +140,14 @@ impl FlowTable {
             finished: Vec::new(),
             next_id: 1,
             msl,
-            time_wait_reuses: 0,
+            limits: Limits::default(),
+            retired: 0,
+            evicted: 0,
         }
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     pub fn msl(&self) -> Duration {
@@ -136,7 +164,7 @@ impl FlowTable {
         seg: &TcpSegment<'_>,
         wire_len: u32,
         at: Timestamp,
-        sink: &mut impl FnMut(&Connection, Event),
+        sink: &mut impl FnMut(&Connection, Timestamp, Event),
     ) {
         let key = FlowKey::of(seg);
         let mut events = EventBuf::new();
@@ -156,9 +184,6 @@ impl FlowTable {
             std::collections::hash_map::Entry::Vacant(v) => {
                 let id = self.next_id;
                 self.next_id += 1;
-                if reused {
-                    self.time_wait_reuses += 1;
-                }
                 let conn = v.insert(new_connection(id, seg, at, reused));
                 events.push(Event::ConnectionStarted {
                     reused_time_wait: reused,
@@ -171,8 +196,53 @@ impl FlowTable {
         conn.tcp
             .on_segment(sender, seg, wire_len, at, &mut |e| events.push(e));
         for e in events.iter() {
-            sink(conn, e);
+            sink(conn, at, e);
         }
+        if self.active.len() > self.limits.max_connections {
+            self.evict();
+        }
+    }
+
+    /// Drops the longest-idle eighth of the table at once, so that a flood of new
+    /// 4-tuples costs O(log n) per packet, not a scan each.
+    fn evict(&mut self) {
+        let excess = self.active.len() - self.limits.max_connections;
+        let batch = (self.limits.max_connections / 8).max(excess).max(1);
+        let mut by_idle: Vec<(Timestamp, FlowKey)> =
+            self.active.iter().map(|(k, c)| (c.last_seen, *k)).collect();
+        by_idle.sort_unstable_by_key(|(t, _)| *t);
+        for (_, key) in by_idle.into_iter().take(batch) {
+            if let Some(c) = self.active.remove(&key) {
+                self.evicted += 1;
+                self.finished.push(c);
+            }
+        }
+    }
+
+    /// Retires connections whose close has played out (2·MSL after their last packet,
+    /// so that TIME_WAIT reuse is still seen) and, with an idle timeout, those idle for
+    /// longer. `now` is capture time.
+    pub fn retire(&mut self, now: Timestamp) {
+        let closed_after = self.msl * 2;
+        let idle_after = self.limits.idle_timeout;
+        let before = self.finished.len();
+        let finished = &mut self.finished;
+        self.active.retain(|_, c| {
+            let idle = now.saturating_since(c.last_seen);
+            let done = (c.tcp.is_closed() && idle >= closed_after)
+                || idle_after.is_some_and(|limit| idle >= limit);
+            if done {
+                finished.push(c.clone());
+            }
+            !done
+        });
+        self.retired += (self.finished.len() - before) as u64;
+    }
+
+    /// Takes the connections finished so far (superseded, retired, evicted), in no
+    /// particular order.
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, Connection> {
+        self.finished.drain(..)
     }
 
     /// An endpoint of `old` entered TIME_WAIT less than 2·MSL before `at`.
@@ -238,7 +308,12 @@ mod tests {
     }
 
     fn feed(t: &mut FlowTable, s: &TcpSegment<'_>, secs: i64) {
-        t.on_segment(s, 60, Timestamp::from_secs_nanos(secs, 0), &mut |_, _| {});
+        t.on_segment(
+            s,
+            60,
+            Timestamp::from_secs_nanos(secs, 0),
+            &mut |_, _, _| {},
+        );
     }
 
     const C: &str = "10.0.0.2:40000";
@@ -284,10 +359,53 @@ mod tests {
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 9999), 5);
         // A retransmission of that SYN is the same new connection.
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 9999), 6);
-        assert_eq!(t.time_wait_reuses, 1);
         let conns = t.finish();
         assert_eq!(conns.len(), 2);
         assert!(conns[1].reused_time_wait);
         assert_eq!(conns[1].tcp.handshake.syn_count, 2);
+    }
+
+    #[test]
+    fn max_connections_evicts_the_longest_idle() {
+        let mut t = FlowTable::new(Duration::from_secs(60));
+        t.set_limits(Limits {
+            idle_timeout: None,
+            max_connections: 16,
+        });
+        for port in 0..1000u16 {
+            let client = format!("10.0.0.2:{}", 20000 + port);
+            feed(
+                &mut t,
+                &seg(&client, SRV, TcpFlags::SYN, 1),
+                i64::from(port),
+            );
+            assert!(t.active_len() <= 16);
+        }
+        assert_eq!(t.evicted, 1000 - t.active_len() as u64);
+        let conns = t.finish();
+        assert_eq!(conns.len(), 1000);
+        // The survivors are the most recent.
+        assert!(conns[999].client.port() == 20999);
+    }
+
+    #[test]
+    fn closed_and_idle_connections_are_retired() {
+        let mut t = FlowTable::new(Duration::from_secs(60));
+        t.set_limits(Limits {
+            idle_timeout: Some(Duration::from_secs(300)),
+            max_connections: usize::MAX,
+        });
+        let mut rst = seg(SRV, C, TcpFlags::RST | TcpFlags::ACK, 0);
+        rst.ack = Seq(2);
+        feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 1), 0);
+        feed(&mut t, &rst, 0);
+        feed(&mut t, &seg("10.0.0.3:1234", SRV, TcpFlags::SYN, 1), 0);
+        t.retire(Timestamp::from_secs_nanos(119, 0));
+        assert_eq!(t.active_len(), 2);
+        t.retire(Timestamp::from_secs_nanos(120, 0));
+        assert_eq!((t.active_len(), t.retired), (1, 1));
+        t.retire(Timestamp::from_secs_nanos(300, 0));
+        assert_eq!((t.active_len(), t.retired), (0, 2));
+        assert_eq!(t.drain_finished().count(), 2);
     }
 }

@@ -109,7 +109,7 @@ pub struct LinkTypeSummary {
 }
 
 /// Totals over all connections (docs/metrics.md).
-#[derive(Debug, serde::Serialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct Summary {
     pub connections: u64,
     pub handshakes: HandshakeTotals,
@@ -125,7 +125,7 @@ pub struct Summary {
     pub retransmissions: u64,
 }
 
-#[derive(Debug, serde::Serialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct HandshakeTotals {
     /// Connections whose client SYN was seen.
     pub attempted: u64,
@@ -169,7 +169,7 @@ impl Distribution {
     }
 }
 
-#[derive(Debug, serde::Serialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct CloseTotals {
     pub fin: u64,
     pub reset: u64,
@@ -182,7 +182,7 @@ pub struct CloseTotals {
     pub abnormal: u64,
 }
 
-#[derive(Debug, serde::Serialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct RstTotals {
     pub packets: u64,
     pub from_client: u64,
@@ -190,7 +190,7 @@ pub struct RstTotals {
     pub answering_syn: u64,
 }
 
-#[derive(Debug, serde::Serialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct TimeWaitTotals {
     /// Client endpoints that end in TIME_WAIT.
     pub client: u64,
@@ -201,7 +201,7 @@ pub struct TimeWaitTotals {
     pub reused: u64,
 }
 
-#[derive(Debug, serde::Serialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct KeepaliveTotals {
     pub probes: u64,
     pub acks: u64,
@@ -398,13 +398,20 @@ impl ConnectionReport {
     }
 }
 
-fn summarize(analysis: &Analysis) -> Summary {
-    let mut s = Summary {
-        connections: analysis.connections.len() as u64,
-        ..Summary::default()
-    };
-    let (mut rtt, mut syn_synack, mut synack_ack) = (Vec::new(), Vec::new(), Vec::new());
-    for c in &analysis.connections {
+/// Folds connections into the summary one at a time, so that a live capture can drop a
+/// connection once it is retired and still count it.
+#[derive(Clone, Debug, Default)]
+pub struct SummaryBuilder {
+    summary: Summary,
+    rtt: Samples,
+    syn_to_synack: Samples,
+    synack_to_ack: Samples,
+}
+
+impl SummaryBuilder {
+    pub fn add(&mut self, c: &Connection) {
+        let s = &mut self.summary;
+        s.connections += 1;
         let t = &c.tcp;
         let h = &t.handshake;
         if h.syn_count > 0 {
@@ -415,9 +422,9 @@ fn summarize(analysis: &Analysis) -> Summary {
         }
         s.handshakes.syn_retransmits += h.syn_retransmits();
         s.handshakes.synack_retransmits += h.synack_retransmits();
-        rtt.extend(h.rtt());
-        syn_synack.extend(h.syn_to_synack());
-        synack_ack.extend(h.synack_to_ack());
+        self.rtt.extend(h.rtt());
+        self.syn_to_synack.extend(h.syn_to_synack());
+        self.synack_to_ack.extend(h.synack_to_ack());
         let close = t.close_kind();
         let closes = &mut s.closes;
         *match close {
@@ -433,12 +440,14 @@ fn summarize(analysis: &Analysis) -> Summary {
         closes.abnormal += u64::from(close.is_abnormal());
         s.rst.from_client += t.client.rsts;
         s.rst.from_server += t.server.rsts;
+        s.rst.packets = s.rst.from_client + s.rst.from_server;
         s.rst.answering_syn += t.rst_answering_syn;
         s.fin_packets += t.client.fins + t.server.fins;
         let (c_tw, s_tw) = t.time_wait_sides();
         s.time_wait.client += u64::from(c_tw);
         s.time_wait.server += u64::from(s_tw);
         s.time_wait.simultaneous += u64::from(t.closer == Some(Closer::Both) && c_tw && s_tw);
+        s.time_wait.reused += u64::from(c.reused_time_wait);
         let (kc, ks) = (&t.client.keepalive, &t.server.keepalive);
         s.keepalive.probes += kc.probes + ks.probes;
         s.keepalive.acks += kc.acks + ks.acks;
@@ -447,12 +456,116 @@ fn summarize(analysis: &Analysis) -> Summary {
         s.zero_window_probes += t.client.zero_window_probes + t.server.zero_window_probes;
         s.retransmissions += t.client.retransmissions + t.server.retransmissions;
     }
-    s.rst.packets = s.rst.from_client + s.rst.from_server;
-    s.time_wait.reused = analysis.time_wait_reuses;
-    s.handshake_rtt_ms = Distribution::of(rtt);
-    s.syn_to_synack_ms = Distribution::of(syn_synack);
-    s.synack_to_ack_ms = Distribution::of(synack_ack);
-    s
+
+    pub fn finish(self) -> Summary {
+        let mut s = self.summary;
+        s.handshake_rtt_ms = self.rtt.distribution();
+        s.syn_to_synack_ms = self.syn_to_synack.distribution();
+        s.synack_to_ack_ms = self.synack_to_ack.distribution();
+        s
+    }
+}
+
+/// Latency samples: exact up to `EXACT_SAMPLES`, then a log-scale histogram with buckets
+/// 1% wide, so memory stays bounded however many connections a live capture sees.
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    exact: Vec<Duration>,
+    histogram: Option<Box<Histogram>>,
+}
+
+const EXACT_SAMPLES: usize = 1 << 16;
+
+impl Samples {
+    pub fn push(&mut self, d: Duration) {
+        if let Some(h) = &mut self.histogram {
+            h.add(d);
+        } else if self.exact.len() < EXACT_SAMPLES {
+            self.exact.push(d);
+        } else {
+            let mut h = Box::new(Histogram::default());
+            for v in self.exact.drain(..) {
+                h.add(v);
+            }
+            h.add(d);
+            self.histogram = Some(h);
+        }
+    }
+
+    fn extend(&mut self, d: Option<Duration>) {
+        if let Some(d) = d {
+            self.push(d);
+        }
+    }
+
+    pub fn distribution(self) -> Distribution {
+        match self.histogram {
+            Some(h) => h.distribution(),
+            None => Distribution::of(self.exact),
+        }
+    }
+}
+
+/// Buckets of 1% relative width over 1 ns .. ~10^13 ns (hours).
+#[derive(Clone, Debug)]
+struct Histogram {
+    counts: Vec<u64>,
+    min: Duration,
+    max: Duration,
+    total: u64,
+}
+
+const HISTOGRAM_BUCKETS: usize = 3100;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: vec![0; HISTOGRAM_BUCKETS],
+            min: Duration::MAX,
+            max: Duration::ZERO,
+            total: 0,
+        }
+    }
+}
+
+impl Histogram {
+    fn bucket(d: Duration) -> usize {
+        let ns = d.as_nanos().max(1) as f64;
+        ((ns.ln() / 1.01f64.ln()) as usize).min(HISTOGRAM_BUCKETS - 1)
+    }
+
+    fn add(&mut self, d: Duration) {
+        self.counts[Self::bucket(d)] += 1;
+        self.min = self.min.min(d);
+        self.max = self.max.max(d);
+        self.total += 1;
+    }
+
+    fn distribution(&self) -> Distribution {
+        let n = self.total;
+        let rank = |p: u64| -> Millis {
+            let want = (p * n).div_ceil(100).clamp(1, n);
+            let mut seen = 0;
+            for (i, c) in self.counts.iter().enumerate() {
+                seen += c;
+                if seen >= want {
+                    // The bucket's upper edge, never beyond the largest value seen.
+                    let edge = 1.01f64.powi(i as i32 + 1);
+                    let d = Duration::from_nanos(edge as u64);
+                    return Millis(d.clamp(self.min, self.max));
+                }
+            }
+            Millis(self.max)
+        };
+        Distribution {
+            count: n,
+            min: Some(Millis(self.min)),
+            p50: Some(rank(50)),
+            p90: Some(rank(90)),
+            p99: Some(rank(99)),
+            max: Some(Millis(self.max)),
+        }
+    }
 }
 
 fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
@@ -516,6 +629,12 @@ fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
 
 impl Report {
     pub fn build(analysis: &Analysis) -> Report {
+        Self::build_with(analysis, SummaryBuilder::default())
+    }
+
+    /// A report whose summary also counts `retired`: connections a live capture has
+    /// already let go of.
+    pub fn build_with(analysis: &Analysis, retired: SummaryBuilder) -> Report {
         let mut warnings = Vec::new();
         for input in &analysis.inputs {
             if let Some(e) = &input.error {
@@ -567,7 +686,13 @@ impl Report {
             synack_version: env!("CARGO_PKG_VERSION"),
             inputs: analysis.inputs.iter().map(input_summary).collect(),
             packets: analysis.packets.clone(),
-            summary: summarize(analysis),
+            summary: {
+                let mut b = retired;
+                for c in &analysis.connections {
+                    b.add(c);
+                }
+                b.finish()
+            },
             connections: analysis
                 .connections
                 .iter()
@@ -593,6 +718,15 @@ mod tests {
         assert_eq!(d.p50, Some(Millis(Duration::from_millis(50))));
         assert_eq!(d.p90, Some(Millis(Duration::from_millis(90))));
         assert_eq!(d.p99, Some(Millis(Duration::from_millis(99))));
+        let mut many = Samples::default();
+        for ms in 1..=100_000u64 {
+            many.push(Duration::from_micros(ms * 10));
+        }
+        let d = many.distribution();
+        assert_eq!(d.count, 100_000);
+        let p50 = d.p50.unwrap().as_f64();
+        assert!((p50 - 500.0).abs() / 500.0 < 0.011, "{p50}");
+        assert_eq!(d.max, Some(Millis(Duration::from_millis(1000))));
         let one = Distribution::of(vec![Duration::from_micros(1500)]);
         assert_eq!(one.p99.unwrap().to_string(), "1.500000");
         assert_eq!(Distribution::of(vec![]).count, 0);

@@ -943,6 +943,15 @@ impl TcpTracker {
         }
     }
 
+    /// Neither endpoint has anything left to do but wait out TIME_WAIT.
+    pub fn is_closed(&self) -> bool {
+        self.last_packet.is_some()
+            && [self.client.state, self.server.state]
+                .iter()
+                .all(|s| matches!(s, TcpState::Closed | TcpState::TimeWait))
+            && (self.reset.is_some() || self.first_fin.is_some())
+    }
+
     /// Which endpoints end in TIME_WAIT: the active closer(s), once both FINs were
     /// exchanged with no RST before.
     pub fn time_wait_sides(&self) -> (bool, bool) {

@@ -59,7 +59,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let stderr = &mut io::stderr();
     for path in &args.files {
-        let input = analyzer.read_path(path, &mut |_, _| {});
+        let input = analyzer.read_path(path, &mut |_, _, _| {});
         if let Some(e) = &input.error {
             failed = true;
             writeln!(stderr, "synack: {}: {e}", input.name)?;
