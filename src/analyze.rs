@@ -153,6 +153,11 @@ impl Analyzer {
         self.flows.drain_finished()
     }
 
+    /// Connections still tracked, in no particular order.
+    pub fn active(&self) -> impl Iterator<Item = &Connection> {
+        self.flows.active()
+    }
+
     pub fn active_connections(&self) -> usize {
         self.flows.active_len()
     }

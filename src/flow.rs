@@ -154,6 +154,10 @@ impl FlowTable {
         self.msl
     }
 
+    pub fn active(&self) -> impl Iterator<Item = &Connection> {
+        self.active.values()
+    }
+
     pub fn active_len(&self) -> usize {
         self.active.len()
     }

@@ -4,8 +4,10 @@
 //! [`output`]. [`analyze`] wires the first four together.
 
 pub mod analyze;
+pub mod check;
 pub mod decode;
 pub mod flow;
+pub mod live;
 pub mod output;
 pub mod report;
 pub mod seq;

@@ -25,12 +25,20 @@ enum Command {
     /// Read captures and report their TCP connections: handshakes, closes, RST,
     /// TIME_WAIT, keep-alive.
     Report(commands::report::ReportArgs),
+    /// Check captures against limits (resets, refusals, handshake latency…) for CI: exit 0
+    /// when every rule holds, 1 when one fails, 2 on bad input or usage.
+    Check(commands::check::CheckArgs),
+    /// Capture live (tcpdump-style) and print connection events as they happen: handshakes,
+    /// refusals, resets, closes, TIME_WAIT, keep-alive; then the full report.
+    Capture(commands::capture::CaptureArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Report(args) => commands::report::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Capture(args) => commands::capture::run(args),
     };
     match result {
         Ok(code) => code,

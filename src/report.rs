@@ -78,6 +78,23 @@ pub struct Report {
     pub connections: Vec<ConnectionReport>,
     /// Things the reader should know: read errors after some packets, odd timestamps.
     pub warnings: Vec<String>,
+    /// Live capture only (`synack capture`): what bounded the run, and libpcap's counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureSummary>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct CaptureSummary {
+    pub packets_captured: u64,
+    /// Connections let go of after their close played out (2·MSL) or an idle timeout;
+    /// they count in `summary` but are not listed in `connections`.
+    pub retired: u64,
+    /// Connections dropped to stay under --max-connections (also in `summary`).
+    pub evicted: u64,
+    pub active_at_end: u64,
+    pub received_by_filter: Option<u64>,
+    pub dropped_by_kernel: Option<u64>,
+    pub dropped_by_interface: Option<u64>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -699,6 +716,7 @@ impl Report {
                 .map(ConnectionReport::from_connection)
                 .collect(),
             warnings,
+            capture: None,
         }
     }
 }

@@ -16,7 +16,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::decode::TcpSegment;
+use crate::decode::{TcpFlags, TcpSegment};
 use crate::seq::Seq;
 use crate::time::Timestamp;
 
@@ -216,6 +216,15 @@ pub enum Event {
     /// 4-tuple whose previous connection was still in TIME_WAIT.
     ConnectionStarted {
         reused_time_wait: bool,
+    },
+    /// A segment as it was seen, before the events it caused (for verbose printers).
+    Segment {
+        by: Side,
+        flags: TcpFlags,
+        seq: Seq,
+        ack: Seq,
+        window: u16,
+        len: u32,
     },
     StateChanged {
         side: Side,
@@ -467,6 +476,14 @@ impl TcpTracker {
         emit: &mut impl FnMut(Event),
     ) {
         let flags = seg.flags;
+        emit(Event::Segment {
+            by: sender,
+            flags,
+            seq: seg.seq,
+            ack: seg.ack,
+            window: seg.window,
+            len: seg.payload_len,
+        });
         let first_packet = self.last_packet.is_none();
         if first_packet && !flags.syn() {
             self.midstream = true;
@@ -586,17 +603,16 @@ impl TcpTracker {
             }
         } else if !control
             && seg.payload_len == 0
-            && seg.window != 0
-            && seg.window == prev_window
-            && seg.seq == next
             && !first_segment
             && flags.ack()
-            && prev_ack == Some(seg.ack)
             && peer.last_was_keepalive
+            && peer.next_seq.is_some_and(|n| seg.ack.ge(n))
         {
-            // tcp.analysis.keep_alive_ack: repeats this side's previous ACK and window
-            // right after the peer's keep-alive.
+            // The peer's answer to a keep-alive: a bare ACK of everything it sent, right
+            // after the probe. Wireshark's keep_alive_ack also wants the window unchanged,
+            // which misses the first answer after a window update (docs/metrics.md).
             peer.keepalive.acks += 1;
+            peer.last_was_keepalive = false;
             emit(Event::KeepaliveAck { by: sender });
         } else if !control
             && seg.payload_len == 0
@@ -653,12 +669,14 @@ impl TcpTracker {
         me.isn.get_or_insert(seg.seq);
         if !seg.flags.ack() {
             // SYN: an active open (RFC 9293 §3.10.1).
+            if sender == Side::Client {
+                self.handshake.syn_count += 1;
+            }
             if self.handshake.completed.is_none() {
                 // Wireshark measures the handshake from the most recent SYN, whichever
                 // side sent it (a split or simultaneous open has two).
                 self.handshake.last_syn = Some(at);
                 if sender == Side::Client {
-                    self.handshake.syn_count += 1;
                     self.handshake.first_syn.get_or_insert(at);
                 }
             }
@@ -687,9 +705,11 @@ impl TcpTracker {
             if self.handshake.completed.is_none() {
                 self.handshake.last_synack = Some(at);
             }
-            let client_isn = self.client.isn;
-            if let Some(isn) = client_isn {
-                if seg.ack != isn.wrapping_add(1) && !self.handshake.simultaneous_open {
+            if let (Some(isn), Some(next)) = (self.client.isn, self.client.next_seq) {
+                // It acknowledges the SYN, and at most the data the SYN carried (TCP Fast
+                // Open, RFC 7413 §4.2.2, may acknowledge all, some or none of it).
+                let wrong = seg.ack.lt(isn.wrapping_add(1)) || seg.ack.gt(next);
+                if wrong && !self.handshake.simultaneous_open {
                     self.anomaly(Anomaly::HandshakeSynackWrongAck, emit);
                 }
             }
@@ -967,7 +987,6 @@ mod tests {
     //! Segment templates, as smoltcp's tests do: a client with an ISN near 2^32 so
     //! wraparound is exercised by default.
     use super::*;
-    use crate::decode::TcpFlags;
 
     const C_ISN: u32 = 0xFFFF_FF00;
     const S_ISN: u32 = 0x1000_0000;
@@ -1162,6 +1181,7 @@ mod tests {
         s.send(Server, 10, S | A, 0, 101, 0);
         s.send(Client, 10, A, 101, 1, 0);
         assert_eq!(s.states(), (Established, Established));
+        assert_eq!(s.t.anomalies().count(), 0);
         assert_eq!(s.t.client.payload_bytes, 100);
         assert_eq!(s.t.client.retransmissions, 0);
     }

@@ -918,7 +918,6 @@ fn broken_pipe_table_exits_0_quietly() {
 }
 
 #[test]
-#[ignore = "bug: JSON output to a closed pipe exits 2 with 'synack: Broken pipe (os error 32)': output/json.rs wraps serde_json's error in io::Error::other, so main's is_broken_pipe no longer sees ErrorKind::BrokenPipe"]
 fn broken_pipe_json_exits_0_quietly() {
     broken_pipe("json");
 }

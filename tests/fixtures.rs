@@ -744,7 +744,6 @@ fn port_reuse_connections_are_in_capture_order() {
 /// TCP Fast Open (RFC 7413 §4.2.2): the SYN/ACK acknowledges the SYN *and* its data
 /// (ack = ISN + 1 + 100). That is the server accepting the data, not a wrong ACK.
 #[test]
-#[ignore = "bug: tcp/tfo.pcap reports anomaly handshake_synack_wrong_ack for a SYN/ACK that acks ISN+1+data (RFC 7413)"]
 fn tfo_synack_acking_syn_data_is_no_anomaly() {
     let j = report("tcp/tfo.pcap");
     assert_eq!(j["connections"][0]["anomalies"], serde_json::json!({}));

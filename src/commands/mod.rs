@@ -1,3 +1,5 @@
 //! One module per subcommand: its arguments and how it runs.
 
+pub mod capture;
+pub mod check;
 pub mod report;

@@ -5,6 +5,14 @@ use std::io::{self, Write};
 use crate::report::Report;
 
 pub fn write_report<W: Write>(out: &mut W, report: &Report) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, report).map_err(into_io)?;
     writeln!(out)
+}
+
+/// Keeps the kind of an I/O error (a closed pipe must stay recognisable as one).
+pub fn into_io(e: serde_json::Error) -> io::Error {
+    match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    }
 }

@@ -1,4 +1,7 @@
 //! Printers. They read the [`crate::report::Report`] model only; none knows about packets.
 
+pub mod events;
 pub mod json;
+pub mod junit;
 pub mod table;
+pub mod verdict;

@@ -239,6 +239,14 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         k.probes, k.acks, k.unanswered, k.connections, s.zero_window_probes, s.retransmissions
     )?;
 
+    if let Some(cap) = &r.capture {
+        writeln!(
+            out,
+            "capture: {} packets; {} connections retired (closed or idle; counted above, not listed), {} evicted (--max-connections), {} still open",
+            cap.packets_captured, cap.retired, cap.evicted, cap.active_at_end
+        )?;
+    }
+
     write_connections(out, r, opts)?;
 
     for w in &r.warnings {

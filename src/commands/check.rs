@@ -1,0 +1,183 @@
+//! `synack check`: a CI verdict on recorded traces. Each trace is analyzed on its own, its
+//! report checked against the limits (flags and `--rules` file), and the exit status says
+//! how it went: 0 every rule held, 1 a rule failed, 2 bad input or usage (docs/check.md).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Arg, ArgMatches, ValueEnum};
+
+use synack::analyze::{analyze_paths, Analyzer, Options};
+use synack::check::{self, limit_keys, Amount, Bound, Reading, Rule, Unit, Verdict};
+use synack::decode::LinkType;
+use synack::output::{junit, verdict};
+use synack::report::Report;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when every rule holds (warn rules may break), \
+1 when a rule fails, 2 when a trace cannot be read to its end, on a bad rules file, or \
+on a usage error. See docs/check.md."
+)]
+pub struct CheckArgs {
+    /// Capture files (pcap or pcapng); each is checked on its own, with a verdict per
+    /// file. `-` reads standard input.
+    #[arg(required = true, value_name = "TRACE")]
+    files: Vec<PathBuf>,
+    /// Limits from a TOML file, in addition to the limit flags: per-rule filters and
+    /// `warn` severity (docs/check.md).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Also write a JUnit XML report here: one test case per rule per trace.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Output format of the verdict on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Connections listed per broken rule in the text and JUnit outputs (JSON lists all).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    offenders: usize,
+    /// Only packets matching this libpcap filter expression (as tcpdump -r FILE EXPR).
+    #[arg(short = 'f', long, value_name = "BPF")]
+    filter: Option<String>,
+    /// Maximum segment lifetime in seconds; TIME_WAIT lasts 2·MSL.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    msl: f64,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The `--max-…`/`--min-…` flags, one per entry of [`check::METRICS`], so the flags, the
+/// rules-file keys and the docs cannot drift apart. Implemented by hand because derive
+/// needs a field per flag.
+pub struct LimitArgs {
+    rules: Vec<Rule>,
+}
+
+impl clap::FromArgMatches for LimitArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let rules = limit_keys()
+            .filter_map(|k| m.get_one::<Amount>(k.name).map(|a| Rule::from_flag(k, *a)))
+            .collect();
+        Ok(LimitArgs { rules })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for LimitArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        limit_keys().fold(cmd, |cmd, k| {
+            let unit = k.metric.unit();
+            let (value, what) = match unit {
+                Unit::Count => ("N", "N"),
+                Unit::Millis => ("MS", "MS milliseconds"),
+            };
+            let relation = match k.bound {
+                Bound::Max => "above",
+                Bound::Min => "below",
+            };
+            cmd.arg(
+                Arg::new(k.name)
+                    .long(k.name)
+                    .value_name(value)
+                    .help(format!("Fail when {} is {relation} {what}", k.metric.label))
+                    .help_heading("Limits (docs/check.md)")
+                    .value_parser(move |s: &str| Amount::parse(unit, s)),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if !(args.msl.is_finite() && args.msl > 0.0) {
+        anyhow::bail!("--msl must be a positive number of seconds");
+    }
+    let mut rules = args.limits.rules;
+    if let Some(path) = &args.rules {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read rules file {}", path.display()))?;
+        rules.extend(check::parse_rules(&text, &path.display().to_string())?);
+    }
+    if rules.is_empty() {
+        anyhow::bail!(
+            "nothing to check: give a limit such as --max-rst 0, or --rules FILE (see synack check --help and docs/check.md)"
+        );
+    }
+    let options = Options {
+        filter: args.filter.clone(),
+        msl: Duration::from_secs_f64(args.msl),
+    };
+    // A syntax error in the filter is the user's, whatever the link type: say it first.
+    Analyzer::new(&options).check_filter(LinkType::ETHERNET)?;
+
+    let stderr = &mut io::stderr();
+    let mut files = Vec::new();
+    for path in &args.files {
+        let started = Instant::now();
+        let analysis = analyze_paths(std::slice::from_ref(path), &options);
+        let name = path.display().to_string();
+        let mut reading = match analysis.inputs.first().and_then(|i| i.error.as_ref()) {
+            None => Reading::Complete,
+            Some(e) if e.is_midstream() => Reading::CutShort(e.to_string()),
+            Some(e) => Reading::Unreadable(e.to_string()),
+        };
+        if reading == Reading::Complete {
+            // libpcap cannot compile some filters for some link types; the analysis then
+            // drops those packets, so the trace was not checked whole.
+            let links = analysis.inputs.iter().flat_map(|i| i.link_types.iter());
+            if let Some(e) = links
+                .filter_map(|l| Analyzer::new(&options).check_filter(*l).err())
+                .next()
+            {
+                reading = Reading::CutShort(e.to_string());
+            }
+        }
+        if let Reading::CutShort(e) | Reading::Unreadable(e) = &reading {
+            writeln!(stderr, "synack: {name}: {e}")?;
+        }
+        let report = Report::build(&analysis);
+        files.push(check::check_report(
+            &name,
+            &report,
+            reading,
+            &rules,
+            started.elapsed(),
+        ));
+    }
+    let verdict = Verdict::new(files);
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Text => verdict::write_text(&mut out, &verdict, args.offenders)?,
+        Format::Json => verdict::write_json(&mut out, &verdict)?,
+    }
+    out.flush()?;
+    if let Some(path) = &args.junit {
+        let write = || -> io::Result<()> {
+            let mut w = BufWriter::new(File::create(path)?);
+            junit::write_junit(&mut w, &verdict, args.offenders)?;
+            w.flush()
+        };
+        write().with_context(|| format!("cannot write JUnit report {}", path.display()))?;
+    }
+    Ok(ExitCode::from(verdict.exit_code))
+}

@@ -1,0 +1,218 @@
+//! Live capture with libpcap: the only module that opens network interfaces. It hands out
+//! the same [`Packet`] views as the file source, so everything downstream is shared.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::decode::LinkType;
+use crate::source::Packet;
+use crate::time::Timestamp;
+
+/// How to open an interface, as tcpdump's options say it.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub interface: String,
+    /// BPF filter expression, empty for none.
+    pub filter: String,
+    pub snaplen: i32,
+    /// Kernel buffer size in KiB (tcpdump -B).
+    pub buffer_kib: Option<i32>,
+    pub promiscuous: bool,
+    pub immediate: bool,
+}
+
+/// Why a capture could not start. Callers tell these apart to say how to fix them.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("no permission to capture on {interface}: {message}\n  run as root, or give the binary the capabilities: sudo setcap cap_net_raw,cap_net_admin=eip {binary}")]
+    Permission {
+        interface: String,
+        message: String,
+        binary: String,
+    },
+    #[error("no such interface '{interface}'; available: {available}")]
+    NoSuchInterface {
+        interface: String,
+        available: String,
+    },
+    #[error("bad filter '{filter}': {message}")]
+    BadFilter { filter: String, message: String },
+    #[error("cannot capture on {interface}: {message}")]
+    Other { interface: String, message: String },
+}
+
+/// Counts libpcap keeps, as tcpdump prints them at the end.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct LiveStats {
+    pub received_by_filter: u64,
+    pub dropped_by_kernel: u64,
+    pub dropped_by_interface: u64,
+}
+
+pub struct LiveSource {
+    capture: pcap::Capture<pcap::Active>,
+    link_type: LinkType,
+    nanosecond: bool,
+    savefile: Option<pcap::Savefile>,
+}
+
+/// Names and descriptions of the interfaces libpcap can open (tcpdump -D).
+pub fn list_interfaces() -> Result<Vec<(String, Option<String>)>, String> {
+    pcap::Device::list()
+        .map(|devs| devs.into_iter().map(|d| (d.name, d.desc)).collect())
+        .map_err(|e| e.to_string())
+}
+
+fn interface_names() -> String {
+    match list_interfaces() {
+        Ok(list) if !list.is_empty() => list
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Ok(_) => "none".to_string(),
+        Err(e) => format!("cannot list interfaces: {e}"),
+    }
+}
+
+impl LiveSource {
+    pub fn open(opts: &LiveOptions) -> Result<LiveSource, LiveError> {
+        let classify = |e: pcap::Error| {
+            let message = e.to_string();
+            let lower = message.to_lowercase();
+            if lower.contains("permission") || lower.contains("not permitted") {
+                LiveError::Permission {
+                    interface: opts.interface.clone(),
+                    message,
+                    binary: std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "synack".to_string()),
+                }
+            } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+                LiveError::NoSuchInterface {
+                    interface: opts.interface.clone(),
+                    available: interface_names(),
+                }
+            } else {
+                LiveError::Other {
+                    interface: opts.interface.clone(),
+                    message,
+                }
+            }
+        };
+        let open = |nanosecond: bool| {
+            let mut inactive = pcap::Capture::from_device(opts.interface.as_str())
+                .map_err(classify)?
+                .snaplen(opts.snaplen)
+                .promisc(opts.promiscuous)
+                .immediate_mode(opts.immediate)
+                // A read timeout lets the loop notice Ctrl-C and --duration when idle.
+                .timeout(100);
+            if let Some(kib) = opts.buffer_kib {
+                inactive = inactive.buffer_size(kib.saturating_mul(1024));
+            }
+            if nanosecond {
+                inactive = inactive.precision(pcap::Precision::Nano);
+            }
+            inactive.open().map_err(classify)
+        };
+        // Nanosecond timestamps where the platform has them; microseconds otherwise.
+        let (mut capture, nanosecond) = match open(true) {
+            Ok(c) => (c, true),
+            Err(LiveError::Other { .. }) => (open(false)?, false),
+            Err(e) => return Err(e),
+        };
+        if !opts.filter.trim().is_empty() {
+            capture
+                .filter(&opts.filter, true)
+                .map_err(|e| LiveError::BadFilter {
+                    filter: opts.filter.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        let link_type = LinkType(capture.get_datalink().0 as u16);
+        // Non-blocking reads plus our own poll: with Linux's TPACKET_V3 ring a blocking
+        // read never times out while no packet arrives, and Ctrl-C would go unnoticed.
+        let capture = capture.setnonblock().map_err(|e| LiveError::Other {
+            interface: opts.interface.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(LiveSource {
+            capture,
+            link_type,
+            nanosecond,
+            savefile: None,
+        })
+    }
+
+    pub fn link_type(&self) -> LinkType {
+        self.link_type
+    }
+
+    /// Also writes every captured packet to a pcap file (tcpdump -w).
+    pub fn write_to(&mut self, path: &Path) -> Result<(), String> {
+        let file = self.capture.savefile(path).map_err(|e| e.to_string())?;
+        self.savefile = Some(file);
+        Ok(())
+    }
+
+    /// The next packet, or `None` when the read timeout expired with nothing captured.
+    pub fn next(&mut self, on_packet: impl FnOnce(&Packet<'_>)) -> Result<bool, String> {
+        match self.capture.next_packet() {
+            Ok(p) => {
+                if let Some(file) = &mut self.savefile {
+                    file.write(&p);
+                }
+                // time_t and suseconds_t are 32-bit on some targets.
+                #[allow(clippy::useless_conversion)]
+                let secs = i64::from(p.header.ts.tv_sec);
+                #[allow(clippy::useless_conversion)]
+                let frac = i64::from(p.header.ts.tv_usec);
+                let nanos = if self.nanosecond { frac } else { frac * 1000 };
+                on_packet(&Packet {
+                    ts: Timestamp::from_secs_nanos(secs, nanos),
+                    link_type: self.link_type,
+                    data: p.data,
+                    orig_len: p.header.len,
+                });
+                Ok(true)
+            }
+            Err(pcap::Error::TimeoutExpired) => {
+                self.wait_readable(Duration::from_millis(100));
+                Ok(false)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Waits until the capture has packets or `limit` passes (or a signal arrives).
+    fn wait_readable(&self, limit: Duration) {
+        let mut fd = libc::pollfd {
+            fd: self.capture.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd that outlives the call. An error (EINTR) just
+        // returns early, which is what the caller wants.
+        unsafe {
+            libc::poll(&mut fd, 1, limit.as_millis() as libc::c_int);
+        }
+    }
+
+    /// Flushes and closes the -w file so that tcpdump and tshark can read it.
+    pub fn close_savefile(&mut self) -> Result<(), String> {
+        if let Some(mut file) = self.savefile.take() {
+            file.flush().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    pub fn stats(&mut self) -> Option<LiveStats> {
+        self.capture.stats().ok().map(|s| LiveStats {
+            received_by_filter: u64::from(s.received),
+            dropped_by_kernel: u64::from(s.dropped),
+            dropped_by_interface: u64::from(s.if_dropped),
+        })
+    }
+}

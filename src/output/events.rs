@@ -1,0 +1,325 @@
+//! Connection events as they happen: one text line per event (tcpdump-style timestamps),
+//! or one JSON object per line (NDJSON). docs/live.md describes both.
+
+use std::io::{self, Write};
+
+use crate::flow::Connection;
+use crate::report::{JsonTime, Millis};
+use crate::time::Timestamp;
+use crate::tracker::{Event, Side, TcpState};
+
+/// Which lines to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventOptions {
+    /// Every segment, with the state changes it caused (tcpdump-like lines).
+    pub verbose: bool,
+    pub json: bool,
+    /// Print times in UTC instead of local time.
+    pub utc: bool,
+}
+
+/// Formats events for one output stream. A verbose segment line is held until the
+/// state changes it caused have been seen, then written as one line.
+pub struct EventPrinter<W: Write> {
+    out: W,
+    opts: EventOptions,
+    pending: Option<String>,
+    pub lines: u64,
+}
+
+/// Local time of day like tcpdump prints it: the UTC offset in force at `ts`.
+fn local_offset_secs(ts: Timestamp) -> i64 {
+    let t = ts.secs() as libc::time_t;
+    // SAFETY: localtime_r only writes the `tm` we own; a zeroed tm is a valid value.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            0
+        } else {
+            tm.tm_gmtoff
+        }
+    }
+}
+
+pub fn clock(ts: Timestamp, utc: bool) -> String {
+    let shifted = if utc {
+        ts
+    } else {
+        Timestamp::from_nanos(
+            ts.as_nanos()
+                .saturating_add(local_offset_secs(ts) * 1_000_000_000),
+        )
+    };
+    shifted.time_of_day(false)
+}
+
+fn endpoint_name(c: &Connection, side: Side) -> String {
+    match side {
+        Side::Client => c.client.to_string(),
+        Side::Server => c.server.to_string(),
+    }
+}
+
+impl<W: Write> EventPrinter<W> {
+    pub fn new(out: W, opts: EventOptions) -> Self {
+        EventPrinter {
+            out,
+            opts,
+            pending: None,
+            lines: 0,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.end_packet()?;
+        self.out.flush()
+    }
+
+    /// Writes a verbose segment line held back for its state changes.
+    pub fn end_packet(&mut self) -> io::Result<()> {
+        if let Some(line) = self.pending.take() {
+            writeln!(self.out, "{line}")?;
+            self.lines += 1;
+        }
+        Ok(())
+    }
+
+    pub fn event(&mut self, c: &Connection, ts: Timestamp, e: Event) -> io::Result<()> {
+        if self.opts.json {
+            return self.json_event(c, ts, e);
+        }
+        let verbose = self.opts.verbose;
+        let text = match e {
+            Event::Segment {
+                by,
+                flags,
+                seq,
+                ack,
+                window,
+                len,
+            } => {
+                if !verbose {
+                    return Ok(());
+                }
+                self.end_packet()?;
+                let base = |side: Side| c.tcp.endpoint(side).base_seq.unwrap_or(seq);
+                let rel_seq = seq.0.wrapping_sub(base(by).0);
+                let mut line = format!(
+                    "{} #{} {} > {}: Flags [{flags}], seq {rel_seq}",
+                    clock(ts, self.opts.utc),
+                    c.id,
+                    endpoint_name(c, by),
+                    endpoint_name(c, by.peer()),
+                );
+                if flags.ack() {
+                    let rel_ack = ack.0.wrapping_sub(base(by.peer()).0);
+                    line.push_str(&format!(", ack {rel_ack}"));
+                }
+                line.push_str(&format!(", win {window}, length {len}"));
+                self.pending = Some(line);
+                return Ok(());
+            }
+            Event::StateChanged { side, from, to } => {
+                if !verbose {
+                    return Ok(());
+                }
+                if let Some(line) = &mut self.pending {
+                    line.push_str(&format!("  [{side} {from} → {to}]"));
+                    return Ok(());
+                }
+                format!("{side} {from} → {to}")
+            }
+            Event::ConnectionStarted { reused_time_wait } => {
+                if reused_time_wait {
+                    "new SYN reuses the 4-tuple while the previous connection is in TIME_WAIT"
+                        .to_string()
+                } else if verbose {
+                    "new connection".to_string()
+                } else {
+                    return Ok(());
+                }
+            }
+            Event::HandshakeCompleted { rtt } => match rtt {
+                Some(rtt) => format!("handshake completed, rtt {:.3} ms", Millis(rtt).as_f64()),
+                None => "handshake completed (SYN not captured: no rtt)".to_string(),
+            },
+            Event::Refused => "refused: the server answered the SYN with RST".to_string(),
+            Event::Reset { by, in_state } => format!("reset by {by} in {in_state}"),
+            Event::FinSent { by } => {
+                let first = c.tcp.first_fin.map(|(s, _)| s) == Some(by);
+                if first {
+                    format!("FIN from {by} (active close)")
+                } else {
+                    format!("FIN from {by}")
+                }
+            }
+            Event::TimeWaitEntered { side } => {
+                format!("{side} enters TIME_WAIT (active closer; held for 2·MSL)")
+            }
+            Event::KeepaliveProbe { by } => {
+                let ka = &c.tcp.endpoint(by).keepalive;
+                // This probe counts as unanswered until an ACK comes: earlier ones are.
+                let unanswered = ka.unanswered().saturating_sub(1);
+                if unanswered >= 1 {
+                    format!(
+                        "keep-alive probe #{} from {by}: {} not answering ({unanswered} unanswered)",
+                        ka.probes,
+                        by.peer()
+                    )
+                } else {
+                    let idle = match (ka.probes, ka.idle_before_first) {
+                        (1, Some(idle)) => format!(", after {:.1} s idle", idle.as_secs_f64()),
+                        _ => String::new(),
+                    };
+                    format!("keep-alive probe #{} from {by}{idle}", ka.probes)
+                }
+            }
+            Event::KeepaliveAck { by } => format!("keep-alive ACK from {by}"),
+            Event::ZeroWindowProbe { by } if verbose => format!("zero-window probe from {by}"),
+            Event::Retransmission { by } if verbose => format!("retransmission from {by}"),
+            Event::Anomaly(a) => format!("anomaly: {}", a.as_str()),
+            Event::ZeroWindowProbe { .. } | Event::Retransmission { .. } => return Ok(()),
+        };
+        self.end_packet()?;
+        writeln!(
+            self.out,
+            "{} #{} {} > {}: {text}",
+            clock(ts, self.opts.utc),
+            c.id,
+            c.client,
+            c.server
+        )?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    fn json_event(&mut self, c: &Connection, ts: Timestamp, e: Event) -> io::Result<()> {
+        let mut obj = serde_json::Map::new();
+        let put = |obj: &mut serde_json::Map<String, serde_json::Value>, k: &str, v| {
+            obj.insert(k.to_string(), v);
+        };
+        let name = match e {
+            Event::Segment {
+                by,
+                flags,
+                seq,
+                ack,
+                window,
+                len,
+            } => {
+                if !self.opts.verbose {
+                    return Ok(());
+                }
+                put(&mut obj, "by", by.as_str().into());
+                put(&mut obj, "flags", flags.to_string().into());
+                put(&mut obj, "seq", seq.0.into());
+                put(&mut obj, "ack", ack.0.into());
+                put(&mut obj, "window", window.into());
+                put(&mut obj, "length", len.into());
+                "segment"
+            }
+            Event::StateChanged { side, from, to } => {
+                if !self.opts.verbose {
+                    return Ok(());
+                }
+                put(&mut obj, "side", side.as_str().into());
+                put(&mut obj, "from", state(from));
+                put(&mut obj, "to", state(to));
+                "state_changed"
+            }
+            Event::ConnectionStarted { reused_time_wait } => {
+                put(&mut obj, "reused_time_wait", reused_time_wait.into());
+                "connection_started"
+            }
+            Event::HandshakeCompleted { rtt } => {
+                put(&mut obj, "rtt_ms", ms_value(rtt.map(Millis)));
+                "handshake_completed"
+            }
+            Event::Refused => "refused",
+            Event::Reset { by, in_state } => {
+                put(&mut obj, "by", by.as_str().into());
+                put(&mut obj, "state", state(in_state));
+                "reset"
+            }
+            Event::FinSent { by } => {
+                put(&mut obj, "by", by.as_str().into());
+                "fin"
+            }
+            Event::TimeWaitEntered { side } => {
+                put(&mut obj, "side", side.as_str().into());
+                "time_wait"
+            }
+            Event::KeepaliveProbe { by } => {
+                let ka = &c.tcp.endpoint(by).keepalive;
+                put(&mut obj, "by", by.as_str().into());
+                put(&mut obj, "probe", ka.probes.into());
+                put(
+                    &mut obj,
+                    "unanswered_before",
+                    ka.unanswered().saturating_sub(1).into(),
+                );
+                "keepalive_probe"
+            }
+            Event::KeepaliveAck { by } => {
+                put(&mut obj, "by", by.as_str().into());
+                "keepalive_ack"
+            }
+            Event::ZeroWindowProbe { by } => {
+                put(&mut obj, "by", by.as_str().into());
+                "zero_window_probe"
+            }
+            Event::Retransmission { by } => {
+                put(&mut obj, "by", by.as_str().into());
+                "retransmission"
+            }
+            Event::Anomaly(a) => {
+                put(&mut obj, "anomaly", a.as_str().into());
+                "anomaly"
+            }
+        };
+        let mut line = serde_json::Map::new();
+        line.insert(
+            "ts".into(),
+            serde_json::to_value(JsonTime(ts)).unwrap_or_default(),
+        );
+        line.insert("event".into(), name.into());
+        line.insert("conn".into(), c.id.into());
+        line.insert("client".into(), c.client.to_string().into());
+        line.insert("server".into(), c.server.to_string().into());
+        line.extend(obj);
+        serde_json::to_writer(&mut self.out, &line).map_err(super::json::into_io)?;
+        writeln!(self.out)?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// A free-form line (interval summaries), in the same style.
+    pub fn line(&mut self, ts: Timestamp, text: &str) -> io::Result<()> {
+        self.end_packet()?;
+        writeln!(self.out, "{} {text}", clock(ts, self.opts.utc))?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// A JSON object as one line.
+    pub fn json_line(&mut self, value: &serde_json::Value) -> io::Result<()> {
+        self.end_packet()?;
+        serde_json::to_writer(&mut self.out, value).map_err(super::json::into_io)?;
+        writeln!(self.out)?;
+        self.lines += 1;
+        Ok(())
+    }
+}
+
+fn state(s: TcpState) -> serde_json::Value {
+    s.as_str().into()
+}
+
+fn ms_value(m: Option<Millis>) -> serde_json::Value {
+    m.and_then(|m| serde_json::to_value(m).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
