@@ -240,6 +240,11 @@ impl Analyzer {
         self.inputs.last().expect("just pushed")
     }
 
+    /// Records an input that is not a file (a live interface) for the report.
+    pub fn add_input(&mut self, input: InputReport) {
+        self.inputs.push(input);
+    }
+
     /// A filter that failed to compile for a link type met in the input.
     pub fn filter_error(&self) -> Option<&FilterError> {
         self.filter_error.as_ref()

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use synack::analyze::{Analyzer, Options};
+use synack::analyze::{Analyzer, InputReport, Options};
 use synack::flow::Limits;
 use synack::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
 use synack::report::{CaptureSummary, Report, SummaryBuilder};
-use synack::source::{CaptureReader, Packet};
+use synack::source::{CaptureReader, InputStats, Packet};
 use synack::time::Timestamp;
 
 #[derive(clap::Args)]
@@ -96,6 +96,7 @@ struct Run<W: Write> {
     printer: EventPrinter<W>,
     retired: SummaryBuilder,
     packets: u64,
+    first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
     io_error: Option<io::Error>,
     json: bool,
@@ -104,6 +105,7 @@ struct Run<W: Write> {
 impl<W: Write> Run<W> {
     fn packet(&mut self, p: &Packet<'_>) {
         self.packets += 1;
+        self.first_ts.get_or_insert(p.ts);
         self.last_ts = Some(self.last_ts.map_or(p.ts, |t| t.max(p.ts)));
         let (printer, io_error) = (&mut self.printer, &mut self.io_error);
         self.analyzer.process(p, &mut |c, ts, e| {
@@ -234,6 +236,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         printer,
         retired: SummaryBuilder::default(),
         packets: 0,
+        first_ts: None,
         last_ts: None,
         io_error: None,
         json: args.json,
@@ -279,6 +282,14 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
                     last_retire_ts = Some(now);
                 }
                 tick(&mut run, now);
+            });
+            run.analyzer.add_input(InputReport {
+                name: path.display().to_string(),
+                format: Some(reader.format().clone()),
+                link_types: reader.link_types().to_vec(),
+                snaplen: reader.snaplen(),
+                stats: reader.stats().clone(),
+                error: None,
             });
             if let Err(e) = result {
                 read_error = Some(format!("{}: {e}", path.display()));
@@ -341,6 +352,19 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
                 .close_savefile()
                 .map_err(|e| anyhow::anyhow!("cannot flush the -w file: {e}"))?;
             stats = source.stats();
+            run.analyzer.add_input(InputReport {
+                name: format!("{interface} (live)"),
+                format: None,
+                link_types: vec![source.link_type()],
+                snaplen: args.snaplen.max(0) as u32,
+                stats: InputStats {
+                    packets: run.packets,
+                    first_ts: run.first_ts,
+                    last_ts: run.last_ts,
+                    ..InputStats::default()
+                },
+                error: None,
+            });
         }
     }
 

@@ -24,6 +24,8 @@ pub struct EventPrinter<W: Write> {
     out: W,
     opts: EventOptions,
     pending: Option<String>,
+    /// Event lines caused by the pending segment, printed after it.
+    pending_events: Vec<String>,
     pub lines: u64,
 }
 
@@ -66,6 +68,7 @@ impl<W: Write> EventPrinter<W> {
             out,
             opts,
             pending: None,
+            pending_events: Vec::new(),
             lines: 0,
         }
     }
@@ -82,6 +85,10 @@ impl<W: Write> EventPrinter<W> {
     /// Writes a verbose segment line held back for its state changes.
     pub fn end_packet(&mut self) -> io::Result<()> {
         if let Some(line) = self.pending.take() {
+            writeln!(self.out, "{line}")?;
+            self.lines += 1;
+        }
+        for line in self.pending_events.drain(..) {
             writeln!(self.out, "{line}")?;
             self.lines += 1;
         }
@@ -137,8 +144,6 @@ impl<W: Write> EventPrinter<W> {
                 if reused_time_wait {
                     "new SYN reuses the 4-tuple while the previous connection is in TIME_WAIT"
                         .to_string()
-                } else if verbose {
-                    "new connection".to_string()
                 } else {
                     return Ok(());
                 }
@@ -148,6 +153,8 @@ impl<W: Write> EventPrinter<W> {
                 None => "handshake completed (SYN not captured: no rtt)".to_string(),
             },
             Event::Refused => "refused: the server answered the SYN with RST".to_string(),
+            // A refusal is a reset too; its own line says more.
+            Event::Reset { .. } if c.tcp.refused => return Ok(()),
             Event::Reset { by, in_state } => format!("reset by {by} in {in_state}"),
             Event::FinSent { by } => {
                 let first = c.tcp.first_fin.map(|(s, _)| s) == Some(by);
@@ -184,16 +191,20 @@ impl<W: Write> EventPrinter<W> {
             Event::Anomaly(a) => format!("anomaly: {}", a.as_str()),
             Event::ZeroWindowProbe { .. } | Event::Retransmission { .. } => return Ok(()),
         };
-        self.end_packet()?;
-        writeln!(
-            self.out,
+        let line = format!(
             "{} #{} {} > {}: {text}",
             clock(ts, self.opts.utc),
             c.id,
             c.client,
             c.server
-        )?;
-        self.lines += 1;
+        );
+        if self.pending.is_some() {
+            // After the segment line, which still collects its state changes.
+            self.pending_events.push(line);
+        } else {
+            writeln!(self.out, "{line}")?;
+            self.lines += 1;
+        }
         Ok(())
     }
 

@@ -242,7 +242,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     if let Some(cap) = &r.capture {
         writeln!(
             out,
-            "capture: {} packets; {} connections retired (closed or idle; counted above, not listed), {} evicted (--max-connections), {} still open",
+            "capture: {} packets; {} connections retired (closed or idle; counted above, not listed), {} evicted (--max-connections), {} still tracked",
             cap.packets_captured, cap.retired, cap.evicted, cap.active_at_end
         )?;
     }

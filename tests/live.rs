@@ -1,0 +1,324 @@
+//! Live capture on the loopback interface: real connections made with std sockets, seen
+//! by `synack capture`, stopped with SIGINT. Traffic goes only to 127.0.0.1, on ports this
+//! test owns. Without permission to capture the test says so and skips, except under
+//! CI=true, where it must run.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Starts `synack capture` and waits for its "listening on" line. `None` when capture is
+/// not permitted here.
+fn start_capture(args: &[&str]) -> Option<(Child, mpsc::Receiver<String>)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .arg("capture")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start synack");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("listening on") => break,
+            Ok(line) if line.contains("no permission") => {
+                let _ = child.wait();
+                assert!(!in_ci(), "CI=true but capture is not permitted: {line}");
+                eprintln!("skipping live capture test: {line}");
+                return None;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                panic!("synack capture did not start listening");
+            }
+        }
+    }
+    // Let the kernel ring settle before traffic starts.
+    thread::sleep(Duration::from_millis(300));
+    Some((child, rx))
+}
+
+/// Sends SIGINT and collects stdout and the rest of stderr.
+fn stop(mut child: Child, stderr: mpsc::Receiver<String>) -> (String, String, i32) {
+    thread::sleep(Duration::from_millis(500));
+    // SAFETY: plain kill(2) on the child we started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let status = child.wait().expect("wait");
+    let err: Vec<String> = stderr.try_iter().collect();
+    (out, err.join("\n"), status.code().unwrap_or(-1))
+}
+
+fn keepalive(stream: &TcpStream, idle_s: i32, interval_s: i32) {
+    let fd = stream.as_raw_fd();
+    let set = |level, name, value: i32| {
+        // SAFETY: setsockopt with a pointer to a live i32 and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const i32).cast(),
+                std::mem::size_of::<i32>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "setsockopt");
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, idle_s);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, interval_s);
+}
+
+fn abort_on_close(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a pointer to a live linger struct and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+}
+
+/// A port nothing listens on: bound once, then released.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn events(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn count(events: &[serde_json::Value], name: &str, field: &str, value: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["event"] == name && (field.is_empty() || e[field] == value))
+        .count()
+}
+
+#[test]
+fn live_capture_on_loopback_sees_every_kind_of_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let refused_port = closed_port();
+    let pcap_path = std::env::temp_dir().join(format!("synack-live-{}.pcap", std::process::id()));
+    let filter = format!("tcp port {port} or tcp port {refused_port}");
+    let pcap_arg = pcap_path.display().to_string();
+    let Some((child, stderr)) = start_capture(&[
+        "-i",
+        "lo",
+        "--json",
+        "--immediate-mode",
+        "-w",
+        &pcap_arg,
+        &filter,
+    ]) else {
+        return;
+    };
+
+    // 1. The client closes first.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (mut s, _) = listener.accept().expect("accept");
+    c.write_all(b"ping").expect("write");
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).expect("read");
+    c.shutdown(Shutdown::Both).expect("shutdown");
+    thread::sleep(Duration::from_millis(50));
+    drop(s);
+    drop(c);
+
+    // 2. The server closes first.
+    let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (s, _) = listener.accept().expect("accept");
+    s.shutdown(Shutdown::Both).expect("shutdown");
+    thread::sleep(Duration::from_millis(50));
+    drop(c);
+    drop(s);
+
+    // 3. Refused: nothing listens on that port.
+    assert!(TcpStream::connect(("127.0.0.1", refused_port)).is_err());
+
+    // 4. Abortive close: SO_LINGER 0 sends a RST.
+    let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (s, _) = listener.accept().expect("accept");
+    abort_on_close(&c);
+    drop(c);
+    thread::sleep(Duration::from_millis(50));
+    drop(s);
+
+    // 5. Keep-alive every second after one idle second.
+    let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (s, _) = listener.accept().expect("accept");
+    keepalive(&c, 1, 1);
+    thread::sleep(Duration::from_millis(3500));
+    drop(c);
+    thread::sleep(Duration::from_millis(50));
+    drop(s);
+
+    let (out, err, code) = stop(child, stderr);
+    assert_eq!(code, 0, "stderr: {err}");
+    let ev = events(&out);
+    let report_line = ev.last().expect("a final report line");
+    assert_eq!(report_line["event"], "report", "{out}");
+    let report = &report_line["report"];
+
+    assert_eq!(count(&ev, "handshake_completed", "", ""), 4, "{out}");
+    assert_eq!(count(&ev, "refused", "", ""), 1, "{out}");
+    assert_eq!(count(&ev, "reset", "by", "client"), 1, "{out}");
+    assert_eq!(count(&ev, "time_wait", "side", "client"), 2, "{out}");
+    assert_eq!(count(&ev, "time_wait", "side", "server"), 1, "{out}");
+    let probes = count(&ev, "keepalive_probe", "by", "client");
+    assert!((2..=4).contains(&probes), "{probes} probes: {out}");
+    assert_eq!(count(&ev, "keepalive_ack", "by", "server"), probes, "{out}");
+
+    let s = &report["summary"];
+    assert_eq!(s["connections"], 5);
+    assert_eq!(s["closes"]["fin"], 3);
+    assert_eq!(s["closes"]["refused"], 1);
+    assert_eq!(s["closes"]["reset"], 1);
+    assert_eq!(s["rst"]["from_client"], 1);
+    assert_eq!(s["rst"]["answering_syn"], 1);
+    assert_eq!(s["time_wait"]["client"], 2);
+    assert_eq!(s["time_wait"]["server"], 1);
+    assert_eq!(s["keepalive"]["unanswered"], 0);
+    assert_eq!(s["handshakes"]["completed"], 4);
+    let captured = report["capture"]["packets_captured"]
+        .as_u64()
+        .expect("packets_captured");
+    assert!(
+        err.contains(&format!("{captured} packets captured")),
+        "{err}"
+    );
+    assert!(err.contains("packets dropped by kernel"), "{err}");
+
+    // The -w file opens and holds the same packets.
+    let reread = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["report", "--format", "json"])
+        .arg(&pcap_path)
+        .output()
+        .expect("report on the -w file");
+    assert!(
+        reread.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reread.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&reread.stdout).expect("JSON");
+    assert_eq!(j["packets"]["total"], captured);
+    assert_eq!(j["summary"]["connections"], 5);
+    let _ = std::fs::remove_file(&pcap_path);
+}
+
+#[test]
+fn unknown_interface_lists_the_available_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["capture", "-i", "synack-no-such-if0"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("no permission") {
+        assert!(!in_ci(), "CI=true but capture is not permitted: {err}");
+        eprintln!("skipping: {err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no such interface 'synack-no-such-if0'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lo"),
+        "the list names the loopback interface: {err}"
+    );
+}
+
+#[test]
+fn bad_live_filter_shows_the_filter_and_libpcap_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["capture", "-i", "lo", "tcp", "port"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("no permission") {
+        assert!(!in_ci(), "CI=true but capture is not permitted: {err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad filter 'tcp port'"), "{err}");
+}
+
+#[test]
+fn replaying_a_file_prints_its_events() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["capture", "--utc", "-r"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample.pcap"))
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(
+        "00:00:08.000900 #4 10.0.0.2:51003 > 10.0.0.1:8081: refused: the server answered the SYN with RST"
+    ));
+    assert!(text.contains(
+        "00:00:01.001260 #1 10.0.0.2:51001 > 10.0.0.1:80: handshake completed, rtt 1.260 ms"
+    ));
+    assert!(text.contains("#1 10.0.0.2:51001 > 10.0.0.1:80: client enters TIME_WAIT"));
+    assert!(text.contains("#7 10.0.0.2:51006 > 10.0.0.1:9000: reset by server in ESTABLISHED"));
+    assert_eq!(text.matches("keep-alive ACK from server").count(), 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("79 packets captured"), "{err}");
+}
+
+#[test]
+fn verbose_lines_carry_segments_and_state_changes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["capture", "--utc", "-v", "-r"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/tcp/close-client.pcap"
+        ))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().expect("a line");
+    assert!(first.contains("Flags [S], seq 0, win"), "{first}");
+    assert!(first.contains("[client CLOSED → SYN_SENT]"), "{first}");
+    assert!(text.contains("[client FIN_WAIT_2 → TIME_WAIT]"), "{text}");
+}
