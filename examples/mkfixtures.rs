@@ -2590,13 +2590,16 @@ fn bad_fixtures() -> Vec<Fx> {
         "0 bytes",
         "Empty file. Expect an error (or 0 packets with a warning).",
     ));
+    // snaplen 65535 keeps this file distinct from tcpdump's own empty.pcap (262144).
+    let mut fh = f;
+    fh.snaplen = 65535;
     out.push(Fx {
         counts: Some(Counts::default()),
         ..Fx::raw(
             "bad/header-only.pcap",
-            pcap_header(&f),
-            &f.describe(),
-            "A valid 24-byte pcap header (LE usec, linktype 1) and no packets. Expect 0 packets, no error.",
+            pcap_header(&fh),
+            &fh.describe(),
+            "A valid 24-byte pcap header (LE usec, snaplen 65535, linktype 1) and no packets. Expect 0 packets, no error.",
         )
     });
     let mut fv = f;
