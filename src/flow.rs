@@ -230,16 +230,12 @@ impl FlowTable {
         let closed_after = self.msl * 2;
         let idle_after = self.limits.idle_timeout;
         let before = self.finished.len();
-        let finished = &mut self.finished;
-        self.active.retain(|_, c| {
+        let done = self.active.extract_if(|_, c| {
             let idle = now.saturating_since(c.last_seen);
-            let done = (c.tcp.is_closed() && idle >= closed_after)
-                || idle_after.is_some_and(|limit| idle >= limit);
-            if done {
-                finished.push(c.clone());
-            }
-            !done
+            (c.tcp.is_closed() && idle >= closed_after)
+                || idle_after.is_some_and(|limit| idle >= limit)
         });
+        self.finished.extend(done.map(|(_, c)| c));
         self.retired += (self.finished.len() - before) as u64;
     }
 
