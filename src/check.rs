@@ -231,7 +231,7 @@ pub fn describe_close(c: &ConnectionReport) -> String {
         ),
         "unanswered" => {
             let syns = c.handshake.as_ref().map_or(0, |h| h.syn_retransmits + 1);
-            format!("SYN unanswered ({syns} SYN sent)")
+            format!("SYN unanswered ({} sent)", count_what(syns, "SYN", "SYNs"))
         }
         "handshake_incomplete" => "handshake incomplete: the SYN/ACK was never acknowledged".into(),
         "half_closed" => format!("half-closed: FIN from the {} only", by(c.closed_by)),
@@ -313,7 +313,7 @@ macro_rules! latency {
         MetricDef {
             figure: $figure,
             label: $label,
-            doc: "docs/metrics.md#handshake-per-connection-handshake",
+            doc: HANDSHAKE,
             max: Some($max),
             min: None,
             measure: Measure::Latency {

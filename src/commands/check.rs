@@ -87,14 +87,14 @@ impl clap::Args for LimitArgs {
                 Unit::Millis => ("MS", "MS milliseconds"),
             };
             let relation = match k.bound {
-                Bound::Max => "above",
-                Bound::Min => "below",
+                Bound::Max => ">",
+                Bound::Min => "<",
             };
             cmd.arg(
                 Arg::new(k.name)
                     .long(k.name)
                     .value_name(value)
-                    .help(format!("Fail when {} is {relation} {what}", k.metric.label))
+                    .help(format!("Fail when {} {relation} {what}", k.metric.label))
                     .help_heading("Limits (docs/check.md)")
                     .value_parser(move |s: &str| Amount::parse(unit, s)),
             )
@@ -107,9 +107,11 @@ impl clap::Args for LimitArgs {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    if !(args.msl.is_finite() && args.msl > 0.0) {
-        anyhow::bail!("--msl must be a positive number of seconds");
-    }
+    // try_: a huge --msl must be a usage error, not a panic in Duration::from_secs_f64.
+    let msl = match Duration::try_from_secs_f64(args.msl) {
+        Ok(d) if !d.is_zero() => d,
+        _ => anyhow::bail!("--msl must be a positive number of seconds"),
+    };
     let mut rules = args.limits.rules;
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path)
@@ -123,7 +125,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let options = Options {
         filter: args.filter.clone(),
-        msl: Duration::from_secs_f64(args.msl),
+        msl,
     };
     // A syntax error in the filter is the user's, whatever the link type: say it first.
     Analyzer::new(&options).check_filter(LinkType::ETHERNET)?;

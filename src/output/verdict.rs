@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::check::{FileVerdict, RuleResult, Status, Verdict};
+use crate::check::{RuleResult, Status, Verdict};
 
 fn upper(status: Status) -> &'static str {
     match status {
@@ -31,32 +31,35 @@ pub fn offender_lines(r: &RuleResult, listed: usize) -> Vec<String> {
     lines
 }
 
-/// `rules: 2 failed, 1 warned, 3 passed`, leaving out the statuses no rule has.
-fn tally(f: &FileVerdict) -> String {
-    let parts: Vec<String> = [
-        (Status::Fail, "failed"),
-        (Status::Warn, "warned"),
-        (Status::Error, "unproven"),
-        (Status::Pass, "passed"),
-    ]
-    .iter()
-    .filter_map(|(s, word)| {
-        let n = f.count(*s);
-        (n > 0).then(|| format!("{n} {word}"))
-    })
-    .collect();
-    format!("rules: {}", parts.join(", "))
+/// `2 failed, 3 passed`: how many have each status, leaving out the statuses none has.
+fn tally(words: [(Status, &str); 4], count: impl Fn(Status) -> usize) -> String {
+    let parts: Vec<String> = words
+        .iter()
+        .filter_map(|(s, word)| {
+            let n = count(*s);
+            (n > 0).then(|| format!("{n} {word}"))
+        })
+        .collect();
+    parts.join(", ")
 }
 
 pub fn write_text<W: Write>(out: &mut W, v: &Verdict, listed: usize) -> io::Result<()> {
     for f in &v.files {
         writeln!(
             out,
-            "{}: {} — {} connection(s); {}",
+            "{}: {} — {} connection(s); rules: {}",
             f.file,
             upper(f.status),
             f.connections,
-            tally(f)
+            tally(
+                [
+                    (Status::Fail, "failed"),
+                    (Status::Warn, "warned"),
+                    (Status::Error, "unproven"),
+                    (Status::Pass, "passed"),
+                ],
+                |s| f.count(s)
+            )
         )?;
         if let Some(e) = &f.error {
             writeln!(out, "  error: {e}")?;
@@ -77,24 +80,21 @@ pub fn write_text<W: Write>(out: &mut W, v: &Verdict, listed: usize) -> io::Resu
             writeln!(out, "  note: {w}")?;
         }
     }
-    let counts: Vec<String> = [
-        (Status::Pass, "passed"),
-        (Status::Warn, "passed with warnings"),
-        (Status::Fail, "failed"),
-        (Status::Error, "unreadable or cut short"),
-    ]
-    .iter()
-    .filter_map(|(s, word)| {
-        let n = v.files.iter().filter(|f| f.status == *s).count();
-        (n > 0).then(|| format!("{n} {word}"))
-    })
-    .collect();
+    let counts = tally(
+        [
+            (Status::Pass, "passed"),
+            (Status::Warn, "passed with warnings"),
+            (Status::Fail, "failed"),
+            (Status::Error, "unreadable or cut short"),
+        ],
+        |s| v.files.iter().filter(|f| f.status == s).count(),
+    );
     writeln!(
         out,
         "result: {} — {} trace(s): {}",
         upper(v.status),
         v.files.len(),
-        counts.join(", ")
+        counts
     )
 }
 
