@@ -352,7 +352,7 @@ impl Step {
         self
     }
     fn opts(&mut self, o: Vec<u8>) -> &mut Self {
-        assert!(o.len() % 4 == 0, "TCP options must be padded to 32 bits");
+        assert!(o.len().is_multiple_of(4), "TCP options must be padded to 32 bits");
         self.opts = Some(o);
         self
     }
@@ -811,7 +811,7 @@ fn pcap_record_header(b: &mut Vec<u8>, f: &PcapFmt, ts_ns: u64, incl: u32, orig:
     let frac = if f.nsec {
         frac
     } else {
-        assert!(frac % 1000 == 0, "usec file with sub-microsecond timestamp");
+        assert!(frac.is_multiple_of(1000), "usec file with sub-microsecond timestamp");
         frac / 1000
     };
     put32(b, sec as u32, f.be);
@@ -896,7 +896,7 @@ impl Ng {
         let per_s = self.ifaces[fr.ifidx as usize];
         let div = 1_000_000_000 / per_s;
         assert!(
-            fr.ts_ns % div == 0,
+            fr.ts_ns.is_multiple_of(div),
             "timestamp finer than interface resolution"
         );
         let ts = fr.ts_ns / div;
