@@ -352,7 +352,10 @@ impl Step {
         self
     }
     fn opts(&mut self, o: Vec<u8>) -> &mut Self {
-        assert!(o.len().is_multiple_of(4), "TCP options must be padded to 32 bits");
+        assert!(
+            o.len().is_multiple_of(4),
+            "TCP options must be padded to 32 bits"
+        );
         self.opts = Some(o);
         self
     }
@@ -811,7 +814,10 @@ fn pcap_record_header(b: &mut Vec<u8>, f: &PcapFmt, ts_ns: u64, incl: u32, orig:
     let frac = if f.nsec {
         frac
     } else {
-        assert!(frac.is_multiple_of(1000), "usec file with sub-microsecond timestamp");
+        assert!(
+            frac.is_multiple_of(1000),
+            "usec file with sub-microsecond timestamp"
+        );
         frac / 1000
     };
     put32(b, sec as u32, f.be);
