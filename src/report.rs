@@ -11,7 +11,7 @@ use crate::analyze::{Analysis, PacketCounts};
 use crate::flow::Connection;
 use crate::source::Format;
 use crate::time::Timestamp;
-use crate::tracker::{CloseKind, Closer, Side};
+use crate::tracker::{CloseKind, Closer};
 
 /// A timestamp in JSON: epoch seconds with all nine fractional digits, as a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -305,12 +305,6 @@ pub struct ConnectionReport {
     /// Segments below the highest sequence that filled a hole within an RTT (not resends).
     pub out_of_order: PerSide,
     pub anomalies: BTreeMap<&'static str, u32>,
-}
-
-impl ConnectionReport {
-    pub fn close_kind(&self) -> &'static str {
-        self.close
-    }
 }
 
 fn per_side(c: &Connection, f: impl Fn(&crate::tracker::Endpoint) -> u64) -> PerSide {
@@ -719,11 +713,6 @@ impl Report {
             capture: None,
         }
     }
-}
-
-/// Which side, for printers.
-pub fn side_name(side: Side) -> &'static str {
-    side.as_str()
 }
 
 #[cfg(test)]

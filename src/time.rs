@@ -53,11 +53,6 @@ impl Timestamp {
         self.0.rem_euclid(1_000_000_000) as u32
     }
 
-    /// Epoch seconds with all nine fractional digits: `1767225600.000123456`.
-    pub fn epoch_string(self) -> String {
-        self.to_string()
-    }
-
     /// Wall-clock time of day in UTC, as tcpdump prints it: `HH:MM:SS.ffffff`.
     pub fn time_of_day(self, nanos: bool) -> String {
         let secs_of_day = self.secs().rem_euclid(86_400);
@@ -97,11 +92,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Milliseconds as a float, for figures reported in ms.
-pub fn duration_ms(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1_000_000.0
 }
 
 #[cfg(test)]

@@ -526,8 +526,7 @@ impl TcpTracker {
 
     /// Sequence-space bookkeeping for the sender, following Wireshark's TCP analysis
     /// (tcp.analysis.*) in its order: zero-window probe, keep-alive, keep-alive ACK,
-    /// out-of-order, retransmission. Returns true when the segment is a probe, which no
-    /// state transition follows from.
+    /// out-of-order, retransmission.
     fn classify_sequence(
         &mut self,
         sender: Side,
@@ -536,7 +535,7 @@ impl TcpTracker {
         at: Timestamp,
         idle_since: Option<Timestamp>,
         emit: &mut impl FnMut(Event),
-    ) -> bool {
+    ) {
         let flags = seg.flags;
         let ooo_threshold = self.handshake.rtt().unwrap_or(OUT_OF_ORDER_DEFAULT);
         let (me, peer) = self.endpoints_mut(sender);
@@ -564,7 +563,7 @@ impl TcpTracker {
             me.next_seq = Some(end);
             me.next_seq_time = Some(at);
             me.last_was_keepalive = false;
-            return false;
+            return;
         };
         let mut probe = false;
         let mut keepalive = false;
@@ -654,7 +653,6 @@ impl TcpTracker {
             me.next_seq = Some(end);
             me.next_seq_time = Some(at);
         }
-        probe
     }
 
     fn on_syn(
