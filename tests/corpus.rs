@@ -2,24 +2,12 @@
 //! its counts with tshark's, as listed in the corpus's manifest.tsv. Every difference is
 //! deliberate, documented in docs/inputs.md or docs/metrics.md, and asserted here.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::corpus_dir;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.join("manifest.tsv").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "CI=true but the shared corpus is missing at {}",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
 
 type Row = HashMap<String, String>;
 

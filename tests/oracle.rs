@@ -4,8 +4,11 @@
 //! compared with tshark's `tcp.stream` i. Every deliberate difference is listed in
 //! [`DIFFERENCES`] and asserted to still be what synack says.
 
+mod common;
+use common::corpus_dir;
+
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -122,21 +125,6 @@ const DIFFERENCES: &[(&str, Option<u64>, &str, &str, &str)] = &[
         "SYN answered by a bare ACK, no SYN/ACK: no handshake, tshark times SYN -> ACK",
     ),
 ];
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "CI=true but the shared corpus is missing at {}",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
 
 /// One TSV row, column name → value.
 type Row = BTreeMap<String, String>;
