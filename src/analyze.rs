@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
 use crate::flow::{Connection, FlowTable, Limits};
+use crate::record::ConnectionRecord;
 use crate::source::{CaptureReader, Format, InputStats, Packet, SourceError};
 use crate::time::Timestamp;
 use crate::tracker::Event;
@@ -98,8 +99,9 @@ impl Filter {
 pub struct Analysis {
     pub inputs: Vec<InputReport>,
     pub packets: PacketCounts,
-    pub connections: Vec<Connection>,
-    /// Connections let go of during the run to bound memory (live capture).
+    /// Every connection not drained during the run, in order of first packet.
+    pub connections: Vec<ConnectionRecord>,
+    /// Connections let go of during the run to bound memory.
     pub retired: u64,
     pub evicted: u64,
     pub msl: Duration,
@@ -113,7 +115,14 @@ pub struct Analyzer {
     filter: Option<Filter>,
     filter_error: Option<FilterError>,
     inputs: Vec<InputReport>,
+    /// Finished connections, as compact records.
+    records: Vec<ConnectionRecord>,
+    /// Capture time of the last sweep for finished connections.
+    last_sweep: Option<Timestamp>,
 }
+
+/// How often (in capture time) finished connections are swept out of the flow table.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Analyzer {
     pub fn new(options: &Options) -> Self {
@@ -126,6 +135,8 @@ impl Analyzer {
             }),
             filter_error: None,
             inputs: Vec::new(),
+            records: Vec::new(),
+            last_sweep: None,
         }
     }
 
@@ -143,14 +154,18 @@ impl Analyzer {
         self.flows.set_limits(limits);
     }
 
-    /// Retires closed and idle connections as of capture time `now`.
+    /// Retires closed and idle connections as of capture time `now`, keeping their
+    /// records.
     pub fn retire(&mut self, now: Timestamp) {
         self.flows.retire(now);
+        self.records
+            .extend(self.flows.drain_finished().map(|c| ConnectionRecord::of(&c)));
     }
 
-    /// Connections finished so far (see `FlowTable::drain_finished`).
-    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, Connection> {
-        self.flows.drain_finished()
+    /// Records of the connections finished so far, for a caller that keeps only their
+    /// share of the summary (live capture).
+    pub fn drain_records(&mut self) -> std::vec::Drain<'_, ConnectionRecord> {
+        self.records.drain(..)
     }
 
     /// Connections still tracked, in no particular order.
@@ -171,6 +186,14 @@ impl Analyzer {
         packet: &Packet<'_>,
         sink: &mut impl FnMut(&Connection, Timestamp, Event),
     ) {
+        // Memory, not figures: connections that are over shrink to their records.
+        if self
+            .last_sweep
+            .is_none_or(|t| packet.ts.saturating_since(t) >= SWEEP_EVERY)
+        {
+            self.retire(packet.ts);
+            self.last_sweep = Some(packet.ts);
+        }
         let counts = &mut self.packets;
         counts.total += 1;
         if let Some(filter) = &mut self.filter {
@@ -250,13 +273,16 @@ impl Analyzer {
         self.filter_error.as_ref()
     }
 
-    pub fn finish(self) -> Analysis {
+    pub fn finish(mut self) -> Analysis {
         let msl = self.flows.msl();
         let (retired, evicted) = (self.flows.retired, self.flows.evicted);
+        self.records
+            .extend(self.flows.finish().iter().map(ConnectionRecord::of));
+        self.records.sort_unstable_by_key(|r| r.id);
         Analysis {
             inputs: self.inputs,
             packets: self.packets,
-            connections: self.flows.finish(),
+            connections: self.records,
             retired,
             evicted,
             msl,

@@ -1508,8 +1508,8 @@ pub fn check_report(
     rules: &[Rule],
     elapsed: Duration,
 ) -> FileVerdict {
-    let conns: Vec<Conn<'_>> = report
-        .connections
+    let shaped: Vec<ConnectionReport> = report.connections.iter().collect();
+    let conns: Vec<Conn<'_>> = shaped
         .iter()
         .map(|c| Conn {
             report: c,
@@ -1547,7 +1547,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn report_of(path: &Path) -> Report {
-        Report::build(&analyze_paths(&[path.to_path_buf()], &Options::default()))
+        Report::build(analyze_paths(&[path.to_path_buf()], &Options::default()))
     }
 
     fn fixture(name: &str) -> PathBuf {

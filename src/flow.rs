@@ -2,7 +2,7 @@
 //! 5-tuple, decides which side is the client, and starts a new connection when a SYN
 //! reuses a 4-tuple (as tshark's tcp.stream does).
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -36,6 +36,9 @@ impl RoleBasis {
 pub struct Connection {
     /// Stable id, in order of first packet (starting at 1).
     pub id: u64,
+    /// Number of the connection's first packet in the input (from 1), which orders
+    /// connections the same way however the work was split.
+    pub first_packet: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub roles: RoleBasis,
@@ -44,6 +47,10 @@ pub struct Connection {
     /// Started by a SYN on a 4-tuple whose previous connection was in TIME_WAIT.
     pub reused_time_wait: bool,
     pub tcp: TcpTracker,
+    key: FlowKey,
+    /// The client is the key's first endpoint: tells a segment's sender without comparing
+    /// addresses again.
+    client_is_lo: bool,
 }
 
 impl Connection {
@@ -60,25 +67,65 @@ impl Connection {
     }
 }
 
-/// Bidirectional key: the two endpoints in a fixed order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey(SocketAddr, SocketAddr);
+/// Bidirectional key: the two endpoints in a fixed order, as plain integers so that
+/// hashing and comparing them is a few instructions (IPv4 addresses as IPv4-mapped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    lo_ip: u128,
+    hi_ip: u128,
+    lo_port: u16,
+    hi_port: u16,
+}
+
+fn endpoint_bits(a: SocketAddr) -> (u128, u16) {
+    let ip = match a {
+        SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()) | 0xffff_0000_0000,
+        SocketAddr::V6(v6) => v6.ip().to_bits(),
+    };
+    (ip, a.port())
+}
 
 impl FlowKey {
-    fn of(seg: &TcpSegment<'_>) -> FlowKey {
-        if seg.src <= seg.dst {
-            FlowKey(seg.src, seg.dst)
+    /// The key, and whether the segment's source is its first endpoint.
+    pub fn of(seg: &TcpSegment<'_>) -> (FlowKey, bool) {
+        let (s_ip, s_port) = endpoint_bits(seg.src);
+        let (d_ip, d_port) = endpoint_bits(seg.dst);
+        // An IPv4 source and an IPv6 destination cannot share a packet, so the mapped
+        // form never makes two real endpoints equal.
+        if (s_ip, s_port) <= (d_ip, d_port) {
+            (FlowKey { lo_ip: s_ip, hi_ip: d_ip, lo_port: s_port, hi_port: d_port }, true)
         } else {
-            FlowKey(seg.dst, seg.src)
+            (FlowKey { lo_ip: d_ip, hi_ip: s_ip, lo_port: d_port, hi_port: s_port }, false)
         }
+    }
+
+    /// A well-mixed 64-bit hash, also used to pick a shard in the parallel reader.
+    pub fn hash_with(&self, state: &ahash::RandomState) -> u64 {
+        state.hash_one(self)
     }
 }
 
-/// Connections in progress and finished, in order of first packet once finished.
+/// What is left of a connection retired while one of its endpoints was in TIME_WAIT:
+/// enough to tell that a new SYN on its 4-tuple reuses it within 2·MSL.
+struct Tombstone {
+    key: FlowKey,
+    time_wait_entered: Timestamp,
+}
+
+/// How long a closed connection stays whole for late segments (a retransmitted FIN, the
+/// last ACK, a RST) before it shrinks to its record: Zeek's tcp_close_delay.
+pub const CLOSE_DELAY: Duration = Duration::from_secs(5);
+
+/// Connections in progress and finished.
 pub struct FlowTable {
-    active: HashMap<FlowKey, Connection, ahash::RandomState>,
+    /// Boxed: the table's spare capacity then costs a pointer per slot, not a connection.
+    active: HashTable<Box<Connection>>,
+    tombstones: HashTable<Tombstone>,
+    hasher: ahash::RandomState,
     finished: Vec<Connection>,
     next_id: u64,
+    /// Packets seen, to number each connection's first packet.
+    packets: u64,
     /// Maximum segment lifetime; TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2).
     msl: Duration,
     limits: Limits,
@@ -136,9 +183,19 @@ impl EventBuf {
 impl FlowTable {
     pub fn new(msl: Duration) -> Self {
         FlowTable {
-            active: HashMap::default(),
+            active: HashTable::new(),
+            tombstones: HashTable::new(),
+            // Fixed keys: the same input gives the same table layout and the same shard
+            // split on every run (the keys are still not guessable from a capture).
+            hasher: ahash::RandomState::with_seeds(
+                0x5ca1_ab1e_0dd5_eed5,
+                0x7c9a_11fe_3b1d_c0de,
+                0x0123_4567_89ab_cdef,
+                0xfedc_ba98_7654_3210,
+            ),
             finished: Vec::new(),
             next_id: 1,
+            packets: 0,
             msl,
             limits: Limits::default(),
             retired: 0,
@@ -155,7 +212,7 @@ impl FlowTable {
     }
 
     pub fn active(&self) -> impl Iterator<Item = &Connection> {
-        self.active.values()
+        self.active.iter().map(|c| &**c)
     }
 
     pub fn active_len(&self) -> usize {
@@ -170,33 +227,73 @@ impl FlowTable {
         at: Timestamp,
         sink: &mut impl FnMut(&Connection, Timestamp, Event),
     ) {
-        let key = FlowKey::of(seg);
+        self.packets += 1;
+        self.on_numbered_segment(seg, self.packets, wire_len, at, sink);
+    }
+
+    /// `on_segment` for a table that sees only some of the input's packets (one shard of
+    /// several): `number` is the packet's place in the whole input, so that connections
+    /// can later be numbered as one table would have.
+    pub fn on_numbered_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        number: u64,
+        wire_len: u32,
+        at: Timestamp,
+        sink: &mut impl FnMut(&Connection, Timestamp, Event),
+    ) {
+        let (key, src_is_lo) = FlowKey::of(seg);
+        let hash = key.hash_with(&self.hasher);
         let mut events = EventBuf::new();
         let mut reused = false;
-        if let Some(conn) = self.active.get(&key) {
-            let sender = conn.side_of(seg.src);
-            if conn.tcp.is_new_connection_syn(sender, seg) {
-                // A new connection on the same 4-tuple: the old one is over.
-                if let Some(old) = self.active.remove(&key) {
-                    reused = self.in_time_wait(&old, at);
-                    self.finished.push(old);
+        let linger = self.linger();
+        // The common case: one lookup, one hash.
+        let found = match self.active.find_entry(hash, |c| c.key == key) {
+            Ok(entry) => {
+                let conn = entry.get();
+                let sender = side_from(conn.client_is_lo, src_is_lo);
+                let over = expired(conn, at, linger, self.limits.idle_timeout);
+                if over || conn.tcp.is_new_connection_syn(sender, seg) {
+                    // The old connection is over: its close played out, it idled past the
+                    // timeout, or a new SYN reuses its 4-tuple.
+                    let (old, _) = entry.remove();
+                    reused = seg.flags.syn_only() && in_time_wait(&old, at, self.msl);
+                    if over {
+                        self.retired += 1;
+                        self.bury(hash, &old, at);
+                    }
+                    self.finished.push(*old);
+                    None
+                } else {
+                    Some(entry.into_mut())
                 }
             }
-        }
-        let conn = match self.active.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
+            Err(_) => None,
+        };
+        let conn = match found {
+            Some(conn) => conn,
+            None => {
+                if !self.tombstones.is_empty() {
+                    if let Ok(t) = self.tombstones.find_entry(hash, |t| t.key == key) {
+                        let (t, _) = t.remove();
+                        reused |= seg.flags.syn_only()
+                            && at.saturating_since(t.time_wait_entered) < self.msl * 2;
+                    }
+                }
                 let id = self.next_id;
                 self.next_id += 1;
-                let conn = v.insert(new_connection(id, seg, at, reused));
+                let conn = new_connection(id, number, seg, key, src_is_lo, at, reused);
+                let hasher = &self.hasher;
                 events.push(Event::ConnectionStarted {
                     reused_time_wait: reused,
                 });
-                conn
+                self.active
+                    .insert_unique(hash, Box::new(conn), |c| c.key.hash_with(hasher))
+                    .into_mut()
             }
         };
         conn.last_seen = conn.last_seen.max(at);
-        let sender = conn.side_of(seg.src);
+        let sender = side_from(conn.client_is_lo, src_is_lo);
         conn.tcp
             .on_segment(sender, seg, wire_len, at, &mut |e| events.push(e));
         for e in events.iter() {
@@ -207,36 +304,68 @@ impl FlowTable {
         }
     }
 
+    /// How long a closed connection is kept whole (never longer than TIME_WAIT).
+    fn linger(&self) -> Duration {
+        CLOSE_DELAY.min(self.msl * 2)
+    }
+
+    /// Leaves a tombstone for a retired connection that an endpoint still holds in
+    /// TIME_WAIT as of `at`, so that a new SYN on its 4-tuple is seen as reusing it.
+    fn bury(&mut self, hash: u64, old: &Connection, at: Timestamp) {
+        let (c, s) = old.tcp.time_wait_sides();
+        if let Some(entered) = old.tcp.time_wait_entered.filter(|_| c || s) {
+            if at.saturating_since(entered) < self.msl * 2 {
+                let hasher = &self.hasher;
+                // A 4-tuple has one connection at a time, so at most one tombstone.
+                self.tombstones.insert_unique(
+                    hash,
+                    Tombstone {
+                        key: old.key,
+                        time_wait_entered: entered,
+                    },
+                    |t| t.key.hash_with(hasher),
+                );
+            }
+        }
+    }
+
     /// Drops the longest-idle eighth of the table at once, so that a flood of new
     /// 4-tuples costs O(log n) per packet, not a scan each.
     fn evict(&mut self) {
         let excess = self.active.len() - self.limits.max_connections;
         let batch = (self.limits.max_connections / 8).max(excess).max(1);
-        let mut by_idle: Vec<(Timestamp, FlowKey)> =
-            self.active.iter().map(|(k, c)| (c.last_seen, *k)).collect();
-        by_idle.sort_unstable_by_key(|(t, _)| *t);
-        for (_, key) in by_idle.into_iter().take(batch) {
-            if let Some(c) = self.active.remove(&key) {
-                self.evicted += 1;
-                self.finished.push(c);
-            }
-        }
+        let mut by_idle: Vec<(Timestamp, u64)> =
+            self.active.iter().map(|c| (c.last_seen, c.id)).collect();
+        by_idle.sort_unstable();
+        let Some(&(cutoff, last_id)) = by_idle.get(batch - 1) else {
+            return;
+        };
+        let before = self.finished.len();
+        self.finished.extend(
+            self.active
+                .extract_if(|c| (c.last_seen, c.id) <= (cutoff, last_id))
+                .map(|c| *c),
+        );
+        self.evicted += (self.finished.len() - before) as u64;
     }
 
-    /// Retires connections whose close has played out (2·MSL after their last packet,
-    /// so that TIME_WAIT reuse is still seen) and, with an idle timeout, those idle for
-    /// longer. `now` is capture time.
+    /// Retires connections that are over as of capture time `now` (see `expired`):
+    /// only memory changes, never a figure.
     pub fn retire(&mut self, now: Timestamp) {
-        let closed_after = self.msl * 2;
-        let idle_after = self.limits.idle_timeout;
-        let before = self.finished.len();
-        let done = self.active.extract_if(|_, c| {
-            let idle = now.saturating_since(c.last_seen);
-            (c.tcp.is_closed() && idle >= closed_after)
-                || idle_after.is_some_and(|limit| idle >= limit)
-        });
-        self.finished.extend(done.map(|(_, c)| c));
-        self.retired += (self.finished.len() - before) as u64;
+        let (linger, idle_timeout) = (self.linger(), self.limits.idle_timeout);
+        let done: Vec<Box<Connection>> = self
+            .active
+            .extract_if(|c| expired(c, now, linger, idle_timeout))
+            .collect();
+        self.retired += done.len() as u64;
+        for old in done {
+            let hash = old.key.hash_with(&self.hasher);
+            self.bury(hash, &old, now);
+            self.finished.push(*old);
+        }
+        let time_wait = self.msl * 2;
+        self.tombstones
+            .retain(|t| now.saturating_since(t.time_wait_entered) < time_wait);
     }
 
     /// Takes the connections finished so far (superseded, retired, evicted), in no
@@ -245,24 +374,48 @@ impl FlowTable {
         self.finished.drain(..)
     }
 
-    /// An endpoint of `old` entered TIME_WAIT less than 2·MSL before `at`.
-    fn in_time_wait(&self, old: &Connection, at: Timestamp) -> bool {
-        let (c, s) = old.tcp.time_wait_sides();
-        match old.tcp.time_wait_entered {
-            Some(entered) if c || s => at.saturating_since(entered) < self.msl * 2,
-            _ => false,
-        }
-    }
-
-    /// All connections, in order of first packet.
+    /// All connections not drained yet, in order of first packet.
     pub fn finish(mut self) -> Vec<Connection> {
-        self.finished.extend(self.active.into_values());
-        self.finished.sort_by_key(|c| c.id);
+        self.finished.extend(self.active.drain().map(|c| *c));
+        self.finished.sort_unstable_by_key(|c| c.id);
         self.finished
     }
 }
 
-fn new_connection(id: u64, seg: &TcpSegment<'_>, at: Timestamp, reused: bool) -> Connection {
+/// Whether `conn` is over as of `at` though no packet said so: it closed and stayed
+/// quiet for `linger`, or it idled past the timeout. The same rule whether `retire` ran
+/// or not, so retiring early (to bound memory) never changes a figure.
+fn expired(conn: &Connection, at: Timestamp, linger: Duration, idle: Option<Duration>) -> bool {
+    let quiet = at.saturating_since(conn.last_seen);
+    (conn.tcp.is_closed() && quiet >= linger) || idle.is_some_and(|limit| quiet >= limit)
+}
+
+/// An endpoint of `old` entered TIME_WAIT less than 2·MSL before `at`.
+fn in_time_wait(old: &Connection, at: Timestamp, msl: Duration) -> bool {
+    let (c, s) = old.tcp.time_wait_sides();
+    match old.tcp.time_wait_entered {
+        Some(entered) if c || s => at.saturating_since(entered) < msl * 2,
+        _ => false,
+    }
+}
+
+fn side_from(client_is_lo: bool, src_is_lo: bool) -> Side {
+    if client_is_lo == src_is_lo {
+        Side::Client
+    } else {
+        Side::Server
+    }
+}
+
+fn new_connection(
+    id: u64,
+    first_packet: u64,
+    seg: &TcpSegment<'_>,
+    key: FlowKey,
+    src_is_lo: bool,
+    at: Timestamp,
+    reused: bool,
+) -> Connection {
     let (client, server, roles) = if seg.flags.syn_only() {
         (seg.src, seg.dst, RoleBasis::Syn)
     } else if seg.flags.syn_ack() {
@@ -276,6 +429,7 @@ fn new_connection(id: u64, seg: &TcpSegment<'_>, at: Timestamp, reused: bool) ->
     };
     Connection {
         id,
+        first_packet,
         client,
         server,
         roles,
@@ -283,6 +437,8 @@ fn new_connection(id: u64, seg: &TcpSegment<'_>, at: Timestamp, reused: bool) ->
         last_seen: at,
         reused_time_wait: reused,
         tcp: TcpTracker::default(),
+        key,
+        client_is_lo: (client == seg.src) == src_is_lo,
     }
 }
 
@@ -400,9 +556,9 @@ mod tests {
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 1), 0);
         feed(&mut t, &rst, 0);
         feed(&mut t, &seg("10.0.0.3:1234", SRV, TcpFlags::SYN, 1), 0);
-        t.retire(Timestamp::from_secs_nanos(119, 0));
+        t.retire(Timestamp::from_secs_nanos(4, 0));
         assert_eq!(t.active_len(), 2);
-        t.retire(Timestamp::from_secs_nanos(120, 0));
+        t.retire(Timestamp::from_secs_nanos(5, 0));
         assert_eq!((t.active_len(), t.retired), (1, 1));
         t.retire(Timestamp::from_secs_nanos(300, 0));
         assert_eq!((t.active_len(), t.retired), (0, 2));

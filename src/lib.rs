@@ -9,6 +9,7 @@ pub mod decode;
 pub mod flow;
 pub mod live;
 pub mod output;
+pub mod record;
 pub mod report;
 pub mod seq;
 pub mod source;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::ser::{Serialize, Serializer};
 
 use crate::analyze::{Analysis, PacketCounts};
-use crate::flow::Connection;
+use crate::record::{ConnectionRecord, SideFigures};
 use crate::source::Format;
 use crate::time::Timestamp;
 use crate::tracker::{CloseKind, Closer};
@@ -75,7 +75,7 @@ pub struct Report {
     pub inputs: Vec<InputSummary>,
     pub packets: PacketCounts,
     pub summary: Summary,
-    pub connections: Vec<ConnectionReport>,
+    pub connections: ConnectionList,
     /// Things the reader should know: read errors after some packets, odd timestamps.
     pub warnings: Vec<String>,
     /// Live capture only (`synack capture`): what bounded the run, and libpcap's counts.
@@ -307,34 +307,23 @@ pub struct ConnectionReport {
     pub anomalies: BTreeMap<&'static str, u32>,
 }
 
-fn per_side(c: &Connection, f: impl Fn(&crate::tracker::Endpoint) -> u64) -> PerSide {
+fn per_side(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> u64) -> PerSide {
     PerSide {
-        client: f(&c.tcp.client),
-        server: f(&c.tcp.server),
+        client: f(&r.client_figures),
+        server: f(&r.server_figures),
     }
 }
 
-fn per_direction(c: &Connection, f: impl Fn(&crate::tracker::Endpoint) -> u64) -> PerDirection {
+fn per_direction(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> u64) -> PerDirection {
     PerDirection {
-        client_to_server: f(&c.tcp.client),
-        server_to_client: f(&c.tcp.server),
-    }
-}
-
-fn median(values: &[Duration]) -> Option<Duration> {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    match v.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(v[n / 2]),
-        n => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+        client_to_server: f(&r.client_figures),
+        server_to_client: f(&r.server_figures),
     }
 }
 
 impl ConnectionReport {
-    pub fn from_connection(c: &Connection) -> Self {
-        let t = &c.tcp;
-        let h = &t.handshake;
+    pub fn from_record(r: &ConnectionRecord) -> Self {
+        let h = &r.handshake;
         let seen_handshake = h.syn_count > 0 || h.synack_count > 0;
         let handshake = seen_handshake.then(|| HandshakeReport {
             first_syn: h.first_syn.map(JsonTime),
@@ -350,62 +339,82 @@ impl ConnectionReport {
             synack_retransmits: h.synack_retransmits(),
             simultaneous_open: h.simultaneous_open,
         });
-        let close = t.close_kind();
-        let time_wait = match t.time_wait_sides() {
+        let time_wait = match r.time_wait {
             (true, true) => Some("both"),
             (true, false) => Some("client"),
             (false, true) => Some("server"),
             (false, false) => None,
         };
-        let (kc, ks) = (&t.client.keepalive, &t.server.keepalive);
-        let mut intervals = kc.intervals.clone();
-        intervals.extend_from_slice(&ks.intervals);
-        let idle = match (kc.first_probe, ks.first_probe) {
-            (Some(a), Some(b)) if b < a => ks.idle_before_first,
-            (Some(_), _) => kc.idle_before_first,
-            (None, Some(_)) => ks.idle_before_first,
-            (None, None) => None,
-        };
+        let (kc, ks) = (&r.client_figures, &r.server_figures);
         ConnectionReport {
-            id: c.id,
-            client: c.client.to_string(),
-            server: c.server.to_string(),
-            roles_from: c.roles.as_str(),
-            first_seen: JsonTime(c.first_seen),
-            last_seen: JsonTime(c.last_seen),
-            duration_ms: Millis(c.duration()),
-            packets: per_direction(c, |e| e.packets),
-            bytes: per_direction(c, |e| e.bytes),
-            payload_bytes: per_direction(c, |e| e.payload_bytes),
+            id: r.id,
+            client: r.client.to_string(),
+            server: r.server.to_string(),
+            roles_from: r.roles.as_str(),
+            first_seen: JsonTime(r.first_seen),
+            last_seen: JsonTime(r.last_seen),
+            duration_ms: Millis(r.duration()),
+            packets: per_direction(r, |e| e.packets),
+            bytes: per_direction(r, |e| e.bytes),
+            payload_bytes: per_direction(r, |e| e.payload_bytes),
             handshake,
             states: StatesReport {
-                client: t.client.state.as_str(),
-                server: t.server.state.as_str(),
+                client: r.client_state.as_str(),
+                server: r.server_state.as_str(),
             },
-            close: close.as_str(),
-            abnormal: close.is_abnormal(),
-            midstream: t.midstream,
-            closed_by: t.closer.map(Closer::as_str),
-            reset_by: t.reset.map(|r| r.by.as_str()),
-            reset_state: t.reset.map(|r| r.sender_state.as_str()),
+            close: r.close.as_str(),
+            abnormal: r.close.is_abnormal(),
+            midstream: r.midstream,
+            closed_by: r.closer.map(Closer::as_str),
+            reset_by: r.reset.map(|x| x.by.as_str()),
+            reset_state: r.reset.map(|x| x.sender_state.as_str()),
             time_wait,
-            reused_time_wait: c.reused_time_wait,
-            rst: per_side(c, |e| e.rsts),
-            fin: per_side(c, |e| e.fins),
+            reused_time_wait: r.reused_time_wait,
+            rst: per_side(r, |e| e.rsts),
+            fin: per_side(r, |e| e.fins),
             keepalive: KeepaliveReport {
-                probes: kc.probes + ks.probes,
-                acks: kc.acks + ks.acks,
-                unanswered: kc.unanswered() + ks.unanswered(),
-                from_client: kc.probes,
-                from_server: ks.probes,
-                idle_before_first_probe_ms: idle.map(Millis),
-                median_probe_interval_ms: median(&intervals).map(Millis),
+                probes: kc.keepalive_probes + ks.keepalive_probes,
+                acks: kc.keepalive_acks + ks.keepalive_acks,
+                unanswered: kc.keepalive_unanswered() + ks.keepalive_unanswered(),
+                from_client: kc.keepalive_probes,
+                from_server: ks.keepalive_probes,
+                idle_before_first_probe_ms: r.keepalive_idle.map(Millis),
+                median_probe_interval_ms: r.keepalive_interval.map(Millis),
             },
-            zero_window_probes: t.client.zero_window_probes + t.server.zero_window_probes,
-            retransmissions: per_side(c, |e| e.retransmissions),
-            out_of_order: per_side(c, |e| e.out_of_order),
-            anomalies: t.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
+            zero_window_probes: r.total(|e| e.zero_window_probes),
+            retransmissions: per_side(r, |e| e.retransmissions),
+            out_of_order: per_side(r, |e| e.out_of_order),
+            anomalies: r.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
         }
+    }
+}
+
+/// The report's connections, kept as compact records and shaped as [`ConnectionReport`]s
+/// one at a time when printed, so that a report of many connections stays small.
+#[derive(Debug, Default)]
+pub struct ConnectionList(Vec<ConnectionRecord>);
+
+impl ConnectionList {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn records(&self) -> &[ConnectionRecord] {
+        &self.0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = ConnectionReport> + '_ {
+        self.0.iter().map(ConnectionReport::from_record)
+    }
+}
+
+impl Serialize for ConnectionList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
     }
 }
 
@@ -420,11 +429,10 @@ pub struct SummaryBuilder {
 }
 
 impl SummaryBuilder {
-    pub fn add(&mut self, c: &Connection) {
+    pub fn add(&mut self, c: &ConnectionRecord) {
         let s = &mut self.summary;
         s.connections += 1;
-        let t = &c.tcp;
-        let h = &t.handshake;
+        let h = &c.handshake;
         if h.syn_count > 0 {
             s.handshakes.attempted += 1;
             if h.completed.is_some() {
@@ -436,7 +444,7 @@ impl SummaryBuilder {
         self.rtt.extend(h.rtt());
         self.syn_to_synack.extend(h.syn_to_synack());
         self.synack_to_ack.extend(h.synack_to_ack());
-        let close = t.close_kind();
+        let close = c.close;
         let closes = &mut s.closes;
         *match close {
             CloseKind::Fin => &mut closes.fin,
@@ -447,25 +455,25 @@ impl SummaryBuilder {
             CloseKind::HalfClosed => &mut closes.half_closed,
             CloseKind::Open => &mut closes.open,
         } += 1;
-        closes.midstream += u64::from(t.midstream);
+        closes.midstream += u64::from(c.midstream);
         closes.abnormal += u64::from(close.is_abnormal());
-        s.rst.from_client += t.client.rsts;
-        s.rst.from_server += t.server.rsts;
+        s.rst.from_client += c.client_figures.rsts;
+        s.rst.from_server += c.server_figures.rsts;
         s.rst.packets = s.rst.from_client + s.rst.from_server;
-        s.rst.answering_syn += t.rst_answering_syn;
-        s.fin_packets += t.client.fins + t.server.fins;
-        let (c_tw, s_tw) = t.time_wait_sides();
+        s.rst.answering_syn += c.rst_answering_syn;
+        s.fin_packets += c.total(|e| e.fins);
+        let (c_tw, s_tw) = c.time_wait;
         s.time_wait.client += u64::from(c_tw);
         s.time_wait.server += u64::from(s_tw);
-        s.time_wait.simultaneous += u64::from(t.closer == Some(Closer::Both) && c_tw && s_tw);
+        s.time_wait.simultaneous += u64::from(c.closer == Some(Closer::Both) && c_tw && s_tw);
         s.time_wait.reused += u64::from(c.reused_time_wait);
-        let (kc, ks) = (&t.client.keepalive, &t.server.keepalive);
-        s.keepalive.probes += kc.probes + ks.probes;
-        s.keepalive.acks += kc.acks + ks.acks;
-        s.keepalive.unanswered += kc.unanswered() + ks.unanswered();
-        s.keepalive.connections += u64::from(kc.probes + ks.probes > 0);
-        s.zero_window_probes += t.client.zero_window_probes + t.server.zero_window_probes;
-        s.retransmissions += t.client.retransmissions + t.server.retransmissions;
+        let probes = c.total(|e| e.keepalive_probes);
+        s.keepalive.probes += probes;
+        s.keepalive.acks += c.total(|e| e.keepalive_acks);
+        s.keepalive.unanswered += c.total(|e| e.keepalive_unanswered());
+        s.keepalive.connections += u64::from(probes > 0);
+        s.zero_window_probes += c.total(|e| e.zero_window_probes);
+        s.retransmissions += c.total(|e| e.retransmissions);
     }
 
     pub fn finish(self) -> Summary {
@@ -639,13 +647,13 @@ fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
 }
 
 impl Report {
-    pub fn build(analysis: &Analysis) -> Report {
+    pub fn build(analysis: Analysis) -> Report {
         Self::build_with(analysis, SummaryBuilder::default())
     }
 
     /// A report whose summary also counts `retired`: connections a live capture has
     /// already let go of.
-    pub fn build_with(analysis: &Analysis, retired: SummaryBuilder) -> Report {
+    pub fn build_with(analysis: Analysis, retired: SummaryBuilder) -> Report {
         let mut warnings = Vec::new();
         for input in &analysis.inputs {
             if let Some(e) = &input.error {
@@ -686,7 +694,7 @@ impl Report {
         let midstream = analysis
             .connections
             .iter()
-            .filter(|c| c.tcp.midstream)
+            .filter(|c| c.midstream)
             .count();
         if midstream > 0 {
             warnings.push(format!(
@@ -704,11 +712,7 @@ impl Report {
                 }
                 b.finish()
             },
-            connections: analysis
-                .connections
-                .iter()
-                .map(ConnectionReport::from_connection)
-                .collect(),
+            connections: ConnectionList(analysis.connections),
             warnings,
             capture: None,
         }

@@ -204,7 +204,7 @@ impl Anomaly {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         Anomaly::ALL.iter().position(|a| *a == self).unwrap_or(0)
     }
 }

@@ -15,6 +15,7 @@ use synack::flow::Limits;
 use synack::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
+use synack::record::ConnectionRecord;
 use synack::report::{CaptureSummary, Report, SummaryBuilder};
 use synack::source::{CaptureReader, InputStats, Packet};
 use synack::time::Timestamp;
@@ -124,7 +125,7 @@ impl<W: Write> Run<W> {
     /// their share of the summary.
     fn retire(&mut self, now: Timestamp) {
         self.analyzer.retire(now);
-        for c in self.analyzer.drain_finished() {
+        for c in self.analyzer.drain_records() {
             self.retired.add(&c);
         }
     }
@@ -133,7 +134,7 @@ impl<W: Write> Run<W> {
         let mut all = self.retired.clone();
         let mut open = 0;
         for c in self.analyzer.active() {
-            all.add(c);
+            all.add(&ConnectionRecord::of(c));
             open += 1;
         }
         let s = all.finish();
@@ -385,11 +386,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let mut out = printer.into_inner();
     let active_at_end = analyzer.active_connections() as u64;
     let analysis = analyzer.finish();
-    let mut report = Report::build_with(&analysis, retired);
+    let (retired_count, evicted) = (analysis.retired, analysis.evicted);
+    let mut report = Report::build_with(analysis, retired);
     report.capture = Some(CaptureSummary {
         packets_captured: packets,
-        retired: analysis.retired,
-        evicted: analysis.evicted,
+        retired: retired_count,
+        evicted,
         active_at_end,
         received_by_filter: stats.map(|s| s.received_by_filter),
         dropped_by_kernel: stats.map(|s| s.dropped_by_kernel),

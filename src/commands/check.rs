@@ -155,7 +155,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         if let Reading::CutShort(e) | Reading::Unreadable(e) = &reading {
             writeln!(stderr, "synack: {name}: {e}")?;
         }
-        let report = Report::build(&analysis);
+        let report = Report::build(analysis);
         files.push(check::check_report(
             &name,
             &report,

@@ -70,7 +70,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         writeln!(stderr, "synack: {e}")?;
     }
     let analysis = analyzer.finish();
-    let report = Report::build(&analysis);
+    let report = Report::build(analysis);
     let stdout = io::stdout();
     let is_tty = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
+use crate::record::ConnectionRecord;
 use crate::report::{ConnectionReport, Distribution, Report};
 use crate::time::Timestamp;
 
@@ -255,21 +256,23 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     Ok(())
 }
 
-fn selected(r: &Report, rows: Rows) -> (Vec<&ConnectionReport>, usize) {
-    let mut list: Vec<&ConnectionReport> = r.connections.iter().collect();
+fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
+    let mut list: Vec<&ConnectionRecord> = r.connections.records().iter().collect();
     // Abnormal first, then by id; the sort is stable.
-    list.sort_by_key(|c| (!c.abnormal, c.id));
+    list.sort_by_key(|c| (!c.close.is_abnormal(), c.id));
     let limit = match rows {
         Rows::All => usize::MAX,
         Rows::Abnormal => {
-            list.retain(|c| c.abnormal);
+            list.retain(|c| c.close.is_abnormal());
             usize::MAX
         }
         Rows::Default(n) | Rows::Top(n) => n,
     };
     let total = list.len();
     list.truncate(limit);
-    (list, total)
+    // Only the rows shown are shaped for printing.
+    let shown = list.into_iter().map(ConnectionReport::from_record).collect();
+    (shown, total)
 }
 
 fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> io::Result<()> {

@@ -1,0 +1,146 @@
+//! A finished connection's compact result: every figure the report and the summary need,
+//! none of the tracker's working state (sequence numbers, windows, per-ACK timers). The
+//! flow table lets go of a connection once its close has played out and keeps only this,
+//! so memory grows with concurrent connections, not with all those a trace ever had.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::flow::{Connection, RoleBasis};
+use crate::time::Timestamp;
+use crate::tracker::{Anomaly, CloseKind, Closer, Endpoint, Handshake, ResetFacts, TcpState};
+
+/// One endpoint's figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SideFigures {
+    pub packets: u64,
+    pub bytes: u64,
+    pub payload_bytes: u64,
+    pub fins: u64,
+    pub rsts: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub zero_window_probes: u64,
+    pub keepalive_probes: u64,
+    pub keepalive_acks: u64,
+}
+
+impl SideFigures {
+    fn of(e: &Endpoint) -> Self {
+        SideFigures {
+            packets: e.packets,
+            bytes: e.bytes,
+            payload_bytes: e.payload_bytes,
+            fins: e.fins,
+            rsts: e.rsts,
+            retransmissions: e.retransmissions,
+            out_of_order: e.out_of_order,
+            zero_window_probes: e.zero_window_probes,
+            keepalive_probes: e.keepalive.probes,
+            keepalive_acks: e.keepalive.acks,
+        }
+    }
+
+    pub fn keepalive_unanswered(&self) -> u64 {
+        self.keepalive_probes - self.keepalive_acks
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnectionRecord {
+    /// The report's id: connections numbered from 1 in order of first packet.
+    pub id: u64,
+    /// Number of the connection's first packet in the whole input (ids follow it).
+    pub first_packet: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub roles: RoleBasis,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub reused_time_wait: bool,
+    pub handshake: Handshake,
+    pub client_state: TcpState,
+    pub server_state: TcpState,
+    pub close: CloseKind,
+    pub closer: Option<Closer>,
+    pub reset: Option<ResetFacts>,
+    pub midstream: bool,
+    /// (client, server) end in TIME_WAIT.
+    pub time_wait: (bool, bool),
+    pub rst_answering_syn: u64,
+    pub client_figures: SideFigures,
+    pub server_figures: SideFigures,
+    /// Idle time before the connection's first keep-alive probe (either side).
+    pub keepalive_idle: Option<Duration>,
+    /// Median interval between consecutive probes of either side.
+    pub keepalive_interval: Option<Duration>,
+    pub anomalies: [u32; Anomaly::ALL.len()],
+}
+
+impl ConnectionRecord {
+    pub fn of(c: &Connection) -> Self {
+        let t = &c.tcp;
+        let (kc, ks) = (&t.client.keepalive, &t.server.keepalive);
+        let keepalive_idle = match (kc.first_probe, ks.first_probe) {
+            (Some(a), Some(b)) if b < a => ks.idle_before_first,
+            (Some(_), _) => kc.idle_before_first,
+            (None, Some(_)) => ks.idle_before_first,
+            (None, None) => None,
+        };
+        let mut anomalies = [0; Anomaly::ALL.len()];
+        for (a, n) in t.anomalies() {
+            anomalies[a.index()] = n;
+        }
+        ConnectionRecord {
+            id: c.id,
+            first_packet: c.first_packet,
+            client: c.client,
+            server: c.server,
+            roles: c.roles,
+            first_seen: c.first_seen,
+            last_seen: c.last_seen,
+            reused_time_wait: c.reused_time_wait,
+            handshake: t.handshake.clone(),
+            client_state: t.client.state,
+            server_state: t.server.state,
+            close: t.close_kind(),
+            closer: t.closer,
+            reset: t.reset,
+            midstream: t.midstream,
+            time_wait: t.time_wait_sides(),
+            rst_answering_syn: t.rst_answering_syn,
+            client_figures: SideFigures::of(&t.client),
+            server_figures: SideFigures::of(&t.server),
+            keepalive_idle,
+            keepalive_interval: median(kc.intervals.iter().chain(&ks.intervals).copied()),
+            anomalies,
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.last_seen.saturating_since(self.first_seen)
+    }
+
+    pub fn anomalies(&self) -> impl Iterator<Item = (Anomaly, u32)> + '_ {
+        Anomaly::ALL
+            .iter()
+            .zip(self.anomalies.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| (*a, *n))
+    }
+
+    /// Both sides' figure, summed.
+    pub fn total(&self, f: impl Fn(&SideFigures) -> u64) -> u64 {
+        f(&self.client_figures) + f(&self.server_figures)
+    }
+}
+
+fn median(values: impl Iterator<Item = Duration>) -> Option<Duration> {
+    let mut v: Vec<Duration> = values.collect();
+    v.sort_unstable();
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(v[n / 2]),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
+}
