@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
 use crate::flow::{Connection, FlowTable, Limits};
-use crate::record::ConnectionRecord;
+use crate::record::{ConnectionRecord, PackedRecord};
 use crate::source::{CaptureReader, Format, InputStats, Packet, SourceError};
 use crate::time::Timestamp;
 use crate::tracker::Event;
@@ -100,7 +100,7 @@ pub struct Analysis {
     pub inputs: Vec<InputReport>,
     pub packets: PacketCounts,
     /// Every connection not drained during the run, in order of first packet.
-    pub connections: Vec<ConnectionRecord>,
+    pub connections: Vec<PackedRecord>,
     /// Connections let go of during the run to bound memory.
     pub retired: u64,
     pub evicted: u64,
@@ -116,7 +116,7 @@ pub struct Analyzer {
     filter_error: Option<FilterError>,
     inputs: Vec<InputReport>,
     /// Finished connections, as compact records.
-    records: Vec<ConnectionRecord>,
+    records: Vec<PackedRecord>,
     /// Capture time of the last sweep for finished connections.
     last_sweep: Option<Timestamp>,
 }
@@ -158,14 +158,17 @@ impl Analyzer {
     /// records.
     pub fn retire(&mut self, now: Timestamp) {
         self.flows.retire(now);
-        self.records
-            .extend(self.flows.drain_finished().map(|c| ConnectionRecord::of(&c)));
+        self.records.extend(
+            self.flows
+                .drain_finished()
+                .map(|c| PackedRecord::pack(&ConnectionRecord::of(&c))),
+        );
     }
 
     /// Records of the connections finished so far, for a caller that keeps only their
     /// share of the summary (live capture).
-    pub fn drain_records(&mut self) -> std::vec::Drain<'_, ConnectionRecord> {
-        self.records.drain(..)
+    pub fn drain_records(&mut self) -> impl Iterator<Item = ConnectionRecord> + '_ {
+        self.records.drain(..).map(|r| r.unpack())
     }
 
     /// Connections still tracked, in no particular order.
@@ -276,8 +279,9 @@ impl Analyzer {
     pub fn finish(mut self) -> Analysis {
         let msl = self.flows.msl();
         let (retired, evicted) = (self.flows.retired, self.flows.evicted);
-        self.records
-            .extend(self.flows.finish().iter().map(ConnectionRecord::of));
+        let records = &mut self.records;
+        self.flows
+            .finish(|c| records.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
         self.records.sort_unstable_by_key(|r| r.id);
         Analysis {
             inputs: self.inputs,

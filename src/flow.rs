@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 use crate::tracker::{Event, Side, TcpTracker};
 
 /// How the client/server roles of a connection were decided (docs/inputs.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RoleBasis {
     /// The client sent a SYN without ACK.
     Syn,
@@ -32,7 +32,7 @@ impl RoleBasis {
 }
 
 /// One TCP connection: who is who, when, and its tracker.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     /// Stable id, in order of first packet (starting at 1).
     pub id: u64,
@@ -69,7 +69,9 @@ impl Connection {
 
 /// Bidirectional key: the two endpoints in a fixed order, as plain integers so that
 /// hashing and comparing them is a few instructions (IPv4 addresses as IPv4-mapped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FlowKey {
     lo_ip: u128,
     hi_ip: u128,
@@ -86,6 +88,30 @@ fn endpoint_bits(a: SocketAddr) -> (u128, u16) {
 }
 
 impl FlowKey {
+    const BYTES: usize = 36;
+
+    fn to_bytes(self) -> [u8; Self::BYTES] {
+        let mut b = [0; Self::BYTES];
+        b[..16].copy_from_slice(&self.lo_ip.to_le_bytes());
+        b[16..32].copy_from_slice(&self.hi_ip.to_le_bytes());
+        b[32..34].copy_from_slice(&self.lo_port.to_le_bytes());
+        b[34..].copy_from_slice(&self.hi_port.to_le_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> FlowKey {
+        let mut ip = [0; 16];
+        ip.copy_from_slice(&b[..16]);
+        let lo_ip = u128::from_le_bytes(ip);
+        ip.copy_from_slice(&b[16..32]);
+        FlowKey {
+            lo_ip,
+            hi_ip: u128::from_le_bytes(ip),
+            lo_port: u16::from_le_bytes([b[32], b[33]]),
+            hi_port: u16::from_le_bytes([b[34], b[35]]),
+        }
+    }
+
     /// The key, and whether the segment's source is its first endpoint.
     pub fn of(seg: &TcpSegment<'_>) -> (FlowKey, bool) {
         let (s_ip, s_port) = endpoint_bits(seg.src);
@@ -93,9 +119,25 @@ impl FlowKey {
         // An IPv4 source and an IPv6 destination cannot share a packet, so the mapped
         // form never makes two real endpoints equal.
         if (s_ip, s_port) <= (d_ip, d_port) {
-            (FlowKey { lo_ip: s_ip, hi_ip: d_ip, lo_port: s_port, hi_port: d_port }, true)
+            (
+                FlowKey {
+                    lo_ip: s_ip,
+                    hi_ip: d_ip,
+                    lo_port: s_port,
+                    hi_port: d_port,
+                },
+                true,
+            )
         } else {
-            (FlowKey { lo_ip: d_ip, hi_ip: s_ip, lo_port: d_port, hi_port: s_port }, false)
+            (
+                FlowKey {
+                    lo_ip: d_ip,
+                    hi_ip: s_ip,
+                    lo_port: d_port,
+                    hi_port: s_port,
+                },
+                false,
+            )
         }
     }
 
@@ -105,22 +147,63 @@ impl FlowKey {
     }
 }
 
-/// What is left of a connection retired while one of its endpoints was in TIME_WAIT:
-/// enough to tell that a new SYN on its 4-tuple reuses it within 2·MSL.
-struct Tombstone {
-    key: FlowKey,
-    time_wait_entered: Timestamp,
+/// A connection that has been quiet for a while, kept as one allocation: a fixed header
+/// (key, last packet time, id, closed) that the table reads without decoding, then the
+/// connection's compact (postcard) encoding — a few hundred bytes instead of the
+/// tracker's working size. A segment that arrives for it brings it back whole, so
+/// dormancy changes memory, never a figure.
+#[derive(Debug)]
+struct Dormant(Box<[u8]>);
+
+const DORMANT_HEADER: usize = FlowKey::BYTES + 8 + 8 + 1;
+
+impl Dormant {
+    fn of(conn: &Connection) -> Dormant {
+        let mut bytes = Vec::with_capacity(DORMANT_HEADER + 320);
+        bytes.extend_from_slice(&conn.key.to_bytes());
+        bytes.extend_from_slice(&conn.last_seen.as_nanos().to_le_bytes());
+        bytes.extend_from_slice(&conn.id.to_le_bytes());
+        bytes.push(u8::from(conn.tcp.is_closed()));
+        let bytes = postcard::to_extend(conn, bytes).expect("a connection always encodes");
+        Dormant(bytes.into_boxed_slice())
+    }
+
+    fn key(&self) -> FlowKey {
+        FlowKey::from_bytes(&self.0[..FlowKey::BYTES])
+    }
+
+    fn word(&self, at: usize) -> [u8; 8] {
+        let mut w = [0; 8];
+        w.copy_from_slice(&self.0[at..at + 8]);
+        w
+    }
+
+    fn last_seen(&self) -> Timestamp {
+        Timestamp::from_nanos(i64::from_le_bytes(self.word(FlowKey::BYTES)))
+    }
+
+    fn id(&self) -> u64 {
+        u64::from_le_bytes(self.word(FlowKey::BYTES + 8))
+    }
+
+    fn closed(&self) -> bool {
+        self.0[DORMANT_HEADER - 1] != 0
+    }
+
+    fn wake(&self) -> Connection {
+        postcard::from_bytes(&self.0[DORMANT_HEADER..])
+            .expect("a connection decodes from its own encoding")
+    }
 }
 
-/// How long a closed connection stays whole for late segments (a retransmitted FIN, the
-/// last ACK, a RST) before it shrinks to its record: Zeek's tcp_close_delay.
-pub const CLOSE_DELAY: Duration = Duration::from_secs(5);
+/// Quiet time after which a connection goes dormant (Zeek's tcp_close_delay is also 5 s).
+pub const DORMANT_AFTER: Duration = Duration::from_secs(5);
 
 /// Connections in progress and finished.
 pub struct FlowTable {
     /// Boxed: the table's spare capacity then costs a pointer per slot, not a connection.
     active: HashTable<Box<Connection>>,
-    tombstones: HashTable<Tombstone>,
+    dormant: HashTable<Dormant>,
     hasher: ahash::RandomState,
     finished: Vec<Connection>,
     next_id: u64,
@@ -138,9 +221,13 @@ pub struct FlowTable {
 /// What bounds the table in a long run (live capture, or a file with endless flows).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Retire a connection with no packet for this long (Zeek's tcp_inactivity_timeout
+    /// Let go of a connection with no packet for this long (Zeek's tcp_inactivity_timeout
     /// is 5 min). `None` keeps idle connections to the end (offline reports).
     pub idle_timeout: Option<Duration>,
+    /// Let go of a closed connection once its close has played out (2·MSL after its last
+    /// packet); a later segment on its 4-tuple then starts a new connection. `false` keeps
+    /// it to the end, as tshark's tcp.stream does (offline reports).
+    pub retire_closed: bool,
     /// Most connections tracked at once; beyond it the longest-idle are evicted.
     pub max_connections: usize,
 }
@@ -149,6 +236,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             idle_timeout: None,
+            retire_closed: false,
             max_connections: usize::MAX,
         }
     }
@@ -180,11 +268,26 @@ impl EventBuf {
     }
 }
 
+/// When a connection is over though no packet said so (see `FlowTable::expired`).
+#[derive(Clone, Copy)]
+struct Expiry {
+    closed_after: Option<Duration>,
+    idle_after: Option<Duration>,
+}
+
+impl Expiry {
+    fn over(self, closed: bool, last_seen: Timestamp, at: Timestamp) -> bool {
+        let quiet = at.saturating_since(last_seen);
+        (closed && self.closed_after.is_some_and(|d| quiet >= d))
+            || self.idle_after.is_some_and(|d| quiet >= d)
+    }
+}
+
 impl FlowTable {
     pub fn new(msl: Duration) -> Self {
         FlowTable {
             active: HashTable::new(),
-            tombstones: HashTable::new(),
+            dormant: HashTable::new(),
             // Fixed keys: the same input gives the same table layout and the same shard
             // split on every run (the keys are still not guessable from a capture).
             hasher: ahash::RandomState::with_seeds(
@@ -211,12 +314,21 @@ impl FlowTable {
         self.msl
     }
 
+    /// Connections tracked whole right now (dormant ones are not listed).
     pub fn active(&self) -> impl Iterator<Item = &Connection> {
         self.active.iter().map(|c| &**c)
     }
 
+    /// Connections tracked, whole or dormant.
     pub fn active_len(&self) -> usize {
-        self.active.len()
+        self.active.len() + self.dormant.len()
+    }
+
+    fn expiry(&self) -> Expiry {
+        Expiry {
+            closed_after: self.limits.retire_closed.then_some(self.msl * 2),
+            idle_after: self.limits.idle_timeout,
+        }
     }
 
     /// Applies one segment; `sink` sees every event it caused, with its connection.
@@ -246,40 +358,35 @@ impl FlowTable {
         let hash = key.hash_with(&self.hasher);
         let mut events = EventBuf::new();
         let mut reused = false;
-        let linger = self.linger();
-        // The common case: one lookup, one hash.
-        let found = match self.active.find_entry(hash, |c| c.key == key) {
-            Ok(entry) => {
-                let conn = entry.get();
-                let sender = side_from(conn.client_is_lo, src_is_lo);
-                let over = expired(conn, at, linger, self.limits.idle_timeout);
-                if over || conn.tcp.is_new_connection_syn(sender, seg) {
-                    // The old connection is over: its close played out, it idled past the
-                    // timeout, or a new SYN reuses its 4-tuple.
-                    let (old, _) = entry.remove();
-                    reused = seg.flags.syn_only() && in_time_wait(&old, at, self.msl);
-                    if over {
-                        self.retired += 1;
-                        self.bury(hash, &old, at);
+        let expiry = self.expiry();
+        let found = loop {
+            // The common case: one lookup, one hash.
+            match self.active.find_entry(hash, |c| c.key == key) {
+                Ok(entry) => {
+                    let conn = entry.get();
+                    let sender = side_from(conn.client_is_lo, src_is_lo);
+                    let over = expiry.over(conn.tcp.is_closed(), conn.last_seen, at);
+                    if over || conn.tcp.is_new_connection_syn(sender, seg) {
+                        // The old connection is over: its close played out, it idled past
+                        // the timeout, or a new SYN reuses its 4-tuple.
+                        let (old, _) = entry.remove();
+                        reused = seg.flags.syn_only() && in_time_wait(&old, at, self.msl);
+                        self.retired += u64::from(over);
+                        self.finished.push(*old);
+                        break None;
                     }
-                    self.finished.push(*old);
-                    None
-                } else {
-                    Some(entry.into_mut())
+                    break Some(entry.into_mut());
+                }
+                Err(_) => {
+                    if !self.wake(hash, key) {
+                        break None;
+                    }
                 }
             }
-            Err(_) => None,
         };
         let conn = match found {
             Some(conn) => conn,
             None => {
-                if !self.tombstones.is_empty() {
-                    if let Ok(t) = self.tombstones.find_entry(hash, |t| t.key == key) {
-                        let (t, _) = t.remove();
-                        reused |= seg.flags.syn_only()
-                            && at.saturating_since(t.time_wait_entered) < self.msl * 2;
-                    }
-                }
                 let id = self.next_id;
                 self.next_id += 1;
                 let conn = new_connection(id, number, seg, key, src_is_lo, at, reused);
@@ -299,73 +406,82 @@ impl FlowTable {
         for e in events.iter() {
             sink(conn, at, e);
         }
-        if self.active.len() > self.limits.max_connections {
+        if self.active_len() > self.limits.max_connections {
             self.evict();
         }
     }
 
-    /// How long a closed connection is kept whole (never longer than TIME_WAIT).
-    fn linger(&self) -> Duration {
-        CLOSE_DELAY.min(self.msl * 2)
-    }
-
-    /// Leaves a tombstone for a retired connection that an endpoint still holds in
-    /// TIME_WAIT as of `at`, so that a new SYN on its 4-tuple is seen as reusing it.
-    fn bury(&mut self, hash: u64, old: &Connection, at: Timestamp) {
-        let (c, s) = old.tcp.time_wait_sides();
-        if let Some(entered) = old.tcp.time_wait_entered.filter(|_| c || s) {
-            if at.saturating_since(entered) < self.msl * 2 {
-                let hasher = &self.hasher;
-                // A 4-tuple has one connection at a time, so at most one tombstone.
-                self.tombstones.insert_unique(
-                    hash,
-                    Tombstone {
-                        key: old.key,
-                        time_wait_entered: entered,
-                    },
-                    |t| t.key.hash_with(hasher),
-                );
-            }
+    /// Brings a dormant connection of this key back whole; false if there is none.
+    fn wake(&mut self, hash: u64, key: FlowKey) -> bool {
+        if self.dormant.is_empty() {
+            return false;
         }
+        let Ok(entry) = self.dormant.find_entry(hash, |d| d.key() == key) else {
+            return false;
+        };
+        let (dormant, _) = entry.remove();
+        let hasher = &self.hasher;
+        self.active
+            .insert_unique(hash, Box::new(dormant.wake()), |c| c.key.hash_with(hasher));
+        true
     }
 
     /// Drops the longest-idle eighth of the table at once, so that a flood of new
     /// 4-tuples costs O(log n) per packet, not a scan each.
     fn evict(&mut self) {
-        let excess = self.active.len() - self.limits.max_connections;
+        let excess = self.active_len() - self.limits.max_connections;
         let batch = (self.limits.max_connections / 8).max(excess).max(1);
-        let mut by_idle: Vec<(Timestamp, u64)> =
-            self.active.iter().map(|c| (c.last_seen, c.id)).collect();
+        let mut by_idle: Vec<(Timestamp, u64)> = self
+            .active
+            .iter()
+            .map(|c| (c.last_seen, c.id))
+            .chain(self.dormant.iter().map(|d| (d.last_seen(), d.id())))
+            .collect();
         by_idle.sort_unstable();
-        let Some(&(cutoff, last_id)) = by_idle.get(batch - 1) else {
+        let Some(&cutoff) = by_idle.get(batch - 1) else {
             return;
         };
         let before = self.finished.len();
         self.finished.extend(
             self.active
-                .extract_if(|c| (c.last_seen, c.id) <= (cutoff, last_id))
+                .extract_if(|c| (c.last_seen, c.id) <= cutoff)
                 .map(|c| *c),
+        );
+        self.finished.extend(
+            self.dormant
+                .extract_if(|d| (d.last_seen(), d.id()) <= cutoff)
+                .map(|d| d.wake()),
         );
         self.evicted += (self.finished.len() - before) as u64;
     }
 
-    /// Retires connections that are over as of capture time `now` (see `expired`):
-    /// only memory changes, never a figure.
+    /// As of capture time `now`: lets go of connections that are over (their close played
+    /// out or they idled past the timeout, when the limits say so), and puts those quiet
+    /// for `DORMANT_AFTER` to sleep. The rule for "over" is the one `on_segment` applies
+    /// on its own, so when this runs changes memory, never a figure.
     pub fn retire(&mut self, now: Timestamp) {
-        let (linger, idle_timeout) = (self.linger(), self.limits.idle_timeout);
-        let done: Vec<Box<Connection>> = self
+        let expiry = self.expiry();
+        let before = self.finished.len();
+        self.finished.extend(
+            self.active
+                .extract_if(|c| expiry.over(c.tcp.is_closed(), c.last_seen, now))
+                .map(|c| *c),
+        );
+        self.finished.extend(
+            self.dormant
+                .extract_if(|d| expiry.over(d.closed(), d.last_seen(), now))
+                .map(|d| d.wake()),
+        );
+        self.retired += (self.finished.len() - before) as u64;
+        let sleepy = self
             .active
-            .extract_if(|c| expired(c, now, linger, idle_timeout))
-            .collect();
-        self.retired += done.len() as u64;
-        for old in done {
-            let hash = old.key.hash_with(&self.hasher);
-            self.bury(hash, &old, now);
-            self.finished.push(*old);
+            .extract_if(|c| now.saturating_since(c.last_seen) >= DORMANT_AFTER);
+        for conn in sleepy {
+            let d = Dormant::of(&conn);
+            let hasher = &self.hasher;
+            self.dormant
+                .insert_unique(conn.key.hash_with(hasher), d, |d| d.key().hash_with(hasher));
         }
-        let time_wait = self.msl * 2;
-        self.tombstones
-            .retain(|t| now.saturating_since(t.time_wait_entered) < time_wait);
     }
 
     /// Takes the connections finished so far (superseded, retired, evicted), in no
@@ -374,20 +490,19 @@ impl FlowTable {
         self.finished.drain(..)
     }
 
-    /// All connections not drained yet, in order of first packet.
-    pub fn finish(mut self) -> Vec<Connection> {
-        self.finished.extend(self.active.drain().map(|c| *c));
-        self.finished.sort_unstable_by_key(|c| c.id);
-        self.finished
+    /// Hands every connection still held to `each`, one at a time (so that a caller that
+    /// shrinks them never holds them all whole), in no particular order.
+    pub fn finish(mut self, mut each: impl FnMut(Connection)) {
+        for c in self.finished.drain(..) {
+            each(c);
+        }
+        for c in self.active.drain() {
+            each(*c);
+        }
+        for d in self.dormant.drain() {
+            each(d.wake());
+        }
     }
-}
-
-/// Whether `conn` is over as of `at` though no packet said so: it closed and stayed
-/// quiet for `linger`, or it idled past the timeout. The same rule whether `retire` ran
-/// or not, so retiring early (to bound memory) never changes a figure.
-fn expired(conn: &Connection, at: Timestamp, linger: Duration, idle: Option<Duration>) -> bool {
-    let quiet = at.saturating_since(conn.last_seen);
-    (conn.tcp.is_closed() && quiet >= linger) || idle.is_some_and(|limit| quiet >= limit)
 }
 
 /// An endpoint of `old` entered TIME_WAIT less than 2·MSL before `at`.
@@ -463,6 +578,13 @@ mod tests {
         }
     }
 
+    fn finish(t: FlowTable) -> Vec<Connection> {
+        let mut all = Vec::new();
+        t.finish(|c| all.push(c));
+        all.sort_by_key(|c| c.id);
+        all
+    }
+
     fn feed(t: &mut FlowTable, s: &TcpSegment<'_>, secs: i64) {
         t.on_segment(
             s,
@@ -480,7 +602,7 @@ mod tests {
         let mut t = FlowTable::new(Duration::from_secs(60));
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 1), 0);
         feed(&mut t, &seg(SRV, C, TcpFlags::SYN | TcpFlags::ACK, 9), 0);
-        let conns = t.finish();
+        let conns = finish(t);
         assert_eq!(conns.len(), 1);
         assert_eq!(conns[0].client.to_string(), C);
         assert_eq!(conns[0].roles, RoleBasis::Syn);
@@ -490,7 +612,7 @@ mod tests {
     fn midstream_server_is_the_lower_port() {
         let mut t = FlowTable::new(Duration::from_secs(60));
         feed(&mut t, &seg(SRV, C, TcpFlags::ACK, 1), 0);
-        let conns = t.finish();
+        let conns = finish(t);
         assert_eq!(conns[0].server.to_string(), SRV);
         assert_eq!(conns[0].roles, RoleBasis::Port);
     }
@@ -515,10 +637,28 @@ mod tests {
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 9999), 5);
         // A retransmission of that SYN is the same new connection.
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 9999), 6);
-        let conns = t.finish();
+        let conns = finish(t);
         assert_eq!(conns.len(), 2);
         assert!(conns[1].reused_time_wait);
         assert_eq!(conns[1].tcp.handshake.syn_count, 2);
+    }
+
+    #[test]
+    fn a_dormant_connection_wakes_whole_for_a_late_segment() {
+        let mut t = FlowTable::new(Duration::from_secs(60));
+        let mut rst = seg(SRV, C, TcpFlags::RST | TcpFlags::ACK, 0);
+        rst.ack = Seq(2);
+        feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 1), 0);
+        feed(&mut t, &rst, 0);
+        t.retire(Timestamp::from_secs_nanos(30, 0));
+        assert_eq!((t.active().count(), t.active_len()), (0, 1));
+        // tshark keeps a late segment in the same stream; so does the woken connection.
+        feed(&mut t, &seg(C, SRV, TcpFlags::ACK, 2), 31);
+        assert_eq!(t.active().count(), 1);
+        let conns = finish(t);
+        assert_eq!(conns.len(), 1);
+        assert_eq!(conns[0].tcp.client.packets, 2);
+        assert_eq!(conns[0].tcp.anomalies().count(), 1);
     }
 
     #[test]
@@ -526,6 +666,7 @@ mod tests {
         let mut t = FlowTable::new(Duration::from_secs(60));
         t.set_limits(Limits {
             idle_timeout: None,
+            retire_closed: false,
             max_connections: 16,
         });
         for port in 0..1000u16 {
@@ -538,7 +679,7 @@ mod tests {
             assert!(t.active_len() <= 16);
         }
         assert_eq!(t.evicted, 1000 - t.active_len() as u64);
-        let conns = t.finish();
+        let conns = finish(t);
         assert_eq!(conns.len(), 1000);
         // The survivors are the most recent.
         assert!(conns[999].client.port() == 20999);
@@ -549,6 +690,7 @@ mod tests {
         let mut t = FlowTable::new(Duration::from_secs(60));
         t.set_limits(Limits {
             idle_timeout: Some(Duration::from_secs(300)),
+            retire_closed: true,
             max_connections: usize::MAX,
         });
         let mut rst = seg(SRV, C, TcpFlags::RST | TcpFlags::ACK, 0);
@@ -556,9 +698,11 @@ mod tests {
         feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 1), 0);
         feed(&mut t, &rst, 0);
         feed(&mut t, &seg("10.0.0.3:1234", SRV, TcpFlags::SYN, 1), 0);
-        t.retire(Timestamp::from_secs_nanos(4, 0));
+        t.retire(Timestamp::from_secs_nanos(119, 0));
         assert_eq!(t.active_len(), 2);
-        t.retire(Timestamp::from_secs_nanos(5, 0));
+        // Both went dormant (quiet for 5 s): still tracked, listed no more.
+        assert_eq!(t.active().count(), 0);
+        t.retire(Timestamp::from_secs_nanos(120, 0));
         assert_eq!((t.active_len(), t.retired), (1, 1));
         t.retire(Timestamp::from_secs_nanos(300, 0));
         assert_eq!((t.active_len(), t.retired), (0, 2));

@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 use crate::tracker::{Anomaly, CloseKind, Closer, Endpoint, Handshake, ResetFacts, TcpState};
 
 /// One endpoint's figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SideFigures {
     pub packets: u64,
     pub bytes: u64,
@@ -46,7 +46,7 @@ impl SideFigures {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionRecord {
     /// The report's id: connections numbered from 1 in order of first packet.
     pub id: u64,
@@ -142,5 +142,36 @@ fn median(values: impl Iterator<Item = Duration>) -> Option<Duration> {
         0 => None,
         n if n % 2 == 1 => Some(v[n / 2]),
         n => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
+}
+
+/// A record as kept until printed: its postcard encoding (about a third of its size in
+/// memory, as most counters are small), with the keys that order and select records.
+#[derive(Clone, Debug)]
+pub struct PackedRecord {
+    pub id: u64,
+    pub first_packet: u64,
+    pub abnormal: bool,
+    bytes: Box<[u8]>,
+}
+
+impl PackedRecord {
+    pub fn pack(r: &ConnectionRecord) -> Self {
+        PackedRecord {
+            id: r.id,
+            first_packet: r.first_packet,
+            abnormal: r.close.is_abnormal(),
+            bytes: postcard::to_allocvec(r)
+                .expect("a record always encodes")
+                .into_boxed_slice(),
+        }
+    }
+
+    pub fn unpack(&self) -> ConnectionRecord {
+        let mut r: ConnectionRecord =
+            postcard::from_bytes(&self.bytes).expect("a record decodes from its own encoding");
+        // The id may have been given after packing (connections numbered across shards).
+        r.id = self.id;
+        r
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::ser::{Serialize, Serializer};
 
 use crate::analyze::{Analysis, PacketCounts};
-use crate::record::{ConnectionRecord, SideFigures};
+use crate::record::{ConnectionRecord, PackedRecord, SideFigures};
 use crate::source::Format;
 use crate::time::Timestamp;
 use crate::tracker::{CloseKind, Closer};
@@ -392,7 +392,7 @@ impl ConnectionReport {
 /// The report's connections, kept as compact records and shaped as [`ConnectionReport`]s
 /// one at a time when printed, so that a report of many connections stays small.
 #[derive(Debug, Default)]
-pub struct ConnectionList(Vec<ConnectionRecord>);
+pub struct ConnectionList(Vec<PackedRecord>);
 
 impl ConnectionList {
     pub fn len(&self) -> usize {
@@ -403,12 +403,16 @@ impl ConnectionList {
         self.0.is_empty()
     }
 
-    pub fn records(&self) -> &[ConnectionRecord] {
+    pub fn packed(&self) -> &[PackedRecord] {
         &self.0
     }
 
+    pub fn records(&self) -> impl Iterator<Item = ConnectionRecord> + '_ {
+        self.0.iter().map(PackedRecord::unpack)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = ConnectionReport> + '_ {
-        self.0.iter().map(ConnectionReport::from_record)
+        self.records().map(|r| ConnectionReport::from_record(&r))
     }
 }
 
@@ -691,11 +695,14 @@ impl Report {
                 p.undecodable
             ));
         }
-        let midstream = analysis
-            .connections
-            .iter()
-            .filter(|c| c.midstream)
-            .count();
+        // The warning is about the connections listed, not those a capture let go of.
+        let before_midstream = retired.summary.closes.midstream;
+        let mut summary = retired;
+        for packed in &analysis.connections {
+            summary.add(&packed.unpack());
+        }
+        let summary = summary.finish();
+        let midstream = summary.closes.midstream - before_midstream;
         if midstream > 0 {
             warnings.push(format!(
                 "{midstream} connection(s) started before the capture: their handshakes are not measured (start capturing before clients connect)"
@@ -705,13 +712,7 @@ impl Report {
             synack_version: env!("CARGO_PKG_VERSION"),
             inputs: analysis.inputs.iter().map(input_summary).collect(),
             packets: analysis.packets.clone(),
-            summary: {
-                let mut b = retired;
-                for c in &analysis.connections {
-                    b.add(c);
-                }
-                b.finish()
-            },
+            summary,
             connections: ConnectionList(analysis.connections),
             warnings,
             capture: None,

@@ -21,7 +21,9 @@ use crate::seq::Seq;
 use crate::time::Timestamp;
 
 /// RFC 9293 §3.3.2 connection states, printed with the RFC's spelling.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum TcpState {
     #[default]
     Closed,
@@ -62,7 +64,7 @@ impl fmt::Display for TcpState {
 }
 
 /// Which endpoint of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Side {
     Client,
     Server,
@@ -90,7 +92,7 @@ impl fmt::Display for Side {
 }
 
 /// How a connection ended (or had not ended) when the capture stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CloseKind {
     /// Both sides sent FIN, with no RST before that.
     Fin,
@@ -149,7 +151,7 @@ impl fmt::Display for CloseKind {
 }
 
 /// Which side sent the first FIN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Closer {
     Side(Side),
     /// A simultaneous close: the two FINs crossed.
@@ -167,7 +169,7 @@ impl Closer {
 
 /// Protocol oddities, named `<context>_<object>_<problem>` so they can be counted and
 /// grepped (after Suricata's stream events).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Anomaly {
     /// A segment with SYN and RST, or SYN and FIN, set together.
     SynWithRstOrFin,
@@ -262,7 +264,7 @@ pub enum Event {
 }
 
 /// Keep-alive figures for the probes one endpoint sent.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeepaliveStats {
     pub probes: u64,
     /// Probes the peer answered with an ACK.
@@ -291,7 +293,7 @@ const OUT_OF_ORDER_DEFAULT: Duration = Duration::from_millis(3);
 const FAST_RETRANSMIT_WINDOW: Duration = Duration::from_millis(20);
 
 /// What one endpoint has done, as seen on the wire: its state and its sequence space.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
     pub state: TcpState,
     /// Initial sequence number, from its SYN or SYN/ACK.
@@ -339,7 +341,7 @@ impl Endpoint {
 }
 
 /// Handshake timing facts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Handshake {
     pub first_syn: Option<Timestamp>,
     /// The most recent SYN before the first SYN/ACK.
@@ -380,7 +382,7 @@ impl Handshake {
 }
 
 /// The first RST that ended the connection.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResetFacts {
     pub by: Side,
     pub sender_state: TcpState,
@@ -390,7 +392,7 @@ pub struct ResetFacts {
 }
 
 /// One TCP connection's state machines and facts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct TcpTracker {
     pub client: Endpoint,
     pub server: Endpoint,

@@ -220,6 +220,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     });
     analyzer.set_limits(Limits {
         idle_timeout: Some(idle),
+        retire_closed: true,
         max_connections: args.max_connections,
     });
     let stdout = io::stdout();

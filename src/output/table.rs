@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use crate::record::ConnectionRecord;
+use crate::record::PackedRecord;
 use crate::report::{ConnectionReport, Distribution, Report};
 use crate::time::Timestamp;
 
@@ -257,13 +257,13 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
 }
 
 fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
-    let mut list: Vec<&ConnectionRecord> = r.connections.records().iter().collect();
+    let mut list: Vec<&PackedRecord> = r.connections.packed().iter().collect();
     // Abnormal first, then by id; the sort is stable.
-    list.sort_by_key(|c| (!c.close.is_abnormal(), c.id));
+    list.sort_by_key(|c| (!c.abnormal, c.id));
     let limit = match rows {
         Rows::All => usize::MAX,
         Rows::Abnormal => {
-            list.retain(|c| c.close.is_abnormal());
+            list.retain(|c| c.abnormal);
             usize::MAX
         }
         Rows::Default(n) | Rows::Top(n) => n,
@@ -271,7 +271,10 @@ fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
     let total = list.len();
     list.truncate(limit);
     // Only the rows shown are shaped for printing.
-    let shown = list.into_iter().map(ConnectionReport::from_record).collect();
+    let shown = list
+        .into_iter()
+        .map(|c| ConnectionReport::from_record(&c.unpack()))
+        .collect();
     (shown, total)
 }
 
