@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::app::AppDetector;
 use crate::decode::TcpSegment;
 use crate::time::Timestamp;
 use crate::tracker::{Event, Side, TcpTracker};
@@ -44,6 +45,8 @@ pub struct Connection {
     /// Started by a SYN on a 4-tuple whose previous connection was in TIME_WAIT.
     pub reused_time_wait: bool,
     pub tcp: TcpTracker,
+    /// What runs over it (HTTP, TLS, SSH…), from the first payload bytes.
+    pub app: AppDetector,
 }
 
 impl Connection {
@@ -199,6 +202,7 @@ impl FlowTable {
         let sender = conn.side_of(seg.src);
         conn.tcp
             .on_segment(sender, seg, wire_len, at, &mut |e| events.push(e));
+        conn.app.on_segment(sender, seg);
         for e in events.iter() {
             sink(conn, at, e);
         }
@@ -283,6 +287,7 @@ fn new_connection(id: u64, seg: &TcpSegment<'_>, at: Timestamp, reused: bool) ->
         last_seen: at,
         reused_time_wait: reused,
         tcp: TcpTracker::default(),
+        app: AppDetector::default(),
     }
 }
 

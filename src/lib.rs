@@ -4,9 +4,11 @@
 //! [`output`]. [`analyze`] wires the first four together.
 
 pub mod analyze;
+pub mod app;
 pub mod check;
 pub mod decode;
 pub mod flow;
+pub mod ladder;
 pub mod live;
 pub mod output;
 pub mod report;
