@@ -26,13 +26,14 @@ pub fn escape_text(s: &str) -> String {
     escape_bytes(s.as_bytes())
 }
 
-/// XML character data and attribute values: the five markup characters as entities.
-/// Apply to text that has been through [`escape_bytes`] (XML 1.0 forbids most control
-/// characters even as references).
+/// XML character data and attribute values: the five markup characters as entities, and
+/// control characters as [`escape_bytes`] writes them (XML 1.0 forbids most of them even
+/// as character references), so that any text gives a well-formed document.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            c if c.is_control() => out.push_str(&escape_text(c.encode_utf8(&mut [0; 4]))),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -66,5 +67,6 @@ mod tests {
             xml_escape("<a href=\"x\">&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;"
         );
+        assert_eq!(xml_escape("a\u{1b}[0m\u{85}\\"), "a\\x1b[0m\\xc2\\x85\\");
     }
 }

@@ -1,6 +1,7 @@
 //! The ladder diagram as an SVG file, for a bug report: the same rows, labels and marks as
 //! the text diagram, with the two endpoints as vertical lines and one slanted arrow per
-//! segment. Hand-written XML; every text goes through `escape_text` and `xml_escape`.
+//! segment. Hand-written XML; every text goes through `xml_escape`, and text from packets
+//! has been through `escape_bytes` before (`header_lines`, `app_label`).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -43,7 +44,7 @@ fn text(out: &mut String, x: f64, y: f64, class: &str, anchor: &str, s: &str) {
     let _ = writeln!(
         out,
         r#"<text x="{x:.1}" y="{y:.1}" class="{class}" text-anchor="{anchor}">{}</text>"#,
-        xml_escape(&escape_text(s))
+        xml_escape(s)
     );
 }
 
@@ -116,8 +117,8 @@ pub fn render(l: &Ladder) -> String {
     let titles_y = TOP - 24.0;
     text(&mut out, 90.0, titles_y, "dim", "end", "time (s)");
     text(&mut out, 170.0, titles_y, "dim", "end", "delta (ms)");
-    let client = format!("client {}", l.conn.client);
-    let server = format!("server {}", l.conn.server);
+    let client = format!("client {}", escape_text(&l.conn.client));
+    let server = format!("server {}", escape_text(&l.conn.server));
     text(&mut out, cx, titles_y, "head", "middle", &client);
     text(&mut out, sx, titles_y, "head", "middle", &server);
     let bottom = height - 10.0;

@@ -50,12 +50,16 @@ fn right(s: impl ToString) -> Cell {
 pub fn app_label(a: &AppReport) -> String {
     let mut s = a.protocol.to_string();
     if let Some(h) = &a.http {
-        if let Some(v) = h.version {
+        let websocket = a.protocol == "websocket";
+        if let (Some(v), false) = (h.version, websocket) {
             s.push('/');
             s.push_str(v);
         }
         let plural = if h.requests == 1 { "" } else { "s" };
         s.push_str(&format!(", {} request{plural}", h.requests));
+        if websocket {
+            s.push_str(" before the upgrade");
+        }
         if let Some(side) = h.connection_close {
             s.push_str(&format!(", close: {side}"));
         }
