@@ -3117,6 +3117,11 @@ above come from the scenario definitions and were cross-checked with tshark 4.x:
 * Checksums: with `ip/tcp/udp.check_checksum:TRUE` every IP, TCP, UDP, ICMP and ICMPv6
   checksum is good, except the deliberately broken IHL-3 frame in `decode/mixed.pcap`.
 * tshark decodes every `linktypes/` file to 10 TCP packets (`unsupported.pcap`: 3 `user_dlt:data`).
+* `app/`: tshark 4.0 dissects `http-keepalive.pcap` as 3 GETs answered 200, 200, 404 (the
+  last pair with `Connection: close`) and frame 9 as the only retransmission; `http10.pcap`
+  as one GET / 200; `websocket.pcap` as GET + 101 (`Connection: Upgrade`) then 4 WebSocket
+  frames; `tls-sni.pcap` and `tls-hostile-sni.pcap` as a ClientHello with the server names
+  given above; `ssh.pcap` with both banners; `unknown.pcap` as bare TCP.
 
 Where tshark's view differs from the numbers above:
 

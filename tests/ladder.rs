@@ -454,3 +454,21 @@ fn packet_text_is_escaped_in_text_and_svg() {
         .descendants()
         .any(|n| n.text().is_some_and(|s| s.contains(shown))));
 }
+
+#[test]
+fn the_ladders_in_the_docs_are_real_output() {
+    let want = ladder(&["fixtures/tcp/close-client.pcap"]);
+    for doc in ["README.md", "docs/ladder.md"] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        let start = "$ synack ladder fixtures/tcp/close-client.pcap\n";
+        let block = text
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(block, _)| block)
+            .unwrap_or_else(|| panic!("{doc}: no ladder example"));
+        assert_eq!(
+            block, want,
+            "{doc}: the example differs from the real output"
+        );
+    }
+}

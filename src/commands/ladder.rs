@@ -19,7 +19,9 @@ use synack::output::{ladder, svg};
 pub enum ColorChoice {
     /// Colors when standard output is a terminal and NO_COLOR is not set.
     Auto,
+    /// Colors even into a pipe or a file (and despite NO_COLOR).
     Always,
+    /// Plain text.
     Never,
 }
 
