@@ -15,6 +15,10 @@ pub const MAX_SNI: usize = 255;
 /// How far into a segment the HTTP header lines are read.
 const MAX_HEADER_SCAN: usize = 8192;
 
+/// Fewer payload bytes than the shortest signature (`SSH-`, `GET `) tell nothing: such a
+/// segment (a Windows keep-alive's garbage byte, a keystroke) does not decide the label.
+const MIN_SIGNATURE: usize = 4;
+
 /// The protocol label of a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AppKind {
@@ -124,9 +128,9 @@ impl AppDetector {
             return;
         }
         let bytes = seg.payload;
-        let first = !self.first_done[d];
-        self.first_done[d] = true;
+        let first = !self.first_done[d] && seg.payload_len as usize >= MIN_SIGNATURE;
         if first && matches!(self.kind, AppKind::None | AppKind::Unknown) {
+            self.first_done[d] = true;
             self.kind = self.classify(sender, bytes);
         }
         if self.kind == AppKind::Http {
@@ -168,7 +172,9 @@ impl AppDetector {
                     return;
                 };
                 h.requests += 1;
-                h.version.get_or_insert(minor);
+                if let Some(minor) = minor {
+                    h.version.get_or_insert(minor);
+                }
                 for (name, value) in headers(&bytes[head_end..]) {
                     if name.eq_ignore_ascii_case(b"connection") && has_token(value, b"close") {
                         h.close_by_client = true;
@@ -221,18 +227,22 @@ fn first_line(bytes: &[u8]) -> Option<(&[u8], usize)> {
     Some((line.strip_suffix(b"\r").unwrap_or(line), lf + 1))
 }
 
-/// `METHOD SP target SP HTTP/1.x` at the start of `bytes`, the whole line captured: the
-/// minor version and where the header lines start.
-fn request_line(bytes: &[u8]) -> Option<(u8, usize)> {
-    if !METHODS.iter().any(|m| bytes.starts_with(m)) {
-        return None;
-    }
-    let (line, next) = first_line(bytes)?;
+/// `METHOD SP target SP HTTP/1.x` at the start of `bytes`: the minor version and where the
+/// header lines start. A line that runs past the captured bytes (a URL longer than the
+/// segment) counts when all of it after the method is a plausible target (visible ASCII,
+/// no space); its version is unknown.
+fn request_line(bytes: &[u8]) -> Option<(Option<u8>, usize)> {
+    let method = METHODS.iter().find(|m| bytes.starts_with(m))?;
+    let Some((line, next)) = first_line(bytes) else {
+        let target = &bytes[method.len()..];
+        let plausible = !target.is_empty() && target.iter().all(|b| b.is_ascii_graphic());
+        return plausible.then_some((None, bytes.len()));
+    };
     let minor = match line {
         [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', m @ (b'0' | b'1')] => m - b'0',
         _ => return None,
     };
-    Some((minor, next))
+    Some((Some(minor), next))
 }
 
 /// `HTTP/1.x SP NNN` at the start of `bytes`: the status code and where the header
@@ -449,6 +459,11 @@ mod tests {
         assert_eq!(a.kind(), AppKind::Ssh);
         let mut u = AppDetector::default();
         assert_eq!(u.kind(), AppKind::None);
+        // A Windows keep-alive's garbage byte says nothing: the request after it decides.
+        let mut w = AppDetector::default();
+        w.on_segment(Side::Client, &seg(1, b"\x00"));
+        w.on_segment(Side::Client, &seg(2, b"GET / HTTP/1.1\r\n\r\n"));
+        assert_eq!(w.http().map(|h| h.requests), Some(1));
         u.on_segment(Side::Client, &seg(1, b"\x00\x01binary"));
         assert_eq!(u.kind(), AppKind::Unknown);
         u.on_segment(Side::Server, &seg(1, b"SSH-2.0-x\r\n"));
@@ -457,8 +472,11 @@ mod tests {
 
     #[test]
     fn lines_must_be_whole() {
-        assert_eq!(request_line(b"GET /a HTTP/1.0\r\n"), Some((0, 17)));
-        assert_eq!(request_line(b"GET /a HTTP/1.1"), None); // line not captured whole
+        assert_eq!(request_line(b"GET /a HTTP/1.0\r\n"), Some((Some(0), 17)));
+        // A request line longer than its segment: a long target, no version seen.
+        assert_eq!(request_line(b"GET /a?q=1&r=2"), Some((None, 14)));
+        assert_eq!(request_line(b"GET /a HTTP/1.1"), None); // a space: not one long target
+        assert_eq!(request_line(b"GET \x01\x02"), None);
         assert_eq!(request_line(b"GETX /a HTTP/1.1\r\n"), None);
         assert_eq!(request_line(b"GET /a HTTP/2.0\r\n"), None);
         assert_eq!(status_line(b"HTTP/1.1 204 No Content\r\n"), Some((204, 25)));
