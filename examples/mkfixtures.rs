@@ -1822,6 +1822,322 @@ fn tcp_fixtures() -> Vec<(&'static str, &'static str, Vec<Conn>)> {
     v
 }
 
+// ---------------------------------------------------------------------------
+// Application payloads (synack's `app` label and `synack ladder`)
+// ---------------------------------------------------------------------------
+
+/// Builds a connection's payload exchange after a handshake, keeping each side's next
+/// relative sequence number so the scenarios below read as a conversation.
+struct Talk {
+    k: Conn,
+    t: u64,
+    next: [u32; 2],
+}
+
+impl Talk {
+    fn open(mut k: Conn, rtt: u64) -> Talk {
+        let t = hs(&mut k, 0, rtt);
+        Talk { k, t, next: [1, 1] }
+    }
+
+    fn seg(&mut self, dt: u64, dir: Dir, flags: &'static str, len: u32) -> &mut Step {
+        self.t += dt;
+        let (seq, ack) = (self.next[dir.idx()], self.next[dir.other().idx()]);
+        self.next[dir.idx()] += len;
+        self.k.push(self.t, dir, flags, seq, ack, len as usize)
+    }
+
+    /// A PSH/ACK carrying `bytes`.
+    fn data(&mut self, dt: u64, dir: Dir, bytes: &[u8]) {
+        self.seg(dt, dir, "PA", bytes.len() as u32).data(bytes);
+    }
+
+    /// An ACK carrying `len` bytes of the generator's pattern (a body segment).
+    fn bulk(&mut self, dt: u64, dir: Dir, len: u32) {
+        self.seg(dt, dir, "A", len);
+    }
+
+    /// The same bytes as the last segment `dir` sent, again (a retransmission).
+    fn resend_last(&mut self, dt: u64, dir: Dir) {
+        let last = self
+            .k
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.dir == dir && s.len > 0)
+            .expect("a segment to resend")
+            .clone();
+        self.t += dt;
+        let ack = self.next[dir.other().idx()];
+        let st = self
+            .k
+            .push(self.t, dir, last.flags, last.seq, ack, last.len);
+        st.data = last.data;
+    }
+
+    fn ack(&mut self, dt: u64, dir: Dir) {
+        self.seg(dt, dir, "A", 0);
+    }
+
+    fn fin(&mut self, dt: u64, dir: Dir) {
+        self.seg(dt, dir, "FA", 0);
+        self.next[dir.idx()] += 1;
+    }
+
+    /// FIN from `first`, ACK, FIN from the other side, ACK.
+    fn close(&mut self, dt: u64, first: Dir, rtt: u64) {
+        self.fin(dt, first);
+        self.ack(rtt, first.other());
+        self.fin(200, first.other());
+        self.ack(rtt, first);
+    }
+}
+
+/// A TLS 1.3-style ClientHello record: a few cipher suites, server_name first (as
+/// browsers send it), then supported_versions.
+fn client_hello(name: &[u8]) -> Vec<u8> {
+    let mut sni = Vec::new();
+    sni.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    sni.push(0); // host_name
+    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    let mut ext = Vec::new();
+    ext.extend_from_slice(&[0x00, 0x00]);
+    ext.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    ext.extend_from_slice(&sni);
+    ext.extend_from_slice(&[0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04]); // supported_versions
+    let mut body = vec![0x03, 0x03];
+    body.extend((0..32u8).map(|i| i.wrapping_mul(37)));
+    body.push(32);
+    body.extend((0..32u8).map(|i| i.wrapping_mul(11)));
+    body.extend_from_slice(&[0x00, 0x06, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03]);
+    body.extend_from_slice(&[0x01, 0x00]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![0x01, 0x00];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// A ServerHello record followed by a ChangeCipherSpec and the start of encrypted data.
+fn server_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend((0..32u8).map(|i| i.wrapping_mul(53)));
+    body.push(0);
+    body.extend_from_slice(&[0x13, 0x01, 0x00, 0x00, 0x00]);
+    let mut rec = vec![
+        0x16,
+        0x03,
+        0x03,
+        0x00,
+        (body.len() + 4) as u8,
+        0x02,
+        0x00,
+        0x00,
+    ];
+    rec.push(body.len() as u8);
+    rec.extend_from_slice(&body);
+    rec.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
+    rec.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x20]);
+    rec.extend((0..32u8).map(|i| i ^ 0x5a));
+    rec
+}
+
+/// Encrypted application data: a TLS record of `n` opaque bytes.
+fn tls_data(n: u8, salt: u8) -> Vec<u8> {
+    let mut rec = vec![0x17, 0x03, 0x03, 0x00, n];
+    rec.extend((0..n).map(|i| i.wrapping_mul(salt) ^ 0xa5));
+    rec
+}
+
+fn app_fixtures() -> Vec<(&'static str, &'static str, Vec<Conn>)> {
+    use Dir::{C, S};
+    let mut v: Vec<(&'static str, &'static str, Vec<Conn>)> = Vec::new();
+    let c = |p: u16| format!("{CLI}:{p}");
+    let s = |p: u16| format!("{SRV}:{p}");
+    // Each file's connection starts 10 s after the previous file's, so that all of
+    // app/ can be read as one timeline.
+
+    // http-keepalive
+    {
+        let k = Conn::new(
+            "http-keepalive",
+            &c(41001),
+            &s(80),
+            0x3000_0000,
+            0x3100_0000,
+        );
+        let mut t = Talk::open(k, 10 * MS);
+        t.data(
+            200,
+            C,
+            b"GET /index.html HTTP/1.1\r\nHost: www.example.org\r\nUser-Agent: mkfixtures\r\n\r\n",
+        );
+        t.ack(10 * MS, S);
+        t.data(
+            300,
+            S,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 24\r\n\r\n<html>hello world</html>",
+        );
+        t.ack(60, C);
+        t.data(
+            50 * MS,
+            C,
+            b"GET /big.bin HTTP/1.1\r\nHost: www.example.org\r\n\r\n",
+        );
+        // The server's ACK is lost: the request is sent again, and counted once.
+        t.resend_last(200 * MS, C);
+        t.data(
+            10 * MS,
+            S,
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 28960\r\n\r\n",
+        );
+        for j in 0..20 {
+            t.bulk(100, S, 1448);
+            if j % 2 == 1 {
+                t.ack(60, C);
+            }
+        }
+        t.data(
+            30 * MS,
+            C,
+            b"GET /favicon.ico HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n",
+        );
+        t.data(
+            10 * MS,
+            S,
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        t.close(100, S, 10 * MS);
+        v.push((
+            "http-keepalive.pcap",
+            "HTTP/1.1 keep-alive: handshake (10 ms), three requests on one connection: GET /index.html (200, 24 B body); GET /big.bin, retransmitted once 200 ms later (the server's ACK was lost), answered by a header segment and 20×1448 B of body with an ACK every second segment; GET /favicon.ico with `Connection: close`, answered 404 with `Connection: close`; the server closes first. App label: http/1.1, 3 requests, 3 responses, Connection: close from both sides.",
+            vec![t.k],
+        ));
+    }
+    // http10
+    {
+        let k = Conn::new("http10", &c(41002), &s(80), 0x3200_0000, 0x3300_0000).at(10 * SEC);
+        let mut t = Talk::open(k, 5 * MS);
+        t.data(200, C, b"GET / HTTP/1.0\r\nHost: www.example.org\r\n\r\n");
+        t.data(
+            5 * MS,
+            S,
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello world\n",
+        );
+        t.close(100, S, 5 * MS);
+        v.push((
+            "http10.pcap",
+            "HTTP/1.0, one request per connection: GET / HTTP/1.0, 200 with a 12 B body, the server closes first. No `Connection` header either way. App label: http/1.0, 1 request, 1 response.",
+            vec![t.k],
+        ));
+    }
+    // websocket
+    {
+        let k = Conn::new("websocket", &c(41003), &s(80), 0x3400_0000, 0x3500_0000).at(20 * SEC);
+        let mut t = Talk::open(k, 5 * MS);
+        t.data(
+            200,
+            C,
+            b"GET /chat HTTP/1.1\r\nHost: www.example.org\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        );
+        t.data(
+            5 * MS,
+            S,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        );
+        // A masked text frame "GET / HTTP/1.1\r\n" from the client: after the switch it is
+        // a WebSocket frame, not a request.
+        let mut frame = vec![0x81, 0x90, 0x00, 0x00, 0x00, 0x00];
+        frame.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        t.data(SEC, C, &frame);
+        t.data(5 * MS, S, b"\x81\x05hello");
+        t.data(SEC, C, b"\x88\x82\x00\x00\x00\x00\x03\xe8");
+        t.data(5 * MS, S, b"\x88\x02\x03\xe8");
+        t.close(100, S, 5 * MS);
+        v.push((
+            "websocket.pcap",
+            "WebSocket: GET /chat with `Upgrade: websocket`, answered `101 Switching Protocols`; then a client text frame whose payload is `GET / HTTP/1.1\\r\\n` (with a zero mask, so the bytes are plain), a server text frame, close frames both ways, and a server-first FIN close. App label: websocket (1 request, 1 response before the upgrade).",
+            vec![t.k],
+        ));
+    }
+    // tls-sni
+    {
+        let k = Conn::new("tls-sni", &c(41004), &s(443), 0x3600_0000, 0x3700_0000).at(30 * SEC);
+        let mut t = Talk::open(k, 8 * MS);
+        t.data(200, C, &client_hello(b"www.example.org"));
+        t.data(8 * MS, S, &server_hello());
+        t.data(300, C, &tls_data(48, 7));
+        t.data(8 * MS, S, &tls_data(200, 13));
+        t.close(100 * MS, C, 8 * MS);
+        v.push((
+            "tls-sni.pcap",
+            "TLS to port 443: a ClientHello with server_name `www.example.org`, a ServerHello (with ChangeCipherSpec and encrypted data in the same segment), one encrypted record each way, a client-first FIN close. App label: tls, SNI www.example.org.",
+            vec![t.k],
+        ));
+    }
+    // tls-hostile-sni
+    {
+        let k = Conn::new(
+            "tls-hostile-sni",
+            &c(41005),
+            &s(443),
+            0x3800_0000,
+            0x3900_0000,
+        )
+        .at(40 * SEC);
+        let mut t = Talk::open(k, 8 * MS);
+        t.data(
+            200,
+            C,
+            &client_hello(b"\x1b]0;pwned\x07\x1b[2J\x1b[31mevil\x1b[0m.example\r\n<b>&"),
+        );
+        t.data(8 * MS, S, &server_hello());
+        t.close(100 * MS, C, 8 * MS);
+        v.push((
+            "tls-hostile-sni.pcap",
+            "A ClientHello whose server_name holds terminal escape sequences (set the window title, clear the screen, colors), CR LF and XML markup: `ESC ]0;pwned BEL ESC [2J ESC [31m evil ESC [0m .example CR LF <b>&`. Printers must show it escaped. App label: tls.",
+            vec![t.k],
+        ));
+    }
+    // ssh
+    {
+        let k = Conn::new("ssh", &c(41006), &s(22), 0x3a00_0000, 0x3b00_0000).at(50 * SEC);
+        let mut t = Talk::open(k, 3 * MS);
+        // The server speaks first.
+        t.data(2 * MS, S, b"SSH-2.0-OpenSSH_9.6p1 Debian-3\r\n");
+        t.data(300, C, b"SSH-2.0-OpenSSH_9.7\r\n");
+        t.bulk(3 * MS, C, 1200);
+        t.bulk(300, S, 1100);
+        t.close(SEC, C, 3 * MS);
+        v.push((
+            "ssh.pcap",
+            "SSH to port 22: the server sends its banner first, then the client; one binary packet each way; a client-first FIN close. App label: ssh.",
+            vec![t.k],
+        ));
+    }
+    // unknown
+    {
+        let k = Conn::new("unknown", &c(41007), &s(5432), 0x3c00_0000, 0x3d00_0000).at(60 * SEC);
+        let mut t = Talk::open(k, 2 * MS);
+        t.data(200, C, b"\x00\x00\x00\x08\x04\xd2\x16\x2f");
+        t.data(2 * MS, S, b"N");
+        t.bulk(300, C, 90);
+        t.bulk(2 * MS, S, 300);
+        t.close(SEC, C, 2 * MS);
+        v.push((
+            "unknown.pcap",
+            "A binary protocol (a PostgreSQL SSLRequest, answered `N`, then opaque data) to port 5432: not HTTP, TLS or SSH. App label: unknown.",
+            vec![t.k],
+        ));
+    }
+    v
+}
+
 fn sample_pcap() -> Fx {
     let t0 = BASE_NS;
     let mut frames = Vec::new();
@@ -2645,7 +2961,9 @@ fn all_fixtures() -> Vec<Fx> {
     v.extend(format_fixtures());
     v.extend(decode_fixtures());
     v.extend(bad_fixtures());
-    for (name, desc, conns) in tcp_fixtures() {
+    let tcp = tcp_fixtures().into_iter().map(|f| ("tcp", f));
+    let app = app_fixtures().into_iter().map(|f| ("app", f));
+    for (dir, (name, desc, conns)) in tcp.chain(app) {
         let mut frames = Vec::new();
         for k in &conns {
             frames.extend(k.frames(&Link::Eth, BASE_NS, false));
@@ -2653,7 +2971,7 @@ fn all_fixtures() -> Vec<Fx> {
         let frames = sorted(frames);
         let refs: Vec<&Conn> = conns.iter().collect();
         v.push(pcap_fx(
-            &format!("tcp/{name}"),
+            &format!("{dir}/{name}"),
             PcapFmt::new(1),
             &frames,
             desc,
@@ -2799,6 +3117,11 @@ above come from the scenario definitions and were cross-checked with tshark 4.x:
 * Checksums: with `ip/tcp/udp.check_checksum:TRUE` every IP, TCP, UDP, ICMP and ICMPv6
   checksum is good, except the deliberately broken IHL-3 frame in `decode/mixed.pcap`.
 * tshark decodes every `linktypes/` file to 10 TCP packets (`unsupported.pcap`: 3 `user_dlt:data`).
+* `app/`: tshark 4.0 dissects `http-keepalive.pcap` as 3 GETs answered 200, 200, 404 (the
+  last pair with `Connection: close`) and frame 9 as the only retransmission; `http10.pcap`
+  as one GET / 200; `websocket.pcap` as GET + 101 (`Connection: Upgrade`) then 4 WebSocket
+  frames; `tls-sni.pcap` and `tls-hostile-sni.pcap` as a ClientHello with the server names
+  given above; `ssh.pcap` with both banners; `unknown.pcap` as bare TCP.
 
 Where tshark's view differs from the numbers above:
 

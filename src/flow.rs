@@ -6,6 +6,7 @@ use hashbrown::HashTable;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::app::AppDetector;
 use crate::decode::TcpSegment;
 use crate::time::Timestamp;
 use crate::tracker::{Event, Side, TcpTracker};
@@ -51,6 +52,8 @@ pub struct Connection {
     /// The client is the key's first endpoint: tells a segment's sender without comparing
     /// addresses again.
     client_is_lo: bool,
+    /// What runs over it (HTTP, TLS, SSH…), from the first payload bytes.
+    pub app: AppDetector,
 }
 
 impl Connection {
@@ -403,6 +406,7 @@ impl FlowTable {
         let sender = side_from(conn.client_is_lo, src_is_lo);
         conn.tcp
             .on_segment(sender, seg, wire_len, at, &mut |e| events.push(e));
+        conn.app.on_segment(sender, seg);
         for e in events.iter() {
             sink(conn, at, e);
         }
@@ -554,6 +558,7 @@ fn new_connection(
         tcp: TcpTracker::default(),
         key,
         client_is_lo: (client == seg.src) == src_is_lo,
+        app: AppDetector::default(),
     }
 }
 

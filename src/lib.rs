@@ -1,12 +1,15 @@
 //! synack: passive TCP connection analysis of captures and live interfaces.
 //!
 //! Data flows one way: [`source`] → [`decode`] → [`flow`] → [`tracker`] → [`report`] →
-//! [`output`]. [`analyze`] wires the first four together.
+//! [`output`]. [`analyze`] wires the first four together. [`app`] labels what ran over a
+//! connection; [`ladder`] turns one connection's events into a ladder diagram model.
 
 pub mod analyze;
+pub mod app;
 pub mod check;
 pub mod decode;
 pub mod flow;
+pub mod ladder;
 pub mod live;
 pub mod output;
 pub mod record;

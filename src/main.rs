@@ -31,6 +31,10 @@ enum Command {
     /// Capture live (tcpdump-style) and print connection events as they happen: handshakes,
     /// refusals, resets, closes, TIME_WAIT, keep-alive; then the full report.
     Capture(commands::capture::CaptureArgs),
+    /// Draw one connection as a ladder diagram: client and server as columns, one arrow
+    /// per segment with flags, relative seq/ack, length and window, the states each side
+    /// enters, and marks for retransmissions, keep-alive, zero windows and resets.
+    Ladder(commands::ladder::LadderArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Capture(args) => commands::capture::run(args),
+        Command::Ladder(args) => commands::ladder::run(args),
     };
     match result {
         Ok(code) => code,

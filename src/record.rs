@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::app::AppDetector;
 use crate::flow::{Connection, RoleBasis};
 use crate::time::Timestamp;
 use crate::tracker::{Anomaly, CloseKind, Closer, Endpoint, Handshake, ResetFacts, TcpState};
@@ -75,6 +76,8 @@ pub struct ConnectionRecord {
     /// Median interval between consecutive probes of either side.
     pub keepalive_interval: Option<Duration>,
     pub anomalies: [u32; Anomaly::ALL.len()],
+    /// What ran over it.
+    pub app: AppDetector,
 }
 
 impl ConnectionRecord {
@@ -114,6 +117,7 @@ impl ConnectionRecord {
             keepalive_idle,
             keepalive_interval: median(kc.intervals.iter().chain(&ks.intervals).copied()),
             anomalies,
+            app: c.app.clone(),
         }
     }
 

@@ -13,6 +13,9 @@ use crate::source::Format;
 use crate::time::Timestamp;
 use crate::tracker::{CloseKind, Closer};
 
+pub mod app;
+use app::{AppReport, AppTotals};
+
 /// A timestamp in JSON: epoch seconds with all nine fractional digits, as a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct JsonTime(pub Timestamp);
@@ -140,6 +143,8 @@ pub struct Summary {
     pub keepalive: KeepaliveTotals,
     pub zero_window_probes: u64,
     pub retransmissions: u64,
+    /// Connections per application protocol label.
+    pub apps: AppTotals,
 }
 
 #[derive(Debug, Clone, serde::Serialize, Default)]
@@ -305,6 +310,8 @@ pub struct ConnectionReport {
     /// Segments below the highest sequence that filled a hole within an RTT (not resends).
     pub out_of_order: PerSide,
     pub anomalies: BTreeMap<&'static str, u32>,
+    /// What ran over the connection, from its first payload bytes.
+    pub app: AppReport,
 }
 
 fn per_side(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> u64) -> PerSide {
@@ -385,6 +392,7 @@ impl ConnectionReport {
             retransmissions: per_side(r, |e| e.retransmissions),
             out_of_order: per_side(r, |e| e.out_of_order),
             anomalies: r.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
+            app: AppReport::of(&r.app),
         }
     }
 }
@@ -478,6 +486,7 @@ impl SummaryBuilder {
         s.keepalive.connections += u64::from(probes > 0);
         s.zero_window_probes += c.total(|e| e.zero_window_probes);
         s.retransmissions += c.total(|e| e.retransmissions);
+        s.apps.add(c.app.kind());
     }
 
     pub fn finish(self) -> Summary {

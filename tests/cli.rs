@@ -572,6 +572,41 @@ mod schema {
         pub keepalive: KeepaliveTotals,
         pub zero_window_probes: u64,
         pub retransmissions: u64,
+        pub apps: Apps,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Apps {
+        pub none: u64,
+        pub unknown: u64,
+        pub http: u64,
+        pub websocket: u64,
+        pub tls: u64,
+        pub ssh: u64,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct App {
+        pub protocol: String,
+        pub http: Option<Http>,
+        pub tls: Option<Tls>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Http {
+        pub version: Option<String>,
+        pub requests: u64,
+        pub responses: u64,
+        pub connection_close: Option<String>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tls {
+        pub sni: Option<String>,
     }
 
     #[derive(Deserialize, Serialize)]
@@ -715,6 +750,7 @@ mod schema {
         pub retransmissions: PerSide,
         pub out_of_order: PerSide,
         pub anomalies: BTreeMap<String, u32>,
+        pub app: App,
     }
 }
 
@@ -781,6 +817,7 @@ fn json_schema_is_pinned() {
             "keepalive",
             "zero_window_probes",
             "retransmissions",
+            "apps",
         ])
     );
     assert_eq!(
@@ -830,6 +867,14 @@ fn json_schema_is_pinned() {
         keys(&s["keepalive"]),
         sorted(vec!["probes", "acks", "unanswered", "connections"])
     );
+    assert_eq!(
+        keys(&s["apps"]),
+        sorted(vec!["none", "unknown", "http", "websocket", "tls", "ssh"])
+    );
+    assert_eq!(
+        keys(&j["connections"][0]["app"]),
+        sorted(vec!["protocol", "http", "tls"])
+    );
 
     // Times: seconds with nine fractional digits; durations in ms with six.
     let c = &j["connections"][0];
@@ -853,6 +898,11 @@ fn json_schema_holds_for_nulls_and_odd_cases() {
         "fixtures/linktypes/unsupported.pcap",
         "fixtures/formats/multi-if.pcapng",
         "fixtures/bad/header-only.pcap",
+        // app.http and app.tls filled in.
+        "fixtures/app/http-keepalive.pcap",
+        "fixtures/app/websocket.pcap",
+        "fixtures/app/tls-sni.pcap",
+        "fixtures/app/tls-hostile-sni.pcap",
     ] {
         check_schema(&report_json(&[], &[file]), file);
     }

@@ -194,6 +194,13 @@ const COUNTS: &[Counts] = &[
     c("tcp/ipv6.pcap",                  [10, 10, 0, 0, 0, 0, 0, 0, 0, 1]),
     c("tcp/tfo.pcap",                   [ 8,  8, 0, 0, 0, 0, 0, 0, 0, 1]),
     c("tcp/retransmission.pcap",        [21, 21, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/http-keepalive.pcap",        [46, 46, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/http10.pcap",                [ 9,  9, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/websocket.pcap",             [13, 13, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/tls-sni.pcap",               [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/tls-hostile-sni.pcap",       [ 9,  9, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/ssh.pcap",                   [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("app/unknown.pcap",               [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
 ];
 
 /// Every capture under fixtures/ except bad/, relative to fixtures/.

@@ -2,4 +2,5 @@
 
 pub mod capture;
 pub mod check;
+pub mod ladder;
 pub mod report;

@@ -1,7 +1,10 @@
 //! Printers. They read the [`crate::report::Report`] model only; none knows about packets.
 
+pub mod escape;
 pub mod events;
 pub mod json;
 pub mod junit;
+pub mod ladder;
+pub mod svg;
 pub mod table;
 pub mod verdict;

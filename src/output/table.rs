@@ -5,7 +5,9 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
+use crate::output::escape::escape_bytes;
 use crate::record::PackedRecord;
+use crate::report::app::AppReport;
 use crate::report::{ConnectionReport, Distribution, Report};
 use crate::time::Timestamp;
 
@@ -42,6 +44,32 @@ fn new_table(opts: &TableOptions) -> Table {
 
 fn right(s: impl ToString) -> Cell {
     Cell::new(s.to_string()).set_alignment(CellAlignment::Right)
+}
+
+/// What ran over a connection, for people: `http/1.1, 3 requests, close: client`,
+/// `tls, SNI example.org` (escaped: it comes from the packet).
+pub fn app_label(a: &AppReport) -> String {
+    let mut s = a.protocol.to_string();
+    if let Some(h) = &a.http {
+        let websocket = a.protocol == "websocket";
+        if let (Some(v), false) = (h.version, websocket) {
+            s.push('/');
+            s.push_str(v);
+        }
+        let plural = if h.requests == 1 { "" } else { "s" };
+        s.push_str(&format!(", {} request{plural}", h.requests));
+        if websocket {
+            s.push_str(" before the upgrade");
+        }
+        if let Some(side) = h.connection_close {
+            s.push_str(&format!(", close: {side}"));
+        }
+    }
+    if let Some(sni) = a.tls.as_ref().and_then(|t| t.sni.as_ref()) {
+        s.push_str(", SNI ");
+        s.push_str(&escape_bytes(&sni.0));
+    }
+    s
 }
 
 fn opt_ms(m: Option<crate::report::Millis>) -> String {
@@ -239,6 +267,12 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         "keep-alive: {} probes, {} ACKed, {} unanswered, on {} connection(s)   zero-window probes: {}   retransmissions: {}",
         k.probes, k.acks, k.unanswered, k.connections, s.zero_window_probes, s.retransmissions
     )?;
+    let a = &s.apps;
+    writeln!(
+        out,
+        "applications: {} http, {} websocket, {} tls, {} ssh, {} unknown, {} without payload",
+        a.http, a.websocket, a.tls, a.ssh, a.unknown, a.none
+    )?;
 
     if let Some(cap) = &r.capture {
         writeln!(
@@ -300,6 +334,7 @@ fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> 
         "by",
         "TIME_WAIT",
         "final states (client / server)",
+        "app",
     ]);
     for c in &rows {
         let by = match (c.close, c.reset_by, c.closed_by) {
@@ -327,6 +362,7 @@ fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> 
             Cell::new(by),
             Cell::new(c.time_wait.unwrap_or("-")),
             Cell::new(format!("{} / {}", c.states.client, c.states.server)),
+            Cell::new(app_label(&c.app)),
         ]);
     }
     writeln!(out, "\nTCP connections (abnormal first)")?;

@@ -1,0 +1,197 @@
+//! `synack ladder`: the ladder diagram of one connection, as text (colored on a terminal)
+//! and optionally as an SVG file (docs/ladder.md).
+
+use std::io::{self, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+use synack::analyze::{Analyzer, Options};
+use synack::decode::LinkType;
+use synack::flow::Connection;
+use synack::ladder::LadderBuilder;
+use synack::output::{ladder, svg};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colors when standard output is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Colors even into a pipe or a file (and despite NO_COLOR).
+    Always,
+    /// Plain text.
+    Never,
+}
+
+#[derive(clap::Args)]
+pub struct LadderArgs {
+    /// Capture files (pcap or pcapng), read as one timeline in the order given, as
+    /// `synack report` reads them; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The connection with this id in `synack report` (default: 1).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["client", "server", "abnormal"])]
+    conn: Option<u64>,
+    /// The first connection from this client (`ip:port`, IPv6 as `[addr]:port`).
+    #[arg(long, value_name = "IP:PORT", conflicts_with = "abnormal")]
+    client: Option<SocketAddr>,
+    /// The first connection to this server (with --client: the first between the two).
+    #[arg(long, value_name = "IP:PORT", conflicts_with = "abnormal")]
+    server: Option<SocketAddr>,
+    /// The first abnormal connection (refused, reset, unanswered, handshake incomplete).
+    #[arg(long)]
+    abnormal: bool,
+    /// Draw every segment: do not fold long runs of data.
+    #[arg(long)]
+    full: bool,
+    /// Also write the diagram as an SVG file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// When to color the text diagram.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Only packets matching this libpcap filter expression (as `synack report -f`: the
+    /// ids stay those of `synack report` with the same filter).
+    #[arg(short = 'f', long, value_name = "BPF")]
+    filter: Option<String>,
+}
+
+/// Which connection to draw.
+enum Select {
+    Id(u64),
+    Endpoints {
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+    },
+}
+
+impl Select {
+    fn matches(&self, c: &Connection) -> bool {
+        match *self {
+            Select::Id(id) => c.id == id,
+            Select::Endpoints { client, server } => {
+                client.is_none_or(|a| a == c.client) && server.is_none_or(|a| a == c.server)
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Select::Id(id) => format!("--conn {id}"),
+            Select::Endpoints { client, server } => {
+                let mut parts = Vec::new();
+                if let Some(c) = client {
+                    parts.push(format!("--client {c}"));
+                }
+                if let Some(s) = server {
+                    parts.push(format!("--server {s}"));
+                }
+                parts.join(" ")
+            }
+        }
+    }
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // https://no-color.org: any non-empty value turns colors off.
+        ColorChoice::Auto => {
+            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Reads every input through the analyzer; `sink` sees each connection's events. Returns
+/// whether an input failed, after saying so on stderr.
+fn read_all(
+    args: &LadderArgs,
+    mut sink: impl FnMut(&Connection, synack::time::Timestamp, synack::tracker::Event),
+) -> anyhow::Result<(synack::analyze::Analysis, bool)> {
+    let options = Options {
+        filter: args.filter.clone(),
+        ..Options::default()
+    };
+    let mut analyzer = Analyzer::new(&options);
+    analyzer.check_filter(LinkType::ETHERNET)?;
+    let mut failed = false;
+    for path in &args.files {
+        let input = analyzer.read_path(path, &mut sink);
+        if let Some(e) = &input.error {
+            failed = true;
+            writeln!(io::stderr(), "synack: {}: {e}", input.name)?;
+        }
+    }
+    if let Some(e) = analyzer.filter_error() {
+        failed = true;
+        writeln!(io::stderr(), "synack: {e}")?;
+    }
+    Ok((analyzer.finish(), failed))
+}
+
+pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
+    let select = if args.abnormal {
+        if args.files.iter().any(|f| f == Path::new("-")) {
+            anyhow::bail!("--abnormal reads the input twice: give files, not standard input");
+        }
+        // First pass: a connection's close kind is known only at the end.
+        let (analysis, _) = read_all(&args, |_, _, _| {})?;
+        match analysis.connections.iter().find(|c| c.abnormal) {
+            Some(c) => Select::Id(c.id),
+            None => {
+                writeln!(
+                    io::stderr(),
+                    "synack: no abnormal connection among the {} connection(s)",
+                    analysis.connections.len()
+                )?;
+                return Ok(ExitCode::from(2));
+            }
+        }
+    } else if args.client.is_some() || args.server.is_some() {
+        Select::Endpoints {
+            client: args.client,
+            server: args.server,
+        }
+    } else {
+        Select::Id(args.conn.unwrap_or(1))
+    };
+
+    let mut builder = LadderBuilder::new(!args.full);
+    let mut chosen: Option<u64> = None;
+    let (analysis, failed) = read_all(&args, |c, at, e| {
+        // Rows are recorded for the one selected connection only.
+        if chosen.is_none() && select.matches(c) {
+            chosen = Some(c.id);
+        }
+        if chosen == Some(c.id) {
+            builder.on_event(c, at, e);
+        }
+    })?;
+    let Some(conn) = chosen.and_then(|id| analysis.connections.iter().find(|c| c.id == id)) else {
+        writeln!(
+            io::stderr(),
+            "synack: no connection matches {} (the input has {} connection(s); `synack report` lists them with their ids)",
+            select.describe(),
+            analysis.connections.len()
+        )?;
+        return Ok(ExitCode::from(2));
+    };
+    let diagram = builder.finish(&conn.unpack());
+
+    if let Some(path) = &args.svg {
+        std::fs::write(path, svg::render(&diagram))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let color = use_color(args.color);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    ladder::write_text(&mut out, &diagram, color)?;
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
