@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::app::AppDetector;
 use crate::decode::TcpSegment;
-use crate::time::Timestamp;
+use crate::time::{with_encoding_base, Timestamp};
 use crate::tracker::{Event, Side, TcpTracker};
 
 /// How the client/server roles of a connection were decided (docs/inputs.md).
@@ -158,7 +158,7 @@ impl FlowKey {
 #[derive(Debug)]
 struct Dormant(Box<[u8]>);
 
-const DORMANT_HEADER: usize = FlowKey::BYTES + 8 + 8 + 1;
+const DORMANT_HEADER: usize = FlowKey::BYTES + 8 + 8 + 8 + 1;
 
 impl Dormant {
     fn of(conn: &Connection) -> Dormant {
@@ -166,8 +166,10 @@ impl Dormant {
         bytes.extend_from_slice(&conn.key.to_bytes());
         bytes.extend_from_slice(&conn.last_seen.as_nanos().to_le_bytes());
         bytes.extend_from_slice(&conn.id.to_le_bytes());
+        bytes.extend_from_slice(&conn.first_seen.as_nanos().to_le_bytes());
         bytes.push(u8::from(conn.tcp.is_closed()));
-        let bytes = postcard::to_extend(conn, bytes).expect("a connection always encodes");
+        let bytes = with_encoding_base(conn.first_seen, || postcard::to_extend(conn, bytes))
+            .expect("a connection always encodes");
         Dormant(bytes.into_boxed_slice())
     }
 
@@ -194,13 +196,14 @@ impl Dormant {
     }
 
     fn wake(&self) -> Connection {
-        postcard::from_bytes(&self.0[DORMANT_HEADER..])
+        let base = Timestamp::from_nanos(i64::from_le_bytes(self.word(FlowKey::BYTES + 16)));
+        with_encoding_base(base, || postcard::from_bytes(&self.0[DORMANT_HEADER..]))
             .expect("a connection decodes from its own encoding")
     }
 }
 
 /// Quiet time after which a connection goes dormant (Zeek's tcp_close_delay is also 5 s).
-pub const DORMANT_AFTER: Duration = Duration::from_secs(5);
+pub const DORMANT_AFTER: Duration = Duration::from_secs(1);
 
 /// Connections in progress and finished.
 pub struct FlowTable {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::app::AppDetector;
 use crate::flow::{Connection, RoleBasis};
-use crate::time::Timestamp;
+use crate::time::{with_encoding_base, Timestamp};
 use crate::tracker::{Anomaly, CloseKind, Closer, Endpoint, Handshake, ResetFacts, TcpState};
 
 /// One endpoint's figures.
@@ -156,6 +156,7 @@ pub struct PackedRecord {
     pub id: u64,
     pub first_packet: u64,
     pub abnormal: bool,
+    first_seen: Timestamp,
     bytes: Box<[u8]>,
 }
 
@@ -165,7 +166,8 @@ impl PackedRecord {
             id: r.id,
             first_packet: r.first_packet,
             abnormal: r.close.is_abnormal(),
-            bytes: postcard::to_allocvec(r)
+            first_seen: r.first_seen,
+            bytes: with_encoding_base(r.first_seen, || postcard::to_allocvec(r))
                 .expect("a record always encodes")
                 .into_boxed_slice(),
         }
@@ -173,7 +175,8 @@ impl PackedRecord {
 
     pub fn unpack(&self) -> ConnectionRecord {
         let mut r: ConnectionRecord =
-            postcard::from_bytes(&self.bytes).expect("a record decodes from its own encoding");
+            with_encoding_base(self.first_seen, || postcard::from_bytes(&self.bytes))
+                .expect("a record decodes from its own encoding");
         // The id may have been given after packing (connections numbered across shards).
         r.id = self.id;
         r
