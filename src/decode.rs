@@ -232,42 +232,67 @@ const MAX_DEPTH: u8 = 8;
 /// Decodes one captured frame of the given link type. `cut` is how many bytes of the
 /// frame the snaplen cut off (original length − captured length).
 pub fn decode(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
+    decode_with::<true>(link_type, data, cut)
+}
+
+/// `decode` without the hand-written IPv4/IPv6 fast path: etherparse reads every IP
+/// header. Tests check that both give the same answer on every captured packet.
+#[doc(hidden)]
+pub fn decode_without_fast_path(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
+    decode_with::<false>(link_type, data, cut)
+}
+
+fn decode_with<const FAST: bool>(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     match link_type {
-        LinkType::ETHERNET => ethernet(data, 0, cut),
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version(data, 0, cut),
-        LinkType::IPV4 | LinkType::IPV6 => ip_by_version(data, 0, cut),
-        LinkType::NULL | LinkType::LOOP => bsd_loopback(link_type, data, cut),
+        LinkType::ETHERNET => ethernet::<FAST>(data, 0, cut),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version::<FAST>(data, 0, cut),
+        LinkType::IPV4 | LinkType::IPV6 => ip_by_version::<FAST>(data, 0, cut),
+        LinkType::NULL | LinkType::LOOP => bsd_loopback::<FAST>(link_type, data, cut),
         LinkType::LINUX_SLL => match data.get(14..16) {
-            Some(p) => ethertype_payload(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0, cut),
+            Some(p) => {
+                ethertype_payload::<FAST>(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0, cut)
+            }
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
         },
         LinkType::LINUX_SLL2 => match data.get(..20) {
-            Some(h) => ethertype_payload(u16::from_be_bytes([h[0], h[1]]), &data[20..], 0, cut),
+            Some(h) => {
+                ethertype_payload::<FAST>(u16::from_be_bytes([h[0], h[1]]), &data[20..], 0, cut)
+            }
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
         },
         _ => Decoded::UnsupportedLink,
     }
 }
 
-fn ethernet(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
+fn ethernet<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     match data.get(12..14) {
-        Some(t) => ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[14..], depth, cut),
+        Some(t) => {
+            ethertype_payload::<FAST>(u16::from_be_bytes([t[0], t[1]]), &data[14..], depth, cut)
+        }
         None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
     }
 }
 
-fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
+fn ethertype_payload<const FAST: bool>(
+    ethertype: u16,
+    data: &[u8],
+    depth: u8,
+    cut: u32,
+) -> Decoded<'_> {
     if depth > MAX_DEPTH {
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
     }
     match ethertype {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(data, depth, cut),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version::<FAST>(data, depth, cut),
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD1 | ETHERTYPE_QINQ_OLD2 => {
             // Tag control (2 bytes), then the next ethertype.
             match data.get(2..4) {
-                Some(t) => {
-                    ethertype_payload(u16::from_be_bytes([t[0], t[1]]), &data[4..], depth + 1, cut)
-                }
+                Some(t) => ethertype_payload::<FAST>(
+                    u16::from_be_bytes([t[0], t[1]]),
+                    &data[4..],
+                    depth + 1,
+                    cut,
+                ),
                 None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
             }
         }
@@ -281,7 +306,7 @@ fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8, cut: u32) -> Decode
                 rest = &rest[4..];
                 if entry[2] & 0x01 != 0 {
                     return match rest.first().map(|b| b >> 4) {
-                        Some(4) | Some(6) => ip_by_version(rest, depth + 1, cut),
+                        Some(4) | Some(6) => ip_by_version::<FAST>(rest, depth + 1, cut),
                         _ => Decoded::NonIp,
                     };
                 }
@@ -290,7 +315,7 @@ fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8, cut: u32) -> Decode
         }
         ETHERTYPE_PPPOE_SESSION => match data.get(6..8) {
             Some(p) => match u16::from_be_bytes([p[0], p[1]]) {
-                0x0021 | 0x0057 => ip_by_version(&data[8..], depth + 1, cut),
+                0x0021 | 0x0057 => ip_by_version::<FAST>(&data[8..], depth + 1, cut),
                 _ => Decoded::NonIp,
             },
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
@@ -299,7 +324,7 @@ fn ethertype_payload(ethertype: u16, data: &[u8], depth: u8, cut: u32) -> Decode
     }
 }
 
-fn bsd_loopback(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
+fn bsd_loopback<const FAST: bool>(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     let Some(h) = data.get(..4) else {
         return Decoded::Undecodable(DecodeError::LinkHeaderCut);
     };
@@ -318,14 +343,19 @@ fn bsd_loopback(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     match family {
         // AF_INET everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS),
         // 10 (Linux), 23 (Windows).
-        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version(&data[4..], 0, cut),
+        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version::<FAST>(&data[4..], 0, cut),
         _ => Decoded::NonIp,
     }
 }
 
-fn ip_by_version(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
+fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     if depth > MAX_DEPTH {
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
+    }
+    if FAST {
+        if let Some(decoded) = plain_ip_tcp(data, cut) {
+            return decoded;
+        }
     }
     let Ok((ip, ext_error)) = LaxIpSlice::from_slice(data) else {
         return match data.first().map(|b| b >> 4) {
@@ -355,10 +385,62 @@ fn ip_by_version(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
         17 => Decoded::Udp,
         1 | 58 => Decoded::Icmp,
         // IPv4-in-IP and IPv6-in-IP tunnels: tshark analyses the inner packet.
-        4 | 41 => ip_by_version(payload.payload, depth + 1, cut),
-        47 => gre(payload.payload, depth + 1, cut),
+        4 | 41 => ip_by_version::<FAST>(payload.payload, depth + 1, cut),
+        47 => gre::<FAST>(payload.payload, depth + 1, cut),
         other => Decoded::OtherIp(other),
     }
+}
+
+/// The common case read by hand: an unfragmented IPv4 packet, or an IPv6 packet without
+/// extension headers, carrying TCP, with usable length fields. Anything else (`None`)
+/// goes to etherparse. The lengths follow `ip_payload_wire_len` exactly.
+fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
+    let first = *data.first()?;
+    let (src, dst, header_len, total) = match first >> 4 {
+        4 => {
+            let h = data.get(..20)?;
+            let header_len = usize::from(first & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
+            if h[9] != 6
+                || fragment
+                || header_len < 20
+                || header_len > data.len()
+                || total < header_len
+            {
+                return None;
+            }
+            let src = IpAddr::from([h[12], h[13], h[14], h[15]]);
+            let dst = IpAddr::from([h[16], h[17], h[18], h[19]]);
+            (src, dst, header_len, total)
+        }
+        6 => {
+            let h = data.get(..40)?;
+            let payload_len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            if h[6] != 6 || payload_len == 0 {
+                return None;
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&h[8..24]);
+            let src = IpAddr::from(a);
+            a.copy_from_slice(&h[24..40]);
+            let dst = IpAddr::from(a);
+            (src, dst, 40, 40 + payload_len)
+        }
+        _ => return None,
+    };
+    let (payload, wire_len) = if total <= data.len() {
+        let payload = &data[header_len..total];
+        (payload, payload.len())
+    } else {
+        // Cut by the snaplen (or short on the wire): the IP length, within the frame.
+        let payload = &data[header_len..];
+        (
+            payload,
+            (total - header_len).min(payload.len() + cut as usize),
+        )
+    };
+    Some(tcp(src, dst, payload, wire_len))
 }
 
 /// Length of the IP payload on the wire: what the IP length field claims, but never
@@ -387,7 +469,7 @@ fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8], cut: u32) -> usize 
     }
 }
 
-fn gre(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
+fn gre<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     let Some(h) = data.get(..4) else {
         return Decoded::OtherIp(47);
     };
@@ -407,8 +489,8 @@ fn gre(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
         return Decoded::OtherIp(47);
     };
     match u16::from_be_bytes([h[2], h[3]]) {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version(inner, depth, cut),
-        ETHERTYPE_TEB => ethernet(inner, depth, cut),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version::<FAST>(inner, depth, cut),
+        ETHERTYPE_TEB => ethernet::<FAST>(inner, depth, cut),
         _ => Decoded::OtherIp(47),
     }
 }

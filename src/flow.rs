@@ -474,11 +474,13 @@ impl FlowTable {
                 .extract_if(|c| expiry.over(c.tcp.is_closed(), c.last_seen, now))
                 .map(|c| *c),
         );
-        self.finished.extend(
-            self.dormant
-                .extract_if(|d| expiry.over(d.closed(), d.last_seen(), now))
-                .map(|d| d.wake()),
-        );
+        if expiry.closed_after.is_some() || expiry.idle_after.is_some() {
+            self.finished.extend(
+                self.dormant
+                    .extract_if(|d| expiry.over(d.closed(), d.last_seen(), now))
+                    .map(|d| d.wake()),
+            );
+        }
         self.retired += (self.finished.len() - before) as u64;
         let sleepy = self
             .active

@@ -292,7 +292,9 @@ impl CaptureReader {
             }
         };
         let result = self.st.handle(block, on_packet);
-        self.reader.consume(offset);
+        // No shift here: `refill` moves the unread tail once per buffer, where `consume`
+        // would move half the buffer every time it passes the middle.
+        self.reader.consume_noshift(offset);
         result
     }
 }
