@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::decode::{decode, Decoded, LinkType};
 use crate::flow::{Connection, FlowTable, Limits};
 use crate::record::{ConnectionRecord, PackedRecord};
-use crate::source::{CaptureReader, Format, InputStats, Packet, SourceError};
+use crate::source::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::time::Timestamp;
 use crate::tracker::Event;
 
@@ -119,6 +119,8 @@ pub struct Analyzer {
     records: Vec<PackedRecord>,
     /// Capture time of the last sweep for finished connections.
     last_sweep: Option<Timestamp>,
+    /// Applied to each input file before reading (a progress bar, say).
+    input_wrapper: Option<Box<InputWrapper>>,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
@@ -137,6 +139,7 @@ impl Analyzer {
             inputs: Vec::new(),
             records: Vec::new(),
             last_sweep: None,
+            input_wrapper: None,
         }
     }
 
@@ -233,6 +236,11 @@ impl Analyzer {
         }
     }
 
+    /// Has every input file passed through `wrap` before it is read.
+    pub fn set_input_wrapper(&mut self, wrap: Box<InputWrapper>) {
+        self.input_wrapper = Some(wrap);
+    }
+
     /// Reads a whole file (or `-` for standard input) into the analysis. The outcome,
     /// including any error, is kept for the report.
     pub fn read_path(
@@ -241,7 +249,11 @@ impl Analyzer {
         sink: &mut impl FnMut(&Connection, Timestamp, Event),
     ) -> &InputReport {
         let name = path.display().to_string();
-        let report = match CaptureReader::open(path) {
+        let opened = match &self.input_wrapper {
+            Some(wrap) => CaptureReader::open_wrapped(path, wrap),
+            None => CaptureReader::open(path),
+        };
+        let report = match opened {
             Err(error) => InputReport {
                 name,
                 format: None,

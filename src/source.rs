@@ -176,17 +176,27 @@ struct ReaderState {
     done: bool,
 }
 
+/// Wraps an opened capture file (given with its size in bytes) before it is read.
+pub type InputWrapper = dyn Fn(File, u64) -> Box<dyn Read + Send>;
+
 impl CaptureReader {
     /// Opens a file by name; `-` is standard input.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
+        Self::open_wrapped(path, &|file, _| Box::new(file))
+    }
+
+    /// `open`, with the file handed to `wrap` (with its size) before reading: a caller can
+    /// watch the bytes go by, e.g. for a progress bar.
+    pub fn open_wrapped(path: &Path, wrap: &InputWrapper) -> Result<Self, SourceError> {
         if path.as_os_str() == "-" {
             return Self::from_read(Box::new(io::stdin()));
         }
         let file = File::open(path).map_err(SourceError::Open)?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        let meta = file.metadata().map_err(SourceError::Open)?;
+        if meta.is_dir() {
             return Err(SourceError::Open(io::Error::other("is a directory")));
         }
-        Self::from_read(Box::new(file))
+        Self::from_read(wrap(file, meta.len()))
     }
 
     /// Reads a capture from any byte stream (a file, a pipe, a test buffer).

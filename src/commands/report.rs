@@ -56,6 +56,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut analyzer = Analyzer::new(&options);
     // A syntax error in the filter is the user's, whatever the link type: say it first.
     analyzer.check_filter(LinkType::ETHERNET)?;
+    if io::stderr().is_terminal() {
+        analyzer.set_input_wrapper(Box::new(progress_bar));
+    }
     let mut failed = false;
     let stderr = &mut io::stderr();
     for path in &args.files {
@@ -96,6 +99,40 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Files smaller than this read in well under a second: no bar.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// A progress bar on standard error for a long file read (only called when standard
+/// error is a terminal); it clears itself when the file is done.
+fn progress_bar(file: std::fs::File, len: u64) -> Box<dyn io::Read + Send> {
+    if len < PROGRESS_MIN_BYTES {
+        return Box::new(file);
+    }
+    let bar = indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    Box::new(ClearOnDrop(bar.wrap_read(file)))
+}
+
+/// Clears the bar once the reader is dropped (the file read to its end or abandoned).
+struct ClearOnDrop(indicatif::ProgressBarIter<std::fs::File>);
+
+impl io::Read for ClearOnDrop {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.progress.finish_and_clear();
+    }
 }
 
 fn terminal_width() -> Option<u16> {
