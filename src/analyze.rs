@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, FlowTable, Limits};
+use crate::flow::{Connection, FlowKey, FlowTable, Limits};
 use crate::record::{ConnectionRecord, PackedRecord};
+use crate::report::SummaryBuilder;
+use crate::shard::Shards;
 use crate::source::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::time::Timestamp;
 use crate::tracker::Event;
@@ -106,6 +108,9 @@ pub struct Analysis {
     pub evicted: u64,
     pub msl: Duration,
     pub filter: Option<String>,
+    /// The summary's share of connections let go of and not listed (evicted ones; in a
+    /// live capture, retired ones too).
+    pub unlisted: SummaryBuilder,
 }
 
 /// Runs packets through decode, flow table and tracker.
@@ -121,10 +126,16 @@ pub struct Analyzer {
     last_sweep: Option<Timestamp>,
     /// Applied to each input file before reading (a progress bar, say).
     input_wrapper: Option<Box<InputWrapper>>,
+    /// Worker threads that track the connections, when the work is shared out.
+    shards: Option<Shards>,
+    /// Connections let go of that are counted in the summary but not listed: evicted
+    /// ones, and (with `keep_retired` off) retired ones.
+    uncounted: SummaryBuilder,
+    keep_retired: bool,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Analyzer {
     pub fn new(options: &Options) -> Self {
@@ -140,6 +151,9 @@ impl Analyzer {
             records: Vec::new(),
             last_sweep: None,
             input_wrapper: None,
+            shards: None,
+            uncounted: SummaryBuilder::default(),
+            keep_retired: true,
         }
     }
 
@@ -158,20 +172,33 @@ impl Analyzer {
     }
 
     /// Retires closed and idle connections as of capture time `now`, keeping their
-    /// records.
+    /// records (or only their share of the summary, see `keep_retired`). Evicted
+    /// connections only count in the summary: a flood of new 4-tuples must not grow
+    /// memory past the limit.
     pub fn retire(&mut self, now: Timestamp) {
         self.flows.retire(now);
-        self.records.extend(
-            self.flows
-                .drain_finished()
-                .map(|c| PackedRecord::pack(&ConnectionRecord::of(&c))),
-        );
+        for c in self.flows.drain_evicted() {
+            self.uncounted.add(&ConnectionRecord::of(&c));
+        }
+        for c in self.flows.drain_finished() {
+            let record = ConnectionRecord::of(&c);
+            if self.keep_retired {
+                self.records.push(PackedRecord::pack(&record));
+            } else {
+                self.uncounted.add(&record);
+            }
+        }
     }
 
-    /// Records of the connections finished so far, for a caller that keeps only their
-    /// share of the summary (live capture).
-    pub fn drain_records(&mut self) -> impl Iterator<Item = ConnectionRecord> + '_ {
-        self.records.drain(..).map(|r| r.unpack())
+    /// Keep retired connections' records to list them (offline reports), or only count
+    /// them in the summary (live capture, which must run in bounded memory).
+    pub fn keep_retired(&mut self, keep: bool) {
+        self.keep_retired = keep;
+    }
+
+    /// The summary of the connections already let go of and not listed.
+    pub fn unlisted_summary(&self) -> &SummaryBuilder {
+        &self.uncounted
     }
 
     /// Connections still tracked, in no particular order.
@@ -224,8 +251,12 @@ impl Analyzer {
         match decode(packet.link_type, packet.data, cut) {
             Decoded::Tcp(seg) => {
                 counts.tcp += 1;
-                self.flows
-                    .on_segment(&seg, packet.orig_len, packet.ts, sink);
+                match &mut self.shards {
+                    Some(shards) => shards.send(packet, FlowKey::of(&seg).0, counts.total),
+                    None => self
+                        .flows
+                        .on_segment(&seg, packet.orig_len, packet.ts, sink),
+                }
             }
             Decoded::Udp => counts.udp += 1,
             Decoded::Icmp => counts.icmp += 1,
@@ -234,6 +265,12 @@ impl Analyzer {
             Decoded::Undecodable(_) => counts.undecodable += 1,
             Decoded::UnsupportedLink => counts.unsupported_link += 1,
         }
+    }
+
+    /// Tracks connections on `workers` threads beside the reading one (offline reports:
+    /// no events reach a sink, and no connection limit applies). Same report, sooner.
+    pub fn share_out(&mut self, workers: usize) {
+        self.shards = Some(Shards::new(workers, self.flows.msl()));
     }
 
     /// Has every input file passed through `wrap` before it is read.
@@ -289,12 +326,27 @@ impl Analyzer {
     }
 
     pub fn finish(mut self) -> Analysis {
+        for c in self.flows.drain_evicted() {
+            self.uncounted.add(&ConnectionRecord::of(&c));
+        }
         let msl = self.flows.msl();
-        let (retired, evicted) = (self.flows.retired, self.flows.evicted);
+        let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
         let records = &mut self.records;
         self.flows
             .finish(|c| records.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
-        self.records.sort_unstable_by_key(|r| r.id);
+        match self.shards.take() {
+            None => self.records.sort_unstable_by_key(|r| r.id),
+            Some(shards) => {
+                let (records, r, e) = shards.finish();
+                (retired, evicted) = (retired + r, evicted + e);
+                self.records.extend(records);
+                // Numbered by first packet, as one table numbers them.
+                self.records.sort_unstable_by_key(|r| r.first_packet);
+                for (n, r) in self.records.iter_mut().enumerate() {
+                    r.id = n as u64 + 1;
+                }
+            }
+        }
         Analysis {
             inputs: self.inputs,
             packets: self.packets,
@@ -303,6 +355,7 @@ impl Analyzer {
             evicted,
             msl,
             filter: self.filter.map(|f| f.expr),
+            unlisted: self.uncounted,
         }
     }
 }

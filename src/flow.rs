@@ -212,6 +212,8 @@ pub struct FlowTable {
     dormant: HashTable<Dormant>,
     hasher: ahash::RandomState,
     finished: Vec<Connection>,
+    /// Connections dropped by `evict`, until drained.
+    evicted_conns: Vec<Connection>,
     next_id: u64,
     /// Packets seen, to number each connection's first packet.
     packets: u64,
@@ -303,6 +305,7 @@ impl FlowTable {
                 0xfedc_ba98_7654_3210,
             ),
             finished: Vec::new(),
+            evicted_conns: Vec::new(),
             next_id: 1,
             packets: 0,
             msl,
@@ -448,18 +451,18 @@ impl FlowTable {
         let Some(&cutoff) = by_idle.get(batch - 1) else {
             return;
         };
-        let before = self.finished.len();
-        self.finished.extend(
+        let before = self.evicted_conns.len();
+        self.evicted_conns.extend(
             self.active
                 .extract_if(|c| (c.last_seen, c.id) <= cutoff)
                 .map(|c| *c),
         );
-        self.finished.extend(
+        self.evicted_conns.extend(
             self.dormant
                 .extract_if(|d| (d.last_seen(), d.id()) <= cutoff)
                 .map(|d| d.wake()),
         );
-        self.evicted += (self.finished.len() - before) as u64;
+        self.evicted += (self.evicted_conns.len() - before) as u64;
     }
 
     /// As of capture time `now`: lets go of connections that are over (their close played
@@ -499,10 +502,15 @@ impl FlowTable {
         self.finished.drain(..)
     }
 
+    /// Takes the connections evicted so far (see `Limits::max_connections`).
+    pub fn drain_evicted(&mut self) -> std::vec::Drain<'_, Connection> {
+        self.evicted_conns.drain(..)
+    }
+
     /// Hands every connection still held to `each`, one at a time (so that a caller that
     /// shrinks them never holds them all whole), in no particular order.
     pub fn finish(mut self, mut each: impl FnMut(Connection)) {
-        for c in self.finished.drain(..) {
+        for c in self.finished.drain(..).chain(self.evicted_conns.drain(..)) {
             each(c);
         }
         for c in self.active.drain() {

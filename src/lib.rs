@@ -15,6 +15,7 @@ pub mod output;
 pub mod record;
 pub mod report;
 pub mod seq;
+pub mod shard;
 pub mod source;
 pub mod time;
 pub mod tracker;

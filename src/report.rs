@@ -660,13 +660,8 @@ fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
 }
 
 impl Report {
-    pub fn build(analysis: Analysis) -> Report {
-        Self::build_with(analysis, SummaryBuilder::default())
-    }
-
-    /// A report whose summary also counts `retired`: connections a live capture has
-    /// already let go of.
-    pub fn build_with(analysis: Analysis, retired: SummaryBuilder) -> Report {
+    pub fn build(mut analysis: Analysis) -> Report {
+        let retired = std::mem::take(&mut analysis.unlisted);
         let mut warnings = Vec::new();
         for input in &analysis.inputs {
             if let Some(e) = &input.error {
@@ -712,6 +707,12 @@ impl Report {
         }
         let summary = summary.finish();
         let midstream = summary.closes.midstream - before_midstream;
+        if analysis.evicted > 0 {
+            warnings.push(format!(
+                "{} connection(s) evicted to stay under --max-connections: counted in the summary, not listed",
+                analysis.evicted
+            ));
+        }
         if midstream > 0 {
             warnings.push(format!(
                 "{midstream} connection(s) started before the capture: their handshakes are not measured (start capturing before clients connect)"

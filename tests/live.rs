@@ -72,7 +72,8 @@ fn stop(mut child: Child, stderr: mpsc::Receiver<String>) -> (String, String, i3
         .read_to_string(&mut out)
         .expect("read stdout");
     let status = child.wait().expect("wait");
-    let err: Vec<String> = stderr.try_iter().collect();
+    // Every line, up to the end of the stream: the reading thread may lag behind the exit.
+    let err: Vec<String> = stderr.iter().collect();
     (out, err.join("\n"), status.code().unwrap_or(-1))
 }
 

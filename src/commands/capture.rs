@@ -16,7 +16,7 @@ use synack::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
 use synack::record::ConnectionRecord;
-use synack::report::{CaptureSummary, Report, SummaryBuilder};
+use synack::report::{CaptureSummary, Report};
 use synack::source::{CaptureReader, InputStats, Packet};
 use synack::time::Timestamp;
 
@@ -95,7 +95,6 @@ fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
 struct Run<W: Write> {
     analyzer: Analyzer,
     printer: EventPrinter<W>,
-    retired: SummaryBuilder,
     packets: u64,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
@@ -125,13 +124,10 @@ impl<W: Write> Run<W> {
     /// their share of the summary.
     fn retire(&mut self, now: Timestamp) {
         self.analyzer.retire(now);
-        for c in self.analyzer.drain_records() {
-            self.retired.add(&c);
-        }
     }
 
     fn interval_line(&mut self, now: Timestamp) {
-        let mut all = self.retired.clone();
+        let mut all = self.analyzer.unlisted_summary().clone();
         let mut open = 0;
         for c in self.analyzer.active() {
             all.add(&ConnectionRecord::of(c));
@@ -218,6 +214,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         filter: (args.read.is_some() && !filter.trim().is_empty()).then(|| filter.clone()),
         msl,
     });
+    // A capture may run for days: retired connections only count in the summary.
+    analyzer.keep_retired(false);
     analyzer.set_limits(Limits {
         idle_timeout: Some(idle),
         retire_closed: true,
@@ -236,7 +234,6 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let mut run = Run {
         analyzer,
         printer,
-        retired: SummaryBuilder::default(),
         packets: 0,
         first_ts: None,
         last_ts: None,
@@ -380,7 +377,6 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let Run {
         analyzer,
         printer,
-        retired,
         packets,
         ..
     } = run;
@@ -388,7 +384,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let active_at_end = analyzer.active_connections() as u64;
     let analysis = analyzer.finish();
     let (retired_count, evicted) = (analysis.retired, analysis.evicted);
-    let mut report = Report::build_with(analysis, retired);
+    let mut report = Report::build(analysis);
     report.capture = Some(CaptureSummary {
         packets_captured: packets,
         retired: retired_count,

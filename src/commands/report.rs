@@ -9,6 +9,7 @@ use clap::ValueEnum;
 
 use synack::analyze::{Analyzer, Options};
 use synack::decode::LinkType;
+use synack::flow::Limits;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
 use synack::report::Report;
@@ -43,6 +44,34 @@ pub struct ReportArgs {
     /// List the first N connections (abnormal first).
     #[arg(long, value_name = "N")]
     top: Option<usize>,
+    /// Track at most N connections at once; beyond it the longest-idle are evicted
+    /// (counted in the summary, not listed). Bounds memory on hostile traces.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Threads to use: 1 reads and tracks on one; N reads on one and tracks
+    /// connections on N-1 others; 0 picks by machine and input size. The report is the
+    /// same whatever the number.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+/// Inputs smaller than this are read faster than threads start and hand work over.
+const PARALLEL_MIN_BYTES: u64 = 64 << 20;
+
+/// Worker threads for `--threads 0`: one per core beside the reader, on inputs big
+/// enough to gain from it.
+fn auto_workers(files: &[PathBuf]) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    if cores < 2 || bytes < PARALLEL_MIN_BYTES {
+        0
+    } else {
+        cores - 1
+    }
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -56,6 +85,24 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut analyzer = Analyzer::new(&options);
     // A syntax error in the filter is the user's, whatever the link type: say it first.
     analyzer.check_filter(LinkType::ETHERNET)?;
+    if let Some(max) = args.max_connections {
+        if max == 0 {
+            anyhow::bail!("--max-connections must be at least 1");
+        }
+        analyzer.set_limits(Limits {
+            max_connections: max,
+            ..Limits::default()
+        });
+    } else {
+        // Eviction depends on the whole table; shards would each see a part of it.
+        let workers = match args.threads {
+            0 => auto_workers(&args.files),
+            n => n - 1,
+        };
+        if workers > 0 {
+            analyzer.share_out(workers);
+        }
+    }
     if io::stderr().is_terminal() {
         analyzer.set_input_wrapper(Box::new(progress_bar));
     }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Speed and memory of `synack report` beside a hand-written baseline, in one run (issue 6).
+#
+#   bench/run.sh                 # 10 M packets, full-size records and snaplen 96
+#   PACKETS=2000000 RUNS=5 bench/run.sh
+#
+# Generates the traces once (examples/mktrace.rs, seeded; kept in $BENCH_DIR), warms the
+# page cache, then times each command $RUNS times and keeps the fastest run. Peak memory
+# is GNU time's maximum resident set size. Ratios, not absolute times, are the targets:
+#   synack --threads 1  >= 0.5 x the baseline's packets/s
+#   synack --threads 2  >= 1.0 x the baseline's packets/s
+#   peak RSS < 100 MiB
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKETS=${PACKETS:-10000000}
+RUNS=${RUNS:-3}
+BENCH_DIR=${BENCH_DIR:-target/bench}
+SEED=${SEED:-1}
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "bench: needs GNU time (apt-get install -y time)" >&2; exit 2; }
+
+cargo build --release --quiet --bin synack --example baseline --example mktrace
+bin=target/release
+mkdir -p "$BENCH_DIR"
+
+trace() { # name snaplen
+    local out="$BENCH_DIR/$1.pcap"
+    if [ ! -s "$out" ] || [ ! -s "$out.truth.json" ]; then
+        echo "generating $out ($PACKETS packets, snaplen $2)" >&2
+        "$bin/examples/mktrace" --packets "$PACKETS" --seed "$SEED" --snaplen "$2" --out "$out" >&2
+    fi
+    echo "$out"
+}
+
+# best_of CMD...: prints "seconds peak_kib" of the fastest of $RUNS runs.
+best_of() {
+    local best="" rss=0 t m
+    for _ in $(seq "$RUNS"); do
+        "$TIME" -f "%e %M" -o "$BENCH_DIR/time.out" "$@" > /dev/null
+        read -r t m < "$BENCH_DIR/time.out"
+        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+        [ "$m" -gt "$rss" ] && rss=$m
+    done
+    echo "$best $rss"
+}
+
+report() { # file
+    local file=$1 bytes base_s
+    bytes=$(stat -c %s "$file")
+    cat "$file" > /dev/null # page cache: measure the programs, not the disk
+    printf '\n%s: %s packets, %s MB, %s B/record\n' "$file" "$PACKETS" \
+        "$((bytes / 1000000))" "$((bytes / PACKETS))"
+    printf '%-28s %8s %10s %9s %10s %10s\n' command seconds "Mpkt/s" "MB/s" "peak MiB" "x baseline"
+    local name cmd s m
+    for name in baseline "synack --threads 1" "synack --threads 2"; do
+        case $name in
+            baseline) cmd=("$bin/examples/baseline" "$file") ;;
+            "synack --threads 1") cmd=("$bin/synack" report --format json --threads 1 "$file") ;;
+            "synack --threads 2") cmd=("$bin/synack" report --format json --threads 2 "$file") ;;
+        esac
+        read -r s m < <(best_of "${cmd[@]}")
+        [ "$name" = baseline ] && base_s=$s
+        awk -v n="$name" -v s="$s" -v m="$m" -v p="$PACKETS" -v b="$bytes" -v bs="$base_s" 'BEGIN {
+            printf "%-28s %8.2f %10.2f %9.0f %10.1f %10.2f\n", n, s, p / s / 1e6, b / s / 1e6, m / 1024, bs / s }'
+    done
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "synack $(git describe --always --dirty 2>/dev/null || echo '?')"
+report "$(trace "trace-$PACKETS" 65535)"
+report "$(trace "trace-$PACKETS-snap96" 96)"
