@@ -408,6 +408,10 @@ impl Truth {
             ("summary.retransmissions", self.role(SynRetx)),
             ("summary.apps.none", connections - with_payload),
             ("summary.apps.unknown", with_payload),
+            ("summary.apps.http", 0),
+            ("summary.apps.websocket", 0),
+            ("summary.apps.tls", 0),
+            ("summary.apps.ssh", 0),
         ];
         let tshark: Vec<(&str, u64)> = vec![
             ("frames", self.packets),
@@ -519,7 +523,6 @@ struct Gen {
     /// Packets by time bucket, from bucket `base` on.
     buckets: VecDeque<Vec<Pkt>>,
     base: u64,
-    spare: Vec<Vec<Pkt>>,
     /// Client port cursor per client.
     client_port: Vec<u16>,
     /// Per TCP flow: IS_V6 | IS_VLAN.
@@ -575,7 +578,6 @@ impl Gen {
             rng,
             buckets: VecDeque::new(),
             base: 0,
-            spare: Vec::new(),
             client_port,
             flow_bits: Vec::new(),
             noise_ipid: 0,
@@ -585,8 +587,7 @@ impl Gen {
     fn push(&mut self, p: Pkt) {
         let b = ((p.t >> BUCKET_BITS) - self.base) as usize;
         while self.buckets.len() <= b {
-            let v = self.spare.pop().unwrap_or_default();
-            self.buckets.push_back(v);
+            self.buckets.push_back(Vec::new());
         }
         self.buckets[b].push(p);
     }
@@ -890,9 +891,9 @@ impl Gen {
                     self.seg(&mut s, t + gap, fl, ss, a, 0, None, ResetServer);
                     return t + gap;
                 }
-                if nseg % 2 == 0 || resp == 0 {
+                if nseg.is_multiple_of(2) || resp == 0 {
                     // ACK every second segment, and the last (now, or delayed 40 ms).
-                    let mut ta = if nseg % 2 == 0 || r.chance(0.5) {
+                    let mut ta = if nseg.is_multiple_of(2) || r.chance(0.5) {
                         t + 25 + r.below(60)
                     } else {
                         t + 40_000
@@ -1184,8 +1185,6 @@ pub fn run<W: Write>(cfg: &Config, out: W) -> io::Result<Truth> {
             truth.last_ts_us = Some(last.t);
         }
         truth.packets += ready.len() as u64;
-        ready.clear();
-        g.spare.push(ready);
     }
     out.flush()?;
     truth.flow_bits = g.flow_bits;
