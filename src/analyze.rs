@@ -177,9 +177,7 @@ impl Analyzer {
     /// memory past the limit.
     pub fn retire(&mut self, now: Timestamp) {
         self.flows.retire(now);
-        for c in self.flows.drain_evicted() {
-            self.uncounted.add(&ConnectionRecord::of(&c));
-        }
+        self.fold_evicted();
         for c in self.flows.drain_finished() {
             let record = ConnectionRecord::of(&c);
             if self.keep_retired {
@@ -187,6 +185,12 @@ impl Analyzer {
             } else {
                 self.uncounted.add(&record);
             }
+        }
+    }
+
+    fn fold_evicted(&mut self) {
+        for c in self.flows.drain_evicted() {
+            self.uncounted.add(&ConnectionRecord::of(&c));
         }
     }
 
@@ -253,9 +257,14 @@ impl Analyzer {
                 counts.tcp += 1;
                 match &mut self.shards {
                     Some(shards) => shards.send(packet, FlowKey::of(&seg).0, counts.total),
-                    None => self
-                        .flows
-                        .on_segment(&seg, packet.orig_len, packet.ts, sink),
+                    None => {
+                        self.flows
+                            .on_segment(&seg, packet.orig_len, packet.ts, sink);
+                        // At once, not at the next sweep: a flood evicts thousands a second.
+                        if self.flows.evicted_pending() {
+                            self.fold_evicted();
+                        }
+                    }
                 }
             }
             Decoded::Udp => counts.udp += 1,
@@ -326,9 +335,7 @@ impl Analyzer {
     }
 
     pub fn finish(mut self) -> Analysis {
-        for c in self.flows.drain_evicted() {
-            self.uncounted.add(&ConnectionRecord::of(&c));
-        }
+        self.fold_evicted();
         let msl = self.flows.msl();
         let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
         let records = &mut self.records;

@@ -502,6 +502,10 @@ impl FlowTable {
         self.finished.drain(..)
     }
 
+    pub fn evicted_pending(&self) -> bool {
+        !self.evicted_conns.is_empty()
+    }
+
     /// Takes the connections evicted so far (see `Limits::max_connections`).
     pub fn drain_evicted(&mut self) -> std::vec::Drain<'_, Connection> {
         self.evicted_conns.drain(..)
