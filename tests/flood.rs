@@ -10,9 +10,7 @@ use std::process::Command;
 fn write_flood(path: &Path, n: u32) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut header = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        header.extend_from_slice(&v.to_le_bytes());
-    }
+    header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     header.extend_from_slice(&2u16.to_le_bytes());
     header.extend_from_slice(&4u16.to_le_bytes());
     header.extend_from_slice(&[0; 8]);
