@@ -136,7 +136,7 @@ pub struct InputStats {
     pub packets: u64,
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
-    /// Records whose time is earlier than the record before.
+    /// Records stamped earlier than the latest record before them (out-of-order time).
     pub backwards_timestamps: u64,
     /// pcap records whose sub-second field is out of range (>= 10^6 µs or 10^9 ns).
     pub invalid_subsecond: u64,
