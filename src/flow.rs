@@ -296,14 +296,8 @@ impl FlowTable {
         FlowTable {
             active: HashTable::new(),
             dormant: HashTable::new(),
-            // Fixed keys: the same input gives the same table layout and the same shard
-            // split on every run (the keys are still not guessable from a capture).
-            hasher: ahash::RandomState::with_seeds(
-                0x5ca1_ab1e_0dd5_eed5,
-                0x7c9a_11fe_3b1d_c0de,
-                0x0123_4567_89ab_cdef,
-                0xfedc_ba98_7654_3210,
-            ),
+            // Random keys: crafted 4-tuples cannot aim at one bucket (or one worker).
+            hasher: ahash::RandomState::new(),
             finished: Vec::new(),
             evicted_conns: Vec::new(),
             next_id: 1,
