@@ -144,9 +144,13 @@ pub struct TcpSegment<'a> {
 }
 
 impl TcpSegment<'_> {
-    /// Sequence space the segment occupies: payload plus one each for SYN and FIN.
+    /// Sequence space the segment occupies: payload plus one each for SYN and FIN. Taken
+    /// modulo 2^32 like the sequence numbers it spans: a corrupt record can claim a
+    /// payload of nearly 4 GiB (see `tcp`), and that must not panic.
     pub fn seq_len(&self) -> u32 {
-        self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+        self.payload_len
+            .wrapping_add(u32::from(self.flags.syn()))
+            .wrapping_add(u32::from(self.flags.fin()))
     }
 
     /// The window-scale shift offered in a SYN's options, if captured.
@@ -514,7 +518,9 @@ fn tcp<'a>(src: IpAddr, dst: IpAddr, bytes: &'a [u8], wire_len: usize) -> Decode
         flags: TcpFlags(u16::from(h[13]) | (u16::from(h[12] & 0x01) << 8)),
         window: be16(14),
         header_len: header_len as u16,
-        payload_len: (wire_len - header_len) as u32,
+        // The wire length can exceed 4 GiB when the IP length is unusable and the record's
+        // original length is absurd: saturate rather than wrap to a small, plausible value.
+        payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
         options: &bytes[20..options_end],
         payload: bytes.get(header_len..).unwrap_or(&[]),
     })
@@ -626,6 +632,22 @@ mod tests {
             decode(LinkType::ETHERNET, &frame, 0),
             Decoded::Fragment
         ));
+    }
+
+    /// An IPv4 total length of 0 (TSO) falls back to the frame's wire length, which a
+    /// huge `cut` took past 4 GiB: the payload length wrapped to a plausible 39 (fewer
+    /// bytes than were captured) and `seq_len` could overflow (fixtures/fuzz/decode/).
+    #[test]
+    fn tso_frame_with_huge_cut_saturates() {
+        let mut frame = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        frame.extend_from_slice(&[0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x03]);
+        frame.extend_from_slice(&[0x03, 0xe8, 0, 0, 0, 0]);
+        frame.extend_from_slice(&[7; 40]);
+        let seg = expect_tcp(decode(LinkType::RAW, &frame, u32::MAX));
+        assert_eq!(seg.payload_len, u32::MAX);
+        assert_eq!(seg.seq_len(), 1);
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! Replays the inputs that made a fuzz target (fuzz/, docs/robustness.md) fail, committed
+//! under fixtures/fuzz/ (fixtures/fuzz/README.md lists them), through the very checks the
+//! target runs — its source files are included here — and pins each outcome, so a fixed
+//! bug stays fixed without nightly or cargo-fuzz.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use synack::decode::Decoded;
+
+#[path = "../fuzz/src/decode_input.rs"]
+mod decode_input;
+
+fn fixture(path: &str) -> Vec<u8> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// Every committed input, as `target/name`.
+fn on_disk() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fuzz");
+    let mut found = BTreeSet::new();
+    for target in std::fs::read_dir(&root).unwrap() {
+        let target = target.unwrap();
+        if !target.file_type().unwrap().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(target.path()).unwrap() {
+            let f = f.unwrap();
+            found.insert(format!(
+                "{}/{}",
+                target.file_name().to_string_lossy(),
+                f.file_name().to_string_lossy()
+            ));
+        }
+    }
+    found
+}
+
+/// The inputs pinned by the tests below.
+const PINNED: &[&str] = &["decode/tso-huge-cut"];
+
+#[test]
+fn every_committed_input_is_pinned() {
+    let listed: BTreeSet<String> = PINNED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(on_disk(), listed);
+}
+
+/// A raw-IPv4 SYN+FIN with 40 payload bytes, IP total length 0 (TSO: the frame's length
+/// is used) and 2^32−1 bytes cut by the snaplen: the wire length passed 4 GiB, the payload
+/// length wrapped to a plausible 39 (fewer than the 40 captured), and `seq_len` could
+/// overflow. Now the payload length saturates, and the sequence space it spans wraps as
+/// sequence numbers do.
+#[test]
+fn decode_tso_huge_cut() {
+    let data = fixture("fixtures/fuzz/decode/tso-huge-cut");
+    let (link, cut, frame) = decode_input::parse(&data).expect("a complete input");
+    assert_eq!((link.0, cut, frame.len()), (101, u32::MAX, 80));
+    match decode_input::check(&data) {
+        Some(Decoded::Tcp(seg)) => {
+            assert!(seg.flags.syn() && seg.flags.fin());
+            assert_eq!(seg.payload.len(), 40);
+            assert_eq!(seg.payload_len, u32::MAX);
+            assert_eq!(seg.seq_len(), 1);
+        }
+        other => panic!("expected a TCP segment, got {other:?}"),
+    }
+}
