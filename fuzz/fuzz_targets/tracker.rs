@@ -105,7 +105,8 @@ impl Sent {
         let mut s = [[0u32; 4]; 4];
         for (f, row) in s.iter_mut().enumerate() {
             for (t, v) in row.iter_mut().enumerate() {
-                *v = 0xffff_f000u32.wrapping_add((f as u32 * 4 + t as u32).wrapping_mul(0x3000_0000));
+                *v = 0xffff_f000u32
+                    .wrapping_add((f as u32 * 4 + t as u32).wrapping_mul(0x3000_0000));
             }
         }
         Sent(s)
