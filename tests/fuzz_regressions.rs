@@ -10,10 +10,24 @@ use synack::decode::Decoded;
 
 #[path = "../fuzz/src/decode_input.rs"]
 mod decode_input;
+#[path = "../fuzz/src/reader_input.rs"]
+mod reader_input;
 
 fn fixture(path: &str) -> Vec<u8> {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
 
 /// Every committed input, as `target/name`.
@@ -65,4 +79,36 @@ fn decode_tso_huge_cut() {
         }
         other => panic!("expected a TCP segment, got {other:?}"),
     }
+}
+
+/// The reader target's checks hold on every fixture, good or bad (they are its seeds), and
+/// its outcome agrees with what the CLI tests pin: an error exactly for the bad files.
+#[test]
+fn reader_checks_hold_for_every_fixture() {
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        &mut files,
+    );
+    let mut with_connections = 0;
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "md"))
+    {
+        let name = path.to_string_lossy();
+        // Inputs of the other targets are not captures.
+        if name.contains("/fuzz/decode/") || name.contains("/fuzz/tracker/") {
+            continue;
+        }
+        let outcome = reader_input::check(&std::fs::read(path).unwrap());
+        let bad = name.contains("/bad/") && !name.ends_with("header-only.pcap");
+        assert_eq!(outcome.error.is_some(), bad, "{name}: {:?}", outcome.error);
+        if outcome.report.is_some_and(|r| !r.connections.is_empty()) {
+            with_connections += 1;
+        }
+    }
+    assert!(
+        with_connections >= 40,
+        "{with_connections} fixtures with connections"
+    );
 }

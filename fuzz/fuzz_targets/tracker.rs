@@ -21,6 +21,7 @@ use libfuzzer_sys::fuzz_target;
 use synack::analyze::{Analysis, PacketCounts};
 use synack::decode::{TcpFlags, TcpSegment};
 use synack::flow::{Connection, FlowTable, Limits};
+use synack::record::{ConnectionRecord, PackedRecord};
 use synack::report::{Distribution, Report, SummaryBuilder};
 use synack::seq::Seq;
 use synack::time::Timestamp;
@@ -105,7 +106,8 @@ impl Sent {
         let mut s = [[0u32; 4]; 4];
         for (f, row) in s.iter_mut().enumerate() {
             for (t, v) in row.iter_mut().enumerate() {
-                *v = 0xffff_f000u32.wrapping_add((f as u32 * 4 + t as u32).wrapping_mul(0x3000_0000));
+                *v = 0xffff_f000u32
+                    .wrapping_add((f as u32 * 4 + t as u32).wrapping_mul(0x3000_0000));
             }
         }
         Sent(s)
@@ -167,6 +169,7 @@ fuzz_target!(|input: Input| {
         idle_timeout: input
             .idle_timeout_secs
             .map(|s| Duration::from_secs(u64::from(s))),
+        retire_closed: input.idle_timeout_secs.is_some(),
         max_connections: input
             .max_connections
             .map_or(usize::MAX, |n| usize::from(n.max(1))),
@@ -185,10 +188,12 @@ fuzz_target!(|input: Input| {
             Op::Segment(s) => s,
             Op::Retire => {
                 flows.retire(now);
-                for c in flows.drain_finished() {
+                let mut gone: Vec<Connection> = flows.drain_finished().collect();
+                gone.extend(flows.drain_evicted());
+                for c in gone {
                     check_connection(&c);
                     retired_packets += c.tcp.client.packets + c.tcp.server.packets;
-                    retired.add(&c);
+                    retired.add(&ConnectionRecord::of(&c));
                     retired_count += 1;
                 }
                 continue;
@@ -257,7 +262,9 @@ fuzz_target!(|input: Input| {
     }
 
     // Superseded and evicted connections still waiting to be drained count as listed.
-    let connections = flows.finish();
+    let mut connections = Vec::new();
+    flows.finish(|c| connections.push(c));
+    connections.sort_by_key(|c| c.id);
     for c in &connections {
         check_connection(c);
     }
@@ -283,13 +290,17 @@ fuzz_target!(|input: Input| {
             tcp: segments,
             ..PacketCounts::default()
         },
-        connections,
+        connections: connections
+            .iter()
+            .map(|c| PackedRecord::pack(&ConnectionRecord::of(c)))
+            .collect(),
         retired: retired_count,
         evicted: 0,
         msl,
         filter: None,
+        unlisted: retired,
     };
-    let report = Report::build_with(&analysis, retired);
+    let report = Report::build(analysis);
     let s = &report.summary;
     assert_eq!(
         s.connections,
@@ -320,7 +331,7 @@ fuzz_target!(|input: Input| {
         check_distribution(d, s.connections);
     }
     let kinds: Vec<&str> = CloseKind::ALL.iter().map(|k| k.as_str()).collect();
-    for c in &report.connections {
+    for c in report.connections.iter() {
         assert!(kinds.contains(&c.close), "{}", c.close);
         assert!(c.rst.client <= c.packets.client_to_server);
         assert!(c.fin.server <= c.packets.server_to_client);

@@ -92,13 +92,13 @@ pub fn check(data: &[u8]) -> Outcome {
     let in_connections: u64 = analysis
         .connections
         .iter()
-        .map(|c| c.tcp.client.packets + c.tcp.server.packets)
+        .map(|c| c.unpack().total(|e| e.packets))
         .sum();
     assert_eq!(
         in_connections, p.tcp,
         "every TCP segment belongs to one connection"
     );
-    let report = Report::build(&analysis);
+    let report = Report::build(analysis);
     assert_eq!(report.summary.connections, report.connections.len() as u64);
     serde_json::to_string(&report).expect("the report serializes");
     Outcome {
