@@ -146,7 +146,7 @@ pub struct TcpSegment<'a> {
 impl TcpSegment<'_> {
     /// Sequence space the segment occupies: payload plus one each for SYN and FIN. Taken
     /// modulo 2^32 like the sequence numbers it spans: a corrupt record can claim a
-    /// payload of nearly 4 GiB (see `tcp`), and that must not panic.
+    /// payload of nearly 4 GiB (see `tcp`), and SYN and FIN on top must not panic.
     pub fn seq_len(&self) -> u32 {
         self.payload_len
             .wrapping_add(u32::from(self.flags.syn()))
@@ -518,8 +518,9 @@ fn tcp<'a>(src: IpAddr, dst: IpAddr, bytes: &'a [u8], wire_len: usize) -> Decode
         flags: TcpFlags(u16::from(h[13]) | (u16::from(h[12] & 0x01) << 8)),
         window: be16(14),
         header_len: header_len as u16,
-        // The wire length can exceed 4 GiB when the IP length is unusable and the record's
-        // original length is absurd: saturate rather than wrap to a small, plausible value.
+        // With an unusable IP length and an absurd `cut` the wire length can exceed 4 GiB
+        // (not from a capture record, whose lengths are 32-bit, but through this
+        // function): saturate rather than wrap to a small, plausible value.
         payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
         options: &bytes[20..options_end],
         payload: bytes.get(header_len..).unwrap_or(&[]),

@@ -23,6 +23,8 @@ const BUFFER_SIZE: usize = 4 << 20;
 /// Largest record accepted. libpcap's limit for a record is 256 KiB (its MAXIMUM_SNAPLEN);
 /// anything near the buffer size is a corrupt length field, not a packet.
 const MAX_RECORD: u64 = 1 << 20;
+/// A pcapng Section Header Block's type, the same bytes in either byte order.
+const SHB_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Bytes of a file sniffed before choosing a reader.
 const SNIFF_LEN: usize = 64 * 1024;
 
@@ -277,6 +279,12 @@ impl CaptureReader {
     /// Reads one block (refilling the buffer as needed) and handles it.
     fn next_block(&mut self, on_packet: &mut impl FnMut(&Packet<'_>)) -> Result<(), SourceError> {
         let (offset, block) = loop {
+            if let Some(len) = self.st.short_pcapng_block(&*self.reader) {
+                let what = format!(
+                    "block length {len} is below the 12 bytes of a block's own header and trailer"
+                );
+                return Err(self.st.corrupt(&*self.reader, what));
+            }
             match self.reader.next() {
                 Ok(ok) => break ok,
                 Err(PcapError::Eof) => {
@@ -497,6 +505,19 @@ impl ReaderState {
         MAX_RECORD.max(u64::from(self.snaplen))
     }
 
+    /// The length of the pcapng block at the front of the buffer when it is below 12
+    /// bytes, which no block can be. pcap-parser 0.17 subtracts 12 from it unchecked for
+    /// block types whose minimum is smaller (Process Information: 4): an overflow panic
+    /// with overflow checks, a 4 GiB "record" without (fixtures/fuzz/reader/).
+    fn short_pcapng_block(&self, reader: &dyn PcapReaderIterator) -> Option<u64> {
+        let data = reader.data();
+        // A section header says its own byte order; pcap-parser checks its length.
+        if !matches!(self.format, Format::PcapNg { .. }) || data.starts_with(&SHB_TYPE) {
+            return None;
+        }
+        self.pending_record_len(reader).filter(|len| *len < 12)
+    }
+
     /// The length field of the record at the front of the buffer, when it is there.
     fn pending_record_len(&self, reader: &dyn PcapReaderIterator) -> Option<u64> {
         let data = reader.data();
@@ -675,6 +696,46 @@ mod tests {
             read_all(vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0]).0,
             Err(SourceError::ShortHeader("pcap", 6))
         ));
+    }
+
+    /// A pcapng block of `len` bytes (little-endian), padded body included.
+    fn ng_block(v: &mut Vec<u8>, kind: u32, body: &[u8], len: u32) {
+        v.extend_from_slice(&kind.to_le_bytes());
+        v.extend_from_slice(&len.to_le_bytes());
+        v.extend_from_slice(body);
+        v.extend_from_slice(&len.to_le_bytes());
+    }
+
+    #[test]
+    fn pcapng_block_shorter_than_its_own_framing_is_corrupt() {
+        let mut f = Vec::new();
+        let shb = [
+            0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        ng_block(&mut f, 0x0a0d_0d0a, &shb, 28);
+        ng_block(&mut f, 1, &[1, 0, 0, 0, 0xff, 0xff, 0, 0], 20);
+        let mut epb = vec![0; 20];
+        epb[12] = 60; // captured length
+        epb[16] = 60; // original length
+        epb.extend_from_slice(&[0; 60]);
+        ng_block(&mut f, 6, &epb, 92);
+        // Process Information Block (pcap-parser's minimum for it is 4 bytes).
+        let pib_at = f.len() as u64;
+        ng_block(&mut f, 0x8000_0001, &[], 8);
+        ng_block(&mut f, 6, &epb, 92);
+        let (res, packets) = read_all(f);
+        let err = res.unwrap_err();
+        assert!(
+            matches!(err, SourceError::Corrupt { record: 2, offset, .. } if offset == pib_at),
+            "{err}"
+        );
+        assert!(
+            err.to_string().ends_with(
+                "block length 8 is below the 12 bytes of a block's own header and trailer"
+            ),
+            "{err}"
+        );
+        assert_eq!(packets, 1);
     }
 
     #[test]
