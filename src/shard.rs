@@ -19,7 +19,9 @@ use crate::record::{ConnectionRecord, PackedRecord};
 use crate::source::Packet;
 use crate::time::Timestamp;
 
-const BATCH_PACKETS: usize = 2048;
+/// Small enough that the batches in flight (a few MiB of full-size frames) stay a small
+/// part of the memory budget, large enough that handing one over is rare.
+const BATCH_PACKETS: usize = 512;
 /// Batches in flight per worker (queued, being filled, being worked on).
 const BATCHES_PER_WORKER: usize = 4;
 
