@@ -205,9 +205,10 @@ impl Analyzer {
         &self.uncounted
     }
 
-    /// Connections still tracked, in no particular order.
-    pub fn active(&self) -> impl Iterator<Item = &Connection> {
-        self.flows.active()
+    /// Calls `each` for every connection still tracked (dormant ones included), in no
+    /// particular order.
+    pub fn for_each_tracked(&self, each: impl FnMut(&Connection)) {
+        self.flows.for_each_tracked(each);
     }
 
     pub fn active_connections(&self) -> usize {

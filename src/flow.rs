@@ -315,6 +315,13 @@ impl FlowTable {
         self.active.iter().map(|c| &**c)
     }
 
+    /// Calls `each` for every connection tracked, whole or dormant (a dormant one is
+    /// decoded for the call: for a running summary, not for the packet path).
+    pub fn for_each_tracked(&self, mut each: impl FnMut(&Connection)) {
+        self.active.iter().for_each(|c| each(c));
+        self.dormant.iter().for_each(|d| each(&d.wake()));
+    }
+
     /// Connections tracked, whole or dormant.
     pub fn active_len(&self) -> usize {
         self.active.len() + self.dormant.len()
@@ -661,6 +668,10 @@ mod tests {
         feed(&mut t, &rst, 0);
         t.retire(Timestamp::from_secs_nanos(30, 0));
         assert_eq!((t.active().count(), t.active_len()), (0, 1));
+        // Still tracked for a running summary, decoded whole.
+        let mut seen = Vec::new();
+        t.for_each_tracked(|c| seen.push((c.id, c.tcp.client.packets)));
+        assert_eq!(seen, vec![(1, 1)]);
         // tshark keeps a late segment in the same stream; so does the woken connection.
         feed(&mut t, &seg(C, SRV, TcpFlags::ACK, 2), 31);
         assert_eq!(t.active().count(), 1);

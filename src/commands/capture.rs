@@ -129,10 +129,11 @@ impl<W: Write> Run<W> {
     fn interval_line(&mut self, now: Timestamp) {
         let mut all = self.analyzer.unlisted_summary().clone();
         let mut open = 0;
-        for c in self.analyzer.active() {
+        // Dormant connections too: quiet for a second is not over.
+        self.analyzer.for_each_tracked(|c| {
             all.add(&ConnectionRecord::of(c));
             open += 1;
-        }
+        });
         let s = all.finish();
         let ms = |m: Option<synack::report::Millis>| {
             m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()))
