@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, FlowKey, FlowTable, Limits};
+use crate::flow::{Connection, FlowTable, Limits};
 use crate::record::{ConnectionRecord, PackedRecord};
 use crate::report::SummaryBuilder;
 use crate::shard::Shards;
@@ -32,6 +32,33 @@ pub struct PacketCounts {
     pub snaplen_truncated: u64,
     /// Rejected by the --filter expression.
     pub filtered_out: u64,
+}
+
+impl PacketCounts {
+    /// Counts a decoded packet in its layer (the TCP ones too).
+    #[inline]
+    pub fn count(&mut self, decoded: &Decoded<'_>) {
+        match decoded {
+            Decoded::Tcp(_) => self.tcp += 1,
+            Decoded::Udp => self.udp += 1,
+            Decoded::Icmp => self.icmp += 1,
+            Decoded::OtherIp(_) | Decoded::NonIp => self.other += 1,
+            Decoded::Fragment => self.fragments += 1,
+            Decoded::Undecodable(_) => self.undecodable += 1,
+            Decoded::UnsupportedLink => self.unsupported_link += 1,
+        }
+    }
+
+    /// Adds the layer counts of `other` (packets its owner decoded for this one).
+    fn add_layers(&mut self, other: &PacketCounts) {
+        self.tcp += other.tcp;
+        self.udp += other.udp;
+        self.icmp += other.icmp;
+        self.other += other.other;
+        self.fragments += other.fragments;
+        self.undecodable += other.undecodable;
+        self.unsupported_link += other.unsupported_link;
+    }
 }
 
 /// One input's outcome.
@@ -232,6 +259,25 @@ impl Analyzer {
             self.retire(packet.ts);
             self.last_sweep = Some(packet.ts);
         }
+        let Some(cut) = self.admit(packet) else {
+            return;
+        };
+        let decoded = decode(packet.link_type, packet.data, cut);
+        self.packets.count(&decoded);
+        if let Decoded::Tcp(seg) = decoded {
+            self.flows
+                .on_segment(&seg, packet.orig_len, packet.ts, sink);
+            // At once, not at the next sweep: a flood evicts thousands a second.
+            if self.flows.evicted_pending() {
+                self.fold_evicted();
+            }
+        }
+    }
+
+    /// Counts a packet read and applies the filter: the bytes cut by the snaplen, or
+    /// `None` when the filter rejects it.
+    #[inline]
+    fn admit(&mut self, packet: &Packet<'_>) -> Option<u32> {
         let counts = &mut self.packets;
         counts.total += 1;
         if let Some(filter) = &mut self.filter {
@@ -239,13 +285,13 @@ impl Analyzer {
                 Ok(true) => {}
                 Ok(false) => {
                     counts.filtered_out += 1;
-                    return;
+                    return None;
                 }
                 Err(e) => {
                     // The link type has no BPF support in libpcap: nothing can match.
                     counts.filtered_out += 1;
                     self.filter_error.get_or_insert(e);
-                    return;
+                    return None;
                 }
             }
         }
@@ -253,28 +299,7 @@ impl Analyzer {
         if cut > 0 {
             counts.snaplen_truncated += 1;
         }
-        match decode(packet.link_type, packet.data, cut) {
-            Decoded::Tcp(seg) => {
-                counts.tcp += 1;
-                match &mut self.shards {
-                    Some(shards) => shards.send(packet, FlowKey::of(&seg).0, counts.total),
-                    None => {
-                        self.flows
-                            .on_segment(&seg, packet.orig_len, packet.ts, sink);
-                        // At once, not at the next sweep: a flood evicts thousands a second.
-                        if self.flows.evicted_pending() {
-                            self.fold_evicted();
-                        }
-                    }
-                }
-            }
-            Decoded::Udp => counts.udp += 1,
-            Decoded::Icmp => counts.icmp += 1,
-            Decoded::OtherIp(_) | Decoded::NonIp => counts.other += 1,
-            Decoded::Fragment => counts.fragments += 1,
-            Decoded::Undecodable(_) => counts.undecodable += 1,
-            Decoded::UnsupportedLink => counts.unsupported_link += 1,
-        }
+        Some(cut)
     }
 
     /// Tracks connections on `workers` threads beside the reading one (offline reports:
@@ -310,7 +335,14 @@ impl Analyzer {
                 error: Some(error),
             },
             Ok(mut reader) => {
-                let result = reader.for_each_packet(|p| self.process(p, sink));
+                let result = match self.shards.take() {
+                    None => reader.for_each_packet(|p| self.process(p, sink)),
+                    Some(mut shards) => {
+                        let result = self.share_packets(&mut reader, &mut shards);
+                        self.shards = Some(shards);
+                        result
+                    }
+                };
                 InputReport {
                     name,
                     format: Some(reader.format().clone()),
@@ -323,6 +355,36 @@ impl Analyzer {
         };
         self.inputs.push(report);
         self.inputs.last().expect("just pushed")
+    }
+
+    /// Reads a file for the workers: the reading thread only counts and filters; the
+    /// workers decode and track, reading the packets in the reader's own buffers when it
+    /// can lend them (classic pcap), or in copies.
+    fn share_packets(
+        &mut self,
+        reader: &mut CaptureReader,
+        shards: &mut Shards,
+    ) -> Result<(), SourceError> {
+        if reader.lends_buffers() {
+            // `shards` is both where packets are queued and where buffers go: the
+            // queueing goes through a second handle on it, held only inside the callback.
+            let shards = std::cell::RefCell::new(shards);
+            let mut exchange = Exchange(&shards);
+            reader.for_each_packet_lending(
+                |p| {
+                    if self.admit(p).is_some() {
+                        shards.borrow_mut().lent(p, self.packets.total);
+                    }
+                },
+                &mut exchange,
+            )
+        } else {
+            reader.for_each_packet(|p| {
+                if self.admit(p).is_some() {
+                    shards.copy(p, self.packets.total);
+                }
+            })
+        }
     }
 
     /// Records an input that is not a file (a live interface) for the report.
@@ -345,8 +407,9 @@ impl Analyzer {
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
             Some(shards) => {
-                let (records, r, e) = shards.finish();
+                let (records, r, e, layers) = shards.finish();
                 (retired, evicted) = (retired + r, evicted + e);
+                self.packets.add_layers(&layers);
                 self.records.extend(records);
                 // Numbered by first packet, as one table numbers them.
                 self.records.sort_unstable_by_key(|r| r.first_packet);
@@ -365,6 +428,20 @@ impl Analyzer {
             filter: self.filter.map(|f| f.expr),
             unlisted: self.uncounted,
         }
+    }
+}
+
+/// Lends the reader's buffers to the shards through the same `RefCell` the packet
+/// callback queues packets through (never both at once: the reader calls one, then the
+/// other).
+struct Exchange<'a, 'b>(&'a std::cell::RefCell<&'b mut Shards>);
+
+impl crate::source::BufferExchange for Exchange<'_, '_> {
+    fn fresh(&mut self, min: usize) -> Box<[u8]> {
+        self.0.borrow_mut().fresh(min)
+    }
+    fn full(&mut self, buf: Box<[u8]>) {
+        self.0.borrow_mut().full(buf)
     }
 }
 

@@ -286,11 +286,17 @@ impl Expiry {
 
 impl FlowTable {
     pub fn new(msl: Duration) -> Self {
+        // Random keys: crafted 4-tuples cannot aim at one bucket.
+        Self::with_hasher(msl, ahash::RandomState::new())
+    }
+
+    /// A table hashing keys with `hasher` (shared by the tables of several shards, so
+    /// that one hash both picks a packet's shard and finds its connection).
+    pub fn with_hasher(msl: Duration, hasher: ahash::RandomState) -> Self {
         FlowTable {
             active: HashTable::new(),
             dormant: HashTable::new(),
-            // Random keys: crafted 4-tuples cannot aim at one bucket (or one worker).
-            hasher: ahash::RandomState::new(),
+            hasher,
             finished: Vec::new(),
             evicted_conns: Vec::new(),
             next_id: 1,
@@ -358,7 +364,27 @@ impl FlowTable {
         sink: &mut impl FnMut(&Connection, Timestamp, Event),
     ) {
         let (key, src_is_lo) = FlowKey::of(seg);
-        let hash = key.hash_with(&self.hasher);
+        let hash = self.hash(&key);
+        self.on_hashed_segment(seg, (key, src_is_lo, hash), number, wire_len, at, sink);
+    }
+
+    /// The hash this table files `key` under.
+    #[inline]
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        key.hash_with(&self.hasher)
+    }
+
+    /// `on_numbered_segment` for a segment whose key (`FlowKey::of`) and hash
+    /// (`FlowTable::hash`) are already known.
+    pub fn on_hashed_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        (key, src_is_lo, hash): (FlowKey, bool, u64),
+        number: u64,
+        wire_len: u32,
+        at: Timestamp,
+        sink: &mut impl FnMut(&Connection, Timestamp, Event),
+    ) {
         let mut events = EventBuf::new();
         let mut reused = false;
         let expiry = self.expiry();

@@ -1,30 +1,36 @@
-//! The parallel back end: the reading thread decodes each packet and hands the TCP ones
-//! to worker threads, each with its own flow table, chosen by a hash of the connection's
-//! 4-tuple. Every packet of a connection goes to the same worker, in capture order, so
-//! each connection is tracked exactly as one table would track it; connections are then
-//! numbered by their first packet in the whole input, as one table numbers them. The
-//! report is byte-for-byte the single-threaded one (tests/parallel.rs).
+//! The parallel back end. The reading thread only reads: it hands each buffer of whole
+//! records, with the place of every packet in it, to all the worker threads at once
+//! (shared, not copied: classic pcap records are read in place). Every worker decodes
+//! every packet and keeps the TCP ones whose connection hash falls in its shard, in its
+//! own flow table. So every packet of a connection is tracked by the same worker, in
+//! capture order, exactly as one table would track it; connections are then numbered by
+//! their first packet in the whole input, as one table numbers them. The report is byte
+//! for byte the single-threaded one (tests/parallel.rs).
 //!
-//! Packets travel in batches (frames copied into a reused byte buffer) over bounded
-//! channels, and emptied batches come back for reuse: no allocation per packet, and the
-//! reader never runs more than a few batches ahead.
+//! Buffers travel in a fixed pool over bounded channels: the last worker done with one
+//! sends it back for reuse. No allocation per packet, and the reader never runs more than
+//! the pool ahead.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::analyze::PacketCounts;
 use crate::decode::{decode, Decoded, LinkType};
 use crate::flow::{FlowKey, FlowTable};
 use crate::record::{ConnectionRecord, PackedRecord};
-use crate::source::Packet;
+use crate::source::{BufferExchange, Packet};
 use crate::time::Timestamp;
 
-/// Small enough that the batches in flight (a few MiB of full-size frames) stay a small
-/// part of the memory budget, large enough that handing one over is rare.
-const BATCH_PACKETS: usize = 512;
-/// Batches in flight per worker (queued, being filled, being worked on).
-const BATCHES_PER_WORKER: usize = 4;
+/// Buffers in circulation: enough that the reader fills one while the workers are on
+/// others, few enough to stay a small part of the memory budget.
+const POOL: usize = 6;
+/// Size of the buffers the reader copies records into when it cannot lend its own
+/// (pcapng), and the least it reads into when it can.
+const CHUNK_BYTES: usize = 1 << 20;
 
+/// Where one packet is in a chunk, and what the reader knew of it.
 #[derive(Clone, Copy)]
 struct Meta {
     ts: Timestamp,
@@ -32,21 +38,26 @@ struct Meta {
     orig_len: u32,
     /// Place of the packet in the whole input (from 1).
     number: u64,
+    /// Offset of the packet's bytes in the chunk; while the reader is still filling a
+    /// lent buffer, their address (see `Shards::full`).
     start: usize,
     len: usize,
 }
 
-#[derive(Default)]
-struct Batch {
+/// A buffer of records and the packets in it.
+struct Chunk {
+    bytes: Box<[u8]>,
+    /// Bytes of `bytes` in use, when the reader copies packets in.
+    used: usize,
     packets: Vec<Meta>,
-    bytes: Vec<u8>,
 }
 
-impl Batch {
-    fn with_capacity() -> Batch {
-        Batch {
-            packets: Vec::with_capacity(BATCH_PACKETS),
-            bytes: Vec::with_capacity(BATCH_PACKETS * 1600),
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            bytes: Box::default(),
+            used: 0,
+            packets: Vec::new(),
         }
     }
 }
@@ -56,55 +67,80 @@ struct WorkerResult {
     records: Vec<PackedRecord>,
     retired: u64,
     evicted: u64,
+    /// Packets by layer (from the first worker only: every worker decodes every packet).
+    counts: PacketCounts,
 }
 
 struct Worker {
-    batch: Batch,
-    to_worker: SyncSender<Batch>,
-    /// Emptied batches coming back.
-    spare: Receiver<Batch>,
+    to_worker: SyncSender<Arc<Chunk>>,
     handle: JoinHandle<WorkerResult>,
 }
 
-/// Worker threads, each with a flow table.
+/// Worker threads, each with a flow table for its shard of the connections.
 pub struct Shards {
     workers: Vec<Worker>,
-    shard_hasher: ahash::RandomState,
+    pool: Receiver<Chunk>,
+    /// For a chunk the reader is done with before any worker saw it.
+    to_pool: SyncSender<Chunk>,
+    /// The chunk being filled.
+    current: Chunk,
+    /// The chunk whose bytes were lent to the reader, to be filled next.
+    next: Option<Chunk>,
 }
 
 impl Shards {
     pub fn new(workers: usize, msl: Duration) -> Shards {
-        let workers = (0..workers.max(1))
-            .map(|_| {
-                let (to_worker, inbox) = sync_channel::<Batch>(BATCHES_PER_WORKER);
-                let (give_back, spare) = sync_channel::<Batch>(BATCHES_PER_WORKER + 1);
-                for _ in 0..BATCHES_PER_WORKER - 1 {
-                    // Filled up front, so the reader rarely waits for a batch.
-                    let _ = give_back.try_send(Batch::with_capacity());
-                }
-                let handle = std::thread::spawn(move || work(inbox, give_back, msl));
-                Worker {
-                    batch: Batch::with_capacity(),
-                    to_worker,
-                    spare,
-                    handle,
-                }
+        let workers = workers.max(1);
+        let (give_back, pool) = sync_channel::<Chunk>(POOL);
+        for _ in 0..POOL - 1 {
+            let _ = give_back.try_send(Chunk::new());
+        }
+        // One hasher for all: the hash that picks a packet's shard is the one its table
+        // looks it up with (random keys: crafted 4-tuples cannot aim at one worker).
+        let hasher = ahash::RandomState::new();
+        let workers = (0..workers)
+            .map(|me| {
+                let (to_worker, inbox) = sync_channel::<Arc<Chunk>>(POOL);
+                let give_back = give_back.clone();
+                let hasher = hasher.clone();
+                let handle = std::thread::spawn(move || {
+                    work(inbox, give_back, Shard { me, of: workers }, hasher, msl)
+                });
+                Worker { to_worker, handle }
             })
             .collect();
         Shards {
             workers,
-            // Random keys: crafted 4-tuples cannot aim at one bucket (or one worker).
-            shard_hasher: ahash::RandomState::new(),
+            pool,
+            to_pool: give_back,
+            current: Chunk::new(),
+            next: None,
         }
     }
 
-    /// Queues a TCP packet (already decoded once to pick its worker).
-    pub fn send(&mut self, packet: &Packet<'_>, key: FlowKey, number: u64) {
-        let n = self.workers.len();
-        let w = &mut self.workers[(key.hash_with(&self.shard_hasher) % n as u64) as usize];
-        let start = w.batch.bytes.len();
-        w.batch.bytes.extend_from_slice(packet.data);
-        w.batch.packets.push(Meta {
+    /// Queues a packet whose bytes were copied into no shared buffer: copies them.
+    pub fn copy(&mut self, packet: &Packet<'_>, number: u64) {
+        let len = packet.data.len();
+        if self.current.used + len > self.current.bytes.len() {
+            self.flush();
+            self.current = self.take_spare();
+            if self.current.bytes.len() < len {
+                self.current.bytes = vec![0; len.max(CHUNK_BYTES)].into_boxed_slice();
+            }
+        }
+        let start = self.current.used;
+        self.current.bytes[start..start + len].copy_from_slice(packet.data);
+        self.current.used += len;
+        self.push(packet, number, start);
+    }
+
+    /// Queues a packet that lies in a buffer lent by the reader (see `BufferExchange`).
+    pub fn lent(&mut self, packet: &Packet<'_>, number: u64) {
+        self.push(packet, number, packet.data.as_ptr() as usize);
+    }
+
+    fn push(&mut self, packet: &Packet<'_>, number: u64, start: usize) {
+        self.current.packets.push(Meta {
             ts: packet.ts,
             link_type: packet.link_type,
             orig_len: packet.orig_len,
@@ -112,20 +148,55 @@ impl Shards {
             start,
             len: packet.data.len(),
         });
-        if w.batch.packets.len() >= BATCH_PACKETS {
-            flush(w);
+    }
+
+    fn take_spare(&mut self) -> Chunk {
+        // When every buffer is out, the workers are behind: wait for one (but not for a
+        // worker that has stopped: it panicked, and `finish` will say so).
+        let mut chunk = loop {
+            match self.pool.recv_timeout(Duration::from_millis(100)) {
+                Ok(chunk) => break chunk,
+                Err(_) if self.workers.iter().any(|w| w.handle.is_finished()) => {
+                    break Chunk::new()
+                }
+                Err(_) => {}
+            }
+        };
+        chunk.used = 0;
+        chunk.packets.clear();
+        chunk
+    }
+
+    /// Sends the chunk being filled to every worker.
+    fn flush(&mut self) {
+        if self.current.packets.is_empty() {
+            return;
+        }
+        let full = Arc::new(std::mem::replace(&mut self.current, Chunk::new()));
+        // Only workers hold it, so the last one done sends it back (`Arc::into_inner`).
+        let mut held = Some(full);
+        for (i, w) in self.workers.iter().enumerate() {
+            let share = if i + 1 == self.workers.len() {
+                held.take()
+            } else {
+                held.clone()
+            };
+            if let Some(share) = share {
+                // A worker gone has panicked, and `finish` will say so.
+                let _ = w.to_worker.send(share);
+            }
         }
     }
 
     /// Waits for the workers and returns every connection's record (in no particular
-    /// order, with the ids of no table yet) and the retired and evicted counts.
-    pub fn finish(mut self) -> (Vec<PackedRecord>, u64, u64) {
-        for w in &mut self.workers {
-            flush(w);
-        }
+    /// order, with the ids of no table yet), the retired and evicted counts, and the
+    /// packets by layer.
+    pub fn finish(mut self) -> (Vec<PackedRecord>, u64, u64, PacketCounts) {
+        self.flush();
         let mut records = Vec::new();
         let (mut retired, mut evicted) = (0, 0);
-        for w in self.workers {
+        let mut counts = PacketCounts::default();
+        for (i, w) in self.workers.into_iter().enumerate() {
             drop(w.to_worker);
             let result = w
                 .handle
@@ -134,44 +205,105 @@ impl Shards {
             records.extend(result.records);
             retired += result.retired;
             evicted += result.evicted;
+            if i == 0 {
+                counts = result.counts;
+            }
         }
-        (records, retired, evicted)
+        (records, retired, evicted, counts)
     }
 }
 
-fn flush(w: &mut Worker) {
-    if w.batch.packets.is_empty() {
-        return;
+impl BufferExchange for Shards {
+    fn fresh(&mut self, min: usize) -> Box<[u8]> {
+        let mut chunk = self.take_spare();
+        let mut bytes = std::mem::take(&mut chunk.bytes);
+        if bytes.len() < min {
+            bytes = vec![0; min.max(CHUNK_BYTES)].into_boxed_slice();
+        }
+        self.next = Some(chunk);
+        bytes
     }
-    // A spare batch, or (when the worker is behind) wait for one to come back.
-    let next = match w.spare.try_recv() {
-        Ok(b) => b,
-        Err(_) => w.spare.recv().unwrap_or_else(|_| Batch::with_capacity()),
-    };
-    let full = std::mem::replace(&mut w.batch, next);
-    if w.to_worker.send(full).is_err() {
-        // The worker is gone: it panicked, and `finish` will say so.
+
+    fn full(&mut self, bytes: Box<[u8]>) {
+        // The packets were queued by address in this buffer: make them offsets.
+        let base = bytes.as_ptr() as usize;
+        for m in &mut self.current.packets {
+            m.start -= base;
+        }
+        self.current.bytes = bytes;
+        if self.current.packets.is_empty() {
+            // No whole record in it (one was longer than the read so far): keep it in
+            // circulation.
+            let empty = std::mem::replace(&mut self.current, Chunk::new());
+            let _ = self.to_pool.try_send(empty);
+        } else {
+            self.flush();
+        }
+        if let Some(next) = self.next.take() {
+            self.current = next;
+        }
     }
 }
 
-fn work(inbox: Receiver<Batch>, give_back: SyncSender<Batch>, msl: Duration) -> WorkerResult {
-    let mut flows = FlowTable::new(msl);
+/// Which connections a worker keeps.
+#[derive(Clone, Copy)]
+struct Shard {
+    me: usize,
+    of: usize,
+}
+
+impl Shard {
+    fn keeps(self, hash: u64) -> bool {
+        // Bits the table does not use to place entries (it takes the low bits for the
+        // bucket and the top seven for its tags), so each shard's table stays well spread.
+        ((hash >> 32) as u32 & 0x00ff_ffff) as usize % self.of == self.me
+    }
+}
+
+fn work(
+    inbox: Receiver<Arc<Chunk>>,
+    give_back: SyncSender<Chunk>,
+    shard: Shard,
+    hasher: ahash::RandomState,
+    msl: Duration,
+) -> WorkerResult {
+    let mut flows = FlowTable::with_hasher(msl, hasher);
+    let mut counts = PacketCounts::default();
+    let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
-    for mut batch in inbox {
-        for m in &batch.packets {
-            let data = &batch.bytes[m.start..m.start + m.len];
+    for chunk in inbox {
+        for m in &chunk.packets {
+            let data = &chunk.bytes[m.start..m.start + m.len];
             let cut = m.orig_len.saturating_sub(m.len as u32);
+            let decoded = decode(m.link_type, data, cut);
+            if count_layers {
+                counts.count(&decoded);
+            }
+            let Decoded::Tcp(seg) = decoded else {
+                continue;
+            };
+            let (key, src_is_lo) = FlowKey::of(&seg);
+            let hash = flows.hash(&key);
+            if !shard.keeps(hash) {
+                continue;
+            }
             if last_sweep.is_none_or(|t| m.ts.saturating_since(t) >= crate::analyze::SWEEP_EVERY) {
                 flows.retire(m.ts);
                 last_sweep = Some(m.ts);
             }
-            if let Decoded::Tcp(seg) = decode(m.link_type, data, cut) {
-                flows.on_numbered_segment(&seg, m.number, m.orig_len, m.ts, &mut |_, _, _| {});
-            }
+            flows.on_hashed_segment(
+                &seg,
+                (key, src_is_lo, hash),
+                m.number,
+                m.orig_len,
+                m.ts,
+                &mut |_, _, _| {},
+            );
         }
-        batch.packets.clear();
-        batch.bytes.clear();
-        let _ = give_back.try_send(batch);
+        if let Some(chunk) = Arc::into_inner(chunk) {
+            // The last worker done with it.
+            let _ = give_back.try_send(chunk);
+        }
     }
     let (retired, evicted) = (flows.retired, flows.evicted);
     let mut records = Vec::new();
@@ -180,5 +312,6 @@ fn work(inbox: Receiver<Batch>, give_back: SyncSender<Batch>, msl: Duration) -> 
         records,
         retired,
         evicted,
+        counts,
     }
 }

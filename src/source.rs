@@ -28,6 +28,11 @@ const MAX_RECORD: u64 = 1 << 20;
 const SHB_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Bytes of a file sniffed before choosing a reader.
 const SNIFF_LEN: usize = 64 * 1024;
+/// Bytes asked of each read of a classic pcap: little enough that the records just read
+/// are still in the core's cache when they are parsed.
+const READ_SIZE: usize = 256 * 1024;
+/// Least room to read into behind a record tail, in a buffer lent out and replaced.
+const CHUNK_MIN: usize = 256 * 1024;
 
 /// One captured packet, borrowed from the reader's buffer.
 #[derive(Clone, Copy, Debug)]
@@ -332,7 +337,7 @@ impl CaptureReader {
             if self.st.done {
                 return Ok(());
             }
-            let result = classic.run(&mut self.st, &mut on_packet);
+            let result = classic.run(&mut self.st, &mut on_packet, None);
             self.st.done = true;
             return result;
         }
@@ -343,6 +348,31 @@ impl CaptureReader {
             }
         }
         Ok(())
+    }
+
+    /// True when `for_each_packet_lending` lends the read buffers out (classic pcap).
+    pub fn lends_buffers(&self) -> bool {
+        matches!(self.backend, Backend::Classic(_))
+    }
+
+    /// `for_each_packet`, but each read buffer, once all its packets were delivered, goes
+    /// to `exchange` instead of being reused, so that other threads can read the packets
+    /// in place. Only classic pcap is read this way (see `lends_buffers`); other formats
+    /// are read as by `for_each_packet`, their buffers never lent.
+    pub fn for_each_packet_lending(
+        &mut self,
+        mut on_packet: impl FnMut(&Packet<'_>),
+        exchange: &mut dyn BufferExchange,
+    ) -> Result<(), SourceError> {
+        let Backend::Classic(classic) = &mut self.backend else {
+            return self.for_each_packet(on_packet);
+        };
+        if self.st.done {
+            return Ok(());
+        }
+        let result = classic.run(&mut self.st, &mut on_packet, Some(exchange));
+        self.st.done = true;
+        result
     }
 
     /// Reads one block (refilling the buffer as needed) and handles it.
@@ -635,12 +665,35 @@ impl ReaderState {
     }
 }
 
+/// Takes the read buffers of a capture lent out (`CaptureReader::for_each_packet_lending`).
+pub trait BufferExchange {
+    /// An empty buffer of at least `min` bytes to go on reading into.
+    fn fresh(&mut self, min: usize) -> Box<[u8]>;
+    /// A buffer whose every packet has been delivered (and lies in it).
+    fn full(&mut self, buf: Box<[u8]>);
+}
+
 impl ClassicReader {
-    /// Delivers every record to the end of the file, or to the first fault.
+    /// Delivers every record to the end of the file, or to the first fault; with an
+    /// `exchange`, lends each buffer to it once its packets were delivered.
     fn run(
         &mut self,
         st: &mut ReaderState,
         on_packet: &mut impl FnMut(&Packet<'_>),
+        mut exchange: Option<&mut dyn BufferExchange>,
+    ) -> Result<(), SourceError> {
+        let result = self.deliver_all(st, on_packet, &mut exchange);
+        if let Some(exchange) = exchange {
+            exchange.full(std::mem::take(&mut self.buf));
+        }
+        result
+    }
+
+    fn deliver_all(
+        &mut self,
+        st: &mut ReaderState,
+        on_packet: &mut impl FnMut(&Packet<'_>),
+        exchange: &mut Option<&mut dyn BufferExchange>,
     ) -> Result<(), SourceError> {
         let iface = st.interfaces[0];
         let be = self.big_endian;
@@ -675,10 +728,15 @@ impl ClassicReader {
                     },
                 });
             }
+            let mut min = (self.filled - self.start) + CHUNK_MIN;
             if let Some(len) = pending {
-                if 16 + len as usize > self.buf.len() {
+                if 16 + len > BUFFER_SIZE as u64 {
                     return Err(self.corrupt_length(st, len));
                 }
+                min = min.max(16 + len as usize);
+            }
+            if let Some(exchange) = exchange {
+                self.lend(&mut **exchange, min);
             }
             self.refill()?;
         }
@@ -705,14 +763,27 @@ impl ClassicReader {
         }
     }
 
+    /// Hands the buffer over, its unread tail copied to the front of a fresh one.
+    fn lend(&mut self, exchange: &mut dyn BufferExchange, min: usize) {
+        let mut fresh = exchange.fresh(min);
+        let tail = self.filled - self.start;
+        fresh[..tail].copy_from_slice(&self.buf[self.start..self.filled]);
+        let full = std::mem::replace(&mut self.buf, fresh);
+        exchange.full(full);
+        self.base += self.start as u64;
+        self.filled = tail;
+        self.start = 0;
+    }
+
     /// Moves the unread tail (less than one record) to the front and reads behind it.
     fn refill(&mut self) -> Result<(), SourceError> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.base += self.start as u64;
         self.filled -= self.start;
         self.start = 0;
+        let end = (self.filled + READ_SIZE).min(self.buf.len());
         loop {
-            match self.input.read(&mut self.buf[self.filled..]) {
+            match self.input.read(&mut self.buf[self.filled..end]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
