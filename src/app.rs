@@ -21,9 +21,7 @@ const MAX_HEADER_SCAN: usize = 8192;
 const MIN_SIGNATURE: usize = 4;
 
 /// The protocol label of a connection.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AppKind {
     /// No payload seen in either direction.
     #[default]
@@ -51,7 +49,7 @@ impl AppKind {
 }
 
 /// HTTP/1.x facts of a connection labelled `http` or `websocket`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HttpFacts {
     /// Client segments that begin with a request line.
     pub requests: u32,
@@ -71,7 +69,7 @@ pub struct HttpFacts {
 
 /// Per-connection detector state. Its size is fixed except for the SNI, allocated once
 /// per TLS connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct AppDetector {
     kind: AppKind,
     http: HttpFacts,

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 use crate::tracker::{Event, Side, TcpTracker};
 
 /// How the client/server roles of a connection were decided (docs/inputs.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleBasis {
     /// The client sent a SYN without ACK.
     Syn,
@@ -46,7 +46,7 @@ impl RoleBasis {
 }
 
 /// One TCP connection: who is who, when, and its tracker.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Connection {
     /// Stable id, in order of first packet (starting at 1).
     pub id: u64,
@@ -77,9 +77,7 @@ impl Connection {
 
 /// Bidirectional key: the two endpoints in a fixed order, as plain integers so that
 /// hashing and comparing them is a few instructions (IPv4 addresses as IPv4-mapped).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     lo_ip: u128,
     hi_ip: u128,

@@ -17,7 +17,7 @@ use crate::tracker::{
 };
 
 /// One endpoint's figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SideFigures {
     pub packets: u64,
     pub bytes: u64,
@@ -52,7 +52,7 @@ impl SideFigures {
     }
 }
 
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct ConnectionRecord {
     /// The report's id: connections numbered from 1 in order of first packet.
     pub id: u64,

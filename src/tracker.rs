@@ -22,9 +22,7 @@ use crate::seq::Seq;
 use crate::time::Timestamp;
 
 /// RFC 9293 §3.3.2 connection states, printed with the RFC's spelling.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TcpState {
     #[default]
     Closed,
@@ -65,7 +63,7 @@ impl fmt::Display for TcpState {
 }
 
 /// Which endpoint of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
     Client,
     Server,
@@ -93,7 +91,7 @@ impl fmt::Display for Side {
 }
 
 /// How a connection ended (or had not ended) when the capture stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CloseKind {
     /// Both sides sent FIN, with no RST before that.
     Fin,
@@ -152,7 +150,7 @@ impl fmt::Display for CloseKind {
 }
 
 /// Which side sent the first FIN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Closer {
     Side(Side),
     /// A simultaneous close: the two FINs crossed.
@@ -170,7 +168,7 @@ impl Closer {
 
 /// Protocol oddities, named `<context>_<object>_<problem>` so they can be counted and
 /// grepped (after Suricata's stream events).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Anomaly {
     /// A segment with SYN and RST, or SYN and FIN, set together.
     SynWithRstOrFin,
@@ -265,7 +263,7 @@ pub enum Event {
 }
 
 /// Keep-alive figures for the probes one endpoint sent.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct KeepaliveStats {
     pub probes: u64,
     /// Probes the peer answered with an ACK.
@@ -294,7 +292,7 @@ const OUT_OF_ORDER_DEFAULT: Duration = Duration::from_millis(3);
 const FAST_RETRANSMIT_WINDOW: Duration = Duration::from_millis(20);
 
 /// What one endpoint has done, as seen on the wire: its state and its sequence space.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Endpoint {
     pub state: TcpState,
     /// Initial sequence number, from its SYN or SYN/ACK.
@@ -342,7 +340,7 @@ impl Endpoint {
 }
 
 /// Handshake timing facts.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Handshake {
     pub first_syn: Option<Timestamp>,
     /// The most recent SYN before the first SYN/ACK.
@@ -383,7 +381,7 @@ impl Handshake {
 }
 
 /// The first RST that ended the connection.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResetFacts {
     pub by: Side,
     pub sender_state: TcpState,
@@ -393,7 +391,7 @@ pub struct ResetFacts {
 }
 
 /// One TCP connection's state machines and facts.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TcpTracker {
     pub client: Endpoint,
     pub server: Endpoint,
