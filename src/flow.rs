@@ -163,8 +163,14 @@ impl FlowKey {
 /// key — 12 bytes when both endpoints are IPv4 (the mapped prefix is implied), else 36.
 /// The body leaves out what the header says: id, times, and the addresses, which the key
 /// gives back unless they carry more than it (an IPv6 flow label or scope, say).
+///
+/// The key's hash is kept beside the bytes: growing the table rehashes every entry, and
+/// reading each one's key from the heap for it cost more than the 8 bytes.
 #[derive(Debug)]
-struct Dormant(Box<[u8]>);
+struct Dormant {
+    bytes: Box<[u8]>,
+    hash: u64,
+}
 
 /// Header flag: the connection is closed (`TcpTracker::is_closed`).
 const CLOSED: u8 = 1;
@@ -203,7 +209,7 @@ impl FlowKey {
 impl Dormant {
     /// Encodes `conn` in `scratch` (reused, so that the only allocation is the exact-size
     /// one kept).
-    fn of(conn: &Connection, scratch: &mut Vec<u8>) -> Dormant {
+    fn of(conn: &Connection, hash: u64, scratch: &mut Vec<u8>) -> Dormant {
         let key = conn.key;
         let v4 = is_v4_mapped(key.lo_ip) && is_v4_mapped(key.hi_ip);
         scratch.clear();
@@ -234,11 +240,14 @@ impl Dormant {
         w.varint(conn.first_packet);
         conn.tcp.encode(&mut w);
         conn.app.encode(&mut w);
-        Dormant(Box::from(&scratch[..]))
+        Dormant {
+            bytes: Box::from(&scratch[..]),
+            hash,
+        }
     }
 
     fn flags(&self) -> u8 {
-        self.0[0]
+        self.bytes[0]
     }
 
     fn key_len(&self) -> usize {
@@ -250,7 +259,7 @@ impl Dormant {
     }
 
     fn key(&self) -> FlowKey {
-        let b = &self.0[KEY_AT..];
+        let b = &self.bytes[KEY_AT..];
         if self.flags() & V4_KEY != 0 {
             let ip = |at: usize| {
                 V4_MAPPED | u128::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
@@ -268,7 +277,7 @@ impl Dormant {
 
     fn word(&self, at: usize) -> [u8; 8] {
         let mut w = [0; 8];
-        w.copy_from_slice(&self.0[at..at + 8]);
+        w.copy_from_slice(&self.bytes[at..at + 8]);
         w
     }
 
@@ -292,7 +301,7 @@ impl Dormant {
         let key = self.key();
         let v4 = self.flags() & V4_KEY != 0;
         let first_seen = self.first_seen();
-        let mut r = Reader::new(&self.0[KEY_AT + self.key_len()..], first_seen);
+        let mut r = Reader::new(&self.bytes[KEY_AT + self.key_len()..], first_seen);
         r.group(1);
         let client_is_lo = r.flag();
         let roles = RoleBasis::decode(&mut r);
@@ -325,6 +334,9 @@ impl Dormant {
     }
 }
 
+/// How many connections ahead a loop that encodes or decodes them asks for their bytes.
+const DORMANT_AHEAD: usize = 4;
+
 /// Quiet time after which a connection goes dormant. Short, because waking is cheap and
 /// rare: measured on the benchmark trace, 5 s cost 10% more memory and gained no speed.
 pub const DORMANT_AFTER: Duration = Duration::from_secs(1);
@@ -336,6 +348,12 @@ pub struct FlowTable {
     dormant: HashTable<Dormant>,
     /// Reused to encode connections going dormant.
     scratch: Vec<u8>,
+    /// Reused to gather the connections going dormant in a sweep.
+    #[allow(
+        clippy::vec_box,
+        reason = "the boxes come from the table and go after encoding: unboxing would copy"
+    )]
+    sleepy: Vec<Box<Connection>>,
     hasher: ahash::RandomState,
     finished: Vec<Connection>,
     /// Connections dropped by `evict`, until drained.
@@ -423,6 +441,7 @@ impl FlowTable {
             active: HashTable::new(),
             dormant: HashTable::new(),
             scratch: Vec::new(),
+            sleepy: Vec::new(),
             // Random keys: crafted 4-tuples cannot aim at one bucket (or one worker).
             hasher: ahash::RandomState::new(),
             finished: Vec::new(),
@@ -554,7 +573,10 @@ impl FlowTable {
         if self.dormant.is_empty() {
             return false;
         }
-        let Ok(entry) = self.dormant.find_entry(hash, |d| d.key() == key) else {
+        let Ok(entry) = self
+            .dormant
+            .find_entry(hash, |d| d.hash == hash && d.key() == key)
+        else {
             return false;
         };
         let (dormant, _) = entry.remove();
@@ -599,29 +621,39 @@ impl FlowTable {
     /// on its own, so when this runs changes memory, never a figure.
     pub fn retire(&mut self, now: Timestamp) {
         let expiry = self.expiry();
-        let before = self.finished.len();
-        self.finished.extend(
-            self.active
-                .extract_if(|c| expiry.over(c.tcp.is_closed(), c.last_seen, now))
-                .map(|c| *c),
-        );
+        // Offline nothing expires: no pass over every connection for it.
         if expiry.closed_after.is_some() || expiry.idle_after.is_some() {
+            let before = self.finished.len();
+            self.finished.extend(
+                self.active
+                    .extract_if(|c| expiry.over(c.tcp.is_closed(), c.last_seen, now))
+                    .map(|c| *c),
+            );
             self.finished.extend(
                 self.dormant
                     .extract_if(|d| expiry.over(d.closed(), d.last_seen(), now))
                     .map(|d| d.wake()),
             );
+            self.retired += (self.finished.len() - before) as u64;
         }
-        self.retired += (self.finished.len() - before) as u64;
-        let sleepy = self
-            .active
-            .extract_if(|c| now.saturating_since(c.last_seen) >= DORMANT_AFTER);
-        for conn in sleepy {
-            let d = Dormant::of(&conn, &mut self.scratch);
-            let hasher = &self.hasher;
-            self.dormant
-                .insert_unique(conn.key.hash_with(hasher), d, |d| d.key().hash_with(hasher));
+        // Gathered first, then encoded a few behind: the next ones' memory loads
+        // meanwhile (an encoding reads most of a connection's 900 bytes).
+        let mut sleepy = std::mem::take(&mut self.sleepy);
+        sleepy.extend(
+            self.active
+                .extract_if(|c| now.saturating_since(c.last_seen) >= DORMANT_AFTER),
+        );
+        let mut sleepy_iter = sleepy.drain(..);
+        while let Some(conn) = sleepy_iter.next() {
+            if let Some(next) = sleepy_iter.as_slice().get(DORMANT_AHEAD) {
+                crate::compact::prefetch_object(&**next);
+            }
+            let hash = conn.key.hash_with(&self.hasher);
+            let d = Dormant::of(&conn, hash, &mut self.scratch);
+            self.dormant.insert_unique(hash, d, |d| d.hash);
         }
+        drop(sleepy_iter);
+        self.sleepy = sleepy;
     }
 
     /// Takes the connections finished so far (superseded, retired, evicted), in no
@@ -648,7 +680,17 @@ impl FlowTable {
         for c in self.active.drain() {
             each(*c);
         }
+        // Woken a few behind the drain, whose order is the heap's disorder: the next
+        // ones' bytes load meanwhile.
+        let mut ahead = std::collections::VecDeque::with_capacity(DORMANT_AHEAD);
         for d in self.dormant.drain() {
+            crate::compact::prefetch(&d.bytes);
+            ahead.push_back(d);
+            if ahead.len() == DORMANT_AHEAD {
+                each(ahead.pop_front().expect("full").wake());
+            }
+        }
+        for d in ahead {
             each(d.wake());
         }
     }
@@ -818,7 +860,7 @@ mod tests {
     /// Dormant and back, compared field by field (through `Debug`, which shows them all).
     fn assert_round_trip(c: &Connection) {
         let mut scratch = Vec::new();
-        let d = Dormant::of(c, &mut scratch);
+        let d = Dormant::of(c, 0, &mut scratch);
         assert_eq!(format!("{:?}", d.wake()), format!("{c:?}"));
         assert_eq!((d.key(), d.id(), d.last_seen()), (c.key, c.id, c.last_seen));
         assert_eq!(d.closed(), c.tcp.is_closed());

@@ -188,6 +188,11 @@ impl PackedRecord {
         }
     }
 
+    /// Starts loading the encoding, for a loop that will unpack this record soon.
+    pub fn prefetch(&self) {
+        crate::compact::prefetch(&self.bytes);
+    }
+
     pub fn unpack(&self) -> ConnectionRecord {
         // The id may have been given after packing (connections numbered across shards).
         ConnectionRecord::decode(
