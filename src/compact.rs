@@ -299,6 +299,81 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Field {
+        Count(u64),
+        Seq(Option<u32>),
+        Time(Option<i64>),
+        Duration(Option<(u64, u32)>),
+        Bits(u32, u32),
+        Bytes(Vec<u8>),
+    }
+
+    fn field() -> impl Strategy<Value = Field> {
+        prop_oneof![
+            prop_oneof![Just(0u64), 0u64..300, any::<u64>()].prop_map(Field::Count),
+            any::<Option<u32>>().prop_map(Field::Seq),
+            any::<Option<i64>>().prop_map(Field::Time),
+            any::<Option<(u64, u32)>>()
+                .prop_map(|d| Field::Duration(d.map(|(s, n)| (s, n % 1_000_000_000)))),
+            (1u32..=4)
+                .prop_flat_map(|w| (0..1u32 << w, Just(w)).prop_map(|(v, w)| Field::Bits(v, w))),
+            proptest::collection::vec(any::<u8>(), 0..20).prop_map(Field::Bytes),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any run of fields, in groups, reads back as written, to the last byte.
+        #[test]
+        fn fields_read_back(groups in proptest::collection::vec(
+            proptest::collection::vec(field(), 0..12), 0..6), base in any::<i64>()) {
+            let base = Timestamp::from_nanos(base);
+            let mut buf = Vec::new();
+            let mut w = Writer::new(&mut buf, base);
+            for g in &groups {
+                w.group(6);
+                for f in g {
+                    match f {
+                        Field::Count(v) => w.count(*v),
+                        Field::Seq(s) => w.seq(s.map(Seq)),
+                        Field::Time(t) => w.opt_time(t.map(Timestamp::from_nanos)),
+                        Field::Duration(d) => w.opt_duration(d.map(|(s, n)| Duration::new(s, n))),
+                        Field::Bits(v, width) => w.bits(*v, *width),
+                        Field::Bytes(b) => {
+                            w.varint(b.len() as u64);
+                            w.bytes(b);
+                        }
+                    }
+                }
+                w.end();
+            }
+            let mut r = Reader::new(&buf, base);
+            for g in &groups {
+                r.group(6);
+                for f in g {
+                    let back = match f {
+                        Field::Count(_) => Field::Count(r.count()),
+                        Field::Seq(_) => Field::Seq(r.seq().map(|s| s.0)),
+                        Field::Time(_) => Field::Time(r.opt_time().map(Timestamp::as_nanos)),
+                        Field::Duration(_) => Field::Duration(
+                            r.opt_duration().map(|d| (d.as_secs(), d.subsec_nanos())),
+                        ),
+                        Field::Bits(_, width) => Field::Bits(r.bits(*width), *width),
+                        Field::Bytes(_) => {
+                            let n = r.varint() as usize;
+                            Field::Bytes(r.take(n).to_vec())
+                        }
+                    };
+                    prop_assert_eq!(&back, f);
+                }
+            }
+            prop_assert_eq!(r.remaining(), 0);
+        }
+    }
 
     #[test]
     fn extremes_read_back() {
