@@ -5,6 +5,7 @@
 //! payload is looked at, and only while the label can still change. The definitions and
 //! their limits are in docs/metrics.md ("What ran over a connection").
 
+use crate::compact::{self, Writer};
 use crate::decode::TcpSegment;
 use crate::seq::Seq;
 use crate::tracker::Side;
@@ -20,9 +21,7 @@ const MAX_HEADER_SCAN: usize = 8192;
 const MIN_SIGNATURE: usize = 4;
 
 /// The protocol label of a connection.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AppKind {
     /// No payload seen in either direction.
     #[default]
@@ -50,7 +49,7 @@ impl AppKind {
 }
 
 /// HTTP/1.x facts of a connection labelled `http` or `websocket`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HttpFacts {
     /// Client segments that begin with a request line.
     pub requests: u32,
@@ -70,7 +69,7 @@ pub struct HttpFacts {
 
 /// Per-connection detector state. Its size is fixed except for the SNI, allocated once
 /// per TLS connection.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct AppDetector {
     kind: AppKind,
     http: HttpFacts,
@@ -356,6 +355,68 @@ impl<'a> Reader<'a> {
     fn u16(&mut self) -> Option<u16> {
         let s = self.take(2)?;
         Some(u16::from_be_bytes([s[0], s[1]]))
+    }
+}
+
+/// The compact form (`crate::compact`), for dormant connections and records.
+impl AppDetector {
+    /// In declaration order, so that `KINDS[k as usize] == k`.
+    const KINDS: [AppKind; 6] = [
+        AppKind::None,
+        AppKind::Unknown,
+        AppKind::Http,
+        AppKind::WebSocket,
+        AppKind::Tls,
+        AppKind::Ssh,
+    ];
+
+    /// A group of its own (15 bits).
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) {
+        w.group(2);
+        w.bits(self.kind as u32, 3);
+        let h = &self.http;
+        w.count(u64::from(h.requests));
+        w.count(u64::from(h.responses));
+        w.flag(h.version.is_some());
+        if let Some(v) = h.version {
+            w.byte(v);
+        }
+        w.flag(h.close_by_client);
+        w.flag(h.close_by_server);
+        w.flag(h.upgrade_asked);
+        w.flag(h.switched);
+        w.flag(self.sni.is_some());
+        if let Some(sni) = &self.sni {
+            w.varint(sni.len() as u64);
+            w.bytes(sni);
+        }
+        w.seq(self.next[0]);
+        w.seq(self.next[1]);
+        w.flag(self.first_done[0]);
+        w.flag(self.first_done[1]);
+        w.end();
+    }
+
+    pub(crate) fn decode(r: &mut compact::Reader<'_>) -> AppDetector {
+        r.group(2);
+        AppDetector {
+            kind: Self::KINDS[r.bits(3) as usize],
+            http: HttpFacts {
+                requests: r.count() as u32,
+                responses: r.count() as u32,
+                version: r.flag().then(|| r.byte()),
+                close_by_client: r.flag(),
+                close_by_server: r.flag(),
+                upgrade_asked: r.flag(),
+                switched: r.flag(),
+            },
+            sni: r.flag().then(|| {
+                let n = r.varint() as usize;
+                r.take(n).into()
+            }),
+            next: [r.seq(), r.seq()],
+            first_done: [r.flag(), r.flag()],
+        }
     }
 }
 

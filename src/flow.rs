@@ -3,16 +3,17 @@
 //! reuses a 4-tuple (as tshark's tcp.stream does).
 
 use hashbrown::HashTable;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
 use crate::app::AppDetector;
+use crate::compact::{Reader, Writer};
 use crate::decode::TcpSegment;
-use crate::time::{with_encoding_base, Timestamp};
+use crate::time::Timestamp;
 use crate::tracker::{Event, Side, TcpTracker};
 
 /// How the client/server roles of a connection were decided (docs/inputs.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleBasis {
     /// The client sent a SYN without ACK.
     Syn,
@@ -23,6 +24,18 @@ pub enum RoleBasis {
 }
 
 impl RoleBasis {
+    /// In declaration order, so that `ALL[r as usize] == r`.
+    const ALL: [RoleBasis; 3] = [RoleBasis::Syn, RoleBasis::SynAck, RoleBasis::Port];
+
+    /// Two bits in the open group (`crate::compact`).
+    pub(crate) fn encode(self, w: &mut Writer<'_>) {
+        w.bits(self as u32, 2);
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> RoleBasis {
+        RoleBasis::ALL[r.bits(2) as usize]
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RoleBasis::Syn => "syn",
@@ -33,7 +46,7 @@ impl RoleBasis {
 }
 
 /// One TCP connection: who is who, when, and its tracker.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Connection {
     /// Stable id, in order of first packet (starting at 1).
     pub id: u64,
@@ -64,9 +77,7 @@ impl Connection {
 
 /// Bidirectional key: the two endpoints in a fixed order, as plain integers so that
 /// hashing and comparing them is a few instructions (IPv4 addresses as IPv4-mapped).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     lo_ip: u128,
     hi_ip: u128,
@@ -143,56 +154,188 @@ impl FlowKey {
 }
 
 /// A connection that has been quiet for a while, kept as one allocation: a fixed header
-/// (key, last packet time, id, closed) that the table reads without decoding, then the
-/// connection's compact (postcard) encoding — a few hundred bytes instead of the
-/// tracker's working size. A segment that arrives for it brings it back whole, so
-/// dormancy changes memory, never a figure.
+/// that the table reads without decoding, then the connection's compact encoding
+/// (`crate::compact`) — a few hundred bytes instead of the tracker's working size. A
+/// segment that arrives for it brings it back whole, so dormancy changes memory, never a
+/// figure.
+///
+/// Header: a flags byte, last packet time, id, first packet time (8 bytes each), then the
+/// key — 12 bytes when both endpoints are IPv4 (the mapped prefix is implied), else 36.
+/// The body leaves out what the header says: id, times, and the addresses, which the key
+/// gives back unless they carry more than it (an IPv6 flow label or scope, say).
+///
+/// The key's hash is kept beside the bytes: growing the table rehashes every entry, and
+/// reading each one's key from the heap for it cost more than the 8 bytes.
 #[derive(Debug)]
-struct Dormant(Box<[u8]>);
+struct Dormant {
+    bytes: Box<[u8]>,
+    hash: u64,
+}
 
-const DORMANT_HEADER: usize = FlowKey::BYTES + 8 + 8 + 8 + 1;
+/// Header flag: the connection is closed (`TcpTracker::is_closed`).
+const CLOSED: u8 = 1;
+/// Header flag: the key is in its IPv4 form.
+const V4_KEY: u8 = 2;
+const KEY_AT: usize = 1 + 3 * 8;
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
+fn is_v4_mapped(ip: u128) -> bool {
+    ip >> 32 == 0xffff
+}
+
+/// An endpoint of the key as the address a packet would have given: IPv4 for the key's
+/// IPv4 form, else IPv6 without flow label or scope.
+fn key_endpoint(ip: u128, port: u16, v4: bool) -> SocketAddr {
+    if v4 {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from_bits(ip as u32), port))
+    } else {
+        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from_bits(ip), port, 0, 0))
+    }
+}
+
+impl FlowKey {
+    /// (client, server) as the key gives them back.
+    fn endpoints(&self, client_is_lo: bool, v4: bool) -> (SocketAddr, SocketAddr) {
+        let lo = key_endpoint(self.lo_ip, self.lo_port, v4);
+        let hi = key_endpoint(self.hi_ip, self.hi_port, v4);
+        if client_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        }
+    }
+}
 
 impl Dormant {
-    fn of(conn: &Connection) -> Dormant {
-        let mut bytes = Vec::with_capacity(DORMANT_HEADER + 320);
-        bytes.extend_from_slice(&conn.key.to_bytes());
-        bytes.extend_from_slice(&conn.last_seen.as_nanos().to_le_bytes());
-        bytes.extend_from_slice(&conn.id.to_le_bytes());
-        bytes.extend_from_slice(&conn.first_seen.as_nanos().to_le_bytes());
-        bytes.push(u8::from(conn.tcp.is_closed()));
-        let bytes = with_encoding_base(conn.first_seen, || postcard::to_extend(conn, bytes))
-            .expect("a connection always encodes");
-        Dormant(bytes.into_boxed_slice())
+    /// Encodes `conn` in `scratch` (reused, so that the only allocation is the exact-size
+    /// one kept).
+    fn of(conn: &Connection, hash: u64, scratch: &mut Vec<u8>) -> Dormant {
+        let key = conn.key;
+        let v4 = is_v4_mapped(key.lo_ip) && is_v4_mapped(key.hi_ip);
+        scratch.clear();
+        scratch.push((u8::from(conn.tcp.is_closed()) * CLOSED) | (u8::from(v4) * V4_KEY));
+        scratch.extend_from_slice(&conn.last_seen.as_nanos().to_le_bytes());
+        scratch.extend_from_slice(&conn.id.to_le_bytes());
+        scratch.extend_from_slice(&conn.first_seen.as_nanos().to_le_bytes());
+        if v4 {
+            scratch.extend_from_slice(&(key.lo_ip as u32).to_le_bytes());
+            scratch.extend_from_slice(&(key.hi_ip as u32).to_le_bytes());
+            scratch.extend_from_slice(&key.lo_port.to_le_bytes());
+            scratch.extend_from_slice(&key.hi_port.to_le_bytes());
+        } else {
+            scratch.extend_from_slice(&key.to_bytes());
+        }
+        let mut w = Writer::new(scratch, conn.first_seen);
+        w.group(1);
+        w.flag(conn.client_is_lo);
+        conn.roles.encode(&mut w);
+        w.flag(conn.reused_time_wait);
+        let explicit = key.endpoints(conn.client_is_lo, v4) != (conn.client, conn.server);
+        w.flag(explicit);
+        if explicit {
+            w.addr(conn.client);
+            w.addr(conn.server);
+        }
+        w.end();
+        w.varint(conn.first_packet);
+        conn.tcp.encode(&mut w);
+        conn.app.encode(&mut w);
+        Dormant {
+            bytes: Box::from(&scratch[..]),
+            hash,
+        }
+    }
+
+    fn flags(&self) -> u8 {
+        self.bytes[0]
+    }
+
+    fn key_len(&self) -> usize {
+        if self.flags() & V4_KEY != 0 {
+            12
+        } else {
+            FlowKey::BYTES
+        }
     }
 
     fn key(&self) -> FlowKey {
-        FlowKey::from_bytes(&self.0[..FlowKey::BYTES])
+        let b = &self.bytes[KEY_AT..];
+        if self.flags() & V4_KEY != 0 {
+            let ip = |at: usize| {
+                V4_MAPPED | u128::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+            };
+            FlowKey {
+                lo_ip: ip(0),
+                hi_ip: ip(4),
+                lo_port: u16::from_le_bytes([b[8], b[9]]),
+                hi_port: u16::from_le_bytes([b[10], b[11]]),
+            }
+        } else {
+            FlowKey::from_bytes(b)
+        }
     }
 
     fn word(&self, at: usize) -> [u8; 8] {
         let mut w = [0; 8];
-        w.copy_from_slice(&self.0[at..at + 8]);
+        w.copy_from_slice(&self.bytes[at..at + 8]);
         w
     }
 
     fn last_seen(&self) -> Timestamp {
-        Timestamp::from_nanos(i64::from_le_bytes(self.word(FlowKey::BYTES)))
+        Timestamp::from_nanos(i64::from_le_bytes(self.word(1)))
     }
 
     fn id(&self) -> u64 {
-        u64::from_le_bytes(self.word(FlowKey::BYTES + 8))
+        u64::from_le_bytes(self.word(9))
+    }
+
+    fn first_seen(&self) -> Timestamp {
+        Timestamp::from_nanos(i64::from_le_bytes(self.word(17)))
     }
 
     fn closed(&self) -> bool {
-        self.0[DORMANT_HEADER - 1] != 0
+        self.flags() & CLOSED != 0
     }
 
     fn wake(&self) -> Connection {
-        let base = Timestamp::from_nanos(i64::from_le_bytes(self.word(FlowKey::BYTES + 16)));
-        with_encoding_base(base, || postcard::from_bytes(&self.0[DORMANT_HEADER..]))
-            .expect("a connection decodes from its own encoding")
+        let key = self.key();
+        let v4 = self.flags() & V4_KEY != 0;
+        let first_seen = self.first_seen();
+        let mut r = Reader::new(&self.bytes[KEY_AT + self.key_len()..], first_seen);
+        r.group(1);
+        let client_is_lo = r.flag();
+        let roles = RoleBasis::decode(&mut r);
+        let reused_time_wait = r.flag();
+        let (client, server) = if r.flag() {
+            (r.addr(), r.addr())
+        } else {
+            key.endpoints(client_is_lo, v4)
+        };
+        let conn = Connection {
+            id: self.id(),
+            first_packet: r.varint(),
+            client,
+            server,
+            roles,
+            first_seen,
+            last_seen: self.last_seen(),
+            reused_time_wait,
+            tcp: TcpTracker::decode(&mut r),
+            key,
+            client_is_lo,
+            app: AppDetector::decode(&mut r),
+        };
+        debug_assert_eq!(
+            r.remaining(),
+            0,
+            "a connection decodes from its own encoding"
+        );
+        conn
     }
 }
+
+/// How many connections ahead a loop that encodes or decodes them asks for their bytes.
+const DORMANT_AHEAD: usize = 4;
 
 /// Quiet time after which a connection goes dormant. Short, because waking is cheap and
 /// rare: measured on the benchmark trace, 5 s cost 10% more memory and gained no speed.
@@ -203,6 +346,14 @@ pub struct FlowTable {
     /// Boxed: the table's spare capacity then costs a pointer per slot, not a connection.
     active: HashTable<Box<Connection>>,
     dormant: HashTable<Dormant>,
+    /// Reused to encode connections going dormant.
+    scratch: Vec<u8>,
+    /// Reused to gather the connections going dormant in a sweep.
+    #[allow(
+        clippy::vec_box,
+        reason = "the boxes come from the table and go after encoding: unboxing would copy"
+    )]
+    sleepy: Vec<Box<Connection>>,
     hasher: ahash::RandomState,
     finished: Vec<Connection>,
     /// Connections dropped by `evict`, until drained.
@@ -296,6 +447,8 @@ impl FlowTable {
         FlowTable {
             active: HashTable::new(),
             dormant: HashTable::new(),
+            scratch: Vec::new(),
+            sleepy: Vec::new(),
             hasher,
             finished: Vec::new(),
             evicted_conns: Vec::new(),
@@ -446,7 +599,10 @@ impl FlowTable {
         if self.dormant.is_empty() {
             return false;
         }
-        let Ok(entry) = self.dormant.find_entry(hash, |d| d.key() == key) else {
+        let Ok(entry) = self
+            .dormant
+            .find_entry(hash, |d| d.hash == hash && d.key() == key)
+        else {
             return false;
         };
         let (dormant, _) = entry.remove();
@@ -491,29 +647,39 @@ impl FlowTable {
     /// on its own, so when this runs changes memory, never a figure.
     pub fn retire(&mut self, now: Timestamp) {
         let expiry = self.expiry();
-        let before = self.finished.len();
-        self.finished.extend(
-            self.active
-                .extract_if(|c| expiry.over(c.tcp.is_closed(), c.last_seen, now))
-                .map(|c| *c),
-        );
+        // Offline nothing expires: no pass over every connection for it.
         if expiry.closed_after.is_some() || expiry.idle_after.is_some() {
+            let before = self.finished.len();
+            self.finished.extend(
+                self.active
+                    .extract_if(|c| expiry.over(c.tcp.is_closed(), c.last_seen, now))
+                    .map(|c| *c),
+            );
             self.finished.extend(
                 self.dormant
                     .extract_if(|d| expiry.over(d.closed(), d.last_seen(), now))
                     .map(|d| d.wake()),
             );
+            self.retired += (self.finished.len() - before) as u64;
         }
-        self.retired += (self.finished.len() - before) as u64;
-        let sleepy = self
-            .active
-            .extract_if(|c| now.saturating_since(c.last_seen) >= DORMANT_AFTER);
-        for conn in sleepy {
-            let d = Dormant::of(&conn);
-            let hasher = &self.hasher;
-            self.dormant
-                .insert_unique(conn.key.hash_with(hasher), d, |d| d.key().hash_with(hasher));
+        // Gathered first, then encoded a few behind: the next ones' memory loads
+        // meanwhile (an encoding reads most of a connection's 900 bytes).
+        let mut sleepy = std::mem::take(&mut self.sleepy);
+        sleepy.extend(
+            self.active
+                .extract_if(|c| now.saturating_since(c.last_seen) >= DORMANT_AFTER),
+        );
+        let mut sleepy_iter = sleepy.drain(..);
+        while let Some(conn) = sleepy_iter.next() {
+            if let Some(next) = sleepy_iter.as_slice().get(DORMANT_AHEAD) {
+                crate::compact::prefetch_object(&**next);
+            }
+            let hash = conn.key.hash_with(&self.hasher);
+            let d = Dormant::of(&conn, hash, &mut self.scratch);
+            self.dormant.insert_unique(hash, d, |d| d.hash);
         }
+        drop(sleepy_iter);
+        self.sleepy = sleepy;
     }
 
     /// Takes the connections finished so far (superseded, retired, evicted), in no
@@ -540,7 +706,17 @@ impl FlowTable {
         for c in self.active.drain() {
             each(*c);
         }
+        // Woken a few behind the drain, whose order is the heap's disorder: the next
+        // ones' bytes load meanwhile.
+        let mut ahead = std::collections::VecDeque::with_capacity(DORMANT_AHEAD);
         for d in self.dormant.drain() {
+            crate::compact::prefetch(&d.bytes);
+            ahead.push_back(d);
+            if ahead.len() == DORMANT_AHEAD {
+                each(ahead.pop_front().expect("full").wake());
+            }
+        }
+        for d in ahead {
             each(d.wake());
         }
     }
@@ -705,6 +881,102 @@ mod tests {
         assert_eq!(conns.len(), 1);
         assert_eq!(conns[0].tcp.client.packets, 2);
         assert_eq!(conns[0].tcp.anomalies().count(), 1);
+    }
+
+    /// Dormant and back, compared field by field (through `Debug`, which shows them all).
+    fn assert_round_trip(c: &Connection) {
+        let mut scratch = Vec::new();
+        let d = Dormant::of(c, 0, &mut scratch);
+        assert_eq!(format!("{:?}", d.wake()), format!("{c:?}"));
+        assert_eq!((d.key(), d.id(), d.last_seen()), (c.key, c.id, c.last_seen));
+        assert_eq!(d.closed(), c.tcp.is_closed());
+        // And its record, packed and unpacked.
+        let r = crate::record::ConnectionRecord::of(c);
+        let packed = crate::record::PackedRecord::pack(&r);
+        assert_eq!(format!("{:?}", packed.unpack()), format!("{r:?}"));
+    }
+
+    #[test]
+    fn every_fixture_connection_wakes_as_it_slept() {
+        let dirs = [
+            "fixtures/tcp",
+            "fixtures/app",
+            "fixtures/decode",
+            "fixtures/linktypes",
+        ];
+        let mut files = vec![std::path::PathBuf::from("fixtures/sample.pcap")];
+        for dir in dirs {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            files.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()));
+        }
+        let mut checked = 0;
+        for file in files {
+            let Ok(mut reader) = crate::source::CaptureReader::open(&file) else {
+                continue;
+            };
+            let mut t = FlowTable::new(Duration::from_secs(60));
+            // After every event: connections in every state they pass through.
+            let _ = reader.for_each_packet(|p| {
+                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
+                if let crate::decode::Decoded::Tcp(seg) =
+                    crate::decode::decode(p.link_type, p.data, cut)
+                {
+                    t.on_segment(&seg, p.orig_len, p.ts, &mut |c, _, _| {
+                        assert_round_trip(c);
+                        checked += 1;
+                    });
+                }
+            });
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn extreme_connections_wake_as_they_slept() {
+        let mut t = FlowTable::new(Duration::from_secs(60));
+        let v6c = "[2001:db8::2]:40000";
+        let v6s = "[2001:db8::1]:443";
+        feed(&mut t, &seg(v6c, v6s, TcpFlags::SYN, 1), 0);
+        feed(&mut t, &seg(C, SRV, TcpFlags::ACK, 1), 0);
+        feed(
+            &mut t,
+            &seg(
+                "[::ffff:10.0.0.9]:80",
+                "[::ffff:10.0.0.8]:5000",
+                TcpFlags::ACK,
+                1,
+            ),
+            0,
+        );
+        let mut conns = finish(t);
+        for c in &conns {
+            assert_round_trip(c);
+        }
+        let c = &mut conns[0];
+        // An address the key does not give back whole.
+        c.client = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 40000, 7, 3));
+        c.last_seen = Timestamp::from_nanos(i64::MAX);
+        c.tcp.handshake.synack = Some(Timestamp::from_nanos(i64::MIN));
+        c.tcp.client.bytes = u64::MAX;
+        c.tcp.server.window = u16::MAX;
+        let k = &mut c.tcp.server.keepalive;
+        k.probes = 70;
+        k.intervals = (0..64)
+            .map(|n| Duration::new(n * 1000, 999_999_999))
+            .collect();
+        k.idle_before_first = Some(Duration::MAX);
+        k.first_probe = Some(Timestamp::from_nanos(1));
+        c.tcp.first_fin = Some((Side::Server, Timestamp::from_nanos(-5)));
+        c.tcp.reset = Some(crate::tracker::ResetFacts {
+            by: Side::Server,
+            sender_state: crate::tracker::TcpState::TimeWait,
+            at: Timestamp::from_nanos(3),
+            after_close: true,
+        });
+        c.tcp.closer = Some(crate::tracker::Closer::Both);
+        c.roles = RoleBasis::Port;
+        c.reused_time_wait = true;
+        assert_round_trip(c);
     }
 
     #[test]

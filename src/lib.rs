@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod app;
 pub mod check;
+pub mod compact;
 pub mod decode;
 pub mod flow;
 pub mod ladder;

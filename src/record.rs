@@ -3,16 +3,21 @@
 //! flow table lets go of a connection once its close has played out and keeps only this,
 //! so memory grows with concurrent connections, not with all those a trace ever had.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::app::AppDetector;
+use crate::compact::{Reader, Writer};
 use crate::flow::{Connection, RoleBasis};
-use crate::time::{with_encoding_base, Timestamp};
-use crate::tracker::{Anomaly, CloseKind, Closer, Endpoint, Handshake, ResetFacts, TcpState};
+use crate::time::Timestamp;
+use crate::tracker::{
+    decode_anomalies, encode_anomalies, Anomaly, CloseKind, Closer, Endpoint, Handshake,
+    ResetFacts, TcpState,
+};
 
 /// One endpoint's figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SideFigures {
     pub packets: u64,
     pub bytes: u64,
@@ -47,7 +52,7 @@ impl SideFigures {
     }
 }
 
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub struct ConnectionRecord {
     /// The report's id: connections numbered from 1 in order of first packet.
     pub id: u64,
@@ -149,8 +154,10 @@ fn median(values: impl Iterator<Item = Duration>) -> Option<Duration> {
     }
 }
 
-/// A record as kept until printed: its postcard encoding (about a third of its size in
-/// memory, as most counters are small), with the keys that order and select records.
+/// A record as kept until printed: its compact encoding (`crate::compact`; about a sixth
+/// of its size in memory, as most counters are small or zero), with the keys that order
+/// and select records. The id, first packet number and first packet time are kept here
+/// and not in the bytes.
 #[derive(Clone, Debug)]
 pub struct PackedRecord {
     pub id: u64,
@@ -160,25 +167,134 @@ pub struct PackedRecord {
     bytes: Box<[u8]>,
 }
 
+thread_local! {
+    /// Reused to encode records, so that the only allocation is the exact-size one kept.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 impl PackedRecord {
     pub fn pack(r: &ConnectionRecord) -> Self {
+        let mut scratch = SCRATCH.take();
+        scratch.clear();
+        r.encode(&mut Writer::new(&mut scratch, r.first_seen));
+        let bytes = Box::from(&scratch[..]);
+        SCRATCH.set(scratch);
         PackedRecord {
             id: r.id,
             first_packet: r.first_packet,
             abnormal: r.close.is_abnormal(),
             first_seen: r.first_seen,
-            bytes: with_encoding_base(r.first_seen, || postcard::to_allocvec(r))
-                .expect("a record always encodes")
-                .into_boxed_slice(),
+            bytes,
         }
     }
 
+    /// Starts loading the encoding, for a loop that will unpack this record soon.
+    pub fn prefetch(&self) {
+        crate::compact::prefetch(&self.bytes);
+    }
+
     pub fn unpack(&self) -> ConnectionRecord {
-        let mut r: ConnectionRecord =
-            with_encoding_base(self.first_seen, || postcard::from_bytes(&self.bytes))
-                .expect("a record decodes from its own encoding");
         // The id may have been given after packing (connections numbered across shards).
-        r.id = self.id;
-        r
+        ConnectionRecord::decode(
+            &mut Reader::new(&self.bytes, self.first_seen),
+            self.id,
+            self.first_packet,
+            self.first_seen,
+        )
+    }
+}
+
+impl SideFigures {
+    /// A group of its own (10 bits).
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.group(2);
+        w.count(self.packets);
+        w.count(self.bytes);
+        w.count(self.payload_bytes);
+        w.count(self.fins);
+        w.count(self.rsts);
+        w.count(self.retransmissions);
+        w.count(self.out_of_order);
+        w.count(self.zero_window_probes);
+        w.count(self.keepalive_probes);
+        w.count(self.keepalive_acks);
+        w.end();
+    }
+
+    fn decode(r: &mut Reader<'_>) -> SideFigures {
+        r.group(2);
+        SideFigures {
+            packets: r.count(),
+            bytes: r.count(),
+            payload_bytes: r.count(),
+            fins: r.count(),
+            rsts: r.count(),
+            retransmissions: r.count(),
+            out_of_order: r.count(),
+            zero_window_probes: r.count(),
+            keepalive_probes: r.count(),
+            keepalive_acks: r.count(),
+        }
+    }
+}
+
+impl ConnectionRecord {
+    /// All but the id, first packet number and first packet time: a group (45 bits), each
+    /// side's figures, what ran over it.
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.group(6);
+        w.addr(self.client);
+        w.addr(self.server);
+        self.roles.encode(w);
+        w.time(self.last_seen);
+        w.flag(self.reused_time_wait);
+        self.handshake.encode(w);
+        self.client_state.encode(w);
+        self.server_state.encode(w);
+        self.close.encode(w);
+        Closer::encode(self.closer, w);
+        ResetFacts::encode(self.reset, w);
+        w.flag(self.midstream);
+        w.flag(self.time_wait.0);
+        w.flag(self.time_wait.1);
+        w.count(self.rst_answering_syn);
+        w.opt_duration(self.keepalive_idle);
+        w.opt_duration(self.keepalive_interval);
+        encode_anomalies(&self.anomalies, w);
+        w.end();
+        self.client_figures.encode(w);
+        self.server_figures.encode(w);
+        self.app.encode(w);
+    }
+
+    fn decode(r: &mut Reader<'_>, id: u64, first_packet: u64, first_seen: Timestamp) -> Self {
+        r.group(6);
+        let record = ConnectionRecord {
+            id,
+            first_packet,
+            client: r.addr(),
+            server: r.addr(),
+            roles: RoleBasis::decode(r),
+            first_seen,
+            last_seen: r.time(),
+            reused_time_wait: r.flag(),
+            handshake: Handshake::decode(r),
+            client_state: TcpState::decode(r),
+            server_state: TcpState::decode(r),
+            close: CloseKind::decode(r),
+            closer: Closer::decode(r),
+            reset: ResetFacts::decode(r),
+            midstream: r.flag(),
+            time_wait: (r.flag(), r.flag()),
+            rst_answering_syn: r.count(),
+            keepalive_idle: r.opt_duration(),
+            keepalive_interval: r.opt_duration(),
+            anomalies: decode_anomalies(r),
+            client_figures: SideFigures::decode(r),
+            server_figures: SideFigures::decode(r),
+            app: AppDetector::decode(r),
+        };
+        debug_assert_eq!(r.remaining(), 0, "a record decodes from its own encoding");
+        record
     }
 }

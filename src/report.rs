@@ -397,6 +397,10 @@ impl ConnectionReport {
     }
 }
 
+/// How many records ahead a loop over them asks for the next ones' bytes (a record's
+/// decoding takes about as long as a load from memory).
+const PREFETCH_AHEAD: usize = 4;
+
 /// The report's connections, kept as compact records and shaped as [`ConnectionReport`]s
 /// one at a time when printed, so that a report of many connections stays small.
 #[derive(Debug, Default)]
@@ -416,7 +420,12 @@ impl ConnectionList {
     }
 
     pub fn records(&self) -> impl Iterator<Item = ConnectionRecord> + '_ {
-        self.0.iter().map(PackedRecord::unpack)
+        self.0.iter().enumerate().map(|(i, packed)| {
+            if let Some(ahead) = self.0.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
+            packed.unpack()
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = ConnectionReport> + '_ {
@@ -702,7 +711,11 @@ impl Report {
         // The warning is about the connections listed, not those a capture let go of.
         let before_midstream = retired.summary.closes.midstream;
         let mut summary = retired;
-        for packed in &analysis.connections {
+        let all = &analysis.connections;
+        for (i, packed) in all.iter().enumerate() {
+            if let Some(ahead) = all.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
             summary.add(&packed.unpack());
         }
         let summary = summary.finish();

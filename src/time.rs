@@ -11,36 +11,6 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
-thread_local! {
-    static ENCODING_BASE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-}
-
-/// Runs `f` with timestamps (de)serialized relative to `base`. A connection's times are
-/// all near its first packet, so relative to it they take 4–5 varint bytes instead of
-/// 9; a dormant connection or a kept record is that much smaller. Outside this scope
-/// timestamps are absolute.
-pub fn with_encoding_base<R>(base: Timestamp, f: impl FnOnce() -> R) -> R {
-    let before = ENCODING_BASE.with(|b| b.replace(base.0));
-    let result = f();
-    ENCODING_BASE.with(|b| b.set(before));
-    result
-}
-
-impl serde::Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i64(self.0.wrapping_sub(ENCODING_BASE.with(|b| b.get())))
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Timestamp {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let relative = i64::deserialize(d)?;
-        Ok(Timestamp(
-            relative.wrapping_add(ENCODING_BASE.with(|b| b.get())),
-        ))
-    }
-}
-
 impl Timestamp {
     pub const ZERO: Timestamp = Timestamp(0);
 
