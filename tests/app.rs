@@ -69,7 +69,7 @@ fn hostile_sni_is_escaped_by_serde_in_json_text() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains('\x1b') && !text.contains('\x07'));
-    assert!(text.contains(r#""sni": "\u001b]0;pwned\u0007"#), "{text}");
+    assert!(text.contains(r#""sni":"\u001b]0;pwned\u0007"#), "{text}");
 }
 
 #[test]
