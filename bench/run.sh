@@ -51,18 +51,19 @@ report() { # file
     cat "$file" > /dev/null # page cache: measure the programs, not the disk
     printf '\n%s: %s packets, %s MB, %s B/record\n' "$file" "$PACKETS" \
         "$((bytes / 1000000))" "$((bytes / PACKETS))"
-    printf '%-28s %8s %10s %9s %10s %10s\n' command seconds "Mpkt/s" "MB/s" "peak MiB" "x baseline"
+    printf '%-34s %8s %10s %9s %10s %10s\n' command seconds "Mpkt/s" "MB/s" "peak MiB" "x baseline"
     local name cmd s m
-    for name in baseline "synack --threads 1" "synack --threads 2"; do
+    for name in baseline "synack --threads 1" "synack --threads 2" \
+        "synack --threads 1 --format json" "synack --threads 2 --format json"; do
         case $name in
             baseline) cmd=("$bin/examples/baseline" "$file") ;;
-            "synack --threads 1") cmd=("$bin/synack" report --format json --threads 1 "$file") ;;
-            "synack --threads 2") cmd=("$bin/synack" report --format json --threads 2 "$file") ;;
+            # shellcheck disable=SC2086 # the name's words are the arguments
+            *) cmd=("$bin/synack" report ${name#synack } "$file") ;;
         esac
         read -r s m < <(best_of "${cmd[@]}")
         [ "$name" = baseline ] && base_s=$s
         awk -v n="$name" -v s="$s" -v m="$m" -v p="$PACKETS" -v b="$bytes" -v bs="$base_s" 'BEGIN {
-            printf "%-28s %8.2f %10.2f %9.0f %10.1f %10.2f\n", n, s, p / s / 1e6, b / s / 1e6, m / 1024, bs / s }'
+            printf "%-34s %8.2f %10.2f %9.0f %10.1f %10.2f\n", n, s, p / s / 1e6, b / s / 1e6, m / 1024, bs / s }'
     done
 }
 
