@@ -30,6 +30,9 @@ const POOL: usize = 6;
 /// (pcapng), and the least it reads into when it can.
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// How many packets ahead a worker asks for packet bytes.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Where one packet is in a chunk, and what the reader knew of it.
 #[derive(Clone, Copy)]
 struct Meta {
@@ -272,7 +275,13 @@ fn work(
     let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
     for chunk in inbox {
-        for m in &chunk.packets {
+        for (i, m) in chunk.packets.iter().enumerate() {
+            // The reader's core read these bytes last: ask for the headers a few packets
+            // ahead, so this core does not wait for each in turn.
+            if let Some(ahead) = chunk.packets.get(i + PREFETCH_AHEAD) {
+                let end = ahead.start + ahead.len.min(128);
+                crate::compact::prefetch(&chunk.bytes[ahead.start..end]);
+            }
             let data = &chunk.bytes[m.start..m.start + m.len];
             let cut = m.orig_len.saturating_sub(m.len as u32);
             let decoded = decode(m.link_type, data, cut);

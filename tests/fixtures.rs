@@ -966,7 +966,7 @@ fn sample_handshake_distributions() {
     }
     // Exact text: six decimals (nanosecond digits).
     let text = report_json(&["fixtures/sample.pcap"]).1;
-    assert!(text.contains("\"p50\": 3.160000"), "{text}");
+    assert!(text.contains("\"p50\":3.160000"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1063,8 +1063,8 @@ fn multi_interface_pcapng_with_two_link_types() {
     }
     // Interface 1 has nanosecond timestamps: all nine digits survive.
     assert_eq!(c[1]["first_seen"].to_string(), "1767225600.005000789");
-    assert!(text.contains("\"first_seen\": 1767225600.005000789"));
-    assert!(text.contains("\"last_packet\": 1767225600.045160690"));
+    assert!(text.contains("\"first_seen\":1767225600.005000789"));
+    assert!(text.contains("\"last_packet\":1767225600.045160690"));
     assert_eq!(c[1]["handshake"]["rtt_ms"].to_string(), "10.079423");
     assert_eq!(c[0]["handshake"]["rtt_ms"].to_string(), "10.080000");
 }
@@ -1094,14 +1094,14 @@ fn nanosecond_files_keep_nine_digits() {
         assert_eq!(input["timestamp_precision"], "ns", "{file}");
         assert!(text.contains(".123456789"), "{file}");
         assert!(
-            text.contains("\"first_seen\": 1767225600.123456789"),
+            text.contains("\"first_seen\":1767225600.123456789"),
             "{file}"
         );
         assert!(
-            text.contains("\"last_seen\": 1767225600.163616690"),
+            text.contains("\"last_seen\":1767225600.163616690"),
             "{file}"
         );
-        assert!(text.contains("\"duration_s\": 0.040159901"), "{file}");
+        assert!(text.contains("\"duration_s\":0.040159901"), "{file}");
         let h = &j["connections"][0]["handshake"];
         // tshark: tcp.analysis.initial_rtt 0.010079423.
         assert_eq!(h["rtt_ms"].to_string(), "10.079423", "{file}");
