@@ -50,7 +50,7 @@ impl PacketCounts {
     }
 
     /// Adds the layer counts of `other` (packets its owner decoded for this one).
-    fn add_layers(&mut self, other: &PacketCounts) {
+    pub fn add_layers(&mut self, other: &PacketCounts) {
         self.tcp += other.tcp;
         self.udp += other.udp;
         self.icmp += other.icmp;

@@ -11,15 +11,18 @@
 //! sends it back for reuse. No allocation per packet, and the reader never runs more than
 //! the pool ahead.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::analyze::PacketCounts;
-use crate::decode::{decode, Decoded, LinkType};
+use crate::decode::{decode, Decoded, LinkType, TcpFlags, TcpSegment};
 use crate::flow::{FlowKey, FlowTable};
 use crate::record::{ConnectionRecord, PackedRecord};
+use crate::seq::Seq;
 use crate::source::{BufferExchange, Packet};
 use crate::time::Timestamp;
 
@@ -45,6 +48,78 @@ struct Meta {
     /// lent buffer, their address (see `Shards::full`).
     start: usize,
     len: usize,
+    /// What the reader decoded of it, when it had time to spare.
+    pre: Pre,
+}
+
+/// Decoding done on the reading thread: when the workers fall behind, the reader takes
+/// that share of their work (see `Shards::flush`).
+#[derive(Clone, Copy)]
+enum Pre {
+    /// Not decoded: the worker decodes it.
+    No,
+    /// Decoded and counted by the reader; not TCP, so no worker wants it.
+    NotTcp,
+    Tcp(Detached),
+}
+
+/// A decoded TCP segment without its borrow: the slices as offsets from the packet's
+/// first byte, with the connection's key and hash.
+#[derive(Clone, Copy)]
+struct Detached {
+    key: FlowKey,
+    src_is_lo: bool,
+    hash: u64,
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: Seq,
+    ack: Seq,
+    flags: TcpFlags,
+    window: u16,
+    header_len: u16,
+    payload_len: u32,
+    options: (u32, u32),
+    payload: (u32, u32),
+}
+
+impl Detached {
+    fn of(seg: &TcpSegment<'_>, data: &[u8], key: (FlowKey, bool), hash: u64) -> Detached {
+        let at = |part: &[u8]| {
+            let from = (part.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+            (from as u32, part.len() as u32)
+        };
+        Detached {
+            key: key.0,
+            src_is_lo: key.1,
+            hash,
+            src: seg.src,
+            dst: seg.dst,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: seg.window,
+            header_len: seg.header_len,
+            payload_len: seg.payload_len,
+            options: at(seg.options),
+            payload: at(seg.payload),
+        }
+    }
+
+    fn attach<'a>(&self, data: &'a [u8]) -> TcpSegment<'a> {
+        let part = |(from, len): (u32, u32)| &data[from as usize..(from + len) as usize];
+        TcpSegment {
+            src: self.src,
+            dst: self.dst,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            header_len: self.header_len,
+            payload_len: self.payload_len,
+            options: part(self.options),
+            payload: part(self.payload),
+        }
+    }
 }
 
 /// A buffer of records and the packets in it.
@@ -89,6 +164,13 @@ pub struct Shards {
     current: Chunk,
     /// The chunk whose bytes were lent to the reader, to be filled next.
     next: Option<Chunk>,
+    /// Chunks sent and not yet done by every worker.
+    in_flight: Arc<AtomicUsize>,
+    /// Decode on this thread the packets of the chunk being filled (the workers are behind).
+    predecode: bool,
+    hasher: ahash::RandomState,
+    /// Packets by layer of those decoded here.
+    layers: PacketCounts,
 }
 
 impl Shards {
@@ -101,13 +183,16 @@ impl Shards {
         // One hasher for all: the hash that picks a packet's shard is the one its table
         // looks it up with (random keys: crafted 4-tuples cannot aim at one worker).
         let hasher = ahash::RandomState::new();
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let workers = (0..workers)
             .map(|me| {
                 let (to_worker, inbox) = sync_channel::<Arc<Chunk>>(POOL);
                 let give_back = give_back.clone();
                 let hasher = hasher.clone();
+                let in_flight = Arc::clone(&in_flight);
                 let handle = std::thread::spawn(move || {
-                    work(inbox, give_back, Shard { me, of: workers }, hasher, msl)
+                    let shard = Shard { me, of: workers };
+                    work(inbox, give_back, in_flight, shard, hasher, msl)
                 });
                 Worker { to_worker, handle }
             })
@@ -118,6 +203,10 @@ impl Shards {
             to_pool: give_back,
             current: Chunk::new(),
             next: None,
+            in_flight,
+            predecode: false,
+            hasher,
+            layers: PacketCounts::default(),
         }
     }
 
@@ -143,7 +232,23 @@ impl Shards {
     }
 
     fn push(&mut self, packet: &Packet<'_>, number: u64, start: usize) {
+        let pre = if self.predecode {
+            let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
+            let decoded = decode(packet.link_type, packet.data, cut);
+            self.layers.count(&decoded);
+            match decoded {
+                Decoded::Tcp(seg) => {
+                    let key = FlowKey::of(&seg);
+                    let hash = key.0.hash_with(&self.hasher);
+                    Pre::Tcp(Detached::of(&seg, packet.data, key, hash))
+                }
+                _ => Pre::NotTcp,
+            }
+        } else {
+            Pre::No
+        };
         self.current.packets.push(Meta {
+            pre,
             ts: packet.ts,
             link_type: packet.link_type,
             orig_len: packet.orig_len,
@@ -175,6 +280,12 @@ impl Shards {
         if self.current.packets.is_empty() {
             return;
         }
+        // Two chunks waiting beside the one being worked on: the workers are the
+        // bottleneck, so this thread decodes the next chunk for them. Taking work only
+        // when they are behind keeps the reader from becoming the bottleneck itself
+        // (full-size records, where reading is most of its time).
+        let waiting = self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.predecode = waiting >= 2;
         let full = Arc::new(std::mem::replace(&mut self.current, Chunk::new()));
         // Only workers hold it, so the last one done sends it back (`Arc::into_inner`).
         let mut held = Some(full);
@@ -212,6 +323,7 @@ impl Shards {
                 counts = result.counts;
             }
         }
+        counts.add_layers(&self.layers);
         (records, retired, evicted, counts)
     }
 }
@@ -266,6 +378,7 @@ impl Shard {
 fn work(
     inbox: Receiver<Arc<Chunk>>,
     give_back: SyncSender<Chunk>,
+    in_flight: Arc<AtomicUsize>,
     shard: Shard,
     hasher: ahash::RandomState,
     msl: Duration,
@@ -283,16 +396,23 @@ fn work(
                 crate::compact::prefetch(&chunk.bytes[ahead.start..end]);
             }
             let data = &chunk.bytes[m.start..m.start + m.len];
-            let cut = m.orig_len.saturating_sub(m.len as u32);
-            let decoded = decode(m.link_type, data, cut);
-            if count_layers {
-                counts.count(&decoded);
-            }
-            let Decoded::Tcp(seg) = decoded else {
-                continue;
+            let (seg, key, src_is_lo, hash) = match &m.pre {
+                Pre::NotTcp => continue,
+                Pre::Tcp(d) => (d.attach(data), d.key, d.src_is_lo, d.hash),
+                Pre::No => {
+                    let cut = m.orig_len.saturating_sub(m.len as u32);
+                    let decoded = decode(m.link_type, data, cut);
+                    if count_layers {
+                        counts.count(&decoded);
+                    }
+                    let Decoded::Tcp(seg) = decoded else {
+                        continue;
+                    };
+                    let (key, src_is_lo) = FlowKey::of(&seg);
+                    let hash = flows.hash(&key);
+                    (seg, key, src_is_lo, hash)
+                }
             };
-            let (key, src_is_lo) = FlowKey::of(&seg);
-            let hash = flows.hash(&key);
             if !shard.keeps(hash) {
                 continue;
             }
@@ -311,6 +431,7 @@ fn work(
         }
         if let Some(chunk) = Arc::into_inner(chunk) {
             // The last worker done with it.
+            in_flight.fetch_sub(1, Ordering::Relaxed);
             let _ = give_back.try_send(chunk);
         }
     }
