@@ -168,6 +168,9 @@ pub struct Shards {
     in_flight: Arc<AtomicUsize>,
     /// Decode on this thread the packets of the chunk being filled (the workers are behind).
     predecode: bool,
+    /// Overrides the choice, for tests: always or never decode here.
+    #[cfg(test)]
+    force_predecode: Option<bool>,
     hasher: ahash::RandomState,
     /// Packets by layer of those decoded here.
     layers: PacketCounts,
@@ -205,6 +208,8 @@ impl Shards {
             next: None,
             in_flight,
             predecode: false,
+            #[cfg(test)]
+            force_predecode: None,
             hasher,
             layers: PacketCounts::default(),
         }
@@ -228,6 +233,11 @@ impl Shards {
 
     /// Queues a packet that lies in a buffer lent by the reader (see `BufferExchange`).
     pub fn lent(&mut self, packet: &Packet<'_>, number: u64) {
+        if self.current.used > 0 {
+            // Copies of an earlier input's packets (pcapng) go first: a chunk holds one or
+            // the other.
+            self.flush();
+        }
         self.push(packet, number, packet.data.as_ptr() as usize);
     }
 
@@ -286,6 +296,10 @@ impl Shards {
         // (full-size records, where reading is most of its time).
         let waiting = self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.predecode = waiting >= 2;
+        #[cfg(test)]
+        if let Some(force) = self.force_predecode {
+            self.predecode = force;
+        }
         let full = Arc::new(std::mem::replace(&mut self.current, Chunk::new()));
         // Only workers hold it, so the last one done sends it back (`Arc::into_inner`).
         let mut held = Some(full);
@@ -443,5 +457,82 @@ fn work(
         retired,
         evicted,
         counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::CaptureReader;
+
+    /// Records (as text) and packet counts of every fixture, its packets queued by copy
+    /// or in lent buffers, decoded by the reader or by the workers.
+    fn shard_fixtures(workers: usize, predecode: bool) -> (Vec<String>, PacketCounts) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tcp");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap"));
+        let mut shards = Shards::new(workers, Duration::from_secs(60));
+        shards.force_predecode = Some(predecode);
+        // The first chunk is filled before any choice: decide for it too.
+        shards.predecode = predecode;
+        let mut number = 0;
+        for (i, f) in files.iter().enumerate() {
+            let mut reader = CaptureReader::open(f).unwrap();
+            if i % 2 == 0 {
+                reader
+                    .for_each_packet(|p| {
+                        number += 1;
+                        shards.copy(p, number);
+                    })
+                    .unwrap();
+            } else {
+                let cell = std::cell::RefCell::new(&mut shards);
+                struct Lend<'a, 'b>(&'a std::cell::RefCell<&'b mut Shards>);
+                impl BufferExchange for Lend<'_, '_> {
+                    fn fresh(&mut self, min: usize) -> Box<[u8]> {
+                        self.0.borrow_mut().fresh(min)
+                    }
+                    fn full(&mut self, buf: Box<[u8]>) {
+                        self.0.borrow_mut().full(buf)
+                    }
+                }
+                reader
+                    .for_each_packet_lending(
+                        |p| {
+                            number += 1;
+                            cell.borrow_mut().lent(p, number);
+                        },
+                        &mut Lend(&cell),
+                    )
+                    .unwrap();
+            }
+        }
+        let (mut records, _, _, counts) = shards.finish();
+        records.sort_unstable_by_key(|r| r.first_packet);
+        let text = records
+            .iter()
+            .map(|r| {
+                // Ids are given after the shards are merged (by first packet).
+                let mut record = r.unpack();
+                record.id = 0;
+                format!("{record:?}")
+            })
+            .collect();
+        (text, counts)
+    }
+
+    #[test]
+    fn reader_decoding_changes_nothing() {
+        let (records, counts) = shard_fixtures(1, false);
+        assert!(records.len() > 20 && counts.tcp > 100, "{counts:?}");
+        for (workers, predecode) in [(1, true), (3, false), (3, true)] {
+            let (r, c) = shard_fixtures(workers, predecode);
+            assert_eq!(r, records, "{workers} workers, predecode {predecode}");
+            assert_eq!(c, counts, "{workers} workers, predecode {predecode}");
+        }
     }
 }
