@@ -108,6 +108,7 @@ fn big_traces_report_the_same_on_any_number_of_threads() {
         assert_same(std::slice::from_ref(&classic));
         assert_same(std::slice::from_ref(&ng));
         assert_same(&[classic.clone(), ng.clone()]);
+        assert_same(&[ng.clone(), classic.clone()]);
         // The two formats hold the same packets: the same report but for the input facts.
         let single = report(std::slice::from_ref(&classic), 1).0;
         let body = |json: &[u8]| {
