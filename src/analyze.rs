@@ -369,7 +369,7 @@ impl Analyzer {
             // `shards` is both where packets are queued and where buffers go: the
             // queueing goes through a second handle on it, held only inside the callback.
             let shards = std::cell::RefCell::new(shards);
-            let mut exchange = Exchange(&shards);
+            let mut exchange = crate::shard::Lending(&shards);
             reader.for_each_packet_lending(
                 |p| {
                     if self.admit(p).is_some() {
@@ -428,20 +428,6 @@ impl Analyzer {
             filter: self.filter.map(|f| f.expr),
             unlisted: self.uncounted,
         }
-    }
-}
-
-/// Lends the reader's buffers to the shards through the same `RefCell` the packet
-/// callback queues packets through (never both at once: the reader calls one, then the
-/// other).
-struct Exchange<'a, 'b>(&'a std::cell::RefCell<&'b mut Shards>);
-
-impl crate::source::BufferExchange for Exchange<'_, '_> {
-    fn fresh(&mut self, min: usize) -> Box<[u8]> {
-        self.0.borrow_mut().fresh(min)
-    }
-    fn full(&mut self, buf: Box<[u8]>) {
-        self.0.borrow_mut().full(buf)
     }
 }
 

@@ -374,6 +374,19 @@ impl BufferExchange for Shards {
     }
 }
 
+/// Lends a reader's buffers to the shards through the same `RefCell` its packet callback
+/// queues packets through (never both at once: the reader calls one, then the other).
+pub struct Lending<'a, 'b>(pub &'a std::cell::RefCell<&'b mut Shards>);
+
+impl BufferExchange for Lending<'_, '_> {
+    fn fresh(&mut self, min: usize) -> Box<[u8]> {
+        self.0.borrow_mut().fresh(min)
+    }
+    fn full(&mut self, buf: Box<[u8]>) {
+        self.0.borrow_mut().full(buf)
+    }
+}
+
 /// Which connections a worker keeps.
 #[derive(Clone, Copy)]
 struct Shard {
@@ -491,22 +504,13 @@ mod tests {
                     .unwrap();
             } else {
                 let cell = std::cell::RefCell::new(&mut shards);
-                struct Lend<'a, 'b>(&'a std::cell::RefCell<&'b mut Shards>);
-                impl BufferExchange for Lend<'_, '_> {
-                    fn fresh(&mut self, min: usize) -> Box<[u8]> {
-                        self.0.borrow_mut().fresh(min)
-                    }
-                    fn full(&mut self, buf: Box<[u8]>) {
-                        self.0.borrow_mut().full(buf)
-                    }
-                }
                 reader
                     .for_each_packet_lending(
                         |p| {
                             number += 1;
                             cell.borrow_mut().lent(p, number);
                         },
-                        &mut Lend(&cell),
+                        &mut Lending(&cell),
                     )
                     .unwrap();
             }
