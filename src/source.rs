@@ -331,23 +331,9 @@ impl CaptureReader {
     /// the file, or at the first fault, which is returned; packets before it were delivered.
     pub fn for_each_packet(
         &mut self,
-        mut on_packet: impl FnMut(&Packet<'_>),
+        on_packet: impl FnMut(&Packet<'_>),
     ) -> Result<(), SourceError> {
-        if let Backend::Classic(classic) = &mut self.backend {
-            if self.st.done {
-                return Ok(());
-            }
-            let result = classic.run(&mut self.st, &mut on_packet, None);
-            self.st.done = true;
-            return result;
-        }
-        while !self.st.done {
-            if let Err(e) = self.next_block(&mut on_packet) {
-                self.st.done = true;
-                return Err(e);
-            }
-        }
-        Ok(())
+        self.read_all(on_packet, None)
     }
 
     /// True when `for_each_packet_lending` lends the read buffers out (classic pcap).
@@ -361,18 +347,32 @@ impl CaptureReader {
     /// are read as by `for_each_packet`, their buffers never lent.
     pub fn for_each_packet_lending(
         &mut self,
-        mut on_packet: impl FnMut(&Packet<'_>),
+        on_packet: impl FnMut(&Packet<'_>),
         exchange: &mut dyn BufferExchange,
     ) -> Result<(), SourceError> {
-        let Backend::Classic(classic) = &mut self.backend else {
-            return self.for_each_packet(on_packet);
-        };
+        self.read_all(on_packet, Some(exchange))
+    }
+
+    fn read_all(
+        &mut self,
+        mut on_packet: impl FnMut(&Packet<'_>),
+        exchange: Option<&mut dyn BufferExchange>,
+    ) -> Result<(), SourceError> {
         if self.st.done {
             return Ok(());
         }
-        let result = classic.run(&mut self.st, &mut on_packet, Some(exchange));
-        self.st.done = true;
-        result
+        if let Backend::Classic(classic) = &mut self.backend {
+            let result = classic.run(&mut self.st, &mut on_packet, exchange);
+            self.st.done = true;
+            return result;
+        }
+        while !self.st.done {
+            if let Err(e) = self.next_block(&mut on_packet) {
+                self.st.done = true;
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Reads one block (refilling the buffer as needed) and handles it.
