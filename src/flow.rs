@@ -227,8 +227,10 @@ fn key_endpoint(ip: u128, port: u16, v4: bool) -> SocketAddr {
 }
 
 impl FlowKey {
-    /// (client, server) as the key gives them back.
-    fn endpoints(&self, client_is_lo: bool, v4: bool) -> (SocketAddr, SocketAddr) {
+    /// (client, server) as the key gives them back: the addresses `of` took it from, as
+    /// decoding gives them (IPv6 ones with no flow label or scope), when `v4` says which
+    /// family they were (an IPv4-mapped IPv6 address has the key of the IPv4 one).
+    pub fn endpoints(&self, client_is_lo: bool, v4: bool) -> (SocketAddr, SocketAddr) {
         let lo = key_endpoint(self.lo_ip, self.lo_port, v4);
         let hi = key_endpoint(self.hi_ip, self.hi_port, v4);
         if client_is_lo {

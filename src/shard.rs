@@ -11,7 +11,6 @@
 //! sends it back for reuse. No allocation per packet, and the reader never runs more than
 //! the pool ahead.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -64,61 +63,64 @@ enum Pre {
     Tcp(Detached),
 }
 
-/// A decoded TCP segment without its borrow: the slices as offsets from the packet's
-/// first byte, with the connection's key and hash.
+/// A decoded TCP segment without its borrow, as small as it goes (the worker reads one
+/// per packet, from the reader's core): the slices as offsets from the packet's first
+/// byte, the addresses as the connection's key gives them.
 #[derive(Clone, Copy)]
 struct Detached {
     key: FlowKey,
-    src_is_lo: bool,
     hash: u64,
-    src: SocketAddr,
-    dst: SocketAddr,
     seq: Seq,
     ack: Seq,
+    payload_len: u32,
+    payload: (u32, u32),
+    options: (u16, u16),
     flags: TcpFlags,
     window: u16,
     header_len: u16,
-    payload_len: u32,
-    options: (u32, u32),
-    payload: (u32, u32),
+    src_is_lo: bool,
+    /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
+    v6: bool,
 }
 
 impl Detached {
     fn of(seg: &TcpSegment<'_>, data: &[u8], key: (FlowKey, bool), hash: u64) -> Detached {
-        let at = |part: &[u8]| {
-            let from = (part.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
-            (from as u32, part.len() as u32)
+        let from = |part: &[u8]| match part {
+            [] => 0,
+            _ => part.as_ptr() as usize - data.as_ptr() as usize,
         };
         Detached {
             key: key.0,
             src_is_lo: key.1,
+            v6: seg.src.is_ipv6(),
             hash,
-            src: seg.src,
-            dst: seg.dst,
             seq: seg.seq,
             ack: seg.ack,
             flags: seg.flags,
             window: seg.window,
             header_len: seg.header_len,
             payload_len: seg.payload_len,
-            options: at(seg.options),
-            payload: at(seg.payload),
+            // TCP options are at most 40 bytes, 60 bytes in.
+            options: (from(seg.options) as u16, seg.options.len() as u16),
+            payload: (from(seg.payload) as u32, seg.payload.len() as u32),
         }
     }
 
     fn attach<'a>(&self, data: &'a [u8]) -> TcpSegment<'a> {
-        let part = |(from, len): (u32, u32)| &data[from as usize..(from + len) as usize];
+        let part = |from: usize, len: usize| &data[from..from + len];
+        // "Client" here is the source.
+        let (src, dst) = self.key.endpoints(self.src_is_lo, !self.v6);
         TcpSegment {
-            src: self.src,
-            dst: self.dst,
+            src,
+            dst,
             seq: self.seq,
             ack: self.ack,
             flags: self.flags,
             window: self.window,
             header_len: self.header_len,
             payload_len: self.payload_len,
-            options: part(self.options),
-            payload: part(self.payload),
+            options: part(usize::from(self.options.0), usize::from(self.options.1)),
+            payload: part(self.payload.0 as usize, self.payload.1 as usize),
         }
     }
 }
@@ -420,7 +422,9 @@ fn work(
         for (i, m) in chunk.packets.iter().enumerate() {
             // The reader's core read these bytes last: ask for the headers a few packets
             // ahead, so this core does not wait for each in turn.
-            if let Some(ahead) = chunk.packets.get(i + PREFETCH_AHEAD) {
+            // (Not when the reader decoded it: then only a payload looked into for the
+            // application is read.)
+            if let Some(ahead @ Meta { pre: Pre::No, .. }) = chunk.packets.get(i + PREFETCH_AHEAD) {
                 let end = ahead.start + ahead.len.min(128);
                 crate::compact::prefetch(&chunk.bytes[ahead.start..end]);
             }
