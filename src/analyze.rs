@@ -254,7 +254,7 @@ impl Analyzer {
         // Memory, not figures: connections that are over shrink to their records.
         if self
             .last_sweep
-            .is_none_or(|t| packet.ts.saturating_since(t) >= SWEEP_EVERY)
+            .is_none_or(|t| packet.ts.reached(t, SWEEP_EVERY))
         {
             self.retire(packet.ts);
             self.last_sweep = Some(packet.ts);

@@ -714,7 +714,7 @@ impl FlowTable {
         let mut sleepy = std::mem::take(&mut self.sleepy);
         sleepy.extend(
             self.active
-                .extract_if(|c| now.saturating_since(c.last_seen) >= DORMANT_AFTER),
+                .extract_if(|c| now.reached(c.last_seen, DORMANT_AFTER)),
         );
         let mut sleepy_iter = sleepy.drain(..);
         while let Some(conn) = sleepy_iter.next() {

@@ -449,7 +449,7 @@ fn work(
             if !shard.keeps(hash) {
                 continue;
             }
-            if last_sweep.is_none_or(|t| m.ts.saturating_since(t) >= crate::analyze::SWEEP_EVERY) {
+            if last_sweep.is_none_or(|t| m.ts.reached(t, crate::analyze::SWEEP_EVERY)) {
                 flows.retire(m.ts);
                 last_sweep = Some(m.ts);
             }

@@ -35,6 +35,13 @@ impl Timestamp {
         u64::try_from(delta).ok().map(Duration::from_nanos)
     }
 
+    /// `saturating_since(earlier) >= d`, in integers: for checks made per packet.
+    #[inline]
+    pub fn reached(self, earlier: Timestamp, d: Duration) -> bool {
+        let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        self.0.saturating_sub(earlier.0).max(0) >= d
+    }
+
     /// Like `checked_since` but a backwards step counts as zero.
     pub fn saturating_since(self, earlier: Timestamp) -> Duration {
         self.checked_since(earlier).unwrap_or_default()
@@ -116,6 +123,16 @@ mod tests {
         let b = Timestamp::from_nanos(4);
         assert_eq!(b.checked_since(a), None);
         assert_eq!(b.saturating_since(a), Duration::ZERO);
+        for (x, y) in [(a, b), (b, a), (a, a)] {
+            for d in [0, 1, 999, 1000, 1001, u64::MAX] {
+                let d = Duration::from_nanos(d);
+                assert_eq!(
+                    x.reached(y, d),
+                    x.saturating_since(y) >= d,
+                    "{x:?} {y:?} {d:?}"
+                );
+            }
+        }
         assert_eq!(a.checked_since(b), Some(Duration::from_nanos(6)));
     }
 
