@@ -171,6 +171,7 @@ pub struct FlowHasher([u64; 8]);
 impl FlowHasher {
     pub fn new() -> FlowHasher {
         let seed = ahash::RandomState::new();
+        // Odd, so never zero: a zero key would multiply a word of the key away.
         FlowHasher(std::array::from_fn(|i| seed.hash_one(i) | 1))
     }
 }
