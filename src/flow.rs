@@ -480,9 +480,8 @@ impl Expiry {
         if !self.applies() {
             return false;
         }
-        let quiet = at.saturating_since(last_seen);
-        self.idle_after.is_some_and(|d| quiet >= d)
-            || (self.closed_after.is_some_and(|d| quiet >= d) && closed())
+        self.idle_after.is_some_and(|d| at.reached(last_seen, d))
+            || (self.closed_after.is_some_and(|d| at.reached(last_seen, d)) && closed())
     }
 }
 
