@@ -1,11 +1,13 @@
-//! The parallel back end. The reading thread only reads: it hands each buffer of whole
+//! The parallel back end. The reading thread reads: it hands each buffer of whole
 //! records, with the place of every packet in it, to all the worker threads at once
 //! (shared, not copied: classic pcap records are read in place). Every worker decodes
 //! every packet and keeps the TCP ones whose connection hash falls in its shard, in its
-//! own flow table. So every packet of a connection is tracked by the same worker, in
-//! capture order, exactly as one table would track it; connections are then numbered by
-//! their first packet in the whole input, as one table numbers them. The report is byte
-//! for byte the single-threaded one (tests/parallel.rs).
+//! own flow table. When the workers fall behind, the reader decodes a buffer itself and
+//! sorts its TCP packets by shard, so that each worker reads only its own. Either way
+//! every packet of a connection is tracked by the same worker, in capture order, exactly
+//! as one table would track it; connections are then numbered by their first packet in
+//! the whole input, as one table numbers them. The report is byte for byte the
+//! single-threaded one (tests/parallel.rs).
 //!
 //! Buffers travel in a fixed pool over bounded channels: the last worker done with one
 //! sends it back for reuse. No allocation per packet, and the reader never runs more than
@@ -58,8 +60,6 @@ struct Meta {
 enum Pre {
     /// Not decoded: the worker decodes it.
     No,
-    /// Decoded and counted by the reader; not TCP, so no worker wants it.
-    NotTcp,
     Tcp(Detached),
 }
 
@@ -130,7 +130,13 @@ struct Chunk {
     bytes: Box<[u8]>,
     /// Bytes of `bytes` in use, when the reader copies packets in.
     used: usize,
+    /// The reader decoded this chunk's packets and sorted the TCP ones by shard
+    /// (`by_shard`); otherwise every worker decodes all of `packets`.
+    routed: bool,
     packets: Vec<Meta>,
+    /// Each worker's packets, when `routed`: a worker reads only its own from the other
+    /// core, and none of the packets no worker wants.
+    by_shard: Vec<Vec<Meta>>,
 }
 
 impl Chunk {
@@ -138,8 +144,27 @@ impl Chunk {
         Chunk {
             bytes: Box::default(),
             used: 0,
+            routed: false,
             packets: Vec::new(),
+            by_shard: Vec::new(),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.packets.is_empty() && self.by_shard.iter().all(Vec::is_empty)
+    }
+
+    fn clear(&mut self) {
+        self.used = 0;
+        self.packets.clear();
+        self.by_shard.iter_mut().for_each(Vec::clear);
+    }
+
+    /// Every packet queued, in whichever list.
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Meta> {
+        self.packets
+            .iter_mut()
+            .chain(self.by_shard.iter_mut().flat_map(|l| l.iter_mut()))
     }
 }
 
@@ -245,30 +270,37 @@ impl Shards {
     }
 
     fn push(&mut self, packet: &Packet<'_>, number: u64, start: usize) {
-        let pre = if self.predecode {
-            let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
-            let decoded = decode(packet.link_type, packet.data, cut);
-            self.layers.count(&decoded);
-            match decoded {
-                Decoded::Tcp(seg) => {
-                    let key = FlowKey::of(&seg);
-                    let hash = key.0.hash_with(&self.hasher);
-                    Pre::Tcp(Detached::of(&seg, packet.data, key, hash))
-                }
-                _ => Pre::NotTcp,
-            }
-        } else {
-            Pre::No
-        };
-        self.current.packets.push(Meta {
-            pre,
+        if self.current.is_empty() {
+            // A chunk is decoded here whole or not at all: a worker reads one list of it.
+            self.current.routed = self.predecode;
+        }
+        let mut meta = Meta {
+            pre: Pre::No,
             ts: packet.ts,
             link_type: packet.link_type,
             orig_len: packet.orig_len,
             number,
             start,
             len: packet.data.len(),
-        });
+        };
+        if !self.current.routed {
+            self.current.packets.push(meta);
+            return;
+        }
+        let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
+        let decoded = decode(packet.link_type, packet.data, cut);
+        self.layers.count(&decoded);
+        if let Decoded::Tcp(seg) = decoded {
+            let key = FlowKey::of(&seg);
+            let hash = key.0.hash_with(&self.hasher);
+            meta.pre = Pre::Tcp(Detached::of(&seg, packet.data, key, hash));
+            let shards = self.workers.len();
+            let by_shard = &mut self.current.by_shard;
+            if by_shard.len() < shards {
+                by_shard.resize_with(shards, Vec::new);
+            }
+            by_shard[Shard::of(hash, shards)].push(meta);
+        }
     }
 
     fn take_spare(&mut self) -> Chunk {
@@ -283,14 +315,13 @@ impl Shards {
                 Err(_) => {}
             }
         };
-        chunk.used = 0;
-        chunk.packets.clear();
+        chunk.clear();
         chunk
     }
 
     /// Sends the chunk being filled to every worker.
     fn flush(&mut self) {
-        if self.current.packets.is_empty() {
+        if self.current.is_empty() {
             return;
         }
         // Two chunks waiting beside the one being worked on: the workers are the
@@ -359,11 +390,11 @@ impl BufferExchange for Shards {
     fn full(&mut self, bytes: Box<[u8]>) {
         // The packets were queued by address in this buffer: make them offsets.
         let base = bytes.as_ptr() as usize;
-        for m in &mut self.current.packets {
+        for m in self.current.all_mut() {
             m.start -= base;
         }
         self.current.bytes = bytes;
-        if self.current.packets.is_empty() {
+        if self.current.is_empty() {
             // No whole record in it (one was longer than the read so far): keep it in
             // circulation.
             let empty = std::mem::replace(&mut self.current, Chunk::new());
@@ -398,11 +429,16 @@ struct Shard {
 }
 
 impl Shard {
-    fn keeps(self, hash: u64) -> bool {
+    /// The shard of `shards` that keeps the connection with this hash.
+    fn of(hash: u64, shards: usize) -> usize {
         // Bits the table does not use to place entries (it takes the low bits for the
         // bucket and the top seven for its tags), so each shard's table stays well spread.
         // Scaled by a multiply: a division here was a tenth of the worker's own time.
-        ((((hash >> 32) & 0x00ff_ffff) * self.of as u64) >> 24) as usize == self.me
+        ((((hash >> 32) & 0x00ff_ffff) * shards as u64) >> 24) as usize
+    }
+
+    fn keeps(self, hash: u64) -> bool {
+        Shard::of(hash, self.of) == self.me
     }
 }
 
@@ -419,18 +455,21 @@ fn work(
     let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
     for chunk in inbox {
-        for (i, m) in chunk.packets.iter().enumerate() {
+        let packets = match chunk.routed {
+            true => chunk.by_shard.get(shard.me).map_or(&[][..], Vec::as_slice),
+            false => &chunk.packets[..],
+        };
+        for (i, m) in packets.iter().enumerate() {
             // The reader's core read these bytes last: ask for the headers a few packets
             // ahead, so this core does not wait for each in turn.
             // (Not when the reader decoded it: then only a payload looked into for the
             // application is read.)
-            if let Some(ahead @ Meta { pre: Pre::No, .. }) = chunk.packets.get(i + PREFETCH_AHEAD) {
+            if let Some(ahead @ Meta { pre: Pre::No, .. }) = packets.get(i + PREFETCH_AHEAD) {
                 let end = ahead.start + ahead.len.min(128);
                 crate::compact::prefetch(&chunk.bytes[ahead.start..end]);
             }
             let data = &chunk.bytes[m.start..m.start + m.len];
             let (seg, key, src_is_lo, hash) = match &m.pre {
-                Pre::NotTcp => continue,
                 Pre::Tcp(d) => (d.attach(data), d.key, d.src_is_lo, d.hash),
                 Pre::No => {
                     let cut = m.orig_len.saturating_sub(m.len as u32);
