@@ -38,29 +38,33 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// How many packets ahead a worker asks for packet bytes.
 const PREFETCH_AHEAD: usize = 4;
 
-/// Where one packet is in a chunk, and what the reader knew of it.
+/// Where one packet is in a chunk.
 #[derive(Clone, Copy)]
-struct Meta {
+struct Place {
     ts: Timestamp,
-    link_type: LinkType,
-    orig_len: u32,
     /// Place of the packet in the whole input (from 1).
     number: u64,
     /// Offset of the packet's bytes in the chunk; while the reader is still filling a
     /// lent buffer, their address (see `Shards::full`).
     start: usize,
-    len: usize,
-    /// What the reader decoded of it, when it had time to spare.
-    pre: Pre,
+    len: u32,
+    orig_len: u32,
 }
 
-/// Decoding done on the reading thread: when the workers fall behind, the reader takes
-/// that share of their work (see `Shards::flush`).
+/// A packet every worker decodes.
 #[derive(Clone, Copy)]
-enum Pre {
-    /// Not decoded: the worker decodes it.
-    No,
-    Tcp(Detached),
+struct Meta {
+    place: Place,
+    link_type: LinkType,
+}
+
+/// A TCP packet the reader decoded, for the one worker whose shard has its connection:
+/// when the workers fall behind, the reader takes that share of their work (see
+/// `Shards::flush`).
+#[derive(Clone, Copy)]
+struct Routed {
+    place: Place,
+    seg: Detached,
 }
 
 /// A decoded TCP segment without its borrow, as small as it goes (the worker reads one
@@ -74,7 +78,7 @@ struct Detached {
     ack: Seq,
     payload_len: u32,
     payload: (u32, u32),
-    options: (u32, u16),
+    options: (u32, u8),
     flags: TcpFlags,
     window: u16,
     header_len: u16,
@@ -101,7 +105,7 @@ impl Detached {
             header_len: seg.header_len,
             payload_len: seg.payload_len,
             // TCP options are at most 40 bytes.
-            options: (from(seg.options) as u32, seg.options.len() as u16),
+            options: (from(seg.options) as u32, seg.options.len() as u8),
             payload: (from(seg.payload) as u32, seg.payload.len() as u32),
         }
     }
@@ -136,7 +140,7 @@ struct Chunk {
     packets: Vec<Meta>,
     /// Each worker's packets, when `routed`: a worker reads only its own from the other
     /// core, and none of the packets no worker wants.
-    by_shard: Vec<Vec<Meta>>,
+    by_shard: Vec<Vec<Routed>>,
 }
 
 impl Chunk {
@@ -161,10 +165,14 @@ impl Chunk {
     }
 
     /// Every packet queued, in whichever list.
-    fn all_mut(&mut self) -> impl Iterator<Item = &mut Meta> {
-        self.packets
-            .iter_mut()
-            .chain(self.by_shard.iter_mut().flat_map(|l| l.iter_mut()))
+    fn places_mut(&mut self) -> impl Iterator<Item = &mut Place> {
+        let shared = self.packets.iter_mut().map(|m| &mut m.place);
+        let routed = self.by_shard.iter_mut().flatten().map(|r| &mut r.place);
+        shared.chain(routed)
+    }
+
+    fn data(&self, place: &Place) -> &[u8] {
+        &self.bytes[place.start..place.start + place.len as usize]
     }
 }
 
@@ -274,17 +282,18 @@ impl Shards {
             // A chunk is decoded here whole or not at all: a worker reads one list of it.
             self.current.routed = self.predecode;
         }
-        let mut meta = Meta {
-            pre: Pre::No,
+        let place = Place {
             ts: packet.ts,
-            link_type: packet.link_type,
-            orig_len: packet.orig_len,
             number,
             start,
-            len: packet.data.len(),
+            len: packet.data.len() as u32,
+            orig_len: packet.orig_len,
         };
         if !self.current.routed {
-            self.current.packets.push(meta);
+            self.current.packets.push(Meta {
+                place,
+                link_type: packet.link_type,
+            });
             return;
         }
         let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
@@ -293,13 +302,13 @@ impl Shards {
         if let Decoded::Tcp(seg) = decoded {
             let key = FlowKey::of(&seg);
             let hash = key.0.hash_with(&self.hasher);
-            meta.pre = Pre::Tcp(Detached::of(&seg, packet.data, key, hash));
+            let seg = Detached::of(&seg, packet.data, key, hash);
             let shards = self.workers.len();
             let by_shard = &mut self.current.by_shard;
             if by_shard.len() < shards {
                 by_shard.resize_with(shards, Vec::new);
             }
-            by_shard[Shard::of(hash, shards)].push(meta);
+            by_shard[Shard::of(hash, shards)].push(Routed { place, seg });
         }
     }
 
@@ -390,8 +399,8 @@ impl BufferExchange for Shards {
     fn full(&mut self, bytes: Box<[u8]>) {
         // The packets were queued by address in this buffer: make them offsets.
         let base = bytes.as_ptr() as usize;
-        for m in self.current.all_mut() {
-            m.start -= base;
+        for place in self.current.places_mut() {
+            place.start -= base;
         }
         self.current.bytes = bytes;
         if self.current.is_empty() {
@@ -450,56 +459,48 @@ fn work(
     hasher: FlowHasher,
     msl: Duration,
 ) -> WorkerResult {
-    let mut flows = FlowTable::with_hasher(msl, hasher);
+    let mut flows = FlowTable::with_hasher(msl, hasher.clone());
     let mut counts = PacketCounts::default();
     let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
+    // Every packet of the shard's connections, in capture order.
+    let mut track = |place: &Place, seg: &TcpSegment<'_>, keyed: (FlowKey, bool, u64)| {
+        if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analyze::SWEEP_EVERY)) {
+            flows.retire(place.ts);
+            last_sweep = Some(place.ts);
+        }
+        let (number, at) = (place.number, place.ts);
+        flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut |_, _, _| {});
+    };
     for chunk in inbox {
-        let packets = match chunk.routed {
-            true => chunk.by_shard.get(shard.me).map_or(&[][..], Vec::as_slice),
-            false => &chunk.packets[..],
-        };
-        for (i, m) in packets.iter().enumerate() {
-            // The reader's core read these bytes last: ask for the headers a few packets
-            // ahead, so this core does not wait for each in turn.
-            // (Not when the reader decoded it: then only a payload looked into for the
-            // application is read.)
-            if let Some(ahead @ Meta { pre: Pre::No, .. }) = packets.get(i + PREFETCH_AHEAD) {
-                let end = ahead.start + ahead.len.min(128);
-                crate::compact::prefetch(&chunk.bytes[ahead.start..end]);
+        if chunk.routed {
+            for r in chunk.by_shard.get(shard.me).map_or(&[][..], Vec::as_slice) {
+                let seg = r.seg.attach(chunk.data(&r.place));
+                track(&r.place, &seg, (r.seg.key, r.seg.src_is_lo, r.seg.hash));
             }
-            let data = &chunk.bytes[m.start..m.start + m.len];
-            let (seg, key, src_is_lo, hash) = match &m.pre {
-                Pre::Tcp(d) => (d.attach(data), d.key, d.src_is_lo, d.hash),
-                Pre::No => {
-                    let cut = m.orig_len.saturating_sub(m.len as u32);
-                    let decoded = decode(m.link_type, data, cut);
-                    if count_layers {
-                        counts.count(&decoded);
-                    }
-                    let Decoded::Tcp(seg) = decoded else {
-                        continue;
-                    };
-                    let (key, src_is_lo) = FlowKey::of(&seg);
-                    let hash = flows.hash(&key);
-                    (seg, key, src_is_lo, hash)
+        } else {
+            for (i, m) in chunk.packets.iter().enumerate() {
+                // The reader's core read these bytes last: ask for the headers a few
+                // packets ahead, so this core does not wait for each in turn.
+                if let Some(ahead) = chunk.packets.get(i + PREFETCH_AHEAD) {
+                    let end = ahead.place.start + (ahead.place.len as usize).min(128);
+                    crate::compact::prefetch(&chunk.bytes[ahead.place.start..end]);
                 }
-            };
-            if !shard.keeps(hash) {
-                continue;
+                let data = chunk.data(&m.place);
+                let cut = m.place.orig_len.saturating_sub(m.place.len);
+                let decoded = decode(m.link_type, data, cut);
+                if count_layers {
+                    counts.count(&decoded);
+                }
+                let Decoded::Tcp(seg) = decoded else {
+                    continue;
+                };
+                let (key, src_is_lo) = FlowKey::of(&seg);
+                let hash = key.hash_with(&hasher);
+                if shard.keeps(hash) {
+                    track(&m.place, &seg, (key, src_is_lo, hash));
+                }
             }
-            if last_sweep.is_none_or(|t| m.ts.reached(t, crate::analyze::SWEEP_EVERY)) {
-                flows.retire(m.ts);
-                last_sweep = Some(m.ts);
-            }
-            flows.on_hashed_segment(
-                &seg,
-                (key, src_is_lo, hash),
-                m.number,
-                m.orig_len,
-                m.ts,
-                &mut |_, _, _| {},
-            );
         }
         if let Some(chunk) = Arc::into_inner(chunk) {
             // The last worker done with it.
@@ -577,7 +578,7 @@ mod tests {
     #[test]
     fn a_decoded_packet_stays_small() {
         // The worker reads one per packet from the other core (docs/design.md).
-        assert!(size_of::<Meta>() <= 160, "{}", size_of::<Meta>());
+        assert!(size_of::<Routed>() <= 120, "{}", size_of::<Routed>());
     }
 
     #[test]
