@@ -138,6 +138,8 @@ pub struct Analysis {
     /// The summary's share of connections let go of and not listed (evicted ones; in a
     /// live capture, retired ones too).
     pub unlisted: SummaryBuilder,
+    /// The summary's share of `connections`.
+    pub listed: SummaryBuilder,
 }
 
 /// Runs packets through decode, flow table and tracker.
@@ -158,6 +160,9 @@ pub struct Analyzer {
     /// Connections let go of that are counted in the summary but not listed: evicted
     /// ones, and (with `keep_retired` off) retired ones.
     uncounted: SummaryBuilder,
+    /// The summary of `records`, added to as each is made (the report needs no second
+    /// pass over them).
+    listed: SummaryBuilder,
     keep_retired: bool,
 }
 
@@ -180,6 +185,7 @@ impl Analyzer {
             input_wrapper: None,
             shards: None,
             uncounted: SummaryBuilder::default(),
+            listed: SummaryBuilder::default(),
             keep_retired: true,
         }
     }
@@ -208,6 +214,7 @@ impl Analyzer {
         for c in self.flows.drain_finished() {
             let record = ConnectionRecord::of(&c);
             if self.keep_retired {
+                self.listed.add(&record);
                 self.records.push(PackedRecord::pack(&record));
             } else {
                 self.uncounted.add(&record);
@@ -401,18 +408,23 @@ impl Analyzer {
         self.fold_evicted();
         let msl = self.flows.msl();
         let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
-        let records = &mut self.records;
-        self.flows
-            .finish(|c| records.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
+        let (records, listed) = (&mut self.records, &mut self.listed);
+        self.flows.finish(|c| {
+            let record = ConnectionRecord::of(&c);
+            listed.add(&record);
+            records.push(PackedRecord::pack(&record));
+        });
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
             Some(shards) => {
-                let (records, r, e, layers) = shards.finish();
+                let (records, summary, r, e, layers) = shards.finish();
                 (retired, evicted) = (retired + r, evicted + e);
+                self.listed.merge(&summary);
                 self.packets.add_layers(&layers);
                 self.records.extend(records);
-                // Numbered by first packet, as one table numbers them.
-                self.records.sort_unstable_by_key(|r| r.first_packet);
+                // Numbered by first packet, as one table numbers them. The workers' records
+                // come in sorted runs, which this sort merges in one pass.
+                self.records.sort_by_key(|r| r.first_packet);
                 for (n, r) in self.records.iter_mut().enumerate() {
                     r.id = n as u64 + 1;
                 }
@@ -427,6 +439,7 @@ impl Analyzer {
             msl,
             filter: self.filter.map(|f| f.expr),
             unlisted: self.uncounted,
+            listed: self.listed,
         }
     }
 }

@@ -147,6 +147,99 @@ pub struct Summary {
     pub apps: AppTotals,
 }
 
+impl Summary {
+    /// Adds another summary's counters (not its distributions: `SummaryBuilder::merge`
+    /// merges the samples they come from). Every field is named, so that a new one cannot
+    /// be left out.
+    fn absorb(&mut self, other: &Summary) {
+        let Summary {
+            connections,
+            handshakes,
+            handshake_rtt_ms: _,
+            syn_to_synack_ms: _,
+            synack_to_ack_ms: _,
+            closes,
+            rst,
+            fin_packets,
+            time_wait,
+            keepalive,
+            zero_window_probes,
+            retransmissions,
+            apps,
+        } = other;
+        self.connections += connections;
+        let HandshakeTotals {
+            attempted,
+            completed,
+            syn_retransmits,
+            synack_retransmits,
+        } = handshakes;
+        let h = &mut self.handshakes;
+        h.attempted += attempted;
+        h.completed += completed;
+        h.syn_retransmits += syn_retransmits;
+        h.synack_retransmits += synack_retransmits;
+        let CloseTotals {
+            fin,
+            reset,
+            refused,
+            unanswered,
+            handshake_incomplete,
+            half_closed,
+            open,
+            midstream,
+            abnormal,
+        } = closes;
+        let c = &mut self.closes;
+        c.fin += fin;
+        c.reset += reset;
+        c.refused += refused;
+        c.unanswered += unanswered;
+        c.handshake_incomplete += handshake_incomplete;
+        c.half_closed += half_closed;
+        c.open += open;
+        c.midstream += midstream;
+        c.abnormal += abnormal;
+        let RstTotals {
+            packets,
+            from_client,
+            from_server,
+            answering_syn,
+        } = rst;
+        let r = &mut self.rst;
+        r.packets += packets;
+        r.from_client += from_client;
+        r.from_server += from_server;
+        r.answering_syn += answering_syn;
+        self.fin_packets += fin_packets;
+        let TimeWaitTotals {
+            client,
+            server,
+            simultaneous,
+            reused,
+        } = time_wait;
+        let t = &mut self.time_wait;
+        t.client += client;
+        t.server += server;
+        t.simultaneous += simultaneous;
+        t.reused += reused;
+        let KeepaliveTotals {
+            probes,
+            acks,
+            unanswered,
+            connections,
+        } = keepalive;
+        let k = &mut self.keepalive;
+        k.probes += probes;
+        k.acks += acks;
+        k.unanswered += unanswered;
+        k.connections += connections;
+        self.zero_window_probes += zero_window_probes;
+        self.retransmissions += retransmissions;
+        self.apps.absorb(apps);
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct HandshakeTotals {
     /// Connections whose client SYN was seen.
@@ -498,6 +591,26 @@ impl SummaryBuilder {
         s.apps.add(c.app.kind());
     }
 
+    /// Adds another builder's connections, as if each had been added here (the parallel
+    /// workers each summarize their own).
+    pub fn merge(&mut self, other: &SummaryBuilder) {
+        let SummaryBuilder {
+            summary,
+            rtt,
+            syn_to_synack,
+            synack_to_ack,
+        } = other;
+        self.summary.absorb(summary);
+        self.rtt.merge(rtt);
+        self.syn_to_synack.merge(syn_to_synack);
+        self.synack_to_ack.merge(synack_to_ack);
+    }
+
+    /// The counters so far (the distributions are filled in by `finish`).
+    pub fn counts(&self) -> &Summary {
+        &self.summary
+    }
+
     pub fn finish(self) -> Summary {
         let mut s = self.summary;
         s.handshake_rtt_ms = self.rtt.distribution();
@@ -539,6 +652,22 @@ impl Samples {
         }
     }
 
+    /// Adds `other`'s samples: the same exact values or histogram as pushing them here.
+    fn merge(&mut self, other: &Samples) {
+        match &other.histogram {
+            None => other.exact.iter().for_each(|&d| self.push(d)),
+            Some(theirs) => {
+                let exact = &mut self.exact;
+                let mine = self.histogram.get_or_insert_with(|| {
+                    let mut h = Box::new(Histogram::default());
+                    exact.drain(..).for_each(|d| h.add(d));
+                    h
+                });
+                mine.merge(theirs);
+            }
+        }
+    }
+
     pub fn distribution(self) -> Distribution {
         match self.histogram {
             Some(h) => h.distribution(),
@@ -573,6 +702,15 @@ impl Histogram {
     fn bucket(d: Duration) -> usize {
         let ns = d.as_nanos().max(1) as f64;
         ((ns.ln() / 1.01f64.ln()) as usize).min(HISTOGRAM_BUCKETS - 1)
+    }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.total += other.total;
     }
 
     fn add(&mut self, d: Duration) {
@@ -709,17 +847,10 @@ impl Report {
             ));
         }
         // The warning is about the connections listed, not those a capture let go of.
-        let before_midstream = retired.summary.closes.midstream;
+        let midstream = analysis.listed.counts().closes.midstream;
         let mut summary = retired;
-        let all = &analysis.connections;
-        for (i, packed) in all.iter().enumerate() {
-            if let Some(ahead) = all.get(i + PREFETCH_AHEAD) {
-                ahead.prefetch();
-            }
-            summary.add(&packed.unpack());
-        }
+        summary.merge(&analysis.listed);
         let summary = summary.finish();
-        let midstream = summary.closes.midstream - before_midstream;
         if analysis.evicted > 0 {
             warnings.push(format!(
                 "{} connection(s) evicted to stay under --max-connections: counted in the summary, not listed",
@@ -765,6 +896,86 @@ mod tests {
         let one = Distribution::of(vec![Duration::from_micros(1500)]);
         assert_eq!(one.p99.unwrap().to_string(), "1.500000");
         assert_eq!(Distribution::of(vec![]).count, 0);
+    }
+
+    /// Every fixture connection's record, for summaries built different ways.
+    fn fixture_records() -> Vec<ConnectionRecord> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut paths = vec![root.join("sample.pcap")];
+        for dir in ["tcp", "app", "decode"] {
+            let files = std::fs::read_dir(root.join(dir)).unwrap();
+            paths.extend(files.map(|e| e.unwrap().path()));
+        }
+        paths.sort();
+        let records = |p: &std::path::PathBuf| {
+            let analysis =
+                crate::analyze::analyze_paths(std::slice::from_ref(p), &Default::default());
+            analysis
+                .connections
+                .iter()
+                .map(|r| r.unpack())
+                .collect::<Vec<_>>()
+        };
+        let mut all: Vec<_> = paths.iter().flat_map(records).collect();
+        // Closes no fixture ends with.
+        for close in [CloseKind::HalfClosed, CloseKind::HandshakeIncomplete] {
+            let mut r = all[0].clone();
+            r.close = close;
+            all.push(r);
+        }
+        all
+    }
+
+    fn summary_json(b: SummaryBuilder) -> String {
+        serde_json::to_string(&b.finish()).unwrap()
+    }
+
+    #[test]
+    fn merged_summaries_equal_one_summary() {
+        let records = fixture_records();
+        let mut whole = SummaryBuilder::default();
+        records.iter().for_each(|r| whole.add(r));
+        let whole = summary_json(whole);
+        // Every counter is non-zero somewhere in the fixtures, so a field that merging
+        // left out would show.
+        assert!(!whole.contains(":0,") && !whole.contains(":0}"), "{whole}");
+        for parts in [2, 3, 7] {
+            let mut shards = vec![SummaryBuilder::default(); parts];
+            for (i, r) in records.iter().enumerate() {
+                shards[(i * 5 + i / 3) % parts].add(r);
+            }
+            let mut merged = SummaryBuilder::default();
+            shards.iter().for_each(|s| merged.merge(s));
+            assert_eq!(summary_json(merged), whole, "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn merged_samples_equal_one_sample_set() {
+        // Exact with exact, exact past the limit, histogram with exact, histogram with
+        // histogram: the distribution is the one of all values pushed in one place.
+        let value = |i: u64| Duration::from_nanos(1_000 + (i * 7_919) % 3_000_000);
+        for (a, b) in [
+            (10, 20),
+            (40_000, 40_000),
+            (70_000, 5),
+            (5, 70_000),
+            (70_000, 70_000),
+        ] {
+            let (mut whole, mut left, mut right) =
+                (Samples::default(), Samples::default(), Samples::default());
+            for i in 0..a + b {
+                whole.push(value(i));
+                if i < a {
+                    left.push(value(i))
+                } else {
+                    right.push(value(i))
+                }
+            }
+            left.merge(&right);
+            let show = |s: Samples| format!("{:?}", s.distribution());
+            assert_eq!(show(left), show(whole), "{a} + {b}");
+        }
     }
 
     #[test]

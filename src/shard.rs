@@ -23,6 +23,7 @@ use crate::analyze::PacketCounts;
 use crate::decode::{decode, Decoded, LinkType, TcpFlags, TcpSegment};
 use crate::flow::{FlowHasher, FlowKey, FlowTable};
 use crate::record::{ConnectionRecord, PackedRecord};
+use crate::report::SummaryBuilder;
 use crate::seq::Seq;
 use crate::source::{BufferExchange, Packet};
 use crate::time::Timestamp;
@@ -179,6 +180,8 @@ impl Chunk {
 /// What a worker hands back at the end.
 struct WorkerResult {
     records: Vec<PackedRecord>,
+    /// Their share of the summary.
+    summary: SummaryBuilder,
     retired: u64,
     evicted: u64,
     /// Packets by layer (from the first worker only: every worker decodes every packet).
@@ -360,11 +363,12 @@ impl Shards {
     }
 
     /// Waits for the workers and returns every connection's record (in no particular
-    /// order, with the ids of no table yet), the retired and evicted counts, and the
-    /// packets by layer.
-    pub fn finish(mut self) -> (Vec<PackedRecord>, u64, u64, PacketCounts) {
+    /// order, with the ids of no table yet) and their summary, the retired and evicted
+    /// counts, and the packets by layer.
+    pub fn finish(mut self) -> (Vec<PackedRecord>, SummaryBuilder, u64, u64, PacketCounts) {
         self.flush();
         let mut records = Vec::new();
+        let mut summary = SummaryBuilder::default();
         let (mut retired, mut evicted) = (0, 0);
         let mut counts = PacketCounts::default();
         for (i, w) in self.workers.into_iter().enumerate() {
@@ -374,6 +378,7 @@ impl Shards {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             records.extend(result.records);
+            summary.merge(&result.summary);
             retired += result.retired;
             evicted += result.evicted;
             if i == 0 {
@@ -381,7 +386,7 @@ impl Shards {
             }
         }
         counts.add_layers(&self.layers);
-        (records, retired, evicted, counts)
+        (records, summary, retired, evicted, counts)
     }
 }
 
@@ -510,9 +515,17 @@ fn work(
     }
     let (retired, evicted) = (flows.retired, flows.evicted);
     let mut records = Vec::new();
-    flows.finish(|c| records.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
+    let mut summary = SummaryBuilder::default();
+    flows.finish(|c| {
+        let record = ConnectionRecord::of(&c);
+        summary.add(&record);
+        records.push(PackedRecord::pack(&record));
+    });
+    // In order here, on this worker's core: the reader then only merges sorted runs.
+    records.sort_unstable_by_key(|r| r.first_packet);
     WorkerResult {
         records,
+        summary,
         retired,
         evicted,
         counts,
@@ -561,7 +574,7 @@ mod tests {
                     .unwrap();
             }
         }
-        let (mut records, _, _, counts) = shards.finish();
+        let (mut records, _, _, _, counts) = shards.finish();
         records.sort_unstable_by_key(|r| r.first_packet);
         let text = records
             .iter()

@@ -75,6 +75,24 @@ pub struct AppTotals {
 }
 
 impl AppTotals {
+    /// Adds another total's counts (every field named: a new label cannot be left out).
+    pub fn absorb(&mut self, other: &AppTotals) {
+        let AppTotals {
+            none,
+            unknown,
+            http,
+            websocket,
+            tls,
+            ssh,
+        } = other;
+        self.none += none;
+        self.unknown += unknown;
+        self.http += http;
+        self.websocket += websocket;
+        self.tls += tls;
+        self.ssh += ssh;
+    }
+
     pub fn add(&mut self, kind: AppKind) {
         *match kind {
             AppKind::None => &mut self.none,
