@@ -334,6 +334,10 @@ impl Shards {
     /// Sends the chunk being filled to every worker.
     fn flush(&mut self) {
         if self.current.is_empty() {
+            // Nothing for any worker (a decoded buffer may hold only packets no worker
+            // wants): its buffer goes straight back to the pool, not out of circulation.
+            let empty = std::mem::replace(&mut self.current, Chunk::new());
+            let _ = self.to_pool.try_send(empty);
             return;
         }
         // Two chunks waiting beside the one being worked on: the workers are the
@@ -586,6 +590,43 @@ mod tests {
             })
             .collect();
         (text, counts)
+    }
+
+    #[test]
+    fn buffers_of_packets_no_worker_wants_go_back_to_the_pool() {
+        // Decoded by the reader, a buffer of UDP only holds nothing for any worker. It
+        // must still go back to the pool: lost, more than the pool's worth of them would
+        // leave the reader waiting for a buffer forever.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut frame = vec![0u8; 1400];
+            frame[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
+            frame[14] = 0x45;
+            frame[16..18].copy_from_slice(&(1400u16 - 14).to_be_bytes());
+            frame[22] = 64;
+            frame[23] = 17; // UDP
+            frame[26..34].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+            frame[38..40].copy_from_slice(&(1400u16 - 34).to_be_bytes());
+            let mut shards = Shards::new(1, Duration::from_secs(60));
+            shards.force_predecode = Some(true);
+            shards.predecode = true;
+            let packets = (POOL + 4) * CHUNK_BYTES / frame.len();
+            for number in 1..=packets as u64 {
+                let packet = Packet {
+                    ts: Timestamp::from_secs_nanos(number as i64, 0),
+                    link_type: LinkType::ETHERNET,
+                    data: &frame,
+                    orig_len: frame.len() as u32,
+                };
+                shards.copy(&packet, number);
+            }
+            let (records, _, _, _, counts) = shards.finish();
+            let _ = done.send((records.len(), counts.udp, packets as u64));
+        });
+        let (records, udp, packets) = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the reader waited for a buffer that never came back");
+        assert_eq!((records, udp), (0, packets));
     }
 
     #[test]
