@@ -384,7 +384,7 @@ const DORMANT_AHEAD: usize = 4;
 pub const DORMANT_AFTER: Duration = Duration::from_secs(1);
 /// Connection boxes kept for reuse: connections start, doze off and wake by the
 /// thousand a second on a busy link, and a reused box saves a malloc and a free each
-/// (4% of a run). At most this many (under 1 MiB).
+/// (about 3% of a run). At most this many (under 1 MiB).
 const SPARE_BOXES: usize = 1024;
 
 /// Connections in progress and finished.
