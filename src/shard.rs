@@ -184,7 +184,8 @@ struct WorkerResult {
     summary: SummaryBuilder,
     retired: u64,
     evicted: u64,
-    /// Packets by layer (from the first worker only: every worker decodes every packet).
+    /// Packets by layer, of the chunks the reader left undecoded (from the first worker
+    /// only: every worker decodes every packet of those; the reader counts the rest).
     counts: PacketCounts,
 }
 
