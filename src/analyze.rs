@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, FlowTable, Limits};
+use crate::flow::{Connection, FlowTable, Limits, Spent};
 use crate::record::{ConnectionRecord, PackedRecord};
 use crate::report::SummaryBuilder;
 use crate::shard::Shards;
@@ -140,6 +140,8 @@ pub struct Analysis {
     pub unlisted: SummaryBuilder,
     /// The summary's share of `connections`.
     pub listed: SummaryBuilder,
+    /// Memory of connections already made into records (see `Spent`).
+    pub spent: Spent,
 }
 
 /// Runs packets through decode, flow table and tracker.
@@ -409,6 +411,7 @@ impl Analyzer {
         let msl = self.flows.msl();
         let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
         let (records, listed) = (&mut self.records, &mut self.listed);
+        let mut spent = Spent::default();
         self.flows.finish(|c| {
             let record = ConnectionRecord::of(&c);
             listed.add(&record);
@@ -417,11 +420,12 @@ impl Analyzer {
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
             Some(shards) => {
-                let (records, summary, r, e, layers) = shards.finish();
-                (retired, evicted) = (retired + r, evicted + e);
-                self.listed.merge(&summary);
-                self.packets.add_layers(&layers);
-                self.records.extend(records);
+                let found = shards.finish();
+                (retired, evicted) = (retired + found.retired, evicted + found.evicted);
+                self.listed.merge(&found.summary);
+                self.packets.add_layers(&found.counts);
+                self.records.extend(found.records);
+                spent = found.spent;
                 // Numbered by first packet, as one table numbers them. The workers' records
                 // come in sorted runs, which this sort merges in one pass.
                 self.records.sort_by_key(|r| r.first_packet);
@@ -440,6 +444,7 @@ impl Analyzer {
             filter: self.filter.map(|f| f.expr),
             unlisted: self.uncounted,
             listed: self.listed,
+            spent,
         }
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::analyze::PacketCounts;
 use crate::decode::{decode, Decoded, LinkType, TcpFlags, TcpSegment};
-use crate::flow::{FlowHasher, FlowKey, FlowTable};
+use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, Spent};
 use crate::record::{ConnectionRecord, PackedRecord};
 use crate::report::SummaryBuilder;
 use crate::seq::Seq;
@@ -197,6 +197,9 @@ struct Worker {
 /// Worker threads, each with a flow table for its shard of the connections.
 pub struct Shards {
     workers: Vec<Worker>,
+    /// A share of each worker's dormant connections at the end, for this thread to make
+    /// into records while the workers make theirs.
+    handoff: Receiver<Dormancy>,
     pool: Receiver<Chunk>,
     /// For a chunk the reader is done with before any worker saw it.
     to_pool: SyncSender<Chunk>,
@@ -227,21 +230,30 @@ impl Shards {
         // looks it up with (random keys: crafted 4-tuples cannot aim at one worker).
         let hasher = FlowHasher::new();
         let in_flight = Arc::new(AtomicUsize::new(0));
+        // One share each: sending never waits.
+        let (hand_over, handoff) = sync_channel::<Dormancy>(workers);
         let workers = (0..workers)
             .map(|me| {
                 let (to_worker, inbox) = sync_channel::<Arc<Chunk>>(POOL);
                 let give_back = give_back.clone();
+                let hand_over = hand_over.clone();
                 let hasher = hasher.clone();
                 let in_flight = Arc::clone(&in_flight);
                 let handle = std::thread::spawn(move || {
                     let shard = Shard { me, of: workers };
-                    work(inbox, give_back, in_flight, shard, hasher, msl)
+                    let channels = WorkerChannels {
+                        inbox,
+                        give_back,
+                        hand_over,
+                    };
+                    work(channels, in_flight, shard, hasher, msl)
                 });
                 Worker { to_worker, handle }
             })
             .collect();
         Shards {
             workers,
+            handoff,
             pool,
             to_pool: give_back,
             current: Chunk::new(),
@@ -367,32 +379,63 @@ impl Shards {
         }
     }
 
-    /// Waits for the workers and returns every connection's record (in no particular
-    /// order, with the ids of no table yet) and their summary, the retired and evicted
-    /// counts, and the packets by layer.
-    pub fn finish(mut self) -> (Vec<PackedRecord>, SummaryBuilder, u64, u64, PacketCounts) {
+    /// Waits for the workers and returns what they found.
+    pub fn finish(mut self) -> Sharded {
         self.flush();
-        let mut records = Vec::new();
-        let mut summary = SummaryBuilder::default();
-        let (mut retired, mut evicted) = (0, 0);
-        let mut counts = PacketCounts::default();
-        for (i, w) in self.workers.into_iter().enumerate() {
-            drop(w.to_worker);
-            let result = w
-                .handle
+        let handles: Vec<_> = self
+            .workers
+            .into_iter()
+            .map(|w| {
+                drop(w.to_worker);
+                w.handle
+            })
+            .collect();
+        // Most connections of a long trace are dormant at its end, and making them into
+        // records was a tenth of a two-thread run with this thread idle: it takes a
+        // share. The channel ends when every worker has sent its share (or stopped).
+        let mut here = RecordRun::default();
+        let mut spent = Spent::default();
+        for share in self.handoff.iter() {
+            here.records.reserve(share.len());
+            spent.absorb(share.finish(|c| here.add(&c)));
+        }
+        let RecordRun { records, summary } = here.sorted();
+        let mut outcome = Sharded {
+            records,
+            summary,
+            retired: 0,
+            evicted: 0,
+            counts: PacketCounts::default(),
+            spent,
+        };
+        for (i, handle) in handles.into_iter().enumerate() {
+            let result = handle
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            records.extend(result.records);
-            summary.merge(&result.summary);
-            retired += result.retired;
-            evicted += result.evicted;
+            outcome.records.extend(result.records);
+            outcome.summary.merge(&result.summary);
+            outcome.retired += result.retired;
+            outcome.evicted += result.evicted;
             if i == 0 {
-                counts = result.counts;
+                outcome.counts = result.counts;
             }
         }
-        counts.add_layers(&self.layers);
-        (records, summary, retired, evicted, counts)
+        outcome.counts.add_layers(&self.layers);
+        outcome
     }
+}
+
+/// What the workers found.
+pub struct Sharded {
+    /// Every connection's record, in sorted runs, with the ids of no table yet.
+    pub records: Vec<PackedRecord>,
+    pub summary: SummaryBuilder,
+    pub retired: u64,
+    pub evicted: u64,
+    /// Packets by layer.
+    pub counts: PacketCounts,
+    /// Memory to free or leave to the system (see `Spent`).
+    pub spent: Spent,
 }
 
 impl BufferExchange for Shards {
@@ -461,14 +504,48 @@ impl Shard {
     }
 }
 
-fn work(
+/// Records made from finished connections, with their share of the summary.
+#[derive(Default)]
+struct RecordRun {
+    records: Vec<PackedRecord>,
+    summary: SummaryBuilder,
+}
+
+impl RecordRun {
+    fn add(&mut self, c: &Connection) {
+        let record = ConnectionRecord::of(c);
+        self.summary.add(&record);
+        self.records.push(PackedRecord::pack(&record));
+    }
+
+    /// In order of first packet, on the core that made them: the reader then only merges
+    /// sorted runs.
+    fn sorted(mut self) -> RecordRun {
+        self.records.sort_unstable_by_key(|r| r.first_packet);
+        self
+    }
+}
+
+/// How a worker gets chunks and gives them back, and hands over dormant connections at
+/// the end.
+struct WorkerChannels {
     inbox: Receiver<Arc<Chunk>>,
     give_back: SyncSender<Chunk>,
+    hand_over: SyncSender<Dormancy>,
+}
+
+fn work(
+    channels: WorkerChannels,
     in_flight: Arc<AtomicUsize>,
     shard: Shard,
     hasher: FlowHasher,
     msl: Duration,
 ) -> WorkerResult {
+    let WorkerChannels {
+        inbox,
+        give_back,
+        hand_over,
+    } = channels;
     let mut flows = FlowTable::with_hasher(msl, hasher.clone());
     let mut counts = PacketCounts::default();
     let count_layers = shard.me == 0;
@@ -519,15 +596,13 @@ fn work(
         }
     }
     let (retired, evicted) = (flows.retired, flows.evicted);
-    let mut records = Vec::new();
-    let mut summary = SummaryBuilder::default();
-    flows.finish(|c| {
-        let record = ConnectionRecord::of(&c);
-        summary.add(&record);
-        records.push(PackedRecord::pack(&record));
-    });
-    // In order here, on this worker's core: the reader then only merges sorted runs.
-    records.sort_unstable_by_key(|r| r.first_packet);
+    // The reader makes records of one share beside the workers' (see `Shards::finish`).
+    let _ = hand_over.send(flows.take_dormant_share(shard.of + 1));
+    drop(hand_over);
+    let mut run = RecordRun::default();
+    run.records.reserve(flows.active_len());
+    flows.finish(|c| run.add(&c));
+    let RecordRun { records, summary } = run.sorted();
     WorkerResult {
         records,
         summary,
@@ -579,7 +654,11 @@ mod tests {
                     .unwrap();
             }
         }
-        let (mut records, _, _, _, counts) = shards.finish();
+        let Sharded {
+            mut records,
+            counts,
+            ..
+        } = shards.finish();
         records.sort_unstable_by_key(|r| r.first_packet);
         let text = records
             .iter()
@@ -621,7 +700,9 @@ mod tests {
                 };
                 shards.copy(&packet, number);
             }
-            let (records, _, _, _, counts) = shards.finish();
+            let Sharded {
+                records, counts, ..
+            } = shards.finish();
             let _ = done.send((records.len(), counts.udp, packets as u64));
         });
         let (records, udp, packets) = finished
