@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, FlowTable, Limits, Spent};
+use crate::flow::{Connection, EventSink, FlowTable, Limits, NoEvents, Spent};
 use crate::record::{ConnectionRecord, PackedRecord};
 use crate::report::SummaryBuilder;
 use crate::shard::Shards;
 use crate::source::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::time::Timestamp;
-use crate::tracker::Event;
 
 /// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
 /// `icmp`, `other`, `fragments`, `undecodable`, `unsupported_link` (or `filtered_out`);
@@ -255,11 +254,7 @@ impl Analyzer {
         &self.packets
     }
 
-    pub fn process(
-        &mut self,
-        packet: &Packet<'_>,
-        sink: &mut impl FnMut(&Connection, Timestamp, Event),
-    ) {
+    pub fn process(&mut self, packet: &Packet<'_>, sink: &mut impl EventSink) {
         // Memory, not figures: connections that are over shrink to their records.
         if self
             .last_sweep
@@ -324,11 +319,7 @@ impl Analyzer {
 
     /// Reads a whole file (or `-` for standard input) into the analysis. The outcome,
     /// including any error, is kept for the report.
-    pub fn read_path(
-        &mut self,
-        path: &Path,
-        sink: &mut impl FnMut(&Connection, Timestamp, Event),
-    ) -> &InputReport {
+    pub fn read_path(&mut self, path: &Path, sink: &mut impl EventSink) -> &InputReport {
         let name = path.display().to_string();
         let opened = match &self.input_wrapper {
             Some(wrap) => CaptureReader::open_wrapped(path, wrap),
@@ -453,7 +444,7 @@ impl Analyzer {
 pub fn analyze_paths(paths: &[PathBuf], options: &Options) -> Analysis {
     let mut analyzer = Analyzer::new(options);
     for path in paths {
-        analyzer.read_path(path, &mut |_, _, _| {});
+        analyzer.read_path(path, &mut NoEvents);
     }
     analyzer.finish()
 }

@@ -442,6 +442,29 @@ impl Default for Limits {
     }
 }
 
+/// Where a flow table sends the events a segment causes, with their connection: any
+/// `FnMut(&Connection, Timestamp, Event)`, or `NoEvents`.
+pub trait EventSink {
+    /// False for a sink that drops every event: the table and tracker then make none (an
+    /// event per segment, buffered and handed over, was 5% of an offline report's work).
+    const WANTS_EVENTS: bool = true;
+    fn event(&mut self, conn: &Connection, at: Timestamp, e: Event);
+}
+
+impl<F: FnMut(&Connection, Timestamp, Event)> EventSink for F {
+    fn event(&mut self, conn: &Connection, at: Timestamp, e: Event) {
+        self(conn, at, e)
+    }
+}
+
+/// The sink of a run that wants only the report.
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    const WANTS_EVENTS: bool = false;
+    fn event(&mut self, _: &Connection, _: Timestamp, _: Event) {}
+}
+
 /// Events of one segment, buffered so the sink can see the connection they belong to
 /// without a per-packet allocation.
 struct EventBuf {
@@ -559,7 +582,7 @@ impl FlowTable {
         seg: &TcpSegment<'_>,
         wire_len: u32,
         at: Timestamp,
-        sink: &mut impl FnMut(&Connection, Timestamp, Event),
+        sink: &mut impl EventSink,
     ) {
         self.packets += 1;
         self.on_numbered_segment(seg, self.packets, wire_len, at, sink);
@@ -574,7 +597,7 @@ impl FlowTable {
         number: u64,
         wire_len: u32,
         at: Timestamp,
-        sink: &mut impl FnMut(&Connection, Timestamp, Event),
+        sink: &mut impl EventSink,
     ) {
         let (key, src_is_lo) = FlowKey::of(seg);
         let hash = self.hash(&key);
@@ -589,16 +612,21 @@ impl FlowTable {
 
     /// `on_numbered_segment` for a segment whose key (`FlowKey::of`) and hash
     /// (`FlowTable::hash`) are already known.
-    pub fn on_hashed_segment(
+    pub fn on_hashed_segment<S: EventSink>(
         &mut self,
         seg: &TcpSegment<'_>,
         (key, src_is_lo, hash): (FlowKey, bool, u64),
         number: u64,
         wire_len: u32,
         at: Timestamp,
-        sink: &mut impl FnMut(&Connection, Timestamp, Event),
+        sink: &mut S,
     ) {
         let mut events = EventBuf::new();
+        let mut event = |e| {
+            if S::WANTS_EVENTS {
+                events.push(e)
+            }
+        };
         let mut reused = false;
         let expiry = self.expiry();
         let found = loop {
@@ -634,7 +662,7 @@ impl FlowTable {
                 let conn = new_connection(id, number, seg, key, src_is_lo, at, reused);
                 let conn = self.boxed(conn);
                 let hasher = &self.hasher;
-                events.push(Event::ConnectionStarted {
+                event(Event::ConnectionStarted {
                     reused_time_wait: reused,
                 });
                 self.active
@@ -644,11 +672,12 @@ impl FlowTable {
         };
         conn.last_seen = conn.last_seen.max(at);
         let sender = side_from(conn.client_is_lo, src_is_lo);
-        conn.tcp
-            .on_segment(sender, seg, wire_len, at, &mut |e| events.push(e));
+        conn.tcp.on_segment(sender, seg, wire_len, at, &mut event);
         conn.app.on_segment(sender, seg);
-        for e in events.iter() {
-            sink(conn, at, e);
+        if S::WANTS_EVENTS {
+            for e in events.iter() {
+                sink.event(conn, at, e);
+            }
         }
         if self.active_len() > self.limits.max_connections {
             self.evict();
@@ -930,12 +959,7 @@ mod tests {
     }
 
     fn feed(t: &mut FlowTable, s: &TcpSegment<'_>, secs: i64) {
-        t.on_segment(
-            s,
-            60,
-            Timestamp::from_secs_nanos(secs, 0),
-            &mut |_, _, _| {},
-        );
+        t.on_segment(s, 60, Timestamp::from_secs_nanos(secs, 0), &mut NoEvents);
     }
 
     /// The keys of a busy server: one address, a few clients, consecutive ports — what a
@@ -1126,7 +1150,7 @@ mod tests {
                 if let crate::decode::Decoded::Tcp(seg) =
                     crate::decode::decode(p.link_type, p.data, cut)
                 {
-                    t.on_segment(&seg, p.orig_len, p.ts, &mut |c, _, _| {
+                    t.on_segment(&seg, p.orig_len, p.ts, &mut |c: &Connection, _, _| {
                         assert_round_trip(c);
                         checked += 1;
                     });
@@ -1134,6 +1158,43 @@ mod tests {
             });
         }
         assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn a_table_that_makes_no_events_tracks_what_one_that_does_tracks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tcp");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.push(std::path::PathBuf::from("fixtures/sample.pcap"));
+        let (mut quiet, mut told) = (Vec::new(), Vec::new());
+        let mut events = 0;
+        for file in files {
+            let Ok(mut reader) = crate::source::CaptureReader::open(&file) else {
+                continue;
+            };
+            let mut a = FlowTable::new(Duration::from_secs(60));
+            let mut b = FlowTable::new(Duration::from_secs(60));
+            let _ = reader.for_each_packet(|p| {
+                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
+                if let crate::decode::Decoded::Tcp(seg) =
+                    crate::decode::decode(p.link_type, p.data, cut)
+                {
+                    a.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
+                    b.on_segment(&seg, p.orig_len, p.ts, &mut |_: &Connection, _, _| {
+                        events += 1
+                    });
+                }
+            });
+            a.finish(|c| quiet.push(format!("{c:?}")));
+            b.finish(|c| told.push(format!("{c:?}")));
+        }
+        assert!(events > 500 && quiet.len() > 20, "{events} {}", quiet.len());
+        // Each table finishes in its own hash order.
+        quiet.sort_unstable();
+        told.sort_unstable();
+        assert!(quiet == told, "the tables differ");
     }
 
     #[test]

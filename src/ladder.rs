@@ -408,7 +408,7 @@ mod tests {
             };
             t += 1;
             let at = Timestamp::from_secs_nanos(100, t * 1000);
-            table.on_segment(&seg, 60 + len, at, &mut |conn, at, e| {
+            table.on_segment(&seg, 60 + len, at, &mut |conn: &Connection, at, e| {
                 b.on_event(conn, at, e)
             });
         };

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::analyze::PacketCounts;
 use crate::decode::{decode, Decoded, LinkType, TcpFlags, TcpSegment};
-use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, Spent};
+use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, NoEvents, Spent};
 use crate::record::{ConnectionRecord, PackedRecord};
 use crate::report::SummaryBuilder;
 use crate::seq::Seq;
@@ -557,7 +557,7 @@ fn work(
             last_sweep = Some(place.ts);
         }
         let (number, at) = (place.number, place.ts);
-        flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut |_, _, _| {});
+        flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents);
     };
     for chunk in inbox {
         if chunk.routed {

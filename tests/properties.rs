@@ -15,6 +15,7 @@ use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use serde_json::Value;
 use synack::analyze::{analyze_paths, Analyzer, Options};
+use synack::flow::NoEvents;
 use synack::report::Report;
 use synack::seq::Seq;
 use synack::source::CaptureReader;
@@ -402,7 +403,7 @@ fn report_of(bytes: Vec<u8>) -> Value {
     let mut reader = CaptureReader::from_read(Box::new(std::io::Cursor::new(bytes))).unwrap();
     let mut analyzer = Analyzer::new(&Options::default());
     reader
-        .for_each_packet(|p| analyzer.process(p, &mut |_, _, _| {}))
+        .for_each_packet(|p| analyzer.process(p, &mut NoEvents))
         .unwrap();
     serde_json::to_value(Report::build(analyzer.finish())).unwrap()
 }

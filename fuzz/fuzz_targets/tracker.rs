@@ -252,7 +252,7 @@ fuzz_target!(|input: Input| {
         }
         segments += 1;
         let wire_len = u32::from(seg.header_len) + 40;
-        flows.on_segment(&seg, wire_len, now, &mut |c, _, e| match e {
+        flows.on_segment(&seg, wire_len, now, &mut |c: &Connection, _, e| match e {
             Event::Segment { .. } => segment_events += 1,
             Event::ConnectionStarted { .. } => started += 1,
             Event::HandshakeCompleted { .. } => *completed.entry(c.id).or_default() += 1,
@@ -283,6 +283,15 @@ fuzz_target!(|input: Input| {
         "connection ids are unique and sorted"
     );
 
+    let mut listed = SummaryBuilder::default();
+    let records = connections
+        .iter()
+        .map(|c| {
+            let record = ConnectionRecord::of(c);
+            listed.add(&record);
+            PackedRecord::pack(&record)
+        })
+        .collect();
     let analysis = Analysis {
         inputs: Vec::new(),
         packets: PacketCounts {
@@ -290,15 +299,14 @@ fuzz_target!(|input: Input| {
             tcp: segments,
             ..PacketCounts::default()
         },
-        connections: connections
-            .iter()
-            .map(|c| PackedRecord::pack(&ConnectionRecord::of(c)))
-            .collect(),
+        connections: records,
         retired: retired_count,
         evicted: 0,
         msl,
         filter: None,
         unlisted: retired,
+        listed,
+        spent: Default::default(),
     };
     let report = Report::build(analysis);
     let s = &report.summary;

@@ -11,6 +11,7 @@
 use std::io::Cursor;
 
 use synack::analyze::{Analyzer, InputReport, Options};
+use synack::flow::NoEvents;
 use synack::report::Report;
 use synack::source::{CaptureReader, SourceError};
 
@@ -42,7 +43,7 @@ pub fn check(data: &[u8]) -> Outcome {
     let mut delivered = 0u64;
     let result = reader.for_each_packet(|p| {
         delivered += 1;
-        analyzer.process(p, &mut |_, _, _| {});
+        analyzer.process(p, &mut NoEvents);
     });
     let stats = reader.stats().clone();
     assert_eq!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use synack::analyze::{Analyzer, InputReport, Options};
-use synack::flow::Limits;
+use synack::flow::{Connection, Limits};
 use synack::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
@@ -19,6 +19,7 @@ use synack::record::ConnectionRecord;
 use synack::report::{CaptureSummary, Report};
 use synack::source::{CaptureReader, InputStats, Packet};
 use synack::time::Timestamp;
+use synack::tracker::Event;
 
 #[derive(clap::Args)]
 pub struct CaptureArgs {
@@ -108,13 +109,14 @@ impl<W: Write> Run<W> {
         self.first_ts.get_or_insert(p.ts);
         self.last_ts = Some(self.last_ts.map_or(p.ts, |t| t.max(p.ts)));
         let (printer, io_error) = (&mut self.printer, &mut self.io_error);
-        self.analyzer.process(p, &mut |c, ts, e| {
-            if io_error.is_none() {
-                if let Err(err) = printer.event(c, ts, e) {
-                    *io_error = Some(err);
+        self.analyzer
+            .process(p, &mut |c: &Connection, ts: Timestamp, e: Event| {
+                if io_error.is_none() {
+                    if let Err(err) = printer.event(c, ts, e) {
+                        *io_error = Some(err);
+                    }
                 }
-            }
-        });
+            });
         if let Err(e) = self.printer.end_packet() {
             self.io_error.get_or_insert(e);
         }

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use synack::analyze::{Analyzer, Options};
 use synack::decode::LinkType;
-use synack::flow::Limits;
+use synack::flow::{Limits, NoEvents};
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
 use synack::report::Report;
@@ -109,7 +109,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let stderr = &mut io::stderr();
     for path in &args.files {
-        let input = analyzer.read_path(path, &mut |_, _, _| {});
+        let input = analyzer.read_path(path, &mut NoEvents);
         if let Some(e) = &input.error {
             failed = true;
             writeln!(stderr, "synack: {}: {e}", input.name)?;
