@@ -427,16 +427,16 @@ mod tests {
 
     fn seg(seq: u32, payload: &[u8]) -> TcpSegment<'_> {
         TcpSegment {
-            src: "10.0.0.2:40000".parse().unwrap(),
-            dst: "10.0.0.1:80".parse().unwrap(),
             seq: Seq(seq),
             ack: Seq(1),
             flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
             window: 1000,
-            header_len: 20,
             payload_len: payload.len() as u32,
-            options: &[],
             payload,
+            ..TcpSegment::between(
+                "10.0.0.2:40000".parse().unwrap(),
+                "10.0.0.1:80".parse().unwrap(),
+            )
         }
     }
 

@@ -8,7 +8,7 @@
 //! come from the IP length fields, not from the captured bytes (docs/inputs.md).
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use etherparse::{LaxIpSlice, LenSource};
 
@@ -124,11 +124,40 @@ impl fmt::Display for TcpFlags {
     }
 }
 
+/// The IPv4-mapped IPv6 prefix (::ffff:0:0/96, RFC 4291 §2.5.5.2).
+pub const V4_MAPPED: u128 = 0xffff_0000_0000;
+
+/// An IP address as one integer, as flow keys hold it: IPv6 as it is, IPv4 in its
+/// IPv4-mapped IPv6 form, so that both families key and compare as integers.
+pub fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => V4_MAPPED | u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => v6.to_bits(),
+    }
+}
+
+/// The address `ip_bits` took `bits` from, given its family (an IPv4-mapped address in
+/// an IPv6 header stays IPv6), with `port`; IPv6 without flow label or scope.
+pub fn socket_addr(bits: u128, port: u16, v6: bool) -> SocketAddr {
+    if v6 {
+        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from_bits(bits), port, 0, 0))
+    } else {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from_bits(bits as u32), port))
+    }
+}
+
 /// A decoded TCP segment. Slices borrow from the captured packet.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpSegment<'a> {
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
+    /// Source and destination addresses as `ip_bits` gives them (integers, not
+    /// `SocketAddr`s: building and comparing those was a tenth of decoding); `src()` and
+    /// `dst()` give them back.
+    pub src_ip: u128,
+    pub dst_ip: u128,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The addresses came in an IPv6 header.
+    pub v6: bool,
     pub seq: Seq,
     pub ack: Seq,
     pub flags: TcpFlags,
@@ -144,6 +173,33 @@ pub struct TcpSegment<'a> {
 }
 
 impl TcpSegment<'_> {
+    /// A segment from `src` to `dst` with every other field zero or empty, to fill in.
+    pub fn between(src: SocketAddr, dst: SocketAddr) -> TcpSegment<'static> {
+        TcpSegment {
+            src_ip: ip_bits(src.ip()),
+            dst_ip: ip_bits(dst.ip()),
+            src_port: src.port(),
+            dst_port: dst.port(),
+            v6: src.is_ipv6(),
+            seq: Seq(0),
+            ack: Seq(0),
+            flags: TcpFlags(0),
+            window: 0,
+            header_len: 20,
+            payload_len: 0,
+            options: &[],
+            payload: &[],
+        }
+    }
+
+    pub fn src(&self) -> SocketAddr {
+        socket_addr(self.src_ip, self.src_port, self.v6)
+    }
+
+    pub fn dst(&self) -> SocketAddr {
+        socket_addr(self.dst_ip, self.dst_port, self.v6)
+    }
+
     /// Sequence space the segment occupies: payload plus one each for SYN and FIN. Taken
     /// modulo 2^32 like the sequence numbers it spans: a corrupt record can claim a
     /// payload of nearly 4 GiB (see `tcp`), and SYN and FIN on top must not panic.
@@ -379,12 +435,12 @@ fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<
     match proto {
         6 => {
             let wire_len = ip_payload_wire_len(&ip, data, cut);
-            tcp(
-                ip.source_addr(),
-                ip.destination_addr(),
-                payload.payload,
-                wire_len,
-            )
+            let addrs = IpPair {
+                src: ip_bits(ip.source_addr()),
+                dst: ip_bits(ip.destination_addr()),
+                v6: matches!(ip, LaxIpSlice::Ipv6(_)),
+            };
+            tcp(addrs, payload.payload, wire_len)
         }
         17 => Decoded::Udp,
         1 | 58 => Decoded::Icmp,
@@ -400,7 +456,7 @@ fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<
 /// goes to etherparse. The lengths follow `ip_payload_wire_len` exactly.
 fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
     let first = *data.first()?;
-    let (src, dst, header_len, total) = match first >> 4 {
+    let (addrs, header_len, total) = match first >> 4 {
         4 => {
             let h = data.get(..20)?;
             let header_len = usize::from(first & 0x0f) * 4;
@@ -414,9 +470,15 @@ fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
             {
                 return None;
             }
-            let src = IpAddr::from([h[12], h[13], h[14], h[15]]);
-            let dst = IpAddr::from([h[16], h[17], h[18], h[19]]);
-            (src, dst, header_len, total)
+            let v4 = |at: usize| {
+                V4_MAPPED | u128::from(u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]))
+            };
+            let addrs = IpPair {
+                src: v4(12),
+                dst: v4(16),
+                v6: false,
+            };
+            (addrs, header_len, total)
         }
         6 => {
             let h = data.get(..40)?;
@@ -424,12 +486,17 @@ fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
             if h[6] != 6 || payload_len == 0 {
                 return None;
             }
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&h[8..24]);
-            let src = IpAddr::from(a);
-            a.copy_from_slice(&h[24..40]);
-            let dst = IpAddr::from(a);
-            (src, dst, 40, 40 + payload_len)
+            let v6 = |at: usize| {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&h[at..at + 16]);
+                u128::from_be_bytes(a)
+            };
+            let addrs = IpPair {
+                src: v6(8),
+                dst: v6(24),
+                v6: true,
+            };
+            (addrs, 40, 40 + payload_len)
         }
         _ => return None,
     };
@@ -444,7 +511,7 @@ fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
             (total - header_len).min(payload.len() + cut as usize),
         )
     };
-    Some(tcp(src, dst, payload, wire_len))
+    Some(tcp(addrs, payload, wire_len))
 }
 
 /// Length of the IP payload on the wire: what the IP length field claims, but never
@@ -499,7 +566,14 @@ fn gre<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
     }
 }
 
-fn tcp<'a>(src: IpAddr, dst: IpAddr, bytes: &'a [u8], wire_len: usize) -> Decoded<'a> {
+/// The addresses of an IP header, as `ip_bits` gives them.
+struct IpPair {
+    src: u128,
+    dst: u128,
+    v6: bool,
+}
+
+fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
     let Some(h) = bytes.get(..20) else {
         return Decoded::Undecodable(DecodeError::TcpHeaderCut);
     };
@@ -511,8 +585,11 @@ fn tcp<'a>(src: IpAddr, dst: IpAddr, bytes: &'a [u8], wire_len: usize) -> Decode
     }
     let options_end = header_len.min(bytes.len());
     Decoded::Tcp(TcpSegment {
-        src: SocketAddr::new(src, be16(0)),
-        dst: SocketAddr::new(dst, be16(2)),
+        src_ip: addrs.src,
+        dst_ip: addrs.dst,
+        src_port: be16(0),
+        dst_port: be16(2),
+        v6: addrs.v6,
         seq: Seq(be32(4)),
         ack: Seq(be32(8)),
         flags: TcpFlags(u16::from(h[13]) | (u16::from(h[12] & 0x01) << 8)),
@@ -555,8 +632,8 @@ mod tests {
     fn ethernet_ipv4_tcp() {
         let frame = tcp_frame(b"hello");
         let seg = expect_tcp(decode(LinkType::ETHERNET, &frame, 0));
-        assert_eq!(seg.src.to_string(), "10.0.0.1:40000");
-        assert_eq!(seg.dst.port(), 80);
+        assert_eq!(seg.src().to_string(), "10.0.0.1:40000");
+        assert_eq!(seg.dst().port(), 80);
         assert_eq!(seg.seq, Seq(1000));
         assert!(seg.flags.syn_only());
         assert_eq!(seg.header_len, 24);
@@ -669,16 +746,10 @@ mod tests {
     #[test]
     fn window_scale_option() {
         let seg = TcpSegment {
-            src: "1.1.1.1:1".parse().unwrap(),
-            dst: "2.2.2.2:2".parse().unwrap(),
-            seq: Seq(0),
-            ack: Seq(0),
             flags: TcpFlags(TcpFlags::SYN),
-            window: 0,
             header_len: 28,
-            payload_len: 0,
             options: &[2, 4, 5, 0xb4, 1, 3, 3, 7],
-            payload: &[],
+            ..TcpSegment::between("1.1.1.1:1".parse().unwrap(), "2.2.2.2:2".parse().unwrap())
         };
         assert_eq!(seg.window_scale(), Some(7));
     }

@@ -3,12 +3,12 @@
 //! reuses a 4-tuple (as tshark's tcp.stream does).
 
 use hashbrown::HashTable;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::app::AppDetector;
 use crate::compact::{Reader, Writer};
-use crate::decode::TcpSegment;
+use crate::decode::{socket_addr, TcpSegment, V4_MAPPED};
 use crate::time::Timestamp;
 use crate::tracker::{Event, Side, TcpTracker};
 
@@ -88,14 +88,6 @@ pub struct FlowKey {
     hi_port: u16,
 }
 
-fn endpoint_bits(a: SocketAddr) -> (u128, u16) {
-    let ip = match a {
-        SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()) | 0xffff_0000_0000,
-        SocketAddr::V6(v6) => v6.ip().to_bits(),
-    };
-    (ip, a.port())
-}
-
 impl FlowKey {
     const BYTES: usize = 36;
 
@@ -123,8 +115,8 @@ impl FlowKey {
 
     /// The key, and whether the segment's source is its first endpoint.
     pub fn of(seg: &TcpSegment<'_>) -> (FlowKey, bool) {
-        let (s_ip, s_port) = endpoint_bits(seg.src);
-        let (d_ip, d_port) = endpoint_bits(seg.dst);
+        let (s_ip, s_port) = (seg.src_ip, seg.src_port);
+        let (d_ip, d_port) = (seg.dst_ip, seg.dst_port);
         // An IPv4 source and an IPv6 destination cannot share a packet, so the mapped
         // form never makes two real endpoints equal.
         if (s_ip, s_port) <= (d_ip, d_port) {
@@ -217,34 +209,32 @@ const CLOSED: u8 = 1;
 /// Header flag: the key is in its IPv4 form.
 const V4_KEY: u8 = 2;
 const KEY_AT: usize = 1 + 3 * 8;
-const V4_MAPPED: u128 = 0xffff_0000_0000;
 
 fn is_v4_mapped(ip: u128) -> bool {
     ip >> 32 == 0xffff
 }
 
-/// An endpoint of the key as the address a packet would have given: IPv4 for the key's
-/// IPv4 form, else IPv6 without flow label or scope.
-fn key_endpoint(ip: u128, port: u16, v4: bool) -> SocketAddr {
-    if v4 {
-        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from_bits(ip as u32), port))
-    } else {
-        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from_bits(ip), port, 0, 0))
-    }
-}
-
 impl FlowKey {
+    /// The endpoints as (address bits, port), the one `first_is_lo` says first.
+    pub fn ends(&self, first_is_lo: bool) -> [(u128, u16); 2] {
+        let lo = (self.lo_ip, self.lo_port);
+        let hi = (self.hi_ip, self.hi_port);
+        if first_is_lo {
+            [lo, hi]
+        } else {
+            [hi, lo]
+        }
+    }
+
     /// (client, server) as the key gives them back: the addresses `of` took it from, as
     /// decoding gives them (IPv6 ones with no flow label or scope), when `v4` says which
     /// family they were (an IPv4-mapped IPv6 address has the key of the IPv4 one).
     pub fn endpoints(&self, client_is_lo: bool, v4: bool) -> (SocketAddr, SocketAddr) {
-        let lo = key_endpoint(self.lo_ip, self.lo_port, v4);
-        let hi = key_endpoint(self.hi_ip, self.hi_port, v4);
-        if client_is_lo {
-            (lo, hi)
-        } else {
-            (hi, lo)
-        }
+        let [(c_ip, c_port), (s_ip, s_port)] = self.ends(client_is_lo);
+        (
+            socket_addr(c_ip, c_port, !v4),
+            socket_addr(s_ip, s_port, !v4),
+        )
     }
 }
 
@@ -903,16 +893,17 @@ fn new_connection(
     at: Timestamp,
     reused: bool,
 ) -> Connection {
+    let (src, dst) = (seg.src(), seg.dst());
     let (client, server, roles) = if seg.flags.syn_only() {
-        (seg.src, seg.dst, RoleBasis::Syn)
+        (src, dst, RoleBasis::Syn)
     } else if seg.flags.syn_ack() {
-        (seg.dst, seg.src, RoleBasis::SynAck)
-    } else if seg.src.port() < seg.dst.port() {
+        (dst, src, RoleBasis::SynAck)
+    } else if seg.src_port < seg.dst_port {
         // Mid-stream: services listen on the lower port; clients get ephemeral ones
         // (IANA 49152-65535, Linux 32768-60999). On a tie the receiver is the server.
-        (seg.dst, seg.src, RoleBasis::Port)
+        (dst, src, RoleBasis::Port)
     } else {
-        (seg.src, seg.dst, RoleBasis::Port)
+        (src, dst, RoleBasis::Port)
     };
     Connection {
         id,
@@ -925,7 +916,7 @@ fn new_connection(
         reused_time_wait: reused,
         tcp: TcpTracker::default(),
         key,
-        client_is_lo: (client == seg.src) == src_is_lo,
+        client_is_lo: (client == src) == src_is_lo,
         app: AppDetector::default(),
     }
 }
@@ -935,19 +926,14 @@ mod tests {
     use super::*;
     use crate::decode::TcpFlags;
     use crate::seq::Seq;
+    use std::net::{Ipv6Addr, SocketAddrV6};
 
     fn seg(src: &str, dst: &str, flags: u16, seq: u32) -> TcpSegment<'static> {
         TcpSegment {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
             seq: Seq(seq),
-            ack: Seq(0),
             flags: TcpFlags(flags),
             window: 1000,
-            header_len: 20,
-            payload_len: 0,
-            options: &[],
-            payload: &[],
+            ..TcpSegment::between(src.parse().unwrap(), dst.parse().unwrap())
         }
     }
 

@@ -395,16 +395,12 @@ mod tests {
         let mut feed = |from_client: bool, flags: u16, seq: u32, ack: u32, len: u32| {
             let (src, dst) = if from_client { (c, s) } else { (s, c) };
             let seg = TcpSegment {
-                src,
-                dst,
                 seq: Seq(seq),
                 ack: Seq(ack),
                 flags: TcpFlags(flags),
                 window: 500,
-                header_len: 20,
                 payload_len: len,
-                options: &[],
-                payload: &[],
+                ..TcpSegment::between(src, dst)
             };
             t += 1;
             let at = Timestamp::from_secs_nanos(100, t * 1000);

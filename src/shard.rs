@@ -97,7 +97,7 @@ impl Detached {
         Detached {
             key: key.0,
             src_is_lo: key.1,
-            v6: seg.src.is_ipv6(),
+            v6: seg.v6,
             hash,
             seq: seg.seq,
             ack: seg.ack,
@@ -113,11 +113,13 @@ impl Detached {
 
     fn attach<'a>(&self, data: &'a [u8]) -> TcpSegment<'a> {
         let part = |from: usize, len: usize| &data[from..from + len];
-        // "Client" here is the source.
-        let (src, dst) = self.key.endpoints(self.src_is_lo, !self.v6);
+        let [(src_ip, src_port), (dst_ip, dst_port)] = self.key.ends(self.src_is_lo);
         TcpSegment {
-            src,
-            dst,
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            v6: self.v6,
             seq: self.seq,
             ack: self.ack,
             flags: self.flags,

@@ -1265,16 +1265,15 @@ mod tests {
 
     fn seg(flags: u16, seq: u32, ack: u32, len: u32, window: u16) -> TcpSegment<'static> {
         TcpSegment {
-            src: "10.0.0.2:40000".parse().unwrap(),
-            dst: "10.0.0.1:80".parse().unwrap(),
             seq: Seq(seq),
             ack: Seq(ack),
             flags: TcpFlags(flags),
             window,
-            header_len: 20,
             payload_len: len,
-            options: &[],
-            payload: &[],
+            ..TcpSegment::between(
+                "10.0.0.2:40000".parse().unwrap(),
+                "10.0.0.1:80".parse().unwrap(),
+            )
         }
     }
 

@@ -228,8 +228,6 @@ fuzz_target!(|input: Input| {
             Opts::Raw(v) => &v[..v.len().min(40)],
         };
         let seg = TcpSegment {
-            src: endpoints[from],
-            dst: endpoints[to],
             seq: Seq(seq),
             ack: Seq(ack),
             flags,
@@ -237,7 +235,7 @@ fuzz_target!(|input: Input| {
             header_len: 20 + ((options.len() as u16).div_ceil(4) * 4),
             payload_len,
             options,
-            payload: &[],
+            ..TcpSegment::between(endpoints[from], endpoints[to])
         };
         now = match step.dt {
             Dt::Same => now,
