@@ -402,6 +402,8 @@ pub struct FlowTable {
     /// Maximum segment lifetime; TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2).
     msl: Duration,
     limits: Limits,
+    /// What `limits` and `msl` make of "over", worked out once, not per packet.
+    expiry: Expiry,
     /// Connections retired because they closed or idled out.
     pub retired: u64,
     /// Connections dropped to stay under `Limits::max_connections`.
@@ -489,6 +491,13 @@ struct Expiry {
 }
 
 impl Expiry {
+    fn of(limits: &Limits, msl: Duration) -> Expiry {
+        Expiry {
+            closed_after: limits.retire_closed.then_some(msl * 2),
+            idle_after: limits.idle_timeout,
+        }
+    }
+
     /// Whether anything can expire: offline, nothing does.
     #[inline]
     fn applies(self) -> bool {
@@ -529,12 +538,14 @@ impl FlowTable {
             packets: 0,
             msl,
             limits: Limits::default(),
+            expiry: Expiry::of(&Limits::default(), msl),
             retired: 0,
             evicted: 0,
         }
     }
 
     pub fn set_limits(&mut self, limits: Limits) {
+        self.expiry = Expiry::of(&limits, self.msl);
         self.limits = limits;
     }
 
@@ -557,13 +568,6 @@ impl FlowTable {
     /// Connections tracked, whole or dormant.
     pub fn active_len(&self) -> usize {
         self.active.len() + self.dormant.len()
-    }
-
-    fn expiry(&self) -> Expiry {
-        Expiry {
-            closed_after: self.limits.retire_closed.then_some(self.msl * 2),
-            idle_after: self.limits.idle_timeout,
-        }
     }
 
     /// Applies one segment; `sink` sees every event it caused, with its connection.
@@ -618,7 +622,7 @@ impl FlowTable {
             }
         };
         let mut reused = false;
-        let expiry = self.expiry();
+        let expiry = self.expiry;
         let found = loop {
             // The common case: one lookup, one hash.
             match self.active.find_entry(hash, |c| c.key == key) {
@@ -738,7 +742,7 @@ impl FlowTable {
     /// for `DORMANT_AFTER` to sleep. The rule for "over" is the one `on_segment` applies
     /// on its own, so when this runs changes memory, never a figure.
     pub fn retire(&mut self, now: Timestamp) {
-        let expiry = self.expiry();
+        let expiry = self.expiry;
         // Offline nothing expires: no pass over every connection for it.
         if expiry.applies() {
             let before = self.finished.len();

@@ -538,8 +538,16 @@ impl TcpTracker {
         emit: &mut impl FnMut(Event),
     ) {
         let flags = seg.flags;
-        let ooo_threshold = self.handshake.rtt().unwrap_or(OUT_OF_ORDER_DEFAULT);
-        let (me, peer) = self.endpoints_mut(sender);
+        let TcpTracker {
+            client,
+            server,
+            handshake,
+            ..
+        } = self;
+        let (me, peer) = match sender {
+            Side::Client => (client, server),
+            Side::Server => (server, client),
+        };
         let first_segment = me.packets == 0;
         let (prev_window, prev_ack) = (me.window, me.last_ack);
         me.packets += 1;
@@ -641,7 +649,8 @@ impl TcpTracker {
                 // tcp.analysis.fast_retransmission (also a retransmission for tshark).
                 me.retransmissions += 1;
                 emit(Event::Retransmission { by: sender });
-            } else if since_highest < ooo_threshold && next != end {
+            } else if since_highest < handshake.rtt().unwrap_or(OUT_OF_ORDER_DEFAULT) && next != end
+            {
                 // tcp.analysis.out_of_order: a hole filled soon after the highest segment.
                 me.out_of_order += 1;
             } else {
@@ -773,21 +782,24 @@ impl TcpTracker {
     ) {
         let state = self.state(receiver);
         let ep = self.endpoint(receiver);
-        let acks_syn = match ep.isn {
+        // Asked only in the states where they matter: most segments arrive in ESTABLISHED.
+        let acks_syn = || match ep.isn {
             Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
             None => true,
         };
-        let acks_fin = ep.fin_acked_by(seg);
+        let acks_fin = || ep.fin_acked_by(seg);
         match state {
-            TcpState::SynReceived if acks_syn => {
+            TcpState::SynReceived if acks_syn() => {
                 self.set_state(receiver, TcpState::Established, at, emit);
                 self.check_handshake_complete(at, emit);
             }
-            TcpState::FinWait1 if acks_fin => {
+            TcpState::FinWait1 if acks_fin() => {
                 self.set_state(receiver, TcpState::FinWait2, at, emit)
             }
-            TcpState::Closing if acks_fin => self.set_state(receiver, TcpState::TimeWait, at, emit),
-            TcpState::LastAck if acks_fin => self.set_state(receiver, TcpState::Closed, at, emit),
+            TcpState::Closing if acks_fin() => {
+                self.set_state(receiver, TcpState::TimeWait, at, emit)
+            }
+            TcpState::LastAck if acks_fin() => self.set_state(receiver, TcpState::Closed, at, emit),
             TcpState::Closed if self.midstream && self.reset.is_none() => {
                 // First sight of a connection already under way: both sides are
                 // synchronized, whatever came before the capture.
