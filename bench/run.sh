@@ -5,7 +5,7 @@
 #   PACKETS=2000000 RUNS=5 bench/run.sh
 #
 # Generates the traces once (examples/mktrace.rs, seeded; kept in $BENCH_DIR), warms the
-# page cache, then times each command $RUNS times and keeps the fastest run. Peak memory
+# page cache, then times the commands round-robin $RUNS times and keeps each one's fastest run. Peak memory
 # is GNU time's maximum resident set size. Ratios, not absolute times, are the targets:
 #   synack --threads 1  >= 0.5 x the baseline's packets/s
 #   synack --threads 2  >= 1.0 x the baseline's packets/s
@@ -33,16 +33,18 @@ trace() { # name snaplen
     echo "$out"
 }
 
-# best_of CMD...: prints "seconds peak_kib" of the fastest of $RUNS runs.
-best_of() {
-    local best="" rss=0 t m
-    for _ in $(seq "$RUNS"); do
-        "$TIME" -f "%e %M" -o "$BENCH_DIR/time.out" "$@" > /dev/null
-        read -r t m < "$BENCH_DIR/time.out"
-        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
-        [ "$m" -gt "$rss" ] && rss=$m
-    done
-    echo "$best $rss"
+# Commands of one trace, timed round-robin $RUNS times (so that the machine's drift
+# over minutes falls on all of them alike, not on whichever ran last); the fastest run
+# of each is kept. Peak memory is the largest of its runs.
+NAMES=(baseline "synack --threads 1" "synack --threads 2"
+    "synack --threads 1 --format json" "synack --threads 2 --format json")
+
+command_of() { # name file: sets CMD
+    case $1 in
+        baseline) CMD=("$bin/examples/baseline" "$2") ;;
+        # shellcheck disable=SC2086 # the name's words are the arguments
+        *) CMD=("$bin/synack" report ${1#synack } "$2") ;;
+    esac
 }
 
 report() { # file
@@ -52,17 +54,21 @@ report() { # file
     printf '\n%s: %s packets, %s MB, %s B/record\n' "$file" "$PACKETS" \
         "$((bytes / 1000000))" "$((bytes / PACKETS))"
     printf '%-34s %8s %10s %9s %10s %10s\n' command seconds "Mpkt/s" "MB/s" "peak MiB" "x baseline"
-    local name cmd s m
-    for name in baseline "synack --threads 1" "synack --threads 2" \
-        "synack --threads 1 --format json" "synack --threads 2 --format json"; do
-        case $name in
-            baseline) cmd=("$bin/examples/baseline" "$file") ;;
-            # shellcheck disable=SC2086 # the name's words are the arguments
-            *) cmd=("$bin/synack" report ${name#synack } "$file") ;;
-        esac
-        read -r s m < <(best_of "${cmd[@]}")
-        [ "$name" = baseline ] && base_s=$s
-        awk -v n="$name" -v s="$s" -v m="$m" -v p="$PACKETS" -v b="$bytes" -v bs="$base_s" 'BEGIN {
+    local -a best=() rss=()
+    local i t m
+    for _ in $(seq "$RUNS"); do
+        for i in "${!NAMES[@]}"; do
+            command_of "${NAMES[$i]}" "$file"
+            "$TIME" -f "%e %M" -o "$BENCH_DIR/time.out" "${CMD[@]}" > /dev/null
+            read -r t m < "$BENCH_DIR/time.out"
+            if [ -z "${best[$i]:-}" ] || awk "BEGIN{exit !($t < ${best[$i]})}"; then best[$i]=$t; fi
+            [ "$m" -gt "${rss[$i]:-0}" ] && rss[$i]=$m
+        done
+    done
+    base_s=${best[0]}
+    for i in "${!NAMES[@]}"; do
+        awk -v n="${NAMES[$i]}" -v s="${best[$i]}" -v m="${rss[$i]}" -v p="$PACKETS" \
+            -v b="$bytes" -v bs="$base_s" 'BEGIN {
             printf "%-34s %8.2f %10.2f %9.0f %10.1f %10.2f\n", n, s, p / s / 1e6, b / s / 1e6, m / 1024, bs / s }'
     done
 }
