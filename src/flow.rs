@@ -484,24 +484,32 @@ impl EventBuf {
 }
 
 /// When a connection is over though no packet said so (see `FlowTable::expired`).
+/// Times in nanoseconds, `NEVER` for none: two integers to compare per packet.
 #[derive(Clone, Copy)]
 struct Expiry {
-    closed_after: Option<Duration>,
-    idle_after: Option<Duration>,
+    closed_after: i64,
+    idle_after: i64,
 }
 
 impl Expiry {
+    const NEVER: i64 = i64::MAX;
+
     fn of(limits: &Limits, msl: Duration) -> Expiry {
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(Self::NEVER);
         Expiry {
-            closed_after: limits.retire_closed.then_some(msl * 2),
-            idle_after: limits.idle_timeout,
+            closed_after: if limits.retire_closed {
+                nanos(msl * 2)
+            } else {
+                Self::NEVER
+            },
+            idle_after: limits.idle_timeout.map_or(Self::NEVER, nanos),
         }
     }
 
     /// Whether anything can expire: offline, nothing does.
     #[inline]
     fn applies(self) -> bool {
-        self.closed_after.is_some() || self.idle_after.is_some()
+        self.closed_after != Self::NEVER || self.idle_after != Self::NEVER
     }
 
     /// `closed` is asked only when it matters (it reads several of the connection's
@@ -511,8 +519,10 @@ impl Expiry {
         if !self.applies() {
             return false;
         }
-        self.idle_after.is_some_and(|d| at.reached(last_seen, d))
-            || (self.closed_after.is_some_and(|d| at.reached(last_seen, d)) && closed())
+        // As `Timestamp::reached`: a backwards step is no time at all.
+        let quiet = at.as_nanos().saturating_sub(last_seen.as_nanos()).max(0);
+        let past = |after: i64| after != Self::NEVER && quiet >= after;
+        past(self.idle_after) || (past(self.closed_after) && closed())
     }
 }
 
