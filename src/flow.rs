@@ -404,6 +404,8 @@ pub struct FlowTable {
     limits: Limits,
     /// What `limits` and `msl` make of "over", worked out once, not per packet.
     expiry: Expiry,
+    /// Header prediction in the trackers (off only to test it against the general path).
+    predict: bool,
     /// Connections retired because they closed or idled out.
     pub retired: u64,
     /// Connections dropped to stay under `Limits::max_connections`.
@@ -549,6 +551,7 @@ impl FlowTable {
             msl,
             limits: Limits::default(),
             expiry: Expiry::of(&Limits::default(), msl),
+            predict: true,
             retired: 0,
             evicted: 0,
         }
@@ -557,6 +560,12 @@ impl FlowTable {
     pub fn set_limits(&mut self, limits: Limits) {
         self.expiry = Expiry::of(&limits, self.msl);
         self.limits = limits;
+    }
+
+    /// Turns the trackers' header prediction off or on (`TcpTracker::on_segment_unpredicted`):
+    /// for tests that hold the prediction to the general path.
+    pub fn set_header_prediction(&mut self, on: bool) {
+        self.predict = on;
     }
 
     pub fn msl(&self) -> Duration {
@@ -632,7 +641,7 @@ impl FlowTable {
             }
         };
         let mut reused = false;
-        let expiry = self.expiry;
+        let (expiry, predict) = (self.expiry, self.predict);
         let found = loop {
             // The common case: one lookup, one hash.
             match self.active.find_entry(hash, |c| c.key == key) {
@@ -676,7 +685,12 @@ impl FlowTable {
         };
         conn.last_seen = conn.last_seen.max(at);
         let sender = side_from(conn.client_is_lo, src_is_lo);
-        conn.tcp.on_segment(sender, seg, wire_len, at, &mut event);
+        if predict {
+            conn.tcp.on_segment(sender, seg, wire_len, at, &mut event);
+        } else {
+            conn.tcp
+                .on_segment_unpredicted(sender, seg, wire_len, at, &mut event);
+        }
         conn.app.on_segment(sender, seg);
         if S::WANTS_EVENTS {
             for e in events.iter() {

@@ -476,6 +476,30 @@ impl TcpTracker {
         at: Timestamp,
         emit: &mut impl FnMut(Event),
     ) {
+        self.apply::<true>(sender, seg, wire_len, at, emit);
+    }
+
+    /// `on_segment` without header prediction: every segment takes the general path,
+    /// which the prediction must match (tests/fast_path.rs).
+    pub fn on_segment_unpredicted(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        wire_len: u32,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        self.apply::<false>(sender, seg, wire_len, at, emit);
+    }
+
+    fn apply<const PREDICT: bool>(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        wire_len: u32,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
         let flags = seg.flags;
         emit(Event::Segment {
             by: sender,
@@ -485,6 +509,9 @@ impl TcpTracker {
             window: seg.window,
             len: seg.payload_len,
         });
+        if PREDICT && self.predicted(sender, seg, wire_len, at) {
+            return;
+        }
         let first_packet = self.last_packet.is_none();
         if first_packet && !flags.syn() {
             self.midstream = true;
@@ -523,6 +550,71 @@ impl TcpTracker {
         if flags.fin() {
             self.on_fin(sender, seg, at, emit);
         }
+    }
+
+    /// Header prediction (after Van Jacobson's in BSD's tcp_input): most segments are
+    /// the next data of an ESTABLISHED connection, or an ACK that moves, and for those
+    /// the general path's many checks all come out the same way. This applies what they
+    /// amount to and returns true; any other segment changes nothing here and returns
+    /// false. Why each condition, in the general path's terms: no SYN, FIN or RST, so
+    /// no state change, no control anomaly, and ACK processing in ESTABLISHED changes no
+    /// state; at the next sequence number, so neither a keep-alive (next − 1) nor a
+    /// retransmission or reordering (below next); two bytes or more, so not a
+    /// zero-window probe (one byte); an ACK without data that moves is no duplicate ACK,
+    /// and with the peer's last segment not a keep-alive it answers none.
+    #[inline]
+    fn predicted(
+        &mut self,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        wire_len: u32,
+        at: Timestamp,
+    ) -> bool {
+        let flags = seg.flags;
+        if !flags.ack()
+            || flags.syn()
+            || flags.fin()
+            || flags.rst()
+            || self.client.state != TcpState::Established
+            || self.server.state != TcpState::Established
+            || self.last_packet.is_none()
+        {
+            return false;
+        }
+        let (me, peer) = match sender {
+            Side::Client => (&mut self.client, &self.server),
+            Side::Server => (&mut self.server, &self.client),
+        };
+        let Some(next) = me.next_seq else {
+            return false;
+        };
+        let prev_ack = me.last_ack;
+        let moves_ack = prev_ack != Some(seg.ack);
+        let plain = match seg.payload_len {
+            0 => moves_ack && !peer.last_was_keepalive,
+            1 => false,
+            _ => true,
+        };
+        if !plain || seg.seq != next || me.packets == 0 {
+            return false;
+        }
+        me.packets += 1;
+        me.bytes += u64::from(wire_len);
+        me.payload_bytes += u64::from(seg.payload_len);
+        me.window = seg.window;
+        me.last_ack = Some(prev_ack.map_or(seg.ack, |prev| prev.max(seg.ack)));
+        if moves_ack {
+            me.dup_acks = 0;
+            me.last_ack_time = Some(at);
+        }
+        me.last_was_keepalive = false;
+        let end = seg.seq.wrapping_add(seg.payload_len);
+        if end.gt(next) {
+            me.next_seq = Some(end);
+            me.next_seq_time = Some(at);
+        }
+        self.last_packet = Some(at);
+        true
     }
 
     /// Sequence-space bookkeeping for the sender, following Wireshark's TCP analysis
@@ -1352,6 +1444,50 @@ mod tests {
 
     use Side::{Client, Server};
     use TcpState::*;
+
+    // ---- Header prediction ----
+
+    /// Whether the tracker, in the script's state, takes this client segment on the
+    /// predicted path (the state is left as it was).
+    fn would_predict(s: &Script, flags: u16, rel_seq: u32, rel_ack: u32, len: u32) -> bool {
+        let seg = seg(
+            flags,
+            C_ISN.wrapping_add(rel_seq),
+            S_ISN.wrapping_add(rel_ack),
+            len,
+            64000,
+        );
+        let mut t = s.t.clone();
+        t.predicted(Client, &seg, 54 + len, Timestamp::from_nanos(s.now + 1))
+    }
+
+    #[test]
+    fn in_order_data_and_moving_acks_are_predicted_and_nothing_else() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        // Not ESTABLISHED on both sides yet.
+        assert!(!would_predict(&s, A, 1, 1, 100));
+        s.send(Server, 10, S | A, 0, 1, 0);
+        s.send(Client, 10, A, 1, 1, 0);
+        s.send(Server, 10, A | P, 1, 1, 50);
+        assert!(would_predict(&s, A | P, 1, 51, 100), "next data");
+        assert!(would_predict(&s, A, 1, 51, 0), "an ACK that moves");
+        assert!(!would_predict(&s, A, 1, 1, 0), "a duplicate ACK");
+        assert!(!would_predict(&s, A, 1, 51, 1), "one byte: a probe?");
+        assert!(!would_predict(&s, A, 0, 51, 0), "next - 1: a keep-alive");
+        assert!(
+            !would_predict(&s, A, 0, 51, 100),
+            "below next: retransmission"
+        );
+        assert!(!would_predict(&s, A, 30, 51, 100), "beyond next: a hole");
+        assert!(!would_predict(&s, A | F, 1, 51, 100), "FIN");
+        assert!(!would_predict(&s, A | R, 1, 51, 0), "RST");
+        assert!(!would_predict(&s, P, 1, 51, 100), "no ACK");
+        // A keep-alive from the server: the client's next bare ACK answers it.
+        s.send(Client, 10, A, 1, 51, 0);
+        s.send(Server, 7_200_000, A, 50, 1, 0);
+        assert!(!would_predict(&s, A, 1, 52, 0), "keep-alive ACK");
+    }
 
     // ---- Tests for the handshake ----
 

@@ -1,13 +1,18 @@
-//! The hand-written IPv4/IPv6 fast path of the decoder must answer exactly as
-//! etherparse does: every packet of every fixture and corpus capture, decoded both ways,
-//! and also each cut at every length, as a snaplen would.
+//! The fast paths must answer exactly as the general ones, on every packet of every
+//! fixture and corpus capture: the decoder's hand-written IPv4/IPv6 path as etherparse
+//! does (and each packet cut at every length, as a snaplen would), and the trackers'
+//! header prediction as their general path.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use synack::decode::{decode, decode_without_fast_path};
+use synack::decode::{decode, decode_without_fast_path, Decoded};
+use synack::flow::{Connection, FlowTable};
 use synack::source::CaptureReader;
+use synack::time::Timestamp;
+use synack::tracker::Event;
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -26,15 +31,7 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn fast_path_decodes_every_packet_as_etherparse_does() {
-    let mut files = Vec::new();
-    captures(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-        &mut files,
-    );
-    let fixtures = files.len();
-    if let Some(corpus) = common::corpus_dir() {
-        captures(&corpus, &mut files);
-    }
+    let (files, fixtures) = all_captures();
     let (mut packets, mut cut_variants, mut tcp) = (0u64, 0u64, 0u64);
     let mut mismatches = Vec::new();
     for path in &files {
@@ -76,4 +73,75 @@ fn fast_path_decodes_every_packet_as_etherparse_does() {
         mismatches.join("\n")
     );
     eprintln!("{packets} packets ({tcp} TCP) and {cut_variants} cut variants decoded alike");
+}
+
+/// Every fixture and corpus capture (the files that open as captures come later).
+fn all_captures() -> (Vec<PathBuf>, usize) {
+    let mut files = Vec::new();
+    captures(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        &mut files,
+    );
+    let fixtures = files.len();
+    if let Some(corpus) = common::corpus_dir() {
+        captures(&corpus, &mut files);
+    }
+    (files, fixtures)
+}
+
+#[test]
+fn header_prediction_tracks_every_connection_as_the_general_path_does() {
+    let (files, fixtures) = all_captures();
+    let mut segments = 0u64;
+    let mut differing = Vec::new();
+    for path in &files {
+        let Ok(mut reader) = CaptureReader::open(path) else {
+            continue;
+        };
+        // Predicting, then not; each with every event it reports (and its connection
+        // as it stands then), then every connection at the end.
+        let mut runs: Vec<(FlowTable, Vec<String>)> = [true, false]
+            .into_iter()
+            .map(|predict| {
+                let mut table = FlowTable::new(Duration::from_secs(60));
+                table.set_header_prediction(predict);
+                (table, Vec::new())
+            })
+            .collect();
+        let _ = reader.for_each_packet(|p| {
+            let cut = p.orig_len.saturating_sub(p.data.len() as u32);
+            let Decoded::Tcp(seg) = decode(p.link_type, p.data, cut) else {
+                return;
+            };
+            segments += 1;
+            for (table, seen) in &mut runs {
+                let mut note = |c: &Connection, at: Timestamp, e: Event| {
+                    seen.push(format!("{at:?} {e:?} {c:?}"))
+                };
+                table.on_segment(&seg, p.orig_len, p.ts, &mut note);
+            }
+        });
+        let [seen_p, seen_g]: [Vec<String>; 2] = runs
+            .into_iter()
+            .map(|(table, mut seen)| {
+                let mut end = Vec::new();
+                table.finish(|c| end.push(format!("{c:?}")));
+                // Each table finishes in its own hash order.
+                end.sort_unstable();
+                seen.extend(end);
+                seen
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("two runs");
+        if seen_p != seen_g && differing.len() < 5 {
+            differing.push(path.display().to_string());
+        }
+    }
+    assert!(
+        fixtures > 50 && segments > 1000,
+        "{fixtures} fixtures, {segments} segments"
+    );
+    assert!(differing.is_empty(), "tracked differently: {differing:?}");
+    eprintln!("{segments} segments tracked alike with and without header prediction");
 }
