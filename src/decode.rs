@@ -291,8 +291,40 @@ const MAX_DEPTH: u8 = 8;
 
 /// Decodes one captured frame of the given link type. `cut` is how many bytes of the
 /// frame the snaplen cut off (original length − captured length).
+#[inline(always)]
 pub fn decode(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
+    if link_type == LinkType::ETHERNET {
+        if let Some(decoded) = ethernet_plain_tcp(data, cut) {
+            return decoded;
+        }
+    }
+    decode_general(link_type, data, cut)
+}
+
+/// Everything but the commonest frame, apart: inlined into the packet loop, the
+/// general path's registers and stack would weigh on the common one.
+#[inline(never)]
+fn decode_general(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     decode_with::<true>(link_type, data, cut)
+}
+
+/// The commonest frame in one go: Ethernet, with one 802.1Q tag or none, then what
+/// `plain_ip_tcp` reads; `None` for anything else. The answer is the general path's for
+/// the same frame (which takes the same steps through `ethertype_payload`).
+#[inline(always)]
+fn ethernet_plain_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
+    let be16 = |at: usize| {
+        data.get(at..at + 2)
+            .map(|t| u16::from_be_bytes([t[0], t[1]]))
+    };
+    let (ethertype, ip) = match be16(12)? {
+        ETHERTYPE_VLAN => (be16(16)?, data.get(18..)?),
+        ethertype => (ethertype, &data[14..]),
+    };
+    if ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6 {
+        return None;
+    }
+    plain_ip_tcp(ip, cut)
 }
 
 /// `decode` without the hand-written IPv4/IPv6 fast path: etherparse reads every IP
@@ -454,6 +486,7 @@ fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<
 /// The common case read by hand: an unfragmented IPv4 packet, or an IPv6 packet without
 /// extension headers, carrying TCP, with usable length fields. Anything else (`None`)
 /// goes to etherparse. The lengths follow `ip_payload_wire_len` exactly.
+#[inline(always)]
 fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
     let first = *data.first()?;
     let (addrs, header_len, total) = match first >> 4 {
@@ -573,6 +606,7 @@ struct IpPair {
     v6: bool,
 }
 
+#[inline(always)]
 fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
     let Some(h) = bytes.get(..20) else {
         return Decoded::Undecodable(DecodeError::TcpHeaderCut);
