@@ -641,14 +641,15 @@ impl FlowTable {
             }
         };
         let mut reused = false;
-        let (expiry, predict) = (self.expiry, self.predict);
         let found = loop {
             // The common case: one lookup, one hash.
             match self.active.find_entry(hash, |c| c.key == key) {
                 Ok(entry) => {
                     let conn = entry.get();
                     let sender = side_from(conn.client_is_lo, src_is_lo);
-                    let over = expiry.over(|| conn.tcp.is_closed(), conn.last_seen, at);
+                    let over = self
+                        .expiry
+                        .over(|| conn.tcp.is_closed(), conn.last_seen, at);
                     if over || conn.tcp.is_new_connection_syn(sender, seg) {
                         // The old connection is over: its close played out, it idled past
                         // the timeout, or a new SYN reuses its 4-tuple.
@@ -685,7 +686,7 @@ impl FlowTable {
         };
         conn.last_seen = conn.last_seen.max(at);
         let sender = side_from(conn.client_is_lo, src_is_lo);
-        if predict {
+        if self.predict {
             conn.tcp.on_segment(sender, seg, wire_len, at, &mut event);
         } else {
             conn.tcp
