@@ -402,8 +402,7 @@ impl Analyzer {
         let msl = self.flows.msl();
         let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
         let (records, listed) = (&mut self.records, &mut self.listed);
-        let mut spent = Spent::default();
-        self.flows.finish(|c| {
+        let mut spent = self.flows.finish(|c| {
             let record = ConnectionRecord::of(&c);
             listed.add(&record);
             records.push(PackedRecord::pack(&record));
@@ -416,7 +415,7 @@ impl Analyzer {
                 self.listed.merge(&found.summary);
                 self.packets.add_layers(&found.counts);
                 self.records.extend(found.records);
-                spent = found.spent;
+                spent.absorb(found.spent);
                 // Numbered by first packet, as one table numbers them. The workers' records
                 // come in sorted runs, which this sort merges in one pass.
                 self.records.sort_by_key(|r| r.first_packet);

@@ -823,14 +823,17 @@ impl FlowTable {
 
     /// Hands every connection still held to `each`, one at a time (so that a caller that
     /// shrinks them never holds them all whole), in no particular order.
-    pub fn finish(mut self, mut each: impl FnMut(Connection)) {
+    ///
+    /// The dormant ones' memory comes back as `Spent` (to free, or to leave to the system
+    /// at exit: one free per connection, ~10 ms on a big trace).
+    pub fn finish(mut self, mut each: impl FnMut(Connection)) -> Spent {
         for c in self.finished.drain(..).chain(self.evicted_conns.drain(..)) {
             each(c);
         }
         for c in self.active.drain() {
             each(*c);
         }
-        wake_each(self.dormant.iter(), each);
+        Dormancy(self.dormant.drain().collect()).finish(each)
     }
 
     /// Takes one in `parts` of the dormant connections (most of a table at the end of a
@@ -866,11 +869,12 @@ impl Dormancy {
     }
 }
 
-/// The memory of dormant connections already made into records on another thread than
-/// the one that put them to sleep. Freeing it there is a free into that thread's malloc
-/// arena: while that thread allocates too, both wait on the arena's lock (it halved the
-/// speed of both at the end of a run), and afterwards it is a serial ~10 ms on a big
-/// trace. A process about to exit can leave it to the system (`std::mem::forget`).
+/// The memory of dormant connections already made into records. Freeing it is a free per
+/// connection, ~10 ms serial at the end of a big trace, and on another thread than the
+/// one that put them to sleep it is a free into that thread's malloc arena: while that
+/// thread allocates too, both wait on the arena's lock (it halved the speed of both at
+/// the end of a run). A process about to exit can leave it to the system
+/// (`std::mem::forget`).
 #[derive(Default)]
 pub struct Spent(Vec<Dormancy>);
 

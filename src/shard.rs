@@ -189,6 +189,7 @@ struct WorkerResult {
     /// Packets by layer, of the chunks the reader left undecoded (from the first worker
     /// only: every worker decodes every packet of those; the reader counts the rest).
     counts: PacketCounts,
+    spent: Spent,
 }
 
 struct Worker {
@@ -418,6 +419,7 @@ impl Shards {
             outcome.summary.merge(&result.summary);
             outcome.retired += result.retired;
             outcome.evicted += result.evicted;
+            outcome.spent.absorb(result.spent);
             if i == 0 {
                 outcome.counts = result.counts;
             }
@@ -603,7 +605,7 @@ fn work(
     drop(hand_over);
     let mut run = RecordRun::default();
     run.records.reserve(flows.active_len());
-    flows.finish(|c| run.add(&c));
+    let spent = flows.finish(|c| run.add(&c));
     let RecordRun { records, summary } = run.sorted();
     WorkerResult {
         records,
@@ -611,6 +613,7 @@ fn work(
         retired,
         evicted,
         counts,
+        spent,
     }
 }
 
