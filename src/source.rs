@@ -161,6 +161,9 @@ struct Interface {
     snaplen: u32,
     /// Units per second of this interface's timestamps.
     units_per_sec: u64,
+    /// Nanoseconds per unit, for classic pcap (micro- or nanoseconds): worked out once,
+    /// not divided per record (a division is tens of cycles).
+    nanos_per_unit: i64,
     offset_secs: i64,
 }
 
@@ -452,6 +455,7 @@ impl ReaderState {
             link_type,
             snaplen,
             units_per_sec: if nanosecond { 1_000_000_000 } else { 1_000_000 },
+            nanos_per_unit: if nanosecond { 1 } else { 1_000 },
             offset_secs: 0,
         });
         Ok(())
@@ -464,7 +468,7 @@ impl ReaderState {
         if u64::from(frac) >= iface.units_per_sec {
             self.stats.invalid_subsecond += 1;
         }
-        let nanos = i64::from(frac) * (1_000_000_000 / iface.units_per_sec as i64);
+        let nanos = i64::from(frac) * iface.nanos_per_unit;
         Timestamp::from_secs_nanos(i64::from(secs), nanos)
     }
 
@@ -512,6 +516,8 @@ impl ReaderState {
                     link_type,
                     snaplen: idb.snaplen,
                     units_per_sec: ts_units_per_sec(idb.if_tsresol),
+                    // Not used for pcapng (`pcapng_time`), whose units need not divide a second.
+                    nanos_per_unit: 0,
                     offset_secs: idb.if_tsoffset,
                 });
                 Ok(())
@@ -820,7 +826,15 @@ fn ts_units_per_sec(tsresol: u8) -> u64 {
 }
 
 fn pcapng_time(units: u64, iface: &Interface) -> Timestamp {
-    let per_sec = u128::from(iface.units_per_sec.max(1));
+    let per_sec = iface.units_per_sec.max(1);
+    if per_sec <= 1_000_000_000 {
+        // The usual resolutions, in 64-bit arithmetic: the remainder is below 10^9, so
+        // times 10^9 it stays below 10^18 (a 128-bit division is a library call).
+        let secs = (units / per_sec) as i64;
+        let nanos = ((units % per_sec) * 1_000_000_000 / per_sec) as i64;
+        return Timestamp::from_secs_nanos(secs.saturating_add(iface.offset_secs), nanos);
+    }
+    let per_sec = u128::from(per_sec);
     let units = u128::from(units);
     let secs = (units / per_sec) as i64;
     let nanos = ((units % per_sec) * 1_000_000_000 / per_sec) as i64;
@@ -1127,12 +1141,47 @@ mod tests {
         assert_eq!(ts_units_per_sec(6), 1_000_000);
         assert_eq!(ts_units_per_sec(9), 1_000_000_000);
         assert_eq!(ts_units_per_sec(0x80 | 10), 1024);
-        let iface = Interface {
+        let iface = |units_per_sec| Interface {
             link_type: LinkType::ETHERNET,
             snaplen: 0,
-            units_per_sec: 1024,
+            units_per_sec,
+            nanos_per_unit: 0,
             offset_secs: 0,
         };
-        assert_eq!(pcapng_time(1024 + 512, &iface).to_string(), "1.500000000");
+        assert_eq!(
+            pcapng_time(1024 + 512, &iface(1024)).to_string(),
+            "1.500000000"
+        );
+        // The 64-bit path (up to nanoseconds) and the 128-bit one agree with the exact
+        // arithmetic, up to the largest times.
+        for per_sec in [
+            1,
+            10,
+            1024,
+            1_000_000,
+            1_000_000_000,
+            1 << 40,
+            10u64.pow(12),
+        ] {
+            for units in [
+                0,
+                1,
+                per_sec - 1,
+                per_sec + 7,
+                1_700_000_000 * per_sec / 3,
+                u64::MAX,
+            ] {
+                let exact = |u: u64| {
+                    let (u, p) = (u128::from(u), u128::from(per_sec));
+                    ((u / p) as i64, ((u % p) * 1_000_000_000 / p) as i64)
+                };
+                let (secs, nanos) = exact(units);
+                assert_eq!(
+                    pcapng_time(units, &iface(per_sec)),
+                    Timestamp::from_secs_nanos(secs, nanos),
+                    "{units} units at {per_sec}/s"
+                );
+            }
+        }
     }
 }
