@@ -440,7 +440,8 @@ impl Default for Limits {
 /// `FnMut(&Connection, Timestamp, Event)`, or `NoEvents`.
 pub trait EventSink {
     /// False for a sink that drops every event: the table and tracker then make none (an
-    /// event per segment, buffered and handed over, was 5% of an offline report's work).
+    /// event per segment, buffered and handed over, was 6% of an offline report's
+    /// instructions).
     const WANTS_EVENTS: bool = true;
     fn event(&mut self, conn: &Connection, at: Timestamp, e: Event);
 }
@@ -485,7 +486,8 @@ impl EventBuf {
     }
 }
 
-/// When a connection is over though no packet said so (see `FlowTable::expired`).
+/// When a connection is over though no packet said so (`FlowTable::retire`, and
+/// `on_hashed_segment` for a packet of a connection that is over).
 /// Times in nanoseconds, `NEVER` for none: two integers to compare per packet.
 #[derive(Clone, Copy)]
 struct Expiry {

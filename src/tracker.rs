@@ -331,6 +331,33 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// What any segment it sends adds to its counts, and what its ACK field and window
+    /// say (the general path and header prediction alike).
+    #[inline]
+    fn count_sent(&mut self, seg: &TcpSegment<'_>, wire_len: u32, at: Timestamp) {
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        self.payload_bytes += u64::from(seg.payload_len);
+        self.window = seg.window;
+        if seg.flags.ack() {
+            let prev_ack = self.last_ack;
+            self.last_ack = Some(prev_ack.map_or(seg.ack, |prev| prev.max(seg.ack)));
+            if prev_ack != Some(seg.ack) {
+                self.dup_acks = 0;
+                self.last_ack_time = Some(at);
+            }
+        }
+    }
+
+    /// Its sequence space reaches `end`, beyond `next` or not.
+    #[inline]
+    fn reach(&mut self, next: Seq, end: Seq, at: Timestamp) {
+        if end.gt(next) {
+            self.next_seq = Some(end);
+            self.next_seq_time = Some(at);
+        }
+    }
+
     fn fin_acked_by(&self, seg: &TcpSegment<'_>) -> bool {
         match self.fin_seq {
             Some(fin) => seg.flags.ack() && seg.ack.ge(fin.wrapping_add(1)),
@@ -598,21 +625,9 @@ impl TcpTracker {
         if !plain || seg.seq != next || me.packets == 0 {
             return false;
         }
-        me.packets += 1;
-        me.bytes += u64::from(wire_len);
-        me.payload_bytes += u64::from(seg.payload_len);
-        me.window = seg.window;
-        me.last_ack = Some(prev_ack.map_or(seg.ack, |prev| prev.max(seg.ack)));
-        if moves_ack {
-            me.dup_acks = 0;
-            me.last_ack_time = Some(at);
-        }
+        me.count_sent(seg, wire_len, at);
         me.last_was_keepalive = false;
-        let end = seg.seq.wrapping_add(seg.payload_len);
-        if end.gt(next) {
-            me.next_seq = Some(end);
-            me.next_seq_time = Some(at);
-        }
+        me.reach(next, seg.seq.wrapping_add(seg.payload_len), at);
         self.last_packet = Some(at);
         true
     }
@@ -642,21 +657,11 @@ impl TcpTracker {
         };
         let first_segment = me.packets == 0;
         let (prev_window, prev_ack) = (me.window, me.last_ack);
-        me.packets += 1;
-        me.bytes += u64::from(wire_len);
-        me.payload_bytes += u64::from(seg.payload_len);
+        me.count_sent(seg, wire_len, at);
         me.syns += u64::from(flags.syn());
         me.fins += u64::from(flags.fin());
         me.rsts += u64::from(flags.rst());
         me.base_seq.get_or_insert(seg.seq);
-        me.window = seg.window;
-        if flags.ack() {
-            me.last_ack = Some(prev_ack.map_or(seg.ack, |prev| prev.max(seg.ack)));
-            if prev_ack != Some(seg.ack) {
-                me.dup_acks = 0;
-                me.last_ack_time = Some(at);
-            }
-        }
         let peer_window_zero = peer.packets > 0 && peer.window == 0;
         let control = flags.syn() || flags.fin() || flags.rst();
         let end = seg.seq.wrapping_add(seg.seq_len());
@@ -751,9 +756,8 @@ impl TcpTracker {
             }
         }
         me.last_was_keepalive = keepalive;
-        if !probe && end.gt(next) {
-            me.next_seq = Some(end);
-            me.next_seq_time = Some(at);
+        if !probe {
+            me.reach(next, end, at);
         }
     }
 
