@@ -161,9 +161,6 @@ struct Interface {
     snaplen: u32,
     /// Units per second of this interface's timestamps.
     units_per_sec: u64,
-    /// Nanoseconds per unit, for classic pcap (micro- or nanoseconds): worked out once,
-    /// not divided per record (a division is tens of cycles).
-    nanos_per_unit: i64,
     offset_secs: i64,
 }
 
@@ -455,7 +452,6 @@ impl ReaderState {
             link_type,
             snaplen,
             units_per_sec: if nanosecond { 1_000_000_000 } else { 1_000_000 },
-            nanos_per_unit: if nanosecond { 1 } else { 1_000 },
             offset_secs: 0,
         });
         Ok(())
@@ -468,7 +464,7 @@ impl ReaderState {
         if u64::from(frac) >= iface.units_per_sec {
             self.stats.invalid_subsecond += 1;
         }
-        let nanos = i64::from(frac) * iface.nanos_per_unit;
+        let nanos = i64::from(frac) * (1_000_000_000 / iface.units_per_sec as i64);
         Timestamp::from_secs_nanos(i64::from(secs), nanos)
     }
 
@@ -516,8 +512,6 @@ impl ReaderState {
                     link_type,
                     snaplen: idb.snaplen,
                     units_per_sec: ts_units_per_sec(idb.if_tsresol),
-                    // Not used for pcapng (`pcapng_time`), whose units need not divide a second.
-                    nanos_per_unit: 0,
                     offset_secs: idb.if_tsoffset,
                 });
                 Ok(())
@@ -1145,7 +1139,6 @@ mod tests {
             link_type: LinkType::ETHERNET,
             snaplen: 0,
             units_per_sec,
-            nanos_per_unit: 0,
             offset_secs: 0,
         };
         assert_eq!(
