@@ -1,22 +1,17 @@
 //! synack: passive TCP connection analysis of captures and live interfaces.
 //!
-//! Data flows one way: [`source`] → [`decode`] → [`flow`] → [`tracker`] → [`report`] →
-//! [`output`]. [`analyze`] wires the first four together. [`app`] labels what ran over a
-//! connection; [`ladder`] turns one connection's events into a ladder diagram model.
+//! Data flows one way, one folder per stage (docs/design.md draws the graph):
+//! [`capture`] → [`decode`] → [`flow`] → [`tcp`] (and [`app`]) → [`analysis`] →
+//! [`model`] → [`output`] and [`check`]. [`store`] holds the compact byte form that
+//! dormant connections and finished records are kept in.
 
-pub mod analyze;
+pub mod analysis;
 pub mod app;
+pub mod capture;
 pub mod check;
-pub mod compact;
 pub mod decode;
 pub mod flow;
-pub mod ladder;
-pub mod live;
+pub mod model;
 pub mod output;
-pub mod record;
-pub mod report;
-pub mod seq;
-pub mod shard;
-pub mod source;
-pub mod time;
-pub mod tracker;
+pub mod store;
+pub mod tcp;

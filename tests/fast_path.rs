@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use synack::decode::{decode, decode_without_fast_path, Decoded};
 use synack::flow::{Connection, FlowTable};
-use synack::source::CaptureReader;
-use synack::time::Timestamp;
-use synack::tracker::Event;
+use synack::capture::file::CaptureReader;
+use synack::model::time::Timestamp;
+use synack::tcp::tracker::Event;
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

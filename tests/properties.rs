@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use serde_json::Value;
-use synack::analyze::{analyze_paths, Analyzer, Options};
+use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
 use synack::flow::NoEvents;
-use synack::report::Report;
-use synack::seq::Seq;
-use synack::source::CaptureReader;
+use synack::model::report::Report;
+use synack::model::seq::Seq;
+use synack::capture::file::CaptureReader;
 
 // ---------------------------------------------------------------------------------------
 // 1. Sequence-number arithmetic

@@ -18,14 +18,14 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use synack::analyze::{Analysis, PacketCounts};
+use synack::analysis::pipeline::{Analysis, PacketCounts};
 use synack::decode::{TcpFlags, TcpSegment};
 use synack::flow::{Connection, FlowTable, Limits};
-use synack::record::{ConnectionRecord, PackedRecord};
-use synack::report::{Distribution, Report, SummaryBuilder};
-use synack::seq::Seq;
-use synack::time::Timestamp;
-use synack::tracker::{CloseKind, Event};
+use synack::model::connection::{ConnectionRecord, PackedRecord};
+use synack::model::report::{Distribution, Report, SummaryBuilder};
+use synack::model::seq::Seq;
+use synack::model::time::Timestamp;
+use synack::tcp::tracker::{CloseKind, Event};
 
 const ENDPOINTS: [&str; 4] = [
     "10.0.0.1:80",

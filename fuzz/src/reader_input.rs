@@ -10,10 +10,10 @@
 
 use std::io::Cursor;
 
-use synack::analyze::{Analyzer, InputReport, Options};
+use synack::analysis::pipeline::{Analyzer, InputReport, Options};
 use synack::flow::NoEvents;
-use synack::report::Report;
-use synack::source::{CaptureReader, SourceError};
+use synack::model::report::Report;
+use synack::capture::file::{CaptureReader, SourceError};
 
 /// What reading `data` as a capture gave: the one-line error, if any, and the report
 /// (none when the bytes were refused before any record).

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Arg, ArgMatches, ValueEnum};
 
-use synack::analyze::{analyze_paths, Analyzer, Options};
+use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
 use synack::check::{self, limit_keys, Amount, Bound, Reading, Rule, Unit, Verdict};
 use synack::decode::LinkType;
 use synack::output::{junit, verdict};
-use synack::report::Report;
+use synack::model::report::Report;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {

@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 
-use synack::analyze::{Analyzer, Options};
+use synack::analysis::pipeline::{Analyzer, Options};
 use synack::decode::LinkType;
 use synack::flow::Connection;
-use synack::ladder::LadderBuilder;
+use synack::analysis::ladder::LadderBuilder;
 use synack::output::{ladder, svg};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,8 +109,8 @@ fn use_color(choice: ColorChoice) -> bool {
 /// whether an input failed, after saying so on stderr.
 fn read_all(
     args: &LadderArgs,
-    mut sink: impl FnMut(&Connection, synack::time::Timestamp, synack::tracker::Event),
-) -> anyhow::Result<(synack::analyze::Analysis, bool)> {
+    mut sink: impl FnMut(&Connection, synack::model::time::Timestamp, synack::tcp::tracker::Event),
+) -> anyhow::Result<(synack::analysis::pipeline::Analysis, bool)> {
     let options = Options {
         filter: args.filter.clone(),
         ..Options::default()

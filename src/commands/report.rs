@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use synack::analyze::{Analyzer, Options};
+use synack::analysis::pipeline::{Analyzer, Options};
 use synack::decode::LinkType;
 use synack::flow::{Limits, NoEvents};
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
-use synack::report::Report;
+use synack::model::report::Report;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {

@@ -4,9 +4,9 @@
 use std::io::{self, Write};
 
 use crate::flow::Connection;
-use crate::report::{JsonTime, Millis};
-use crate::time::Timestamp;
-use crate::tracker::{Event, Side, TcpState};
+use crate::model::report::{JsonTime, Millis};
+use crate::model::time::Timestamp;
+use crate::tcp::tracker::{Event, Side, TcpState};
 
 /// Which lines to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

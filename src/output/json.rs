@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::report::Report;
+use crate::model::report::Report;
 
 /// Compact, not indented: on a 160,000-connection trace the indented form was 315 MB and
 /// took a third longer to write (docs/json.md).

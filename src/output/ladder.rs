@@ -5,10 +5,10 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::ladder::{Fold, Ladder, Mark, Row, SegmentRow};
+use crate::analysis::ladder::{Fold, Ladder, Mark, Row, SegmentRow};
 use crate::output::escape::escape_text;
 use crate::output::table::app_label;
-use crate::tracker::Side;
+use crate::tcp::tracker::Side;
 
 /// ANSI SGR codes, used only when colors are on.
 mod sgr {
@@ -112,7 +112,7 @@ pub fn header_lines(l: &Ladder) -> Vec<String> {
         counts.push_str(&format!(
             ", {} not drawn (more than {} rows)",
             thousands(l.not_drawn),
-            thousands(crate::ladder::MAX_ROWS as u64)
+            thousands(crate::analysis::ladder::MAX_ROWS as u64)
         ));
     }
     vec![

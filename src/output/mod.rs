@@ -1,4 +1,4 @@
-//! Printers. They read the [`crate::report::Report`] model only; none knows about packets.
+//! Printers. They read the [`crate::model::report::Report`] model only; none knows about packets.
 
 pub mod escape;
 pub mod events;

@@ -6,10 +6,10 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::output::escape::escape_bytes;
-use crate::record::PackedRecord;
-use crate::report::app::AppReport;
-use crate::report::{ConnectionReport, Distribution, Report};
-use crate::time::Timestamp;
+use crate::model::connection::PackedRecord;
+use crate::model::app_report::AppReport;
+use crate::model::report::{ConnectionReport, Distribution, Report};
+use crate::model::time::Timestamp;
 
 /// Which connections the table lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,11 +72,11 @@ pub fn app_label(a: &AppReport) -> String {
     s
 }
 
-fn opt_ms(m: Option<crate::report::Millis>) -> String {
+fn opt_ms(m: Option<crate::model::report::Millis>) -> String {
     m.map_or_else(|| "-".to_string(), |m| format!("{:.3}", m.as_f64()))
 }
 
-fn time_of(t: &crate::report::JsonTime) -> String {
+fn time_of(t: &crate::model::report::JsonTime) -> String {
     t.0.utc_string()
 }
 

@@ -5,10 +5,10 @@
 //! payload is looked at, and only while the label can still change. The definitions and
 //! their limits are in docs/metrics.md ("What ran over a connection").
 
-use crate::compact::{self, Writer};
+use crate::store::codec::{self, Writer};
 use crate::decode::TcpSegment;
-use crate::seq::Seq;
-use crate::tracker::Side;
+use crate::model::seq::Seq;
+use crate::tcp::tracker::Side;
 
 /// Longest server name kept: RFC 6066 host names are DNS names (at most 253 bytes).
 pub const MAX_SNI: usize = 255;
@@ -365,7 +365,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The compact form (`crate::compact`), for dormant connections and records.
+/// The compact form (`crate::store::codec`), for dormant connections and records.
 impl AppDetector {
     /// In declaration order, so that `KINDS[k as usize] == k`.
     const KINDS: [AppKind; 6] = [
@@ -404,7 +404,7 @@ impl AppDetector {
         w.end();
     }
 
-    pub(crate) fn decode(r: &mut compact::Reader<'_>) -> AppDetector {
+    pub(crate) fn decode(r: &mut codec::Reader<'_>) -> AppDetector {
         r.group(2);
         AppDetector {
             kind: Self::KINDS[r.bits(3) as usize],

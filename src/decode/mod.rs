@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 use etherparse::{LaxIpSlice, LenSource};
 
-use crate::seq::Seq;
+use crate::model::seq::Seq;
 
 /// A pcap/pcapng link-layer header type (LINKTYPE_* value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

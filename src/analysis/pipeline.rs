@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crate::decode::{decode, Decoded, LinkType};
 use crate::flow::{Connection, EventSink, FlowTable, Limits, NoEvents, Spent};
-use crate::record::{ConnectionRecord, PackedRecord};
-use crate::report::SummaryBuilder;
-use crate::shard::Shards;
-use crate::source::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
-use crate::time::Timestamp;
+use crate::model::connection::{ConnectionRecord, PackedRecord};
+use crate::model::report::SummaryBuilder;
+use crate::analysis::parallel::Shards;
+use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
+use crate::model::time::Timestamp;
 
 /// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
 /// `icmp`, `other`, `fragments`, `undecodable`, `unsupported_link` (or `filtered_out`);
@@ -369,7 +369,7 @@ impl Analyzer {
             // `shards` is both where packets are queued and where buffers go: the
             // queueing goes through a second handle on it, held only inside the callback.
             let shards = std::cell::RefCell::new(shards);
-            let mut exchange = crate::shard::Lending(&shards);
+            let mut exchange = crate::analysis::parallel::Lending(&shards);
             reader.for_each_packet_lending(
                 |p| {
                     if self.admit(p).is_some() {

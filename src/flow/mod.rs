@@ -6,11 +6,11 @@ use hashbrown::HashTable;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::app::AppDetector;
-use crate::compact::{Reader, Writer};
+use crate::app::detector::AppDetector;
+use crate::store::codec::{Reader, Writer};
 use crate::decode::{socket_addr, TcpSegment, V4_MAPPED};
-use crate::time::Timestamp;
-use crate::tracker::{Event, Side, TcpTracker};
+use crate::model::time::Timestamp;
+use crate::tcp::tracker::{Event, Side, TcpTracker};
 
 /// How the client/server roles of a connection were decided (docs/inputs.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl RoleBasis {
     /// In declaration order, so that `ALL[r as usize] == r`.
     const ALL: [RoleBasis; 3] = [RoleBasis::Syn, RoleBasis::SynAck, RoleBasis::Port];
 
-    /// Two bits in the open group (`crate::compact`).
+    /// Two bits in the open group (`crate::store::codec`).
     pub(crate) fn encode(self, w: &mut Writer<'_>) {
         w.bits(self as u32, 2);
     }
@@ -187,7 +187,7 @@ fn fold(a: u64, b: u64) -> u64 {
 
 /// A connection that has been quiet for a while, kept as one allocation: a fixed header
 /// that the table reads without decoding, then the connection's compact encoding
-/// (`crate::compact`) — a few hundred bytes instead of the tracker's working size. A
+/// (`crate::store::codec`) — a few hundred bytes instead of the tracker's working size. A
 /// segment that arrives for it brings it back whole, so dormancy changes memory, never a
 /// figure.
 ///
@@ -795,7 +795,7 @@ impl FlowTable {
         let mut sleepy_iter = sleepy.drain(..);
         while let Some(conn) = sleepy_iter.next() {
             if let Some(next) = sleepy_iter.as_slice().get(DORMANT_AHEAD) {
-                crate::compact::prefetch_object(&**next);
+                crate::store::codec::prefetch_object(&**next);
             }
             let hash = conn.key.hash_with(&self.hasher);
             let d = Dormant::of(&conn, hash, &mut self.scratch);
@@ -891,7 +891,7 @@ impl Spent {
 fn wake_each<'a>(dormant: impl Iterator<Item = &'a Dormant>, mut each: impl FnMut(Connection)) {
     let mut ahead = std::collections::VecDeque::with_capacity(DORMANT_AHEAD);
     for d in dormant {
-        crate::compact::prefetch(&d.bytes);
+        crate::store::codec::prefetch(&d.bytes);
         ahead.push_back(d);
         if ahead.len() == DORMANT_AHEAD {
             each(ahead.pop_front().expect("full").wake());
@@ -960,7 +960,7 @@ fn new_connection(
 mod tests {
     use super::*;
     use crate::decode::TcpFlags;
-    use crate::seq::Seq;
+    use crate::model::seq::Seq;
     use std::net::{Ipv6Addr, SocketAddrV6};
 
     fn seg(src: &str, dst: &str, flags: u16, seq: u32) -> TcpSegment<'static> {
@@ -1141,8 +1141,8 @@ mod tests {
         assert_eq!((d.key(), d.id(), d.last_seen()), (c.key, c.id, c.last_seen));
         assert_eq!(d.closed(), c.tcp.is_closed());
         // And its record, packed and unpacked.
-        let r = crate::record::ConnectionRecord::of(c);
-        let packed = crate::record::PackedRecord::pack(&r);
+        let r = crate::model::connection::ConnectionRecord::of(c);
+        let packed = crate::model::connection::PackedRecord::pack(&r);
         assert_eq!(format!("{:?}", packed.unpack()), format!("{r:?}"));
     }
 
@@ -1161,7 +1161,7 @@ mod tests {
         }
         let mut checked = 0;
         for file in files {
-            let Ok(mut reader) = crate::source::CaptureReader::open(&file) else {
+            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file) else {
                 continue;
             };
             let mut t = FlowTable::new(Duration::from_secs(60));
@@ -1192,7 +1192,7 @@ mod tests {
         let (mut quiet, mut told) = (Vec::new(), Vec::new());
         let mut events = 0;
         for file in files {
-            let Ok(mut reader) = crate::source::CaptureReader::open(&file) else {
+            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file) else {
                 continue;
             };
             let mut a = FlowTable::new(Duration::from_secs(60));
@@ -1254,13 +1254,13 @@ mod tests {
         k.idle_before_first = Some(Duration::MAX);
         k.first_probe = Some(Timestamp::from_nanos(1));
         c.tcp.first_fin = Some((Side::Server, Timestamp::from_nanos(-5)));
-        c.tcp.reset = Some(crate::tracker::ResetFacts {
+        c.tcp.reset = Some(crate::tcp::tracker::ResetFacts {
             by: Side::Server,
-            sender_state: crate::tracker::TcpState::TimeWait,
+            sender_state: crate::tcp::tracker::TcpState::TimeWait,
             at: Timestamp::from_nanos(3),
             after_close: true,
         });
-        c.tcp.closer = Some(crate::tracker::Closer::Both);
+        c.tcp.closer = Some(crate::tcp::tracker::Closer::Both);
         c.roles = RoleBasis::Port;
         c.reused_time_wait = true;
         assert_round_trip(c);

@@ -17,7 +17,7 @@ use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use crate::decode::LinkType;
-use crate::time::Timestamp;
+use crate::model::time::Timestamp;
 
 /// Read buffer size: large reads keep the syscall count per record low.
 const BUFFER_SIZE: usize = 4 << 20;

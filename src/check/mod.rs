@@ -16,7 +16,7 @@ use serde::ser::{Serialize, Serializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::report::{ConnectionReport, Distribution, JsonTime, Millis, Report};
+use crate::model::report::{ConnectionReport, Distribution, JsonTime, Millis, Report};
 
 // ---------------------------------------------------------------------------------------
 // Amounts: limits and measured values.
@@ -211,7 +211,7 @@ pub fn limit_key(name: &str) -> Option<LimitKey> {
     limit_keys().find(|k| k.name == name)
 }
 
-fn both_sides(p: &crate::report::PerSide) -> u64 {
+fn both_sides(p: &crate::model::report::PerSide) -> u64 {
     p.client + p.server
 }
 
@@ -1543,7 +1543,7 @@ pub fn check_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::{analyze_paths, Options};
+    use crate::analysis::pipeline::{analyze_paths, Options};
     use std::path::{Path, PathBuf};
 
     fn report_of(path: &Path) -> Report {

@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use serde::ser::{Serialize, Serializer};
 
-use crate::analyze::{Analysis, PacketCounts};
-use crate::record::{ConnectionRecord, PackedRecord, SideFigures};
-use crate::source::Format;
-use crate::time::Timestamp;
-use crate::tracker::{CloseKind, Closer};
+use crate::analysis::pipeline::{Analysis, PacketCounts};
+use crate::model::connection::{ConnectionRecord, PackedRecord, SideFigures};
+use crate::capture::file::Format;
+use crate::model::time::Timestamp;
+use crate::tcp::tracker::{CloseKind, Closer};
 
-pub mod app;
-use app::{AppReport, AppTotals};
+use crate::model::app_report::{AppReport, AppTotals};
 
 /// A timestamp in JSON: epoch seconds with all nine fractional digits, as a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -747,7 +746,7 @@ impl Histogram {
     }
 }
 
-fn input_summary(input: &crate::analyze::InputReport) -> InputSummary {
+fn input_summary(input: &crate::analysis::pipeline::InputReport) -> InputSummary {
     let (format, byte_order, precision, version) = match &input.format {
         None => (None, None, None, None),
         Some(Format::Pcap {
@@ -909,7 +908,7 @@ mod tests {
         paths.sort();
         let records = |p: &std::path::PathBuf| {
             let analysis =
-                crate::analyze::analyze_paths(std::slice::from_ref(p), &Default::default());
+                crate::analysis::pipeline::analyze_paths(std::slice::from_ref(p), &Default::default());
             analysis
                 .connections
                 .iter()

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use crate::decode::TcpFlags;
 use crate::flow::Connection;
-use crate::record::ConnectionRecord;
-use crate::report::ConnectionReport;
-use crate::time::Timestamp;
-use crate::tracker::{Anomaly, Event, Side, TcpState};
+use crate::model::connection::ConnectionRecord;
+use crate::model::report::ConnectionReport;
+use crate::model::time::Timestamp;
+use crate::tcp::tracker::{Anomaly, Event, Side, TcpState};
 
 /// Plain segments kept at each end of a folded run.
 pub const FOLD_KEEP: usize = 3;
@@ -382,7 +382,7 @@ mod tests {
     use super::*;
     use crate::decode::TcpSegment;
     use crate::flow::FlowTable;
-    use crate::seq::Seq;
+    use crate::model::seq::Seq;
 
     /// Feeds `n` data segments after a handshake through a real flow table and returns
     /// the ladder.
@@ -417,7 +417,7 @@ mod tests {
         }
         let mut conns = Vec::new();
         table.finish(|c| conns.push(c));
-        b.finish(&crate::record::ConnectionRecord::of(&conns[0]))
+        b.finish(&crate::model::connection::ConnectionRecord::of(&conns[0]))
     }
 
     fn segments(l: &Ladder) -> Vec<&SegmentRow> {

@@ -18,8 +18,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
-use crate::seq::Seq;
-use crate::time::Timestamp;
+use crate::model::seq::Seq;
+use crate::model::time::Timestamp;
 
 /// Asks the CPU to start loading the cache lines of `bytes`. Walking many encoded
 /// connections or records scattered over the heap is bound by those loads, not by the

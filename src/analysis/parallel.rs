@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::analyze::PacketCounts;
+use crate::analysis::pipeline::PacketCounts;
 use crate::decode::{decode, Decoded, LinkType, TcpFlags, TcpSegment};
 use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, NoEvents, Spent};
-use crate::record::{ConnectionRecord, PackedRecord};
-use crate::report::SummaryBuilder;
-use crate::seq::Seq;
-use crate::source::{BufferExchange, Packet};
-use crate::time::Timestamp;
+use crate::model::connection::{ConnectionRecord, PackedRecord};
+use crate::model::report::SummaryBuilder;
+use crate::model::seq::Seq;
+use crate::capture::file::{BufferExchange, Packet};
+use crate::model::time::Timestamp;
 
 /// Buffers in circulation: enough to ride out bursts of work on either side (with 6,
 /// both threads waited a tenth of the run on full-size records), few enough to stay a
@@ -556,7 +556,7 @@ fn work(
     let mut last_sweep: Option<Timestamp> = None;
     // Every packet of the shard's connections, in capture order.
     let mut track = |place: &Place, seg: &TcpSegment<'_>, keyed: (FlowKey, bool, u64)| {
-        if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analyze::SWEEP_EVERY)) {
+        if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analysis::pipeline::SWEEP_EVERY)) {
             flows.retire(place.ts);
             last_sweep = Some(place.ts);
         }
@@ -575,7 +575,7 @@ fn work(
                 // packets ahead, so this core does not wait for each in turn.
                 if let Some(ahead) = chunk.packets.get(i + PREFETCH_AHEAD) {
                     let end = ahead.place.start + (ahead.place.len as usize).min(128);
-                    crate::compact::prefetch(&chunk.bytes[ahead.place.start..end]);
+                    crate::store::codec::prefetch(&chunk.bytes[ahead.place.start..end]);
                 }
                 let data = chunk.data(&m.place);
                 let cut = m.place.orig_len.saturating_sub(m.place.len);
@@ -620,7 +620,7 @@ fn work(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::CaptureReader;
+    use crate::capture::file::CaptureReader;
 
     /// Records (as text) and packet counts of every fixture, its packets queued by copy
     /// or in lent buffers, decoded by the reader or by the workers.

@@ -16,10 +16,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::compact::{Reader, Writer};
+use crate::store::codec::{Reader, Writer};
 use crate::decode::{TcpFlags, TcpSegment};
-use crate::seq::Seq;
-use crate::time::Timestamp;
+use crate::model::seq::Seq;
+use crate::model::time::Timestamp;
 
 /// RFC 9293 §3.3.2 connection states, printed with the RFC's spelling.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -1089,7 +1089,7 @@ impl TcpTracker {
     }
 }
 
-/// The compact form (`crate::compact`) of the tracker's types: a dormant connection keeps
+/// The compact form (`crate::store::codec`) of the tracker's types: a dormant connection keeps
 /// the whole tracker, a record some of its parts.
 impl TcpState {
     /// In declaration order, so that `ALL[s as usize] == s`.

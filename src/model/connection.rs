@@ -7,11 +7,11 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::app::AppDetector;
-use crate::compact::{Reader, Writer};
+use crate::app::detector::AppDetector;
+use crate::store::codec::{Reader, Writer};
 use crate::flow::{Connection, RoleBasis};
-use crate::time::Timestamp;
-use crate::tracker::{
+use crate::model::time::Timestamp;
+use crate::tcp::tracker::{
     decode_anomalies, encode_anomalies, Anomaly, CloseKind, Closer, Endpoint, Handshake,
     ResetFacts, TcpState,
 };
@@ -154,7 +154,7 @@ fn median(values: impl Iterator<Item = Duration>) -> Option<Duration> {
     }
 }
 
-/// A record as kept until printed: its compact encoding (`crate::compact`; about a sixth
+/// A record as kept until printed: its compact encoding (`crate::store::codec`; about a sixth
 /// of its size in memory, as most counters are small or zero), with the keys that order
 /// and select records. The id, first packet number and first packet time are kept here
 /// and not in the bytes.
@@ -190,7 +190,7 @@ impl PackedRecord {
 
     /// Starts loading the encoding, for a loop that will unpack this record soon.
     pub fn prefetch(&self) {
-        crate::compact::prefetch(&self.bytes);
+        crate::store::codec::prefetch(&self.bytes);
     }
 
     pub fn unpack(&self) -> ConnectionRecord {

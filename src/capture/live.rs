@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::decode::LinkType;
-use crate::source::Packet;
-use crate::time::Timestamp;
+use crate::capture::file::Packet;
+use crate::model::time::Timestamp;
 
 /// How to open an interface, as tcpdump's options say it.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use serde::ser::{Serialize, Serializer};
 
-use crate::app::{AppDetector, AppKind};
+use crate::app::detector::{AppDetector, AppKind};
 
 /// A server name as sent: raw bytes, possibly not UTF-8 and possibly hostile. JSON gets
 /// it as a string (invalid UTF-8 replaced, control characters escaped by serde);

@@ -1,0 +1,3 @@
+pub mod ladder;
+pub mod parallel;
+pub mod pipeline;
