@@ -8,11 +8,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use synack::capture::file::CaptureReader;
 use synack::decode::{decode, decode_without_fast_path, Decoded};
 use synack::flow::{Connection, FlowTable};
-use synack::capture::file::CaptureReader;
+use synack::model::event::Event;
 use synack::model::time::Timestamp;
-use synack::tcp::tracker::Event;
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

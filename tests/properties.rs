@@ -15,10 +15,10 @@ use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use serde_json::Value;
 use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
+use synack::capture::file::CaptureReader;
 use synack::flow::NoEvents;
 use synack::model::report::Report;
 use synack::model::seq::Seq;
-use synack::capture::file::CaptureReader;
 
 // ---------------------------------------------------------------------------------------
 // 1. Sequence-number arithmetic

@@ -18,14 +18,19 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use synack::analysis::pipeline::{Analysis, PacketCounts};
-use synack::decode::{TcpFlags, TcpSegment};
+use synack::analysis::pipeline::Analysis;
+use synack::model::report::PacketCounts;
+use synack::decode::TcpSegment;
+use synack::model::flags::TcpFlags;
 use synack::flow::{Connection, FlowTable, Limits};
-use synack::model::connection::{ConnectionRecord, PackedRecord};
-use synack::model::report::{Distribution, Report, SummaryBuilder};
+use synack::model::connection::ConnectionRecord;
+use synack::store::record::PackedRecord;
+use synack::model::report::Report;
+use synack::model::summary::{Distribution, SummaryBuilder};
 use synack::model::seq::Seq;
 use synack::model::time::Timestamp;
-use synack::tcp::tracker::{CloseKind, Event};
+use synack::model::event::Event;
+use synack::model::state::CloseKind;
 
 const ENDPOINTS: [&str; 4] = [
     "10.0.0.1:80",
@@ -336,12 +341,12 @@ fuzz_target!(|input: Input| {
     ] {
         check_distribution(d, s.connections);
     }
-    let kinds: Vec<&str> = CloseKind::ALL.iter().map(|k| k.as_str()).collect();
-    for c in report.connections.iter() {
-        assert!(kinds.contains(&c.close), "{}", c.close);
-        assert!(c.rst.client <= c.packets.client_to_server);
-        assert!(c.fin.server <= c.packets.server_to_client);
-        assert!(c.keepalive.probes <= c.packets.client_to_server + c.packets.server_to_client);
+    for c in report.connections.records() {
+        assert!(CloseKind::ALL.contains(&c.close), "{:?}", c.close);
+        let (client, server) = (&c.client_figures, &c.server_figures);
+        assert!(client.rsts <= client.packets);
+        assert!(server.fins <= server.packets);
+        assert!(c.total(|e| e.keepalive_probes) <= c.total(|e| e.packets));
     }
     let json = serde_json::to_string(&report).expect("the report serializes");
     let back: serde_json::Value = serde_json::from_str(&json).expect("and parses back");

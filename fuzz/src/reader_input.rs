@@ -11,9 +11,9 @@
 use std::io::Cursor;
 
 use synack::analysis::pipeline::{Analyzer, InputReport, Options};
+use synack::capture::file::{CaptureReader, SourceError};
 use synack::flow::NoEvents;
 use synack::model::report::Report;
-use synack::capture::file::{CaptureReader, SourceError};
 
 /// What reading `data` as a capture gave: the one-line error, if any, and the report
 /// (none when the bytes were refused before any record).

@@ -9,12 +9,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::decode::TcpFlags;
 use crate::flow::Connection;
 use crate::model::connection::ConnectionRecord;
-use crate::model::report::ConnectionReport;
+use crate::model::event::Event;
+use crate::model::flags::TcpFlags;
+use crate::model::state::{Anomaly, Side, TcpState};
 use crate::model::time::Timestamp;
-use crate::tcp::tracker::{Anomaly, Event, Side, TcpState};
+use crate::output::json::ConnectionReport;
 
 /// Plain segments kept at each end of a folded run.
 pub const FOLD_KEEP: usize = 3;

@@ -19,14 +19,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::analysis::pipeline::PacketCounts;
-use crate::decode::{decode, Decoded, LinkType, TcpFlags, TcpSegment};
-use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, NoEvents, Spent};
-use crate::model::connection::{ConnectionRecord, PackedRecord};
-use crate::model::report::SummaryBuilder;
-use crate::model::seq::Seq;
 use crate::capture::file::{BufferExchange, Packet};
+use crate::decode::{decode, Decoded, LinkType, TcpSegment};
+use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, NoEvents, Spent};
+use crate::model::connection::ConnectionRecord;
+use crate::model::flags::TcpFlags;
+use crate::model::report::PacketCounts;
+use crate::model::seq::Seq;
+use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
+use crate::store::record::PackedRecord;
 
 /// Buffers in circulation: enough to ride out bursts of work on either side (with 6,
 /// both threads waited a tenth of the run on full-size records), few enough to stay a

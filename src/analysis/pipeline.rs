@@ -6,32 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, EventSink, FlowTable, Limits, NoEvents, Spent};
-use crate::model::connection::{ConnectionRecord, PackedRecord};
-use crate::model::report::SummaryBuilder;
 use crate::analysis::parallel::Shards;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
+use crate::decode::{decode, Decoded, LinkType};
+use crate::flow::{Connection, EventSink, FlowTable, Limits, NoEvents, Spent};
+use crate::model::connection::ConnectionRecord;
+use crate::model::report::PacketCounts;
+use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
-
-/// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
-/// `icmp`, `other`, `fragments`, `undecodable`, `unsupported_link` (or `filtered_out`);
-/// `snaplen_truncated` counts, across those, records cut by the snaplen.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PacketCounts {
-    pub total: u64,
-    pub tcp: u64,
-    pub udp: u64,
-    pub icmp: u64,
-    /// Other IP protocols and non-IP frames (ARP, LLDP...).
-    pub other: u64,
-    pub fragments: u64,
-    pub undecodable: u64,
-    pub unsupported_link: u64,
-    pub snaplen_truncated: u64,
-    /// Rejected by the --filter expression.
-    pub filtered_out: u64,
-}
+use crate::store::record::PackedRecord;
 
 impl PacketCounts {
     /// Counts a decoded packet in its layer (the TCP ones too).

@@ -5,10 +5,10 @@
 //! payload is looked at, and only while the label can still change. The definitions and
 //! their limits are in docs/metrics.md ("What ran over a connection").
 
-use crate::store::codec::{self, Writer};
 use crate::decode::TcpSegment;
+use crate::model::app::{AppKind, AppLabel, HttpFacts};
 use crate::model::seq::Seq;
-use crate::tcp::tracker::Side;
+use crate::model::state::Side;
 
 /// Longest server name kept: RFC 6066 host names are DNS names (at most 253 bytes).
 pub const MAX_SNI: usize = 255;
@@ -20,65 +20,37 @@ const MAX_HEADER_SCAN: usize = 8192;
 /// segment (a Windows keep-alive's garbage byte, a keystroke) does not decide the label.
 const MIN_SIGNATURE: usize = 4;
 
-/// The protocol label of a connection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum AppKind {
-    /// No payload seen in either direction.
-    #[default]
-    None,
-    /// Payload seen, not recognised.
-    Unknown,
-    Http,
-    /// HTTP/1.1 `Upgrade: websocket` answered by `101 Switching Protocols`.
-    WebSocket,
-    Tls,
-    Ssh,
-}
-
-impl AppKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppKind::None => "none",
-            AppKind::Unknown => "unknown",
-            AppKind::Http => "http",
-            AppKind::WebSocket => "websocket",
-            AppKind::Tls => "tls",
-            AppKind::Ssh => "ssh",
-        }
-    }
-}
-
-/// HTTP/1.x facts of a connection labelled `http` or `websocket`.
+/// HTTP/1.x facts as they are gathered (`HttpFacts` and what is still to come).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HttpFacts {
+pub(crate) struct HttpState {
     /// Client segments that begin with a request line.
-    pub requests: u32,
+    pub(crate) requests: u32,
     /// Server segments that begin with a final status line (>= 200) or a 101.
-    pub responses: u32,
+    pub(crate) responses: u32,
     /// Minor version of the first request line (`HTTP/1.0` → 0), if one was seen.
-    pub version: Option<u8>,
+    pub(crate) version: Option<u8>,
     /// A request carried `Connection: close`.
-    pub close_by_client: bool,
+    pub(crate) close_by_client: bool,
     /// A response carried `Connection: close`.
-    pub close_by_server: bool,
+    pub(crate) close_by_server: bool,
     /// A request asked `Upgrade: websocket`.
-    upgrade_asked: bool,
+    pub(crate) upgrade_asked: bool,
     /// A 101 was seen: what follows is no longer HTTP/1.x.
-    switched: bool,
+    pub(crate) switched: bool,
 }
 
 /// Per-connection detector state. Its size is fixed except for the SNI, allocated once
 /// per TLS connection.
 #[derive(Clone, Debug, Default)]
 pub struct AppDetector {
-    kind: AppKind,
-    http: HttpFacts,
-    sni: Option<Box<[u8]>>,
+    pub(crate) kind: AppKind,
+    pub(crate) http: HttpState,
+    pub(crate) sni: Option<Box<[u8]>>,
     /// One past the highest payload byte seen, per direction (client, server): a
     /// segment starting below it is a retransmission (or a reordering) and is skipped.
-    next: [Option<Seq>; 2],
+    pub(crate) next: [Option<Seq>; 2],
     /// The first payload segment of each direction has been looked at.
-    first_done: [bool; 2],
+    pub(crate) first_done: [bool; 2],
 }
 
 fn idx(side: Side) -> usize {
@@ -94,8 +66,27 @@ impl AppDetector {
     }
 
     /// HTTP facts, for `http` and `websocket` connections.
-    pub fn http(&self) -> Option<&HttpFacts> {
-        matches!(self.kind, AppKind::Http | AppKind::WebSocket).then_some(&self.http)
+    pub fn http(&self) -> Option<HttpFacts> {
+        matches!(self.kind, AppKind::Http | AppKind::WebSocket).then_some(HttpFacts {
+            requests: self.http.requests,
+            responses: self.http.responses,
+            version: self.http.version,
+            close_by_client: self.http.close_by_client,
+            close_by_server: self.http.close_by_server,
+        })
+    }
+
+    /// What the connection carried, as far as its payload told.
+    pub fn label(&self) -> AppLabel {
+        AppLabel {
+            kind: self.kind,
+            http: self.http(),
+            sni: if self.kind == AppKind::Tls {
+                self.sni.clone()
+            } else {
+                None
+            },
+        }
     }
 
     /// The raw server name of a TLS ClientHello (not validated: escape before printing).
@@ -366,71 +357,11 @@ impl<'a> Reader<'a> {
 }
 
 /// The compact form (`crate::store::codec`), for dormant connections and records.
-impl AppDetector {
-    /// In declaration order, so that `KINDS[k as usize] == k`.
-    const KINDS: [AppKind; 6] = [
-        AppKind::None,
-        AppKind::Unknown,
-        AppKind::Http,
-        AppKind::WebSocket,
-        AppKind::Tls,
-        AppKind::Ssh,
-    ];
-
-    /// A group of its own (15 bits).
-    pub(crate) fn encode(&self, w: &mut Writer<'_>) {
-        w.group(2);
-        w.bits(self.kind as u32, 3);
-        let h = &self.http;
-        w.count(u64::from(h.requests));
-        w.count(u64::from(h.responses));
-        w.flag(h.version.is_some());
-        if let Some(v) = h.version {
-            w.byte(v);
-        }
-        w.flag(h.close_by_client);
-        w.flag(h.close_by_server);
-        w.flag(h.upgrade_asked);
-        w.flag(h.switched);
-        w.flag(self.sni.is_some());
-        if let Some(sni) = &self.sni {
-            w.varint(sni.len() as u64);
-            w.bytes(sni);
-        }
-        w.seq(self.next[0]);
-        w.seq(self.next[1]);
-        w.flag(self.first_done[0]);
-        w.flag(self.first_done[1]);
-        w.end();
-    }
-
-    pub(crate) fn decode(r: &mut codec::Reader<'_>) -> AppDetector {
-        r.group(2);
-        AppDetector {
-            kind: Self::KINDS[r.bits(3) as usize],
-            http: HttpFacts {
-                requests: r.count() as u32,
-                responses: r.count() as u32,
-                version: r.flag().then(|| r.byte()),
-                close_by_client: r.flag(),
-                close_by_server: r.flag(),
-                upgrade_asked: r.flag(),
-                switched: r.flag(),
-            },
-            sni: r.flag().then(|| {
-                let n = r.varint() as usize;
-                r.take(n).into()
-            }),
-            next: [r.seq(), r.seq()],
-            first_done: [r.flag(), r.flag()],
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::TcpFlags;
+    use crate::model::flags::TcpFlags;
 
     fn seg(seq: u32, payload: &[u8]) -> TcpSegment<'_> {
         TcpSegment {

@@ -5,8 +5,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::decode::LinkType;
 use crate::capture::file::Packet;
+use crate::decode::LinkType;
 use crate::model::time::Timestamp;
 
 /// How to open an interface, as tcpdump's options say it.

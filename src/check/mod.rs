@@ -16,7 +16,10 @@ use serde::ser::{Serialize, Serializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::model::report::{ConnectionReport, Distribution, JsonTime, Millis, Report};
+use crate::model::report::Report;
+use crate::model::summary::Distribution;
+use crate::model::units::{JsonTime, Millis};
+use crate::output::json::ConnectionReport;
 
 // ---------------------------------------------------------------------------------------
 // Amounts: limits and measured values.
@@ -211,7 +214,7 @@ pub fn limit_key(name: &str) -> Option<LimitKey> {
     limit_keys().find(|k| k.name == name)
 }
 
-fn both_sides(p: &crate::model::report::PerSide) -> u64 {
+fn both_sides(p: &crate::output::json::PerSide) -> u64 {
     p.client + p.server
 }
 
@@ -1508,7 +1511,11 @@ pub fn check_report(
     rules: &[Rule],
     elapsed: Duration,
 ) -> FileVerdict {
-    let shaped: Vec<ConnectionReport> = report.connections.iter().collect();
+    let shaped: Vec<ConnectionReport> = report
+        .connections
+        .records()
+        .map(|r| ConnectionReport::from_record(&r))
+        .collect();
     let conns: Vec<Conn<'_>> = shaped
         .iter()
         .map(|c| Conn {

@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use synack::analysis::pipeline::{Analyzer, InputReport, Options};
-use synack::flow::{Connection, Limits};
+use synack::capture::file::{CaptureReader, InputStats, Packet};
 use synack::capture::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
+use synack::flow::{Connection, Limits};
+use synack::model::connection::ConnectionRecord;
+use synack::model::event::Event;
+use synack::model::report::{CaptureSummary, Report};
+use synack::model::time::Timestamp;
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
-use synack::model::connection::ConnectionRecord;
-use synack::model::report::{CaptureSummary, Report};
-use synack::capture::file::{CaptureReader, InputStats, Packet};
-use synack::model::time::Timestamp;
-use synack::tcp::tracker::Event;
 
 #[derive(clap::Args)]
 pub struct CaptureArgs {
@@ -137,12 +137,12 @@ impl<W: Write> Run<W> {
             open += 1;
         });
         let s = all.finish();
-        let ms = |m: Option<synack::model::report::Millis>| {
+        let ms = |m: Option<synack::model::units::Millis>| {
             m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()))
         };
         let result = if self.printer_is_json() {
             let v = serde_json::json!({
-                "ts": serde_json::to_value(synack::model::report::JsonTime(now)).unwrap_or_default(),
+                "ts": serde_json::to_value(synack::model::units::JsonTime(now)).unwrap_or_default(),
                 "event": "interval",
                 "open": open,
                 "connections": s.connections,

@@ -14,8 +14,8 @@ use clap::{Arg, ArgMatches, ValueEnum};
 use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
 use synack::check::{self, limit_keys, Amount, Bound, Reading, Rule, Unit, Verdict};
 use synack::decode::LinkType;
-use synack::output::{junit, verdict};
 use synack::model::report::Report;
+use synack::output::{junit, verdict};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {

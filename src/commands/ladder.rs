@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 
+use synack::analysis::ladder::LadderBuilder;
 use synack::analysis::pipeline::{Analyzer, Options};
 use synack::decode::LinkType;
 use synack::flow::Connection;
-use synack::analysis::ladder::LadderBuilder;
 use synack::output::{ladder, svg};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,7 +109,7 @@ fn use_color(choice: ColorChoice) -> bool {
 /// whether an input failed, after saying so on stderr.
 fn read_all(
     args: &LadderArgs,
-    mut sink: impl FnMut(&Connection, synack::model::time::Timestamp, synack::tcp::tracker::Event),
+    mut sink: impl FnMut(&Connection, synack::model::time::Timestamp, synack::model::event::Event),
 ) -> anyhow::Result<(synack::analysis::pipeline::Analysis, bool)> {
     let options = Options {
         filter: args.filter.clone(),

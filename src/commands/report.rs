@@ -10,9 +10,9 @@ use clap::ValueEnum;
 use synack::analysis::pipeline::{Analyzer, Options};
 use synack::decode::LinkType;
 use synack::flow::{Limits, NoEvents};
+use synack::model::report::Report;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
-use synack::model::report::Report;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {

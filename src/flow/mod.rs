@@ -2,48 +2,20 @@
 //! 5-tuple, decides which side is the client, and starts a new connection when a SYN
 //! reuses a 4-tuple (as tshark's tcp.stream does).
 
+pub mod record;
+
 use hashbrown::HashTable;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::app::detector::AppDetector;
-use crate::store::codec::{Reader, Writer};
 use crate::decode::{socket_addr, TcpSegment, V4_MAPPED};
+use crate::model::connection::RoleBasis;
+use crate::model::event::Event;
+use crate::model::state::Side;
 use crate::model::time::Timestamp;
-use crate::tcp::tracker::{Event, Side, TcpTracker};
-
-/// How the client/server roles of a connection were decided (docs/inputs.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RoleBasis {
-    /// The client sent a SYN without ACK.
-    Syn,
-    /// The client received a SYN/ACK (its SYN was not captured).
-    SynAck,
-    /// Mid-stream: the server is the side with the lower (service) port.
-    Port,
-}
-
-impl RoleBasis {
-    /// In declaration order, so that `ALL[r as usize] == r`.
-    const ALL: [RoleBasis; 3] = [RoleBasis::Syn, RoleBasis::SynAck, RoleBasis::Port];
-
-    /// Two bits in the open group (`crate::store::codec`).
-    pub(crate) fn encode(self, w: &mut Writer<'_>) {
-        w.bits(self as u32, 2);
-    }
-
-    pub(crate) fn decode(r: &mut Reader<'_>) -> RoleBasis {
-        RoleBasis::ALL[r.bits(2) as usize]
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoleBasis::Syn => "syn",
-            RoleBasis::SynAck => "synack",
-            RoleBasis::Port => "port",
-        }
-    }
-}
+use crate::store::codec::{Reader, Writer};
+use crate::tcp::tracker::TcpTracker;
 
 /// One TCP connection: who is who, when, and its tracker.
 #[derive(Clone, Debug)]
@@ -959,7 +931,7 @@ fn new_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::TcpFlags;
+    use crate::model::flags::TcpFlags;
     use crate::model::seq::Seq;
     use std::net::{Ipv6Addr, SocketAddrV6};
 
@@ -1142,7 +1114,7 @@ mod tests {
         assert_eq!(d.closed(), c.tcp.is_closed());
         // And its record, packed and unpacked.
         let r = crate::model::connection::ConnectionRecord::of(c);
-        let packed = crate::model::connection::PackedRecord::pack(&r);
+        let packed = crate::store::record::PackedRecord::pack(&r);
         assert_eq!(format!("{:?}", packed.unpack()), format!("{r:?}"));
     }
 
@@ -1254,13 +1226,13 @@ mod tests {
         k.idle_before_first = Some(Duration::MAX);
         k.first_probe = Some(Timestamp::from_nanos(1));
         c.tcp.first_fin = Some((Side::Server, Timestamp::from_nanos(-5)));
-        c.tcp.reset = Some(crate::tcp::tracker::ResetFacts {
+        c.tcp.reset = Some(crate::model::state::ResetFacts {
             by: Side::Server,
-            sender_state: crate::tcp::tracker::TcpState::TimeWait,
+            sender_state: crate::model::state::TcpState::TimeWait,
             at: Timestamp::from_nanos(3),
             after_close: true,
         });
-        c.tcp.closer = Some(crate::tcp::tracker::Closer::Both);
+        c.tcp.closer = Some(crate::model::state::Closer::Both);
         c.roles = RoleBasis::Port;
         c.reused_time_wait = true;
         assert_round_trip(c);

@@ -1,5 +1,14 @@
-pub mod app_report;
+//! The typed model every consumer reads: connection records, their summary, the report,
+//! live events, the ladder diagram; and the value types all stages share (time, sequence
+//! numbers, flags, TCP states). It imports no other stage.
+
+pub mod app;
 pub mod connection;
+pub mod event;
+pub mod flags;
 pub mod report;
 pub mod seq;
+pub mod state;
+pub mod summary;
 pub mod time;
+pub mod units;

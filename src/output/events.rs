@@ -4,9 +4,10 @@
 use std::io::{self, Write};
 
 use crate::flow::Connection;
-use crate::model::report::{JsonTime, Millis};
+use crate::model::event::Event;
+use crate::model::state::{Side, TcpState};
 use crate::model::time::Timestamp;
-use crate::tcp::tracker::{Event, Side, TcpState};
+use crate::model::units::{JsonTime, Millis};
 
 /// Which lines to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

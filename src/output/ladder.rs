@@ -6,9 +6,9 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::analysis::ladder::{Fold, Ladder, Mark, Row, SegmentRow};
+use crate::model::state::Side;
 use crate::output::escape::escape_text;
 use crate::output::table::app_label;
-use crate::tcp::tracker::Side;
 
 /// ANSI SGR codes, used only when colors are on.
 mod sgr {

@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::analysis::ladder::{Ladder, Row};
+use crate::model::state::Side;
 use crate::output::escape::{escape_text, xml_escape};
 use crate::output::ladder::{
     arrow_class, delta_ms, fold_label, header_lines, marks, seconds, segment_label, states,
 };
-use crate::tcp::tracker::Side;
 
 /// Approximate advance of one monospace character at 12 px.
 const CHAR_W: f64 = 7.3;

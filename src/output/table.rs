@@ -5,11 +5,12 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use crate::output::escape::escape_bytes;
-use crate::model::connection::PackedRecord;
-use crate::model::app_report::AppReport;
-use crate::model::report::{ConnectionReport, Distribution, Report};
+use crate::model::report::Report;
+use crate::model::summary::Distribution;
 use crate::model::time::Timestamp;
+use crate::output::escape::escape_bytes;
+use crate::output::json::AppReport;
+use crate::output::json::ConnectionReport;
 
 /// Which connections the table lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,11 +73,11 @@ pub fn app_label(a: &AppReport) -> String {
     s
 }
 
-fn opt_ms(m: Option<crate::model::report::Millis>) -> String {
+fn opt_ms(m: Option<crate::model::units::Millis>) -> String {
     m.map_or_else(|| "-".to_string(), |m| format!("{:.3}", m.as_f64()))
 }
 
-fn time_of(t: &crate::model::report::JsonTime) -> String {
+fn time_of(t: &crate::model::units::JsonTime) -> String {
     t.0.utc_string()
 }
 
@@ -293,11 +294,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
 fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
     // Abnormal first, then the rest, each in id order: the records' own order, so two
     // passes make the list without sorting every connection.
-    let all = r.connections.packed();
-    debug_assert!(all.windows(2).all(|w| w[0].id < w[1].id));
-    let abnormal = all.iter().filter(|c| c.abnormal);
-    let normal = all.iter().filter(|c| !c.abnormal);
-    let (list, total): (Vec<&PackedRecord>, _) = match rows {
+    let all = &r.connections;
+    let abnormal = (0..all.len()).filter(|&i| all.is_abnormal(i));
+    let normal = (0..all.len()).filter(|&i| !all.is_abnormal(i));
+    let (list, total): (Vec<usize>, _) = match rows {
         Rows::All => (abnormal.chain(normal).collect(), all.len()),
         Rows::Abnormal => {
             let list: Vec<_> = abnormal.collect();
@@ -309,7 +309,7 @@ fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
     // Only the rows shown are shaped for printing.
     let shown = list
         .into_iter()
-        .map(|c| ConnectionReport::from_record(&c.unpack()))
+        .map(|i| ConnectionReport::from_record(&all.record(i)))
         .collect();
     (shown, total)
 }

@@ -1,1 +1,4 @@
+pub mod app;
 pub mod codec;
+pub mod record;
+pub mod tcp;

@@ -1,0 +1,202 @@
+//! Finished connections' records as kept until printed: each in its compact encoding, a
+//! sixth of its size in memory, as most counters are small or zero.
+
+use std::cell::Cell;
+
+use crate::model::app::AppLabel;
+use crate::model::connection::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
+use crate::model::state::{CloseKind, Closer, Handshake, ResetFacts, TcpState};
+use crate::model::time::Timestamp;
+use crate::store::codec::{Reader, Writer};
+use crate::store::tcp::{decode_anomalies, encode_anomalies};
+
+/// A record as kept until printed: its compact encoding (`crate::store::codec`; about a sixth
+/// of its size in memory, as most counters are small or zero), with the keys that order
+/// and select records. The id, first packet number and first packet time are kept here
+/// and not in the bytes.
+#[derive(Clone, Debug)]
+pub struct PackedRecord {
+    pub id: u64,
+    pub first_packet: u64,
+    pub abnormal: bool,
+    first_seen: Timestamp,
+    bytes: Box<[u8]>,
+}
+
+thread_local! {
+    /// Reused to encode records, so that the only allocation is the exact-size one kept.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+impl PackedRecord {
+    pub fn pack(r: &ConnectionRecord) -> Self {
+        let mut scratch = SCRATCH.take();
+        scratch.clear();
+        r.encode(&mut Writer::new(&mut scratch, r.first_seen));
+        let bytes = Box::from(&scratch[..]);
+        SCRATCH.set(scratch);
+        PackedRecord {
+            id: r.id,
+            first_packet: r.first_packet,
+            abnormal: r.close.is_abnormal(),
+            first_seen: r.first_seen,
+            bytes,
+        }
+    }
+
+    /// Starts loading the encoding, for a loop that will unpack this record soon.
+    pub fn prefetch(&self) {
+        crate::store::codec::prefetch(&self.bytes);
+    }
+
+    pub fn unpack(&self) -> ConnectionRecord {
+        // The id may have been given after packing (connections numbered across shards).
+        ConnectionRecord::decode(
+            &mut Reader::new(&self.bytes, self.first_seen),
+            self.id,
+            self.first_packet,
+            self.first_seen,
+        )
+    }
+}
+
+impl SideFigures {
+    /// A group of its own (10 bits).
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.group(2);
+        w.count(self.packets);
+        w.count(self.bytes);
+        w.count(self.payload_bytes);
+        w.count(self.fins);
+        w.count(self.rsts);
+        w.count(self.retransmissions);
+        w.count(self.out_of_order);
+        w.count(self.zero_window_probes);
+        w.count(self.keepalive_probes);
+        w.count(self.keepalive_acks);
+        w.end();
+    }
+
+    fn decode(r: &mut Reader<'_>) -> SideFigures {
+        r.group(2);
+        SideFigures {
+            packets: r.count(),
+            bytes: r.count(),
+            payload_bytes: r.count(),
+            fins: r.count(),
+            rsts: r.count(),
+            retransmissions: r.count(),
+            out_of_order: r.count(),
+            zero_window_probes: r.count(),
+            keepalive_probes: r.count(),
+            keepalive_acks: r.count(),
+        }
+    }
+}
+
+impl ConnectionRecord {
+    /// All but the id, first packet number and first packet time: a group (45 bits), each
+    /// side's figures, what ran over it.
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.group(6);
+        w.addr(self.client);
+        w.addr(self.server);
+        self.roles.encode(w);
+        w.time(self.last_seen);
+        w.flag(self.reused_time_wait);
+        self.handshake.encode(w);
+        self.client_state.encode(w);
+        self.server_state.encode(w);
+        self.close.encode(w);
+        Closer::encode(self.closer, w);
+        ResetFacts::encode(self.reset, w);
+        w.flag(self.midstream);
+        w.flag(self.time_wait.0);
+        w.flag(self.time_wait.1);
+        w.count(self.rst_answering_syn);
+        w.opt_duration(self.keepalive_idle);
+        w.opt_duration(self.keepalive_interval);
+        encode_anomalies(&self.anomalies, w);
+        w.end();
+        self.client_figures.encode(w);
+        self.server_figures.encode(w);
+        self.app.encode(w);
+    }
+
+    fn decode(r: &mut Reader<'_>, id: u64, first_packet: u64, first_seen: Timestamp) -> Self {
+        r.group(6);
+        let record = ConnectionRecord {
+            id,
+            first_packet,
+            client: r.addr(),
+            server: r.addr(),
+            roles: RoleBasis::decode(r),
+            first_seen,
+            last_seen: r.time(),
+            reused_time_wait: r.flag(),
+            handshake: Handshake::decode(r),
+            client_state: TcpState::decode(r),
+            server_state: TcpState::decode(r),
+            close: CloseKind::decode(r),
+            closer: Closer::decode(r),
+            reset: ResetFacts::decode(r),
+            midstream: r.flag(),
+            time_wait: (r.flag(), r.flag()),
+            rst_answering_syn: r.count(),
+            keepalive_idle: r.opt_duration(),
+            keepalive_interval: r.opt_duration(),
+            anomalies: decode_anomalies(r),
+            client_figures: SideFigures::decode(r),
+            server_figures: SideFigures::decode(r),
+            app: AppLabel::decode(r),
+        };
+        debug_assert_eq!(r.remaining(), 0, "a record decodes from its own encoding");
+        record
+    }
+}
+
+impl RoleBasis {
+    /// In declaration order, so that `ALL[r as usize] == r`.
+    const ALL: [RoleBasis; 3] = [RoleBasis::Syn, RoleBasis::SynAck, RoleBasis::Port];
+
+    /// Two bits in the open group (`crate::store::codec`).
+    pub(crate) fn encode(self, w: &mut Writer<'_>) {
+        w.bits(self as u32, 2);
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> RoleBasis {
+        RoleBasis::ALL[r.bits(2) as usize]
+    }
+}
+
+/// A report's records, packed, in order of id.
+#[derive(Debug, Default)]
+pub struct PackedRecords(Vec<PackedRecord>);
+
+impl From<Vec<PackedRecord>> for PackedRecords {
+    fn from(records: Vec<PackedRecord>) -> Self {
+        PackedRecords(records)
+    }
+}
+
+/// How many records ahead a loop over them asks for the next ones' bytes (a record's
+/// decoding takes about as long as a load from memory).
+const PREFETCH_AHEAD: usize = 4;
+
+impl RecordList for PackedRecords {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_abnormal(&self, index: usize) -> bool {
+        self.0[index].abnormal
+    }
+
+    fn record(&self, index: usize) -> ConnectionRecord {
+        // Records are read in order: start loading the ones a few ahead.
+        if let Some(ahead) = self.0.get(index + PREFETCH_AHEAD) {
+            ahead.prefetch();
+        }
+        self.0[index].unpack()
+    }
+}
