@@ -356,8 +356,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The compact form (`crate::store::codec`), for dormant connections and records.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,10 @@ use anyhow::Context;
 use clap::{Arg, ArgMatches, ValueEnum};
 
 use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
-use synack::check::{self, limit_keys, Amount, Bound, Reading, Rule, Unit, Verdict};
+use synack::check::eval::{check_report, Reading, Verdict};
+use synack::check::metrics::{limit_keys, Bound};
+use synack::check::rules::{parse_rules, Rule};
+use synack::check::{Amount, Unit};
 use synack::decode::LinkType;
 use synack::model::report::Report;
 use synack::output::{junit, verdict};
@@ -57,7 +60,7 @@ pub struct CheckArgs {
     limits: LimitArgs,
 }
 
-/// The `--max-…`/`--min-…` flags, one per entry of [`check::METRICS`], so the flags, the
+/// The `--max-…`/`--min-…` flags, one per entry of [`synack::check::metrics::METRICS`], so the flags, the
 /// rules-file keys and the docs cannot drift apart. Implemented by hand because derive
 /// needs a field per flag.
 pub struct LimitArgs {
@@ -116,7 +119,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read rules file {}", path.display()))?;
-        rules.extend(check::parse_rules(&text, &path.display().to_string())?);
+        rules.extend(parse_rules(&text, &path.display().to_string())?);
     }
     if rules.is_empty() {
         anyhow::bail!(
@@ -156,7 +159,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             writeln!(stderr, "synack: {name}: {e}")?;
         }
         let report = Report::build(analysis);
-        files.push(check::check_report(
+        files.push(check_report(
             &name,
             &report,
             reading,

@@ -65,6 +65,18 @@ pub struct ConnectionRecord {
 }
 
 impl ConnectionRecord {
+    /// A SYN or SYN/ACK was seen: the connection has handshake figures.
+    pub fn handshake_seen(&self) -> bool {
+        self.handshake.syn_count > 0 || self.handshake.synack_count > 0
+    }
+
+    /// Last SYN → completing ACK, when the handshake was seen.
+    pub fn handshake_rtt(&self) -> Option<Duration> {
+        self.handshake_seen()
+            .then(|| self.handshake.rtt())
+            .flatten()
+    }
+
     pub fn duration(&self) -> Duration {
         self.last_seen.saturating_since(self.first_seen)
     }
@@ -108,6 +120,9 @@ impl RoleBasis {
 /// encoded, a sixth of their size): printers read them one record at a time.
 pub trait RecordList: Send + Sync + std::fmt::Debug {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Whether the connection at `index` ended abnormally, without making its record.
     fn is_abnormal(&self, index: usize) -> bool;
     fn record(&self, index: usize) -> ConnectionRecord;

@@ -5,7 +5,9 @@
 pub mod app;
 pub mod connection;
 pub mod event;
+pub mod figures;
 pub mod flags;
+pub mod ladder;
 pub mod report;
 pub mod seq;
 pub mod state;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::model::app::AppKind;
 use crate::model::connection::ConnectionRecord;
-use crate::model::state::{CloseKind, Closer};
+use crate::model::figures;
 use crate::model::units::Millis;
 
 /// Totals over all connections (docs/metrics.md).
@@ -216,51 +216,46 @@ pub struct SummaryBuilder {
 }
 
 impl SummaryBuilder {
+    /// Folds one connection's figures in (`crate::model::figures`, where each is defined).
     pub fn add(&mut self, c: &ConnectionRecord) {
         let s = &mut self.summary;
-        s.connections += 1;
-        let h = &c.handshake;
-        if h.syn_count > 0 {
-            s.handshakes.attempted += 1;
-            if h.completed.is_some() {
-                s.handshakes.completed += 1;
-            }
-        }
-        s.handshakes.syn_retransmits += h.syn_retransmits();
-        s.handshakes.synack_retransmits += h.synack_retransmits();
-        self.rtt.extend(h.rtt());
-        self.syn_to_synack.extend(h.syn_to_synack());
-        self.synack_to_ack.extend(h.synack_to_ack());
-        let close = c.close;
+        s.connections += figures::connection(c);
+        let h = &mut s.handshakes;
+        h.attempted += figures::handshake_attempted(c);
+        h.completed += figures::handshake_completed(c);
+        h.syn_retransmits += figures::syn_retransmits(c);
+        h.synack_retransmits += figures::synack_retransmits(c);
+        self.rtt.extend(figures::handshake_rtt(c));
+        self.syn_to_synack.extend(figures::syn_to_synack(c));
+        self.synack_to_ack.extend(figures::synack_to_ack(c));
         let closes = &mut s.closes;
-        *match close {
-            CloseKind::Fin => &mut closes.fin,
-            CloseKind::Reset => &mut closes.reset,
-            CloseKind::Refused => &mut closes.refused,
-            CloseKind::Unanswered => &mut closes.unanswered,
-            CloseKind::HandshakeIncomplete => &mut closes.handshake_incomplete,
-            CloseKind::HalfClosed => &mut closes.half_closed,
-            CloseKind::Open => &mut closes.open,
-        } += 1;
-        closes.midstream += u64::from(c.midstream);
-        closes.abnormal += u64::from(close.is_abnormal());
-        s.rst.from_client += c.client_figures.rsts;
-        s.rst.from_server += c.server_figures.rsts;
-        s.rst.packets = s.rst.from_client + s.rst.from_server;
-        s.rst.answering_syn += c.rst_answering_syn;
-        s.fin_packets += c.total(|e| e.fins);
-        let (c_tw, s_tw) = c.time_wait;
-        s.time_wait.client += u64::from(c_tw);
-        s.time_wait.server += u64::from(s_tw);
-        s.time_wait.simultaneous += u64::from(c.closer == Some(Closer::Both) && c_tw && s_tw);
-        s.time_wait.reused += u64::from(c.reused_time_wait);
-        let probes = c.total(|e| e.keepalive_probes);
-        s.keepalive.probes += probes;
-        s.keepalive.acks += c.total(|e| e.keepalive_acks);
-        s.keepalive.unanswered += c.total(|e| e.keepalive_unanswered());
-        s.keepalive.connections += u64::from(probes > 0);
-        s.zero_window_probes += c.total(|e| e.zero_window_probes);
-        s.retransmissions += c.total(|e| e.retransmissions);
+        closes.fin += figures::closed_fin(c);
+        closes.reset += figures::closed_reset(c);
+        closes.refused += figures::closed_refused(c);
+        closes.unanswered += figures::closed_unanswered(c);
+        closes.handshake_incomplete += figures::closed_handshake_incomplete(c);
+        closes.half_closed += figures::closed_half(c);
+        closes.open += figures::still_open(c);
+        closes.midstream += figures::midstream(c);
+        closes.abnormal += figures::abnormal(c);
+        let rst = &mut s.rst;
+        rst.packets += figures::rst_packets(c);
+        rst.from_client += figures::rst_from_client(c);
+        rst.from_server += figures::rst_from_server(c);
+        rst.answering_syn += figures::rst_answering_syn(c);
+        s.fin_packets += figures::fin_packets(c);
+        let tw = &mut s.time_wait;
+        tw.client += figures::time_wait_client(c);
+        tw.server += figures::time_wait_server(c);
+        tw.simultaneous += figures::simultaneous_close(c);
+        tw.reused += figures::time_wait_reused(c);
+        let k = &mut s.keepalive;
+        k.probes += figures::keepalive_probes(c);
+        k.acks += figures::keepalive_acks(c);
+        k.unanswered += figures::keepalive_unanswered(c);
+        k.connections += figures::keepalive_connection(c);
+        s.zero_window_probes += figures::zero_window_probes(c);
+        s.retransmissions += figures::retransmissions(c);
         s.apps.add(c.app.kind);
     }
 
@@ -423,6 +418,7 @@ impl Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::state::CloseKind;
     use crate::model::time::Timestamp;
     use crate::model::units::JsonTime;
 

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::ser::{Serialize, Serializer};
 
-use crate::model::app::{AppKind, AppLabel};
+use crate::model::app::{AppKind, AppLabel, HttpFacts};
 use crate::model::connection::{ConnectionRecord, SideFigures};
 use crate::model::report::{ConnectionList, Report};
 use crate::model::state::Closer;
@@ -126,11 +126,34 @@ fn per_direction(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> u64) -> PerDi
     }
 }
 
+/// Which sides end in TIME_WAIT: `client`, `server`, `both`, or none.
+pub fn time_wait_text(sides: (bool, bool)) -> Option<&'static str> {
+    match sides {
+        (true, true) => Some("both"),
+        (true, false) => Some("client"),
+        (false, true) => Some("server"),
+        (false, false) => None,
+    }
+}
+
+/// An HTTP/1.x minor version as written: `1.0`, `1.1`.
+pub fn http_version_text(minor: u8) -> &'static str {
+    if minor == 0 {
+        "1.0"
+    } else {
+        "1.1"
+    }
+}
+
+/// Which side sent `Connection: close`: `client`, `server`, `both`, or none.
+pub fn connection_close_text(h: &HttpFacts) -> Option<&'static str> {
+    time_wait_text((h.close_by_client, h.close_by_server))
+}
+
 impl ConnectionReport {
     pub fn from_record(r: &ConnectionRecord) -> Self {
         let h = &r.handshake;
-        let seen_handshake = h.syn_count > 0 || h.synack_count > 0;
-        let handshake = seen_handshake.then(|| HandshakeReport {
+        let handshake = r.handshake_seen().then(|| HandshakeReport {
             first_syn: h.first_syn.map(JsonTime),
             last_syn: h.last_syn.map(JsonTime),
             synack: h.synack.map(JsonTime),
@@ -144,12 +167,7 @@ impl ConnectionReport {
             synack_retransmits: h.synack_retransmits(),
             simultaneous_open: h.simultaneous_open,
         });
-        let time_wait = match r.time_wait {
-            (true, true) => Some("both"),
-            (true, false) => Some("client"),
-            (false, true) => Some("server"),
-            (false, false) => None,
-        };
+        let time_wait = time_wait_text(r.time_wait);
         let (kc, ks) = (&r.client_figures, &r.server_figures);
         ConnectionReport {
             id: r.id,
@@ -245,15 +263,10 @@ impl AppReport {
         AppReport {
             protocol: a.kind.as_str(),
             http: a.http.map(|h| HttpReport {
-                version: h.version.map(|m| if m == 0 { "1.0" } else { "1.1" }),
+                version: h.version.map(http_version_text),
                 requests: h.requests,
                 responses: h.responses,
-                connection_close: match (h.close_by_client, h.close_by_server) {
-                    (true, true) => Some("both"),
-                    (true, false) => Some("client"),
-                    (false, true) => Some("server"),
-                    (false, false) => None,
-                },
+                connection_close: connection_close_text(&h),
             }),
             tls: (a.kind == AppKind::Tls).then(|| TlsReport {
                 sni: a.sni.clone().map(Sni),

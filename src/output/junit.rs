@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::check::{FileVerdict, RuleResult, Status, Verdict};
+use crate::check::eval::{FileVerdict, RuleResult, Status, Verdict};
 use crate::output::verdict::offender_lines;
 
 /// Escapes text for an XML 1.0 attribute value. Characters XML 1.0 cannot carry at all

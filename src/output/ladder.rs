@@ -5,9 +5,11 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::analysis::ladder::{Fold, Ladder, Mark, Row, SegmentRow};
-use crate::model::state::Side;
+use crate::model::ladder::{Fold, Ladder, Mark, Row, SegmentRow};
+use crate::model::state::{CloseKind, Closer, Side};
+use crate::model::units::Millis;
 use crate::output::escape::escape_text;
+use crate::output::json::time_wait_text;
 use crate::output::table::app_label;
 
 /// ANSI SGR codes, used only when colors are on.
@@ -73,26 +75,28 @@ pub fn bytes(n: u64) -> String {
 /// The connection, its close and what ran over it, one line each (already escaped).
 pub fn header_lines(l: &Ladder) -> Vec<String> {
     let c = &l.conn;
-    let mut close = match (c.close, c.closed_by, c.reset_by, c.reset_state) {
-        ("fin", Some("both"), _, _) => "fin, simultaneous close (the FINs crossed)".to_string(),
-        ("fin" | "half_closed", Some(by), _, _) => format!("{}, first FIN from {by}", c.close),
-        ("refused", _, Some(by), _) => format!("refused (RST from {by})"),
-        ("reset", _, Some(by), Some(state)) => format!("reset by {by} in {state}"),
-        (kind, ..) => kind.to_string(),
+    let mut close = match (c.close, c.closer, c.reset) {
+        (CloseKind::Fin, Some(Closer::Both), _) => {
+            "fin, simultaneous close (the FINs crossed)".to_string()
+        }
+        (CloseKind::Fin | CloseKind::HalfClosed, Some(by), _) => {
+            format!("{}, first FIN from {}", c.close.as_str(), by.as_str())
+        }
+        (CloseKind::Refused, _, Some(r)) => format!("refused (RST from {})", r.by.as_str()),
+        (CloseKind::Reset, _, Some(r)) => {
+            format!("reset by {} in {}", r.by.as_str(), r.sender_state.as_str())
+        }
+        (kind, ..) => kind.as_str().to_string(),
     };
-    if let Some(tw) = c.time_wait {
+    if let Some(tw) = time_wait_text(c.time_wait) {
         close.push_str(&format!("; TIME_WAIT: {tw}"));
     }
     if c.midstream {
         close.push_str("; began before the capture");
     }
-    let rtt = c
-        .handshake
-        .as_ref()
-        .and_then(|h| h.rtt_ms)
-        .map_or_else(String::new, |m| {
-            format!("handshake RTT {:.3} ms; ", m.as_f64())
-        });
+    let rtt = c.handshake_rtt().map_or_else(String::new, |d| {
+        format!("handshake RTT {:.3} ms; ", Millis(d).as_f64())
+    });
     let mut counts = format!("{} segments", thousands(l.segments));
     let folded: u64 = l
         .rows
@@ -112,15 +116,15 @@ pub fn header_lines(l: &Ladder) -> Vec<String> {
         counts.push_str(&format!(
             ", {} not drawn (more than {} rows)",
             thousands(l.not_drawn),
-            thousands(crate::analysis::ladder::MAX_ROWS as u64)
+            thousands(crate::model::ladder::MAX_ROWS as u64)
         ));
     }
     vec![
         format!(
             "connection #{}: client {} → server {}, first packet {} UTC",
             c.id,
-            escape_text(&c.client),
-            escape_text(&c.server),
+            escape_text(&c.client.to_string()),
+            escape_text(&c.server.to_string()),
             l.first_seen.utc_string()
         ),
         format!("close: {close}"),
@@ -159,7 +163,7 @@ pub fn marks(r: &SegmentRow, l: &Ladder) -> Vec<(String, &'static str)> {
     for m in r.marks.iter() {
         let (text, code) = match m {
             Mark::HandshakeDone => {
-                let rtt = l.conn.handshake.as_ref().and_then(|h| h.rtt_ms);
+                let rtt = l.conn.handshake_rtt().map(Millis);
                 match rtt {
                     Some(ms) => (
                         format!("handshake done, RTT {:.3} ms", ms.as_f64()),
@@ -301,8 +305,8 @@ pub fn write_text<W: Write>(out: &mut W, l: &Ladder, color: bool) -> io::Result<
         .max()
         .unwrap_or(0);
 
-    let client = format!("client {}", escape_text(&l.conn.client));
-    let server = format!("server {}", escape_text(&l.conn.server));
+    let client = format!("client {}", escape_text(&l.conn.client.to_string()));
+    let server = format!("server {}", escape_text(&l.conn.server.to_string()));
     let head = format!(
         "{}  {}  {}  {}",
         pad_left("time (s)", wt),

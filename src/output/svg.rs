@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analysis::ladder::{Ladder, Row};
+use crate::model::ladder::{Ladder, Row};
 use crate::model::state::Side;
 use crate::output::escape::{escape_text, xml_escape};
 use crate::output::ladder::{
@@ -117,8 +117,8 @@ pub fn render(l: &Ladder) -> String {
     let titles_y = TOP - 24.0;
     text(&mut out, 90.0, titles_y, "dim", "end", "time (s)");
     text(&mut out, 170.0, titles_y, "dim", "end", "delta (ms)");
-    let client = format!("client {}", escape_text(&l.conn.client));
-    let server = format!("server {}", escape_text(&l.conn.server));
+    let client = format!("client {}", escape_text(&l.conn.client.to_string()));
+    let server = format!("server {}", escape_text(&l.conn.server.to_string()));
     text(&mut out, cx, titles_y, "head", "middle", &client);
     text(&mut out, sx, titles_y, "head", "middle", &server);
     let bottom = height - 10.0;

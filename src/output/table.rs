@@ -5,12 +5,14 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
+use crate::model::app::{AppKind, AppLabel};
+use crate::model::connection::ConnectionRecord;
 use crate::model::report::Report;
+use crate::model::state::CloseKind;
 use crate::model::summary::Distribution;
-use crate::model::time::Timestamp;
+use crate::model::units::Millis;
 use crate::output::escape::escape_bytes;
-use crate::output::json::AppReport;
-use crate::output::json::ConnectionReport;
+use crate::output::json::{connection_close_text, http_version_text, time_wait_text};
 
 /// Which connections the table lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,31 +51,31 @@ fn right(s: impl ToString) -> Cell {
 
 /// What ran over a connection, for people: `http/1.1, 3 requests, close: client`,
 /// `tls, SNI example.org` (escaped: it comes from the packet).
-pub fn app_label(a: &AppReport) -> String {
-    let mut s = a.protocol.to_string();
+pub fn app_label(a: &AppLabel) -> String {
+    let mut s = a.kind.as_str().to_string();
     if let Some(h) = &a.http {
-        let websocket = a.protocol == "websocket";
+        let websocket = a.kind == AppKind::WebSocket;
         if let (Some(v), false) = (h.version, websocket) {
             s.push('/');
-            s.push_str(v);
+            s.push_str(http_version_text(v));
         }
         let plural = if h.requests == 1 { "" } else { "s" };
         s.push_str(&format!(", {} request{plural}", h.requests));
         if websocket {
             s.push_str(" before the upgrade");
         }
-        if let Some(side) = h.connection_close {
+        if let Some(side) = connection_close_text(h) {
             s.push_str(&format!(", close: {side}"));
         }
     }
-    if let Some(sni) = a.tls.as_ref().and_then(|t| t.sni.as_ref()) {
+    if let Some(sni) = &a.sni {
         s.push_str(", SNI ");
-        s.push_str(&escape_bytes(&sni.0));
+        s.push_str(&escape_bytes(sni));
     }
     s
 }
 
-fn opt_ms(m: Option<crate::model::units::Millis>) -> String {
+fn opt_ms(m: Option<Millis>) -> String {
     m.map_or_else(|| "-".to_string(), |m| format!("{:.3}", m.as_f64()))
 }
 
@@ -291,7 +293,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     Ok(())
 }
 
-fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
+fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionRecord>, usize) {
     // Abnormal first, then the rest, each in id order: the records' own order, so two
     // passes make the list without sorting every connection.
     let all = &r.connections;
@@ -306,11 +308,8 @@ fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionReport>, usize) {
         }
         Rows::Default(n) | Rows::Top(n) => (abnormal.chain(normal).take(n).collect(), all.len()),
     };
-    // Only the rows shown are shaped for printing.
-    let shown = list
-        .into_iter()
-        .map(|i| ConnectionReport::from_record(&all.record(i)))
-        .collect();
+    // Only the rows shown are made into records.
+    let shown = list.into_iter().map(|i| all.record(i)).collect();
     (shown, total)
 }
 
@@ -339,31 +338,36 @@ fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> 
         "app",
     ]);
     for c in &rows {
-        let by = match (c.close, c.reset_by, c.closed_by) {
-            ("reset" | "refused", Some(r), _) => r.to_string(),
-            (_, _, Some(b)) => b.to_string(),
-            _ => "-".to_string(),
+        let by = match (c.close, c.reset, c.closer) {
+            (CloseKind::Reset | CloseKind::Refused, Some(r), _) => r.by.as_str(),
+            (_, _, Some(b)) => b.as_str(),
+            _ => "-",
         };
         let close = if c.midstream {
-            format!("{} (mid-stream)", c.close)
+            format!("{} (mid-stream)", c.close.as_str())
         } else {
-            c.close.to_string()
+            c.close.as_str().to_string()
         };
+        let (client, server) = (&c.client_figures, &c.server_figures);
         t.add_row(vec![
             right(c.id),
-            Cell::new(&c.client),
-            Cell::new(&c.server),
-            right(c.packets.client_to_server),
-            right(c.packets.server_to_client),
-            right(c.bytes.client_to_server),
-            right(c.bytes.server_to_client),
-            Cell::new(Timestamp::utc_string(c.first_seen.0)),
-            right(format!("{:.3}", c.duration_ms.as_f64() / 1000.0)),
-            right(opt_ms(c.handshake.as_ref().and_then(|h| h.rtt_ms))),
+            Cell::new(c.client),
+            Cell::new(c.server),
+            right(client.packets),
+            right(server.packets),
+            right(client.bytes),
+            right(server.bytes),
+            Cell::new(c.first_seen.utc_string()),
+            right(format!("{:.3}", Millis(c.duration()).as_f64() / 1000.0)),
+            right(opt_ms(c.handshake_rtt().map(Millis))),
             Cell::new(close),
             Cell::new(by),
-            Cell::new(c.time_wait.unwrap_or("-")),
-            Cell::new(format!("{} / {}", c.states.client, c.states.server)),
+            Cell::new(time_wait_text(c.time_wait).unwrap_or("-")),
+            Cell::new(format!(
+                "{} / {}",
+                c.client_state.as_str(),
+                c.server_state.as_str()
+            )),
             Cell::new(app_label(&c.app)),
         ]);
     }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::check::{RuleResult, Status, Verdict};
+use crate::check::eval::{RuleResult, Status, Verdict};
 
 fn upper(status: Status) -> &'static str {
     match status {
