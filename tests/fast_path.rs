@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use synack::capture::file::CaptureReader;
 use synack::decode::{decode, decode_without_fast_path, Decoded};
-use synack::flow::{Connection, FlowTable};
-use synack::model::event::Event;
+use synack::flow::FlowTable;
+use synack::model::event::{ConnectionView, Event};
 use synack::model::time::Timestamp;
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -115,10 +115,12 @@ fn header_prediction_tracks_every_connection_as_the_general_path_does() {
             };
             segments += 1;
             for (table, seen) in &mut runs {
-                let mut note = |c: &Connection, at: Timestamp, e: Event| {
+                let mut note = |c: &ConnectionView, at: Timestamp, e: Event| {
                     seen.push(format!("{at:?} {e:?} {c:?}"))
                 };
                 table.on_segment(&seg, p.orig_len, p.ts, &mut note);
+                // The whole working state after each segment, not only what events show.
+                seen.push(format!("{:?}", table.connection_of(&seg)));
             }
         });
         let [seen_p, seen_g]: [Vec<String>; 2] = runs

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
 use synack::capture::file::CaptureReader;
-use synack::flow::NoEvents;
+use synack::model::event::NoEvents;
 use synack::model::report::Report;
 use synack::model::seq::Seq;
 

@@ -29,7 +29,7 @@ use synack::model::report::Report;
 use synack::model::summary::{Distribution, SummaryBuilder};
 use synack::model::seq::Seq;
 use synack::model::time::Timestamp;
-use synack::model::event::Event;
+use synack::model::event::{ConnectionView, Event};
 use synack::model::state::CloseKind;
 
 const ENDPOINTS: [&str; 4] = [
@@ -255,7 +255,7 @@ fuzz_target!(|input: Input| {
         }
         segments += 1;
         let wire_len = u32::from(seg.header_len) + 40;
-        flows.on_segment(&seg, wire_len, now, &mut |c: &Connection, _, e| match e {
+        flows.on_segment(&seg, wire_len, now, &mut |c: &ConnectionView, _, e| match e {
             Event::Segment { .. } => segment_events += 1,
             Event::ConnectionStarted { .. } => started += 1,
             Event::HandshakeCompleted { .. } => *completed.entry(c.id).or_default() += 1,

@@ -12,7 +12,7 @@ use std::io::Cursor;
 
 use synack::analysis::pipeline::{Analyzer, InputReport, Options};
 use synack::capture::file::{CaptureReader, SourceError};
-use synack::flow::NoEvents;
+use synack::model::event::NoEvents;
 use synack::model::report::Report;
 
 /// What reading `data` as a capture gave: the one-line error, if any, and the report

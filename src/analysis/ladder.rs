@@ -6,9 +6,8 @@
 
 use std::collections::VecDeque;
 
-use crate::flow::Connection;
 use crate::model::connection::ConnectionRecord;
-use crate::model::event::Event;
+use crate::model::event::{ConnectionView, Event};
 use crate::model::ladder::{Entered, Fold, Ladder, Mark, Marks, Row, SegmentRow, MAX_ROWS};
 use crate::model::state::Side;
 use crate::model::time::Timestamp;
@@ -65,10 +64,10 @@ impl LadderBuilder {
     }
 
     /// One event of the selected connection.
-    pub fn on_event(&mut self, c: &Connection, at: Timestamp, e: Event) {
+    pub fn on_event(&mut self, c: &ConnectionView, at: Timestamp, e: Event) {
         let first_seen = *self.first_seen.get_or_insert(c.first_seen);
         for side in [Side::Client, Side::Server] {
-            self.base_seq[side_idx(side)] = c.tcp.endpoint(side).base_seq.map(|s| s.0);
+            self.base_seq[side_idx(side)] = c.base_seq(side).map(|s| s.0);
         }
         if let Event::Segment {
             by,
@@ -239,7 +238,7 @@ mod tests {
             };
             t += 1;
             let at = Timestamp::from_secs_nanos(100, t * 1000);
-            table.on_segment(&seg, 60 + len, at, &mut |conn: &Connection, at, e| {
+            table.on_segment(&seg, 60 + len, at, &mut |conn: &ConnectionView, at, e| {
                 b.on_event(conn, at, e)
             });
         };

@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use crate::capture::file::{BufferExchange, Packet};
 use crate::decode::{decode, Decoded, LinkType, TcpSegment};
-use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, NoEvents, Spent};
+use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, Spent};
 use crate::model::connection::ConnectionRecord;
+use crate::model::event::NoEvents;
 use crate::model::flags::TcpFlags;
 use crate::model::report::PacketCounts;
 use crate::model::seq::Seq;

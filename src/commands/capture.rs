@@ -13,8 +13,9 @@ use anyhow::Context;
 use synack::analysis::pipeline::{Analyzer, InputReport, Options};
 use synack::capture::file::{CaptureReader, InputStats, Packet};
 use synack::capture::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
-use synack::flow::{Connection, Limits};
+use synack::flow::Limits;
 use synack::model::connection::ConnectionRecord;
+use synack::model::event::ConnectionView;
 use synack::model::event::Event;
 use synack::model::report::{CaptureSummary, Report};
 use synack::model::time::Timestamp;
@@ -110,7 +111,7 @@ impl<W: Write> Run<W> {
         self.last_ts = Some(self.last_ts.map_or(p.ts, |t| t.max(p.ts)));
         let (printer, io_error) = (&mut self.printer, &mut self.io_error);
         self.analyzer
-            .process(p, &mut |c: &Connection, ts: Timestamp, e: Event| {
+            .process(p, &mut |c: &ConnectionView, ts: Timestamp, e: Event| {
                 if io_error.is_none() {
                     if let Err(err) = printer.event(c, ts, e) {
                         *io_error = Some(err);

@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use synack::analysis::ladder::LadderBuilder;
 use synack::analysis::pipeline::{Analyzer, Options};
 use synack::decode::LinkType;
-use synack::flow::Connection;
+use synack::model::event::ConnectionView;
 use synack::output::{ladder, svg};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,7 +68,7 @@ enum Select {
 }
 
 impl Select {
-    fn matches(&self, c: &Connection) -> bool {
+    fn matches(&self, c: &ConnectionView) -> bool {
         match *self {
             Select::Id(id) => c.id == id,
             Select::Endpoints { client, server } => {
@@ -109,7 +109,7 @@ fn use_color(choice: ColorChoice) -> bool {
 /// whether an input failed, after saying so on stderr.
 fn read_all(
     args: &LadderArgs,
-    mut sink: impl FnMut(&Connection, synack::model::time::Timestamp, synack::model::event::Event),
+    mut sink: impl FnMut(&ConnectionView, synack::model::time::Timestamp, synack::model::event::Event),
 ) -> anyhow::Result<(synack::analysis::pipeline::Analysis, bool)> {
     let options = Options {
         filter: args.filter.clone(),

@@ -9,7 +9,8 @@ use clap::ValueEnum;
 
 use synack::analysis::pipeline::{Analyzer, Options};
 use synack::decode::LinkType;
-use synack::flow::{Limits, NoEvents};
+use synack::flow::Limits;
+use synack::model::event::NoEvents;
 use synack::model::report::Report;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};

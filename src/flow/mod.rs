@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::app::detector::AppDetector;
 use crate::decode::{socket_addr, TcpSegment, V4_MAPPED};
 use crate::model::connection::RoleBasis;
-use crate::model::event::Event;
+use crate::model::event::{ConnectionView, Event, EventSink, KeepaliveSoFar};
 use crate::model::state::Side;
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
@@ -42,6 +42,26 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// What event printers may know of it (`crate::model::event`).
+    pub fn view(&self) -> ConnectionView {
+        let keepalive = |e: &crate::tcp::tracker::Endpoint| KeepaliveSoFar {
+            probes: e.keepalive.probes,
+            acks: e.keepalive.acks,
+            idle_before_first: e.keepalive.idle_before_first,
+        };
+        let t = &self.tcp;
+        ConnectionView {
+            id: self.id,
+            client: self.client,
+            server: self.server,
+            first_seen: self.first_seen,
+            base_seq: [t.client.base_seq, t.server.base_seq],
+            refused: t.refused,
+            first_fin: t.first_fin.map(|(side, _)| side),
+            keepalive: [keepalive(&t.client), keepalive(&t.server)],
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         self.last_seen.saturating_since(self.first_seen)
     }
@@ -408,30 +428,6 @@ impl Default for Limits {
     }
 }
 
-/// Where a flow table sends the events a segment causes, with their connection: any
-/// `FnMut(&Connection, Timestamp, Event)`, or `NoEvents`.
-pub trait EventSink {
-    /// False for a sink that drops every event: the table and tracker then make none (an
-    /// event per segment, buffered and handed over, was 6% of an offline report's
-    /// instructions).
-    const WANTS_EVENTS: bool = true;
-    fn event(&mut self, conn: &Connection, at: Timestamp, e: Event);
-}
-
-impl<F: FnMut(&Connection, Timestamp, Event)> EventSink for F {
-    fn event(&mut self, conn: &Connection, at: Timestamp, e: Event) {
-        self(conn, at, e)
-    }
-}
-
-/// The sink of a run that wants only the report.
-pub struct NoEvents;
-
-impl EventSink for NoEvents {
-    const WANTS_EVENTS: bool = false;
-    fn event(&mut self, _: &Connection, _: Timestamp, _: Event) {}
-}
-
 /// Events of one segment, buffered so the sink can see the connection they belong to
 /// without a per-packet allocation.
 struct EventBuf {
@@ -591,6 +587,15 @@ impl FlowTable {
         self.on_hashed_segment(seg, (key, src_is_lo, hash), number, wire_len, at, sink);
     }
 
+    /// The connection a segment belongs to, if it is tracked and awake (for tests and
+    /// tools that look at the tracker's working state after a segment).
+    pub fn connection_of(&self, seg: &TcpSegment<'_>) -> Option<&Connection> {
+        let (key, _) = FlowKey::of(seg);
+        self.active
+            .find(self.hash(&key), |c| c.key == key)
+            .map(|c| &**c)
+    }
+
     /// The hash this table files `key` under.
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
@@ -668,8 +673,9 @@ impl FlowTable {
         }
         conn.app.on_segment(sender, seg);
         if S::WANTS_EVENTS {
+            let view = conn.view();
             for e in events.iter() {
-                sink.event(conn, at, e);
+                sink.event(&view, at, e);
             }
         }
         if self.active_len() > self.limits.max_connections {
@@ -931,6 +937,7 @@ fn new_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::event::NoEvents;
     use crate::model::flags::TcpFlags;
     use crate::model::seq::Seq;
     use std::net::{Ipv6Addr, SocketAddrV6};
@@ -1143,14 +1150,16 @@ mod tests {
                 if let crate::decode::Decoded::Tcp(seg) =
                     crate::decode::decode(p.link_type, p.data, cut)
                 {
-                    t.on_segment(&seg, p.orig_len, p.ts, &mut |c: &Connection, _, _| {
+                    t.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
+                    if let Some(c) = t.connection_of(&seg) {
                         assert_round_trip(c);
                         checked += 1;
-                    });
+                    }
                 }
             });
         }
-        assert!(checked > 1000, "{checked}");
+        // One check per segment of the fixtures read (649 of them).
+        assert!(checked > 600, "{checked}");
     }
 
     #[test]
@@ -1175,7 +1184,7 @@ mod tests {
                     crate::decode::decode(p.link_type, p.data, cut)
                 {
                     a.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
-                    b.on_segment(&seg, p.orig_len, p.ts, &mut |_: &Connection, _, _| {
+                    b.on_segment(&seg, p.orig_len, p.ts, &mut |_: &ConnectionView, _, _| {
                         events += 1
                     });
                 }

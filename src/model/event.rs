@@ -1,11 +1,13 @@
 //! Connection events as the tracker emits them, and the sink that receives them: the
 //! live printer, the ladder builder and the tests read these, never the tracker.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::model::flags::TcpFlags;
 use crate::model::seq::Seq;
 use crate::model::state::{Anomaly, Side, TcpState};
+use crate::model::time::Timestamp;
 
 /// What a segment meant, for live printers and CI checks.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,4 +59,73 @@ pub enum Event {
         by: Side,
     },
     Anomaly(Anomaly),
+}
+
+/// What a printer of events may know of the connection an event belongs to, as it stands
+/// after the segment that caused the event.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionView {
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_seen: Timestamp,
+    /// The first sequence number seen from each side (client, server), which relative
+    /// numbers count from.
+    pub base_seq: [Option<Seq>; 2],
+    /// The server answered the client's SYN with a RST.
+    pub refused: bool,
+    /// Who sent the first FIN.
+    pub first_fin: Option<Side>,
+    /// Each side's keep-alive probes so far (client, server).
+    pub keepalive: [KeepaliveSoFar; 2],
+}
+
+/// One side's keep-alive probes up to an event.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepaliveSoFar {
+    pub probes: u64,
+    /// Probes the peer answered.
+    pub acks: u64,
+    /// Idle time of the connection before the first probe.
+    pub idle_before_first: Option<Duration>,
+}
+
+impl KeepaliveSoFar {
+    pub fn unanswered(&self) -> u64 {
+        self.probes - self.acks
+    }
+}
+
+impl ConnectionView {
+    pub fn base_seq(&self, side: Side) -> Option<Seq> {
+        self.base_seq[side.index()]
+    }
+
+    pub fn keepalive(&self, side: Side) -> &KeepaliveSoFar {
+        &self.keepalive[side.index()]
+    }
+}
+
+/// Where a run sends the events a segment causes, with their connection: any
+/// `FnMut(&ConnectionView, Timestamp, Event)`, or `NoEvents`.
+pub trait EventSink {
+    /// False for a sink that drops every event: the table and tracker then make none (an
+    /// event per segment, buffered and handed over, was 6% of an offline report's
+    /// instructions).
+    const WANTS_EVENTS: bool = true;
+    fn event(&mut self, conn: &ConnectionView, at: Timestamp, e: Event);
+}
+
+impl<F: FnMut(&ConnectionView, Timestamp, Event)> EventSink for F {
+    fn event(&mut self, conn: &ConnectionView, at: Timestamp, e: Event) {
+        self(conn, at, e)
+    }
+}
+
+/// The sink of a run that wants only the report.
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    const WANTS_EVENTS: bool = false;
+    fn event(&mut self, _: &ConnectionView, _: Timestamp, _: Event) {}
 }

@@ -56,6 +56,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// 0 for the client, 1 for the server: where per-side pairs keep each.
+    pub fn index(self) -> usize {
+        match self {
+            Side::Client => 0,
+            Side::Server => 1,
+        }
+    }
+
     pub fn peer(self) -> Side {
         match self {
             Side::Client => Side::Server,

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::flow::Connection;
+use crate::model::event::ConnectionView;
 use crate::model::event::Event;
 use crate::model::state::{Side, TcpState};
 use crate::model::time::Timestamp;
@@ -56,7 +56,7 @@ pub fn clock(ts: Timestamp, utc: bool) -> String {
     shifted.time_of_day(false)
 }
 
-fn endpoint_name(c: &Connection, side: Side) -> String {
+fn endpoint_name(c: &ConnectionView, side: Side) -> String {
     match side {
         Side::Client => c.client.to_string(),
         Side::Server => c.server.to_string(),
@@ -96,7 +96,7 @@ impl<W: Write> EventPrinter<W> {
         Ok(())
     }
 
-    pub fn event(&mut self, c: &Connection, ts: Timestamp, e: Event) -> io::Result<()> {
+    pub fn event(&mut self, c: &ConnectionView, ts: Timestamp, e: Event) -> io::Result<()> {
         if self.opts.json {
             return self.json_event(c, ts, e);
         }
@@ -114,7 +114,7 @@ impl<W: Write> EventPrinter<W> {
                     return Ok(());
                 }
                 self.end_packet()?;
-                let base = |side: Side| c.tcp.endpoint(side).base_seq.unwrap_or(seq);
+                let base = |side: Side| c.base_seq(side).unwrap_or(seq);
                 let rel_seq = seq.0.wrapping_sub(base(by).0);
                 let mut line = format!(
                     "{} #{} {} > {}: Flags [{flags}], seq {rel_seq}",
@@ -155,10 +155,10 @@ impl<W: Write> EventPrinter<W> {
             },
             Event::Refused => "refused: the server answered the SYN with RST".to_string(),
             // A refusal is a reset too; its own line says more.
-            Event::Reset { .. } if c.tcp.refused => return Ok(()),
+            Event::Reset { .. } if c.refused => return Ok(()),
             Event::Reset { by, in_state } => format!("reset by {by} in {in_state}"),
             Event::FinSent { by } => {
-                let first = c.tcp.first_fin.map(|(s, _)| s) == Some(by);
+                let first = c.first_fin == Some(by);
                 if first {
                     format!("FIN from {by} (active close)")
                 } else {
@@ -169,7 +169,7 @@ impl<W: Write> EventPrinter<W> {
                 format!("{side} enters TIME_WAIT (active closer; held for 2·MSL)")
             }
             Event::KeepaliveProbe { by } => {
-                let ka = &c.tcp.endpoint(by).keepalive;
+                let ka = c.keepalive(by);
                 // This probe counts as unanswered until an ACK comes: earlier ones are.
                 let unanswered = ka.unanswered().saturating_sub(1);
                 if unanswered >= 1 {
@@ -209,7 +209,7 @@ impl<W: Write> EventPrinter<W> {
         Ok(())
     }
 
-    fn json_event(&mut self, c: &Connection, ts: Timestamp, e: Event) -> io::Result<()> {
+    fn json_event(&mut self, c: &ConnectionView, ts: Timestamp, e: Event) -> io::Result<()> {
         let mut obj = serde_json::Map::new();
         let put = |obj: &mut serde_json::Map<String, serde_json::Value>, k: &str, v| {
             obj.insert(k.to_string(), v);
@@ -266,7 +266,7 @@ impl<W: Write> EventPrinter<W> {
                 "time_wait"
             }
             Event::KeepaliveProbe { by } => {
-                let ka = &c.tcp.endpoint(by).keepalive;
+                let ka = c.keepalive(by);
                 put(&mut obj, "by", by.as_str().into());
                 put(&mut obj, "probe", ka.probes.into());
                 put(
