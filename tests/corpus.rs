@@ -3,11 +3,10 @@
 //! deliberate, documented in docs/inputs.md or docs/metrics.md, and asserted here.
 
 mod common;
-use common::corpus_dir;
+use common::{corpus_dir, synack};
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 type Row = HashMap<String, String>;
 
@@ -34,11 +33,10 @@ struct Run {
 }
 
 fn run(file: &Path) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json"])
         .arg(file)
-        .output()
-        .expect("run synack");
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
     let json = serde_json::from_slice(&out.stdout)

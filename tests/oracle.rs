@@ -5,11 +5,10 @@
 //! [`DIFFERENCES`] and asserted to still be what synack says.
 
 mod common;
-use common::corpus_dir;
+use common::{corpus_dir, synack};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -274,11 +273,10 @@ impl Checker<'_> {
 }
 
 fn run(file: &Path) -> Result<Value, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json"])
         .arg(file)
-        .output()
-        .map_err(|e| format!("cannot run synack: {e}"))?;
+        .output();
     serde_json::from_slice(&out.stdout).map_err(|e| {
         format!(
             "no JSON report ({e}); exit {:?}: {}",
