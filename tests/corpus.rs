@@ -3,7 +3,7 @@
 //! deliberate, documented in docs/inputs.md or docs/metrics.md, and asserted here.
 
 mod common;
-use common::{corpus_dir, synack};
+use common::{require_shared, synack};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -117,7 +117,7 @@ const DIFFERENCES: &[(&str, &str, u64, &str)] = &[
 
 #[test]
 fn every_corpus_file_matches_tshark_or_a_documented_difference() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = require_shared!("corpus");
     let rows = manifest(&dir);
     assert!(rows.len() >= 100, "manifest lists {} files", rows.len());
     let mut failures = Vec::new();
@@ -176,7 +176,7 @@ fn every_corpus_file_matches_tshark_or_a_documented_difference() {
 
 #[test]
 fn zero_window_probes_are_counted_where_tshark_says_keep_alive() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = require_shared!("corpus");
     let r = run(&dir.join("chrissanders__tcp_zerowindowdead.pcapng"));
     assert_eq!(num(&r.json, &["summary", "zero_window_probes"]), 3);
 }

@@ -31,7 +31,7 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn fast_path_decodes_every_packet_as_etherparse_does() {
-    let (files, fixtures) = all_captures();
+    let (files, fixtures) = all_captures(common::test_name!());
     let (mut packets, mut cut_variants, mut tcp) = (0u64, 0u64, 0u64);
     let mut mismatches = Vec::new();
     for path in &files {
@@ -75,23 +75,22 @@ fn fast_path_decodes_every_packet_as_etherparse_does() {
     eprintln!("{packets} packets ({tcp} TCP) and {cut_variants} cut variants decoded alike");
 }
 
-/// Every fixture and corpus capture (the files that open as captures come later).
-fn all_captures() -> (Vec<PathBuf>, usize) {
+/// Every fixture and corpus capture (the files that open as captures come later), and
+/// how many of them are fixtures. The corpus is there under CI=true.
+fn all_captures(test: &str) -> (Vec<PathBuf>, usize) {
     let mut files = Vec::new();
-    captures(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-        &mut files,
-    );
+    captures(&common::root().join("fixtures"), &mut files);
     let fixtures = files.len();
-    if let Some(corpus) = common::corpus_dir() {
-        captures(&corpus, &mut files);
+    match common::shared("corpus", test) {
+        Some(dir) => captures(&dir, &mut files),
+        None => eprintln!("{test}: ../shared/corpus not found, on the fixtures only"),
     }
     (files, fixtures)
 }
 
 #[test]
 fn header_prediction_tracks_every_connection_as_the_general_path_does() {
-    let (files, fixtures) = all_captures();
+    let (files, fixtures) = all_captures(common::test_name!());
     let mut segments = 0u64;
     let mut differing = Vec::new();
     for path in &files {

@@ -5,7 +5,7 @@
 //! [`DIFFERENCES`] and asserted to still be what synack says.
 
 mod common;
-use common::{corpus_dir, synack};
+use common::{require_shared, synack};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -511,7 +511,7 @@ fn compare_file(dir: &Path, f: &Row, streams: &[Row], handshakes: &[Row]) -> Fil
 
 #[test]
 fn every_stream_matches_tshark_or_a_documented_difference() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = require_shared!("corpus");
     let files = tsv("files.tsv");
     let streams = tsv("streams.tsv");
     let handshakes = tsv("handshakes.tsv");

@@ -12,7 +12,7 @@ mod gen;
 
 use std::path::{Path, PathBuf};
 
-use common::synack;
+use common::{require_shared, synack};
 
 fn report(files: &[PathBuf], threads: usize) -> (Vec<u8>, Option<i32>) {
     let out = synack()
@@ -171,9 +171,7 @@ fn every_fixture_reports_the_same_on_any_number_of_threads() {
 
 #[test]
 fn every_corpus_capture_reports_the_same_on_any_number_of_threads() {
-    let Some(dir) = common::corpus_dir() else {
-        return;
-    };
+    let dir = require_shared!("corpus");
     let files = captures(&dir);
     assert!(files.len() > 100);
     for f in &files {

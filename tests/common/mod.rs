@@ -1,8 +1,9 @@
 //! The one harness of the integration tests: running the synack binary and reading what it
-//! printed (`synack()`), and finding the shared corpus beside the checkout.
+//! printed (`synack()`), and finding what lies in ../shared beside the checkout
+//! (`require_shared!`, `shared`).
 //!
 //! Each test file that says `mod common;` compiles its own copy, and uses only part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -184,19 +185,49 @@ impl Out {
 // ../shared
 // ---------------------------------------------------------------------------------------
 
-/// The shared corpus beside the checkout. Missing: a test fails under CI=true and skips
-/// with a message otherwise.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = root().join("../shared/corpus");
-    if dir.join("manifest.tsv").is_file() {
+/// `../shared/WHAT` beside the checkout (the corpus, the tools), or `None` when it is
+/// missing. Under CI=true a missing one fails the test `test` instead.
+pub fn shared(what: &str, test: &str) -> Option<PathBuf> {
+    let dir = root().join("../shared").join(what);
+    if dir.is_dir() {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!(
-            "CI=true but the shared corpus is missing at {}",
+            "{test}: CI=true but ../shared/{what} is missing (looked at {})",
             dir.display()
         );
     }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
     None
 }
+
+/// The name of the test function this is used in, as `cargo test` lists it.
+macro_rules! test_name {
+    () => {{
+        fn here() {}
+        let name = std::any::type_name_of_val(&here);
+        let name = name.strip_suffix("::here").unwrap_or(name);
+        // Without the test binary's own name (the crate).
+        name.split_once("::").map_or(name, |(_, test)| test)
+    }};
+}
+
+/// `../shared/WHAT` (a `PathBuf`), or else the test ends there: it prints
+/// `skipping TEST: ../shared/WHAT not found` on stderr and passes, except under CI=true,
+/// where it fails.
+macro_rules! require_shared {
+    ($what:expr) => {{
+        let what: &str = $what;
+        let test = $crate::common::test_name!();
+        match $crate::common::shared(what, test) {
+            Some(dir) => dir,
+            None => {
+                eprintln!("skipping {test}: ../shared/{what} not found");
+                return;
+            }
+        }
+    }};
+}
+
+#[allow(unused_imports)]
+pub(crate) use {require_shared, test_name};
