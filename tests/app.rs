@@ -2,23 +2,15 @@
 //! summary's counts), on the fixtures of fixtures/app/ whose payloads are written out in
 //! examples/mkfixtures.rs.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::synack;
 
 use serde_json::{json, Value};
-
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .output()
-        .expect("run synack")
-}
 
 fn report_json(files: &[&str]) -> Value {
     let mut args = vec!["report", "--format", "json"];
     args.extend_from_slice(files);
-    let out = synack(&args);
+    let out = synack().args(&args).output();
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stderr.is_empty());
     serde_json::from_slice(&out.stdout).expect("JSON")
@@ -61,12 +53,14 @@ fn each_fixture_gets_its_label() {
 
 #[test]
 fn hostile_sni_is_escaped_by_serde_in_json_text() {
-    let out = synack(&[
-        "report",
-        "--format",
-        "json",
-        "fixtures/app/tls-hostile-sni.pcap",
-    ]);
+    let out = synack()
+        .args([
+            "report",
+            "--format",
+            "json",
+            "fixtures/app/tls-hostile-sni.pcap",
+        ])
+        .output();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains('\x1b') && !text.contains('\x07'));
     assert!(text.contains(r#""sni":"\u001b]0;pwned\u0007"#), "{text}");
@@ -113,7 +107,7 @@ fn summary_counts_connections_per_label() {
 fn the_table_shows_requests_per_http_connection_and_escapes_sni() {
     let mut args = vec!["report", "--all"];
     args.extend_from_slice(&APP_FIXTURES);
-    let out = synack(&args);
+    let out = synack().args(&args).output();
     assert_eq!(out.status.code(), Some(0));
     let t = String::from_utf8(out.stdout).unwrap();
     let row = |client: &str| -> &str {

@@ -4,9 +4,12 @@
 //! usage).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
+
+mod common;
+use common::synack;
 
 /// One run of `synack check` from the crate root, so fixture paths stay relative.
 struct Run {
@@ -17,13 +20,11 @@ struct Run {
 
 impl Run {
     fn new(args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_synack"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        let out = synack()
             .arg("check")
             .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run synack");
+            .stdin_from(Stdio::null())
+            .output();
         let run = Run {
             code: out.status.code(),
             stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
@@ -704,11 +705,10 @@ fn standard_input_and_packet_filter() {
     let trace =
         std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap"))
             .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["check", "-", "--min-connections", "8", "--format", "json"])
-        .stdin(trace)
-        .output()
-        .unwrap();
+        .stdin_from(trace)
+        .output();
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["files"][0]["file"], "-");

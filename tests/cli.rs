@@ -2,49 +2,22 @@
 //! input and exit codes, table output, the pinned JSON shape, and a closed stdout.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader};
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_synack"));
-    c.current_dir(root());
-    c
-}
-
-/// Runs `synack ARGS` from the crate root (fixture paths stay relative and stable).
-fn synack(args: &[&str]) -> Output {
-    cmd().args(args).output().expect("run synack")
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("UTF-8 stderr")
-}
-
-fn stdout_of(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("JSON does not parse: {e}\n{}", stdout_of(out)))
-}
+mod common;
+use common::{root, synack, Out};
 
 /// `synack report --format json FILES...`, which must succeed silently.
 fn report_json(extra: &[&str], files: &[&str]) -> Value {
     let mut args = vec!["report", "--format", "json"];
     args.extend_from_slice(extra);
     args.extend_from_slice(files);
-    let out = synack(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert_eq!(stderr_of(&out), "");
-    json_of(&out)
+    let out = synack().args(&args).output();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    assert_eq!(out.stderr(), "");
+    out.json()
 }
 
 fn u(v: &Value) -> u64 {
@@ -64,20 +37,13 @@ fn assert_no_panic(stderr: &str) {
 #[test]
 fn stdin_gives_the_same_report_as_the_file() {
     let bytes = std::fs::read(root().join("fixtures/sample.pcap")).unwrap();
-    let mut child = cmd()
+    let out = synack()
         .args(["report", "--format", "json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn synack");
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().expect("write stdin");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert_eq!(stderr_of(&out), "");
-    let mut from_stdin = json_of(&out);
+        .stdin(bytes)
+        .output();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    assert_eq!(out.stderr(), "");
+    let mut from_stdin = out.json();
     assert_eq!(from_stdin["inputs"][0]["file"], "-");
 
     let mut from_file = report_json(&[], &["fixtures/sample.pcap"]);
@@ -126,17 +92,19 @@ fn filter_keeps_only_the_matching_connection() {
 #[test]
 fn bad_filter_exits_2_with_one_line_naming_it() {
     for format in ["json", "table"] {
-        let out = synack(&[
-            "report",
-            "--format",
-            format,
-            "--filter",
-            "tcp port",
-            "fixtures/sample.pcap",
-        ]);
+        let out = synack()
+            .args([
+                "report",
+                "--format",
+                format,
+                "--filter",
+                "tcp port",
+                "fixtures/sample.pcap",
+            ])
+            .output();
         assert_eq!(out.status.code(), Some(2), "{format}");
-        assert_eq!(stdout_of(&out), "", "{format}: no report");
-        let err = stderr_of(&out);
+        assert_eq!(out.stdout(), "", "{format}: no report");
+        let err = out.stderr();
         assert_no_panic(&err);
         assert_eq!(err.lines().count(), 1, "{format}: {err}");
         assert!(err.ends_with('\n'));
@@ -170,10 +138,12 @@ fn msl_decides_time_wait_reuse() {
 #[test]
 fn msl_must_be_positive() {
     for msl in ["0", "-1", "nan"] {
-        let out = synack(&["report", "--msl", msl, "fixtures/sample.pcap"]);
+        let out = synack()
+            .args(["report", "--msl", msl, "fixtures/sample.pcap"])
+            .output();
         assert_eq!(out.status.code(), Some(2), "--msl {msl}");
-        assert_eq!(stdout_of(&out), "");
-        assert_no_panic(&stderr_of(&out));
+        assert_eq!(out.stdout(), "");
+        assert_no_panic(&out.stderr());
     }
 }
 
@@ -234,8 +204,10 @@ fn the_bad_table_covers_every_file_in_fixtures_bad() {
 fn bad_input_exit_codes_messages_and_partial_reports() {
     for b in BAD {
         let path = format!("fixtures/bad/{}", b.file);
-        let out = synack(&["report", "--format", "json", &path]);
-        let err = stderr_of(&out);
+        let out = synack()
+            .args(["report", "--format", "json", &path])
+            .output();
+        let err = out.stderr();
         assert_no_panic(&err);
         assert_eq!(out.status.code(), Some(b.code), "{path}: {err}");
         match b.message {
@@ -243,7 +215,7 @@ fn bad_input_exit_codes_messages_and_partial_reports() {
             None => assert_eq!(err, "", "{path}"),
         }
         // The JSON report is printed all the same, covering what was read.
-        let j = json_of(&out);
+        let j = out.json();
         let input = &j["inputs"][0];
         assert_eq!(input["file"], path.as_str());
         assert_eq!(input["error"].as_str(), b.message, "{path}");
@@ -269,22 +241,24 @@ fn bad_input_exit_codes_messages_and_partial_reports() {
             assert!(warnings.is_empty(), "{path}: {warnings:?}");
         }
         // The table says the same on stderr and exits the same way.
-        let table = synack(&["report", &path]);
+        let table = synack().args(["report", &path]).output();
         assert_eq!(table.status.code(), Some(b.code), "{path} (table)");
-        assert_eq!(stderr_of(&table), err, "{path} (table)");
-        assert!(stdout_of(&table).contains(&path), "{path} (table)");
+        assert_eq!(table.stderr(), err, "{path} (table)");
+        assert!(table.stdout().contains(&path), "{path} (table)");
     }
 }
 
 #[test]
 fn the_packets_before_a_fault_are_analysed() {
-    let out = synack(&[
-        "report",
-        "--format",
-        "json",
-        "fixtures/bad/truncated-record.pcap",
-    ]);
-    let j = json_of(&out);
+    let out = synack()
+        .args([
+            "report",
+            "--format",
+            "json",
+            "fixtures/bad/truncated-record.pcap",
+        ])
+        .output();
+    let j = out.json();
     let c = &j["connections"][0];
     // The first 5 packets of the 10-packet exchange: no FIN yet.
     assert_eq!(c["client"], "192.0.2.10:40000");
@@ -301,13 +275,13 @@ fn the_packets_before_a_fault_are_analysed() {
 fn missing_file_exits_2_with_the_os_error() {
     let path = "fixtures/does-not-exist.pcap";
     let os_error = std::fs::File::open(root().join(path)).unwrap_err();
-    let out = synack(&["report", "--format", "json", path]);
+    let out = synack().args(["report", "--format", "json", path]).output();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr_of(&out),
+        out.stderr(),
         format!("synack: {path}: cannot open: {os_error}\n")
     );
-    let j = json_of(&out);
+    let j = out.json();
     assert_eq!(
         j["inputs"][0]["error"].as_str().unwrap(),
         format!("cannot open: {os_error}")
@@ -318,12 +292,14 @@ fn missing_file_exits_2_with_the_os_error() {
 
 #[test]
 fn directory_exits_2() {
-    let out = synack(&["report", "--format", "json", "fixtures/bad"]);
+    let out = synack()
+        .args(["report", "--format", "json", "fixtures/bad"])
+        .output();
     assert_eq!(out.status.code(), Some(2));
-    let err = stderr_of(&out);
+    let err = out.stderr();
     assert_no_panic(&err);
     assert_eq!(err, "synack: fixtures/bad: cannot open: is a directory\n");
-    let j = json_of(&out);
+    let j = out.json();
     assert_eq!(u(&j["packets"]["total"]), 0);
 }
 
@@ -336,13 +312,13 @@ fn one_bad_file_among_several_still_reports_the_others() {
     ];
     let mut args = vec!["report", "--format", "json"];
     args.extend_from_slice(&files);
-    let out = synack(&args);
+    let out = synack().args(&args).output();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr_of(&out),
+        out.stderr(),
         "synack: fixtures/bad/not-a-capture.txt: not a pcap or pcapng capture (first bytes 54 68 69 73)\n"
     );
-    let j = json_of(&out);
+    let j = out.json();
     let inputs = j["inputs"].as_array().unwrap();
     let names: Vec<&str> = inputs.iter().map(|i| i["file"].as_str().unwrap()).collect();
     assert_eq!(names, files);
@@ -358,16 +334,18 @@ fn one_bad_file_among_several_still_reports_the_others() {
     assert_eq!(u(&j["summary"]["closes"]["refused"]), 2);
 
     // A fault in the middle of a file, with a good file after it.
-    let out = synack(&[
-        "report",
-        "--format",
-        "json",
-        "fixtures/bad/corrupt-record.pcap",
-        "fixtures/tcp/close-client.pcap",
-    ]);
+    let out = synack()
+        .args([
+            "report",
+            "--format",
+            "json",
+            "fixtures/bad/corrupt-record.pcap",
+            "fixtures/tcp/close-client.pcap",
+        ])
+        .output();
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr_of(&out).lines().count(), 1);
-    let j = json_of(&out);
+    assert_eq!(out.stderr().lines().count(), 1);
+    let j = out.json();
     assert_eq!(u(&j["packets"]["total"]), 4 + 11);
     assert_eq!(u(&j["summary"]["connections"]), 2);
 }
@@ -385,10 +363,10 @@ fn rows(table: &str) -> Vec<&str> {
 }
 
 fn table(args: &[&str]) -> String {
-    let out = synack(args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert_eq!(stderr_of(&out), "");
-    stdout_of(&out)
+    let out = synack().args(args).output();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    assert_eq!(out.stderr(), "");
+    out.stdout()
 }
 
 #[test]
@@ -485,9 +463,9 @@ fn row_selection_options_conflict() {
         let mut a = vec!["report"];
         a.extend_from_slice(&args);
         a.push("fixtures/sample.pcap");
-        let out = synack(&a);
+        let out = synack().args(&a).output();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_eq!(stdout_of(&out), "");
+        assert_eq!(out.stdout(), "");
     }
 }
 
@@ -916,9 +894,9 @@ fn json_schema_holds_for_nulls_and_odd_cases() {
         "fixtures/bad/truncated-record.pcap",
         "fixtures/does-not-exist.pcap",
     ] {
-        let out = synack(&["report", "--format", "json", bad]);
+        let out = synack().args(["report", "--format", "json", bad]).output();
         assert_eq!(out.status.code(), Some(2));
-        check_schema(&json_of(&out), bad);
+        check_schema(&out.json(), bad);
     }
 }
 
@@ -932,31 +910,26 @@ fn many_samples() -> Vec<&'static str> {
     vec!["fixtures/sample.pcap"; 1000]
 }
 
-fn read_one_line_then_close(args: &[&str]) -> Output {
-    let mut child = cmd()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn synack");
+fn read_one_line_then_close(args: &[&str]) -> Out {
+    let mut child = synack().args(args).spawn();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert!(!line.is_empty());
     drop(stdout);
-    child.wait_with_output().unwrap()
+    child.wait_with_output().unwrap().into()
 }
 
 fn broken_pipe(format: &str) {
     let mut args = vec!["report", "--format", format];
     args.extend(many_samples());
     // The whole report is far larger than a pipe holds.
-    let full = synack(&args);
+    let full = synack().args(&args).output();
     assert_eq!(full.status.code(), Some(0));
     assert!(full.stdout.len() > 128 * 1024, "{}", full.stdout.len());
 
     let out = read_one_line_then_close(&args);
-    let err = stderr_of(&out);
+    let err = out.stderr();
     assert_no_panic(&err);
     assert_eq!(err, "", "{format}");
     assert_eq!(out.status.code(), Some(0), "{format}: {err}");
@@ -977,6 +950,6 @@ fn broken_pipe_small_report() {
     // `synack report fixtures/sample.pcap | head -1`: whether or not synack finished
     // writing before the reader left, it exits 0 without a word.
     let out = read_one_line_then_close(&["report", "fixtures/sample.pcap"]);
-    assert_eq!(stderr_of(&out), "");
+    assert_eq!(out.stderr(), "");
     assert_eq!(out.status.code(), Some(0));
 }

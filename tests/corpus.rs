@@ -3,11 +3,10 @@
 //! deliberate, documented in docs/inputs.md or docs/metrics.md, and asserted here.
 
 mod common;
-use common::corpus_dir;
+use common::{require_shared, synack};
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 type Row = HashMap<String, String>;
 
@@ -34,11 +33,10 @@ struct Run {
 }
 
 fn run(file: &Path) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json"])
         .arg(file)
-        .output()
-        .expect("run synack");
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
     let json = serde_json::from_slice(&out.stdout)
@@ -119,7 +117,7 @@ const DIFFERENCES: &[(&str, &str, u64, &str)] = &[
 
 #[test]
 fn every_corpus_file_matches_tshark_or_a_documented_difference() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = require_shared!("corpus");
     let rows = manifest(&dir);
     assert!(rows.len() >= 100, "manifest lists {} files", rows.len());
     let mut failures = Vec::new();
@@ -178,7 +176,7 @@ fn every_corpus_file_matches_tshark_or_a_documented_difference() {
 
 #[test]
 fn zero_window_probes_are_counted_where_tshark_says_keep_alive() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = require_shared!("corpus");
     let r = run(&dir.join("chrissanders__tcp_zerowindowdead.pcapng"));
     assert_eq!(num(&r.json, &["summary", "zero_window_probes"]), 3);
 }

@@ -18,32 +18,21 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
+
+mod common;
+use common::{root, synack};
 
 // ---------------------------------------------------------------------------------------
 // Running synack
 // ---------------------------------------------------------------------------------------
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs `synack ARGS` from the crate root, so fixture paths are relative and stable.
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run synack")
-}
-
 /// `synack report --format json FILES...`, which must succeed silently.
 fn report_json(files: &[&str]) -> (Value, String) {
     let mut args = vec!["report", "--format", "json"];
     args.extend(files.iter().map(|f| &**f));
-    let out = synack(&args);
+    let out = synack().args(&args).output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -1203,12 +1192,14 @@ fn every_link_type_gives_one_connection_of_ten_packets() {
 
 #[test]
 fn unsupported_link_type_is_counted_and_warned_about() {
-    let out = synack(&[
-        "report",
-        "--format",
-        "json",
-        "fixtures/linktypes/unsupported.pcap",
-    ]);
+    let out = synack()
+        .args([
+            "report",
+            "--format",
+            "json",
+            "fixtures/linktypes/unsupported.pcap",
+        ])
+        .output();
     assert_eq!(out.status.code(), Some(0));
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     let p = &j["packets"];

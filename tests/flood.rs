@@ -4,7 +4,9 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+
+mod common;
+use common::synack;
 
 /// A classic pcap of `n` SYNs, each from its own address and port to one server.
 fn write_flood(path: &Path, n: u32) {
@@ -58,16 +60,8 @@ fn children_max_rss_kib() -> i64 {
 }
 
 fn json(args: &[&str], file: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .arg(file)
-        .output()
-        .expect("run synack");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = synack().args(args).arg(file).output();
+    out.success();
     let text = String::from_utf8(out.stdout).expect("utf-8");
     if args[0] == "capture" {
         // One event per line, the report last.

@@ -8,6 +8,9 @@ use std::path::Path;
 
 use synack::decode::Decoded;
 
+mod common;
+use common::synack;
+
 #[path = "../fuzz/src/decode_input.rs"]
 mod decode_input;
 #[path = "../fuzz/src/reader_input.rs"]
@@ -132,11 +135,7 @@ fn reader_pib_short_block() {
     assert_eq!(report.inputs[0].byte_order, Some("big-endian"));
 
     // The binary: that line on stderr, the report all the same, exit status 2.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(["report", "--format", "json", path])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run synack");
+    let out = synack().args(["report", "--format", "json", path]).output();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

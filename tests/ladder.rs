@@ -5,42 +5,29 @@
 //! `SYNACK_UPDATE_SNAPSHOTS=1 cargo test --release --test ladder` rewrites the snapshots;
 //! read each one against `tcpdump -nr FILE` before committing it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::root;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::PathBuf;
 
-fn synack_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_synack"));
-    c.args(args).current_dir(root()).env_remove("NO_COLOR");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run synack")
-}
-
-fn synack(args: &[&str]) -> Output {
-    synack_env(args, &[])
-}
-
-fn text(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// synack without NO_COLOR from the environment: colors only where a test asks.
+fn synack() -> common::Synack {
+    common::synack().env_remove("NO_COLOR")
 }
 
 /// `synack ladder ARGS`, which must succeed silently.
 fn ladder(args: &[&str]) -> String {
     let mut all = vec!["ladder"];
     all.extend_from_slice(args);
-    let out = synack(&all);
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-    assert_eq!(stderr(&out), "", "{args:?}");
-    text(&out)
+    let out = synack().args(&all).output();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        out.stderr_lossy()
+    );
+    assert_eq!(out.stderr_lossy(), "", "{args:?}");
+    out.stdout()
 }
 
 fn snapshot_path(name: &str) -> PathBuf {
@@ -217,25 +204,25 @@ fn colors_only_when_asked_or_on_a_terminal() {
     assert!(colored.contains("\x1b[33m"), "FIN in yellow");
     assert_eq!(strip_ansi(&colored), plain);
     // NO_COLOR turns off automatic colors only.
-    let out = synack_env(
-        &[
+    let out = synack()
+        .args([
             "ladder",
             "--color",
             "always",
             "fixtures/tcp/close-client.pcap",
-        ],
-        &[("NO_COLOR", "1")],
-    );
-    assert_eq!(text(&out), colored);
-    let out = synack_env(
-        &["ladder", "fixtures/tcp/close-client.pcap"],
-        &[("NO_COLOR", "1")],
-    );
-    assert_eq!(text(&out), plain);
+        ])
+        .env("NO_COLOR", "1")
+        .output();
+    assert_eq!(out.stdout(), colored);
+    let out = synack()
+        .args(["ladder", "fixtures/tcp/close-client.pcap"])
+        .env("NO_COLOR", "1")
+        .output();
+    assert_eq!(out.stdout(), plain);
 }
 
 fn report_json(file: &str) -> serde_json::Value {
-    let out = synack(&["report", "--format", "json", file]);
+    let out = synack().args(["report", "--format", "json", file]).output();
     assert_eq!(out.status.code(), Some(0));
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
@@ -327,10 +314,10 @@ fn no_match_is_an_error_naming_the_selector() {
             "cannot be used with",
         ),
     ] {
-        let out = synack(&args);
+        let out = synack().args(&args).output();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_eq!(text(&out), "", "{args:?}");
-        let err = stderr(&out);
+        assert_eq!(out.stdout(), "", "{args:?}");
+        let err = out.stderr_lossy();
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }

@@ -6,10 +6,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::synack;
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -18,13 +21,7 @@ fn in_ci() -> bool {
 /// Starts `synack capture` and waits for its "listening on" line. `None` when capture is
 /// not permitted here.
 fn start_capture(args: &[&str]) -> Option<(Child, mpsc::Receiver<String>)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
-        .arg("capture")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start synack");
+    let mut child = synack().arg("capture").args(args).spawn();
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -231,16 +228,11 @@ fn live_capture_on_loopback_sees_every_kind_of_close() {
     assert!(err.contains("packets dropped by kernel"), "{err}");
 
     // The -w file opens and holds the same packets.
-    let reread = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let reread = synack()
         .args(["report", "--format", "json"])
         .arg(&pcap_path)
-        .output()
-        .expect("report on the -w file");
-    assert!(
-        reread.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reread.stderr)
-    );
+        .output();
+    reread.success();
     let j: serde_json::Value = serde_json::from_slice(&reread.stdout).expect("JSON");
     assert_eq!(j["packets"]["total"], captured);
     assert_eq!(j["summary"]["connections"], 5);
@@ -249,10 +241,9 @@ fn live_capture_on_loopback_sees_every_kind_of_close() {
 
 #[test]
 fn unknown_interface_lists_the_available_ones() {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["capture", "-i", "synack-no-such-if0"])
-        .output()
-        .expect("run");
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     if err.contains("no permission") {
         assert!(!in_ci(), "CI=true but capture is not permitted: {err}");
@@ -272,10 +263,9 @@ fn unknown_interface_lists_the_available_ones() {
 
 #[test]
 fn bad_live_filter_shows_the_filter_and_libpcap_message() {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["capture", "-i", "lo", "tcp", "port"])
-        .output()
-        .expect("run");
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     if err.contains("no permission") {
         assert!(!in_ci(), "CI=true but capture is not permitted: {err}");
@@ -287,11 +277,10 @@ fn bad_live_filter_shows_the_filter_and_libpcap_message() {
 
 #[test]
 fn replaying_a_file_prints_its_events() {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["capture", "--utc", "-r"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample.pcap"))
-        .output()
-        .expect("run");
+        .output();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(
@@ -309,14 +298,13 @@ fn replaying_a_file_prints_its_events() {
 
 #[test]
 fn verbose_lines_carry_segments_and_state_changes() {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["capture", "--utc", "-v", "-r"])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/fixtures/tcp/close-client.pcap"
         ))
-        .output()
-        .expect("run");
+        .output();
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().expect("a line");
     assert!(first.contains("Flags [S], seq 0, win"), "{first}");

@@ -9,7 +9,9 @@ mod gen;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::synack;
 
 const PACKETS: u64 = 50_000;
 
@@ -39,16 +41,11 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn synack_json(path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json"])
         .arg(path)
-        .output()
-        .expect("run synack");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output();
+    out.success();
     serde_json::from_slice(&out.stdout).expect("synack JSON")
 }
 

@@ -5,11 +5,10 @@
 //! [`DIFFERENCES`] and asserted to still be what synack says.
 
 mod common;
-use common::corpus_dir;
+use common::{require_shared, synack};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -274,11 +273,10 @@ impl Checker<'_> {
 }
 
 fn run(file: &Path) -> Result<Value, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json"])
         .arg(file)
-        .output()
-        .map_err(|e| format!("cannot run synack: {e}"))?;
+        .output();
     serde_json::from_slice(&out.stdout).map_err(|e| {
         format!(
             "no JSON report ({e}); exit {:?}: {}",
@@ -513,7 +511,7 @@ fn compare_file(dir: &Path, f: &Row, streams: &[Row], handshakes: &[Row]) -> Fil
 
 #[test]
 fn every_stream_matches_tshark_or_a_documented_difference() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = require_shared!("corpus");
     let files = tsv("files.tsv");
     let streams = tsv("streams.tsv");
     let handshakes = tsv("handshakes.tsv");

@@ -10,36 +10,27 @@ mod common;
 #[path = "../examples/mktrace/gen.rs"]
 mod gen;
 
-use std::io::Write;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{require_shared, synack};
 
 fn report(files: &[PathBuf], threads: usize) -> (Vec<u8>, Option<i32>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json", "--threads"])
         .arg(threads.to_string())
         .args(files)
-        .output()
-        .expect("run synack");
+        .output();
     (out.stdout, out.status.code())
 }
 
 /// The report of `bytes` given on standard input.
 fn report_stdin(bytes: &[u8], threads: usize) -> Vec<u8> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json", "--threads"])
         .arg(threads.to_string())
         .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run synack");
-    let mut stdin = child.stdin.take().unwrap();
-    let bytes = bytes.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+        .stdin(bytes)
+        .output();
     assert!(out.status.success());
     out.stdout
 }
@@ -180,9 +171,7 @@ fn every_fixture_reports_the_same_on_any_number_of_threads() {
 
 #[test]
 fn every_corpus_capture_reports_the_same_on_any_number_of_threads() {
-    let Some(dir) = common::corpus_dir() else {
-        return;
-    };
+    let dir = require_shared!("corpus");
     let files = captures(&dir);
     assert!(files.len() > 100);
     for f in &files {

@@ -2,7 +2,9 @@
 //! never a negative or absurd interval in a figure.
 
 use std::io::Write;
-use std::process::Command;
+
+mod common;
+use common::synack;
 
 const YEAR_S: i64 = 365 * 24 * 3600;
 
@@ -71,11 +73,10 @@ fn backwards_and_jumping_timestamps_are_counted_and_never_make_a_negative_figure
             (10.4, true, ACK, 102, 502),
         ],
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+    let out = synack()
         .args(["report", "--format", "json"])
         .arg(&path)
-        .output()
-        .expect("run");
+        .output();
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success());
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");

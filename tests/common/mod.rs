@@ -1,20 +1,233 @@
-//! Helpers shared by the integration tests that read ../shared/corpus in place.
+//! The one harness of the integration tests: running the synack binary and reading what it
+//! printed (`synack()`), and finding what lies in ../shared beside the checkout
+//! (`require_shared!`, `shared`).
+//!
+//! Each test file that says `mod common;` compiles its own copy, and uses only part of it.
+#![allow(dead_code, unused_macros)]
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
-/// The shared corpus beside the checkout. Missing: a test fails under CI=true and skips
-/// with a message otherwise.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.join("manifest.tsv").is_file() {
+/// The crate root: synack runs from there, so fixture paths stay relative and stable.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Running synack
+// ---------------------------------------------------------------------------------------
+
+/// `synack`, to be given arguments, environment and standard input, then run.
+pub fn synack() -> Synack {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_synack"));
+    cmd.current_dir(root());
+    Synack { cmd, input: None }
+}
+
+/// One command line of the synack binary, run from the crate root.
+pub struct Synack {
+    cmd: Command,
+    input: Option<Vec<u8>>,
+}
+
+impl Synack {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    /// These bytes on standard input, written through a pipe while synack reads.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.input = Some(bytes.into());
+        self
+    }
+
+    /// Standard input from elsewhere: a file (as `synack - < FILE`), or `Stdio::null()`.
+    pub fn stdin_from(mut self, stdin: impl Into<Stdio>) -> Self {
+        self.cmd.stdin(stdin);
+        self
+    }
+
+    /// Runs to the end; standard output and standard error are collected.
+    pub fn output(mut self) -> Out {
+        let Some(input) = self.input.take() else {
+            return self.cmd.output().expect("run synack").into();
+        };
+        let mut child = self
+            .cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run synack");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output().expect("wait for synack");
+        writer.join().expect("stdin writer").expect("write stdin");
+        out.into()
+    }
+
+    /// Starts synack with standard output and standard error piped, for a test that reads
+    /// them as they come (a live capture, a reader that goes away).
+    pub fn spawn(mut self) -> Child {
+        assert!(self.input.is_none(), "spawn() does not write stdin(bytes)");
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start synack")
+    }
+}
+
+/// What one run printed, and how it ended.
+pub struct Out {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl From<std::process::Output> for Out {
+    fn from(o: std::process::Output) -> Out {
+        Out {
+            status: o.status,
+            stdout: o.stdout,
+            stderr: o.stderr,
+        }
+    }
+}
+
+impl Out {
+    /// Standard output, which must be UTF-8.
+    pub fn stdout(&self) -> String {
+        String::from_utf8(self.stdout.clone()).expect("UTF-8 stdout")
+    }
+
+    /// Standard error, which must be UTF-8.
+    pub fn stderr(&self) -> String {
+        String::from_utf8(self.stderr.clone()).expect("UTF-8 stderr")
+    }
+
+    /// Standard error, any bytes that are not UTF-8 replaced.
+    pub fn stderr_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// Standard output parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "JSON does not parse: {e}\n{}",
+                String::from_utf8_lossy(&self.stdout)
+            )
+        })
+    }
+
+    /// Asserts exit status 0.
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert!(self.status.success(), "{}", self.stderr_lossy());
+        self
+    }
+
+    /// Asserts exit status `code`.
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(self.status.code(), Some(code), "{}", self.stderr_lossy());
+        self
+    }
+
+    /// Asserts that standard output holds `part`.
+    #[track_caller]
+    pub fn stdout_contains(&self, part: &str) -> &Self {
+        let text = String::from_utf8_lossy(&self.stdout);
+        assert!(text.contains(part), "no {part:?} in stdout:\n{text}");
+        self
+    }
+
+    /// Asserts that standard error holds `part`.
+    #[track_caller]
+    pub fn stderr_contains(&self, part: &str) -> &Self {
+        let text = self.stderr_lossy();
+        assert!(text.contains(part), "no {part:?} in stderr:\n{text}");
+        self
+    }
+
+    /// Asserts that standard error is empty.
+    #[track_caller]
+    pub fn quiet(&self) -> &Self {
+        assert!(self.stderr.is_empty(), "stderr: {}", self.stderr_lossy());
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ../shared
+// ---------------------------------------------------------------------------------------
+
+/// `../shared/WHAT` beside the checkout (the corpus, the tools), or `None` when it is
+/// missing. Under CI=true a missing one fails the test `test` instead.
+pub fn shared(what: &str, test: &str) -> Option<PathBuf> {
+    let dir = root().join("../shared").join(what);
+    if dir.is_dir() {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!(
-            "CI=true but the shared corpus is missing at {}",
+            "{test}: CI=true but ../shared/{what} is missing (looked at {})",
             dir.display()
         );
     }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
     None
 }
+
+/// The name of the test function this is used in, as `cargo test` lists it.
+macro_rules! test_name {
+    () => {{
+        fn here() {}
+        let name = std::any::type_name_of_val(&here);
+        let name = name.strip_suffix("::here").unwrap_or(name);
+        // Without the test binary's own name (the crate).
+        name.split_once("::").map_or(name, |(_, test)| test)
+    }};
+}
+
+/// `../shared/WHAT` (a `PathBuf`), or else the test ends there: it prints
+/// `skipping TEST: ../shared/WHAT not found` on stderr and passes, except under CI=true,
+/// where it fails.
+macro_rules! require_shared {
+    ($what:expr) => {{
+        let what: &str = $what;
+        let test = $crate::common::test_name!();
+        match $crate::common::shared(what, test) {
+            Some(dir) => dir,
+            None => {
+                eprintln!("skipping {test}: ../shared/{what} not found");
+                return;
+            }
+        }
+    }};
+}
+
+#[allow(unused_imports)]
+pub(crate) use {require_shared, test_name};
