@@ -22,6 +22,8 @@ use synack::model::time::Timestamp;
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
 
+use super::values;
+
 #[derive(clap::Args)]
 pub struct CaptureArgs {
     /// Interface to capture on (`any` for all); default: libpcap's first interface.
@@ -42,16 +44,39 @@ pub struct CaptureArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<PathBuf>,
     /// Stop after this many packets.
-    #[arg(short = 'c', value_name = "N")]
+    #[arg(
+        short = 'c',
+        value_name = "N",
+        allow_hyphen_values = true,
+        value_parser = values::whole(1u64, None),
+    )]
     count: Option<u64>,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    duration: Option<f64>,
-    /// Bytes of each packet to capture.
-    #[arg(short = 's', long, value_name = "SNAPLEN", default_value_t = 262_144)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    duration: Option<Duration>,
+    /// Bytes of each packet to capture, at most 262144; 0 means 262144 (as tcpdump).
+    #[arg(
+        short = 's',
+        long,
+        value_name = "SNAPLEN",
+        default_value_t = values::SNAPLEN_MAX,
+        allow_hyphen_values = true,
+        value_parser = values::snaplen,
+    )]
     snaplen: i32,
-    /// Kernel capture buffer size, in KiB.
-    #[arg(short = 'B', long = "buffer-size", value_name = "KIB")]
+    /// Kernel capture buffer size, in KiB (1 to 2097151).
+    #[arg(
+        short = 'B',
+        long = "buffer-size",
+        value_name = "KIB",
+        allow_hyphen_values = true,
+        value_parser = values::whole(1, Some(values::BUFFER_KIB_MAX)),
+    )]
     buffer_kib: Option<i32>,
     /// Deliver packets as they arrive, without batching.
     #[arg(long)]
@@ -66,31 +91,46 @@ pub struct CaptureArgs {
     #[arg(long)]
     json: bool,
     /// Print a summary line every N seconds.
-    #[arg(long, value_name = "SECONDS")]
-    interval: Option<f64>,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    interval: Option<Duration>,
     /// Retire connections idle this long (Zeek's tcp_inactivity_timeout: 300 s).
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
-    idle_timeout: f64,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "300",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    idle_timeout: Duration,
     /// Most connections tracked at once; beyond it the longest-idle are evicted.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1_000_000,
+        allow_hyphen_values = true,
+        value_parser = values::whole(1usize, None),
+    )]
     max_connections: usize,
     /// Maximum segment lifetime in seconds; TIME_WAIT lasts 2·MSL.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    msl: f64,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "60",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    msl: Duration,
     /// Print times in UTC rather than local time.
     #[arg(long)]
     utc: bool,
     /// A libpcap filter expression, as tcpdump takes it (e.g. `tcp port 443`).
     #[arg(trailing_var_arg = true, value_name = "FILTER")]
     filter: Vec<String>,
-}
-
-fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
-    if v.is_finite() && v > 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        anyhow::bail!("{name} must be a positive number of seconds")
-    }
 }
 
 /// Everything the capture loop updates, apart from the source.
@@ -191,19 +231,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let msl = seconds("--msl", args.msl)?;
-    let idle = seconds("--idle-timeout", args.idle_timeout)?;
-    let duration = args
-        .duration
-        .map(|d| seconds("--duration", d))
-        .transpose()?;
-    let interval = args
-        .interval
-        .map(|d| seconds("--interval", d))
-        .transpose()?;
-    if args.max_connections == 0 {
-        anyhow::bail!("--max-connections must be at least 1");
-    }
+    let (msl, idle, duration, interval) =
+        (args.msl, args.idle_timeout, args.duration, args.interval);
     let filter = args.filter.join(" ");
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -20,6 +20,8 @@ use synack::decode::LinkType;
 use synack::model::report::Report;
 use synack::output::{junit, verdict};
 
+use super::values;
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
     Text,
@@ -48,14 +50,26 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Connections listed per broken rule in the text and JUnit outputs (JSON lists all).
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_hyphen_values = true,
+        value_parser = values::whole(0usize, None),
+    )]
     offenders: usize,
     /// Only packets matching this libpcap filter expression (as tcpdump -r FILE EXPR).
     #[arg(short = 'f', long, value_name = "BPF")]
     filter: Option<String>,
     /// Maximum segment lifetime in seconds; TIME_WAIT lasts 2·MSL.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    msl: f64,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "60",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    msl: Duration,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -99,7 +113,8 @@ impl clap::Args for LimitArgs {
                     .value_name(value)
                     .help(format!("Fail when {} {relation} {what}", k.metric.label))
                     .help_heading("Limits (docs/check.md)")
-                    .value_parser(move |s: &str| Amount::parse(unit, s)),
+                    .allow_hyphen_values(true)
+                    .value_parser(values::limit(unit)),
             )
         })
     }
@@ -110,11 +125,6 @@ impl clap::Args for LimitArgs {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    // try_: a huge --msl must be a usage error, not a panic in Duration::from_secs_f64.
-    let msl = match Duration::try_from_secs_f64(args.msl) {
-        Ok(d) if !d.is_zero() => d,
-        _ => anyhow::bail!("--msl must be a positive number of seconds"),
-    };
     let mut rules = args.limits.rules;
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path)
@@ -128,7 +138,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let options = Options {
         filter: args.filter.clone(),
-        msl,
+        msl: args.msl,
     };
     // A syntax error in the filter is the user's, whatever the link type: say it first.
     Analyzer::new(&options).check_filter(LinkType::ETHERNET)?;

@@ -15,6 +15,8 @@ use synack::decode::LinkType;
 use synack::model::event::ConnectionView;
 use synack::output::{ladder, svg};
 
+use super::values;
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     /// Colors when standard output is a terminal and NO_COLOR is not set.
@@ -32,7 +34,13 @@ pub struct LadderArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// The connection with this id in `synack report` (default: 1).
-    #[arg(long, value_name = "ID", conflicts_with_all = ["client", "server", "abnormal"])]
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with_all = ["client", "server", "abnormal"],
+        allow_hyphen_values = true,
+        value_parser = values::whole(1u64, None),
+    )]
     conn: Option<u64>,
     /// The first connection from this client (`ip:port`, IPv6 as `[addr]:port`).
     #[arg(long, value_name = "IP:PORT", conflicts_with = "abnormal")]

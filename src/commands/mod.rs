@@ -4,3 +4,4 @@ pub mod capture;
 pub mod check;
 pub mod ladder;
 pub mod report;
+pub mod values;

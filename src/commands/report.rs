@@ -15,6 +15,8 @@ use synack::model::report::Report;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
 
+use super::values;
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
     Table,
@@ -34,8 +36,14 @@ pub struct ReportArgs {
     #[arg(short = 'f', long, value_name = "BPF")]
     filter: Option<String>,
     /// Maximum segment lifetime in seconds; TIME_WAIT lasts 2·MSL.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    msl: f64,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "60",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    msl: Duration,
     /// List every connection in the table.
     #[arg(long, conflicts_with_all = ["abnormal", "top"])]
     all: bool,
@@ -43,16 +51,32 @@ pub struct ReportArgs {
     #[arg(long, conflicts_with = "top")]
     abnormal: bool,
     /// List the first N connections (abnormal first).
-    #[arg(long, value_name = "N")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        value_parser = values::whole(0usize, None),
+    )]
     top: Option<usize>,
     /// Track at most N connections at once; beyond it the longest-idle are evicted
     /// (counted in the summary, not listed). Bounds memory on hostile traces.
-    #[arg(long, value_name = "N")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        value_parser = values::whole(1usize, None),
+    )]
     max_connections: Option<usize>,
     /// Threads to use: 1 reads and tracks on one; N reads on one and tracks
     /// connections on N-1 others; 0 picks by machine and input size. The report is the
-    /// same whatever the number.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// same whatever the number. At most 1024.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        value_parser = values::whole(0usize, Some(values::THREADS_MAX)),
+    )]
     threads: usize,
 }
 
@@ -76,20 +100,14 @@ fn auto_workers(files: &[PathBuf]) -> usize {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    if !(args.msl.is_finite() && args.msl > 0.0) {
-        anyhow::bail!("--msl must be a positive number of seconds");
-    }
     let options = Options {
         filter: args.filter.clone(),
-        msl: Duration::from_secs_f64(args.msl),
+        msl: args.msl,
     };
     let mut analyzer = Analyzer::new(&options);
     // A syntax error in the filter is the user's, whatever the link type: say it first.
     analyzer.check_filter(LinkType::ETHERNET)?;
     if let Some(max) = args.max_connections {
-        if max == 0 {
-            anyhow::bail!("--max-connections must be at least 1");
-        }
         analyzer.set_limits(Limits {
             max_connections: max,
             ..Limits::default()
