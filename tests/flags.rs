@@ -7,8 +7,9 @@
 //! subcommand's `--help` so that a new numeric option cannot be left out of it.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output};
+
+mod common;
+use common::Out;
 
 const SAMPLE: &str = "fixtures/sample.pcap";
 
@@ -149,12 +150,8 @@ const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 /// Value names of options that take no number.
 const NOT_NUMERIC: [&str; 6] = ["FILE", "BPF", "FORMAT", "INTERFACE", "IP:PORT", "COLOR"];
 
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .args(args)
-        .output()
-        .expect("run synack")
+fn synack(args: &[&str]) -> Out {
+    common::synack().args(args).output()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -162,7 +159,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `synack CMD … FLAG VALUE …` on the sample, with what CMD needs besides.
-fn run(cmd: &str, flag: &str, value: &str) -> Output {
+fn run(cmd: &str, flag: &str, value: &str) -> Out {
     let mut args = vec![cmd];
     match cmd {
         "capture" => args.extend(["-r", SAMPLE, flag, value]),
