@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use serde_json::Value;
-use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
+use synack::analysis::analyzer::{analyze_paths, Analyzer, Options};
 use synack::capture::file::CaptureReader;
 use synack::model::event::NoEvents;
 use synack::model::report::Report;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use synack::analysis::pipeline::Analysis;
+use synack::analysis::analyzer::Analysis;
 use synack::model::report::PacketCounts;
 use synack::decode::TcpSegment;
 use synack::model::flags::TcpFlags;

@@ -10,7 +10,7 @@
 
 use std::io::Cursor;
 
-use synack::analysis::pipeline::{Analyzer, InputReport, Options};
+use synack::analysis::analyzer::{Analyzer, InputReport, Options};
 use synack::capture::file::{CaptureReader, SourceError};
 use synack::model::event::NoEvents;
 use synack::model::report::Report;

@@ -1,3 +1,4 @@
+pub mod analyzer;
 pub mod ladder;
 pub mod parallel;
 pub mod pipeline;

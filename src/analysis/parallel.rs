@@ -559,7 +559,7 @@ fn work(
     let mut last_sweep: Option<Timestamp> = None;
     // Every packet of the shard's connections, in capture order.
     let mut track = |place: &Place, seg: &TcpSegment<'_>, keyed: (FlowKey, bool, u64)| {
-        if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analysis::pipeline::SWEEP_EVERY)) {
+        if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analysis::analyzer::SWEEP_EVERY)) {
             flows.retire(place.ts);
             last_sweep = Some(place.ts);
         }

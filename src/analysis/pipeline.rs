@@ -1,433 +1,484 @@
-//! The pipeline driver: source → (filter) → decode → flow table → tracker.
-//!
-//! Reads one or more inputs as one timeline, in the order given (rotated captures continue
-//! each other), and keeps the per-file facts and the packet counts by layer.
+//! The one way to run synack's pipeline: a [`Pipeline`] set up with its options, then run
+//! over capture files ([`Pipeline::run_files`]) or over a live source
+//! ([`Pipeline::run_live`]). It owns the packet loop, the sweeps, dormancy, the parallel
+//! back end and the inputs' outcomes; a command picks the options and the printers and
+//! never sees a packet.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::analysis::parallel::Shards;
-use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
-use crate::decode::{decode, Decoded, LinkType};
-use crate::flow::{Connection, FlowTable, Limits, Spent};
+use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Options};
+use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
+pub use crate::capture::live::{list_interfaces, LiveOptions};
+use crate::capture::live::{LiveError, LiveSource, LiveStats};
+use crate::decode::LinkType;
+use crate::flow::{Limits, Spent};
 use crate::model::connection::ConnectionRecord;
-use crate::model::event::{EventSink, NoEvents};
-use crate::model::report::PacketCounts;
-use crate::model::summary::SummaryBuilder;
+use crate::model::event::{ConnectionView, Event, EventSink};
+use crate::model::report::{CaptureSummary, Report};
+use crate::model::summary::Summary;
 use crate::model::time::Timestamp;
-use crate::store::record::PackedRecord;
 
-impl PacketCounts {
-    /// Counts a decoded packet in its layer (the TCP ones too).
-    #[inline]
-    pub fn count(&mut self, decoded: &Decoded<'_>) {
-        match decoded {
-            Decoded::Tcp(_) => self.tcp += 1,
-            Decoded::Udp => self.udp += 1,
-            Decoded::Icmp => self.icmp += 1,
-            Decoded::OtherIp(_) | Decoded::NonIp => self.other += 1,
-            Decoded::Fragment => self.fragments += 1,
-            Decoded::Undecodable(_) => self.undecodable += 1,
-            Decoded::UnsupportedLink => self.unsupported_link += 1,
-        }
-    }
+/// Inputs smaller than this are read on one thread when the thread count is automatic:
+/// sharing out costs more than it gains on them.
+const PARALLEL_MIN_BYTES: u64 = 64 << 20;
 
-    /// Adds the layer counts of `other` (packets its owner decoded for this one).
-    pub fn add_layers(&mut self, other: &PacketCounts) {
-        self.tcp += other.tcp;
-        self.udp += other.udp;
-        self.icmp += other.icmp;
-        self.other += other.other;
-        self.fragments += other.fragments;
-        self.undecodable += other.undecodable;
-        self.unsupported_link += other.unsupported_link;
-    }
+/// How often a live run lets go of connections that are over (capture time when
+/// replaying a file, wall-clock time on an interface).
+const LIVE_SWEEP: Duration = Duration::from_secs(1);
+
+/// A run's settings.
+pub struct Pipeline {
+    options: Options,
+    /// Most connections tracked at once (`--max-connections`).
+    max_connections: Option<usize>,
+    /// Live runs: let go of a connection idle this long.
+    idle_timeout: Option<Duration>,
+    /// Threads: 1 reads and tracks on one; N reads on one and tracks on N−1; 0 picks by
+    /// the machine and the inputs' size.
+    threads: usize,
+    progress: Option<Box<InputWrapper>>,
 }
 
-/// One input's outcome.
-#[derive(Debug)]
-pub struct InputReport {
-    pub name: String,
-    pub format: Option<Format>,
-    pub link_types: Vec<LinkType>,
-    pub snaplen: u32,
-    pub stats: InputStats,
-    /// What stopped the reading, if anything.
-    pub error: Option<SourceError>,
-}
-
-/// Settings of an analysis.
+/// An input that could not be read, or not to its end.
 #[derive(Clone, Debug)]
-pub struct Options {
-    /// A libpcap filter expression, applied to every packet as tcpdump -r does.
-    pub filter: Option<String>,
-    /// Maximum segment lifetime; TIME_WAIT is 2·MSL.
-    pub msl: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            filter: None,
-            msl: Duration::from_secs(60),
-        }
-    }
-}
-
-/// A filter expression that libpcap would not compile.
-#[derive(Debug, thiserror::Error)]
-#[error("bad filter '{expr}' for link type {link}: {message}")]
-pub struct FilterError {
-    pub expr: String,
-    pub link: LinkType,
+pub struct InputFailure {
+    /// The file as given (`-` for standard input).
+    pub input: String,
+    /// One line: what stopped the reading.
     pub message: String,
+    /// Some packets were read before the fault; the report covers them.
+    pub partial: bool,
 }
 
-/// BPF programs compiled per link type (a pcapng file may mix link types).
-struct Filter {
-    expr: String,
-    programs: Vec<(LinkType, pcap::BpfProgram)>,
+/// What an offline run found: the report, what went wrong with the inputs, and the
+/// memory of the connections already made into records.
+pub struct Finished {
+    pub report: Report,
+    /// Inputs that could not be read to their end, in the order given.
+    pub failures: Vec<InputFailure>,
+    /// The filter could not be compiled for a link type met while reading: the packets
+    /// of that link type were left out.
+    pub filter_failure: Option<String>,
+    /// The filter cannot be compiled for a link type the inputs declare (whether or not
+    /// any packet of it was met).
+    pub unfilterable_link: Option<String>,
+    /// Held only to be left to the system with the report (`leave_to_os`).
+    #[allow(dead_code)]
+    spent: Spent,
 }
 
-impl Filter {
-    fn matches(&mut self, link: LinkType, data: &[u8]) -> Result<bool, FilterError> {
-        if let Some((_, p)) = self.programs.iter().find(|(l, _)| *l == link) {
-            return Ok(p.filter(data));
-        }
-        let compiled = pcap::Capture::dead(pcap::Linktype(i32::from(link.0)))
-            .and_then(|dead| dead.compile(&self.expr, true))
-            .map_err(|e| FilterError {
-                expr: self.expr.clone(),
-                link,
-                message: e.to_string(),
-            })?;
-        let matched = compiled.filter(data);
-        self.programs.push((link, compiled));
-        Ok(matched)
+impl Finished {
+    /// Whether every input was read whole, with every packet filtered.
+    pub fn complete(&self) -> bool {
+        self.failures.is_empty() && self.filter_failure.is_none()
+    }
+
+    /// Ends the process's use of the run without freeing it: the system takes the memory
+    /// back at once at exit, where freeing every record (or spent dormant connection) one
+    /// by one is a serial ~10 ms each on a big trace.
+    pub fn leave_to_os(self) {
+        std::mem::forget(self);
     }
 }
 
-/// Everything an analysis found.
-pub struct Analysis {
-    pub inputs: Vec<InputReport>,
-    pub packets: PacketCounts,
-    /// Every connection not drained during the run, in order of first packet.
-    pub connections: Vec<PackedRecord>,
-    /// Connections let go of during the run to bound memory.
-    pub retired: u64,
-    pub evicted: u64,
-    pub msl: Duration,
-    pub filter: Option<String>,
-    /// The summary's share of connections let go of and not listed (evicted ones; in a
-    /// live capture, retired ones too).
-    pub unlisted: SummaryBuilder,
-    /// The summary's share of `connections`.
-    pub listed: SummaryBuilder,
-    /// Memory of connections already made into records (see `Spent`).
-    pub spent: Spent,
-}
-
-/// Runs packets through decode, flow table and tracker.
-pub struct Analyzer {
-    flows: FlowTable,
-    packets: PacketCounts,
-    filter: Option<Filter>,
-    filter_error: Option<FilterError>,
-    inputs: Vec<InputReport>,
-    /// Finished connections, as compact records.
-    records: Vec<PackedRecord>,
-    /// Capture time of the last sweep for finished connections.
-    last_sweep: Option<Timestamp>,
-    /// Applied to each input file before reading (a progress bar, say).
-    input_wrapper: Option<Box<InputWrapper>>,
-    /// Worker threads that track the connections, when the work is shared out.
-    shards: Option<Shards>,
-    /// Connections let go of that are counted in the summary but not listed: evicted
-    /// ones, and (with `keep_retired` off) retired ones.
-    uncounted: SummaryBuilder,
-    /// The summary of `records`, added to as each is made (the report needs no second
-    /// pass over them).
-    listed: SummaryBuilder,
-    keep_retired: bool,
-}
-
-/// How often (in capture time) finished connections are swept out of the flow table.
-pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
-
-impl Analyzer {
-    pub fn new(options: &Options) -> Self {
-        Analyzer {
-            flows: FlowTable::new(options.msl),
-            packets: PacketCounts::default(),
-            filter: options.filter.as_ref().map(|expr| Filter {
-                expr: expr.clone(),
-                programs: Vec::new(),
-            }),
-            filter_error: None,
-            inputs: Vec::new(),
-            records: Vec::new(),
-            last_sweep: None,
-            input_wrapper: None,
-            shards: None,
-            uncounted: SummaryBuilder::default(),
-            listed: SummaryBuilder::default(),
-            keep_retired: true,
+impl Pipeline {
+    pub fn new(options: Options) -> Pipeline {
+        Pipeline {
+            options,
+            max_connections: None,
+            idle_timeout: None,
+            threads: 1,
+            progress: None,
         }
     }
 
-    /// Checks the filter against a link type up front, so a bad expression is reported
-    /// before any output.
-    pub fn check_filter(&mut self, link: LinkType) -> Result<(), FilterError> {
-        match &mut self.filter {
-            Some(f) => f.matches(link, &[]).map(|_| ()),
-            None => Ok(()),
+    /// Bounds the flow table (`--max-connections`): beyond it the longest-idle
+    /// connections are evicted, counted in the summary and not listed. Eviction is a
+    /// decision about the whole table, so a bounded run tracks on one thread.
+    pub fn max_connections(mut self, max: usize) -> Pipeline {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// Live runs: let go of a connection with no packet for this long (Zeek's
+    /// tcp_inactivity_timeout).
+    pub fn idle_timeout(mut self, idle: Duration) -> Pipeline {
+        self.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Threads to use (0: one worker per extra core, for inputs over 64 MiB). The report
+    /// is the same whatever the number.
+    pub fn threads(mut self, threads: usize) -> Pipeline {
+        self.threads = threads;
+        self
+    }
+
+    /// Has every input file pass through `wrap` before it is read (a progress bar).
+    pub fn progress(mut self, wrap: Box<InputWrapper>) -> Pipeline {
+        self.progress = Some(wrap);
+        self
+    }
+
+    /// A filter libpcap will not compile is the user's error whatever the link type: say
+    /// so before any input is read.
+    pub fn check_filter(&self) -> Result<(), FilterError> {
+        Analyzer::new(&self.options).check_filter(LinkType::ETHERNET)
+    }
+
+    fn workers(&self, paths: &[PathBuf]) -> usize {
+        if self.max_connections.is_some() {
+            return 0;
         }
-    }
-
-    /// Processes one packet; `sink` sees the connection events it caused.
-    pub fn set_limits(&mut self, limits: Limits) {
-        self.flows.set_limits(limits);
-    }
-
-    /// Retires closed and idle connections as of capture time `now`, keeping their
-    /// records (or only their share of the summary, see `keep_retired`). Evicted
-    /// connections only count in the summary: a flood of new 4-tuples must not grow
-    /// memory past the limit.
-    pub fn retire(&mut self, now: Timestamp) {
-        self.flows.retire(now);
-        self.fold_evicted();
-        for c in self.flows.drain_finished() {
-            let record = ConnectionRecord::of(&c);
-            if self.keep_retired {
-                self.listed.add(&record);
-                self.records.push(PackedRecord::pack(&record));
-            } else {
-                self.uncounted.add(&record);
-            }
-        }
-    }
-
-    fn fold_evicted(&mut self) {
-        for c in self.flows.drain_evicted() {
-            self.uncounted.add(&ConnectionRecord::of(&c));
-        }
-    }
-
-    /// Keep retired connections' records to list them (offline reports), or only count
-    /// them in the summary (live capture, which must run in bounded memory).
-    pub fn keep_retired(&mut self, keep: bool) {
-        self.keep_retired = keep;
-    }
-
-    /// The summary of the connections already let go of and not listed.
-    pub fn unlisted_summary(&self) -> &SummaryBuilder {
-        &self.uncounted
-    }
-
-    /// Calls `each` for every connection still tracked (dormant ones included), in no
-    /// particular order.
-    pub fn for_each_tracked(&self, each: impl FnMut(&Connection)) {
-        self.flows.for_each_tracked(each);
-    }
-
-    pub fn active_connections(&self) -> usize {
-        self.flows.active_len()
-    }
-
-    pub fn packets(&self) -> &PacketCounts {
-        &self.packets
-    }
-
-    pub fn process(&mut self, packet: &Packet<'_>, sink: &mut impl EventSink) {
-        // Memory, not figures: connections that are over shrink to their records.
-        if self
-            .last_sweep
-            .is_none_or(|t| packet.ts.reached(t, SWEEP_EVERY))
-        {
-            self.retire(packet.ts);
-            self.last_sweep = Some(packet.ts);
-        }
-        let Some(cut) = self.admit(packet) else {
-            return;
-        };
-        let decoded = decode(packet.link_type, packet.data, cut);
-        self.packets.count(&decoded);
-        if let Decoded::Tcp(seg) = decoded {
-            self.flows
-                .on_segment(&seg, packet.orig_len, packet.ts, sink);
-            // At once, not at the next sweep: a flood evicts thousands a second.
-            if self.flows.evicted_pending() {
-                self.fold_evicted();
-            }
-        }
-    }
-
-    /// Counts a packet read and applies the filter: the bytes cut by the snaplen, or
-    /// `None` when the filter rejects it.
-    #[inline]
-    fn admit(&mut self, packet: &Packet<'_>) -> Option<u32> {
-        let counts = &mut self.packets;
-        counts.total += 1;
-        if let Some(filter) = &mut self.filter {
-            match filter.matches(packet.link_type, packet.data) {
-                Ok(true) => {}
-                Ok(false) => {
-                    counts.filtered_out += 1;
-                    return None;
-                }
-                Err(e) => {
-                    // The link type has no BPF support in libpcap: nothing can match.
-                    counts.filtered_out += 1;
-                    self.filter_error.get_or_insert(e);
-                    return None;
+        match self.threads {
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let bytes: u64 = paths
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum();
+                if cores < 2 || bytes < PARALLEL_MIN_BYTES {
+                    0
+                } else {
+                    cores - 1
                 }
             }
+            n => n - 1,
         }
-        let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
-        if cut > 0 {
-            counts.snaplen_truncated += 1;
+    }
+
+    /// Reads the files as one timeline, in the order given; `sink` sees every
+    /// connection event (a sharing-out run makes none: give `NoEvents`).
+    pub fn run_files(mut self, paths: &[PathBuf], sink: &mut impl EventSink) -> Finished {
+        let mut analyzer = Analyzer::new(&self.options);
+        if let Some(max) = self.max_connections {
+            analyzer.set_limits(Limits {
+                max_connections: max,
+                ..Limits::default()
+            });
         }
-        Some(cut)
-    }
-
-    /// Tracks connections on `workers` threads beside the reading one (offline reports:
-    /// no events reach a sink, and no connection limit applies). Same report, sooner.
-    pub fn share_out(&mut self, workers: usize) {
-        self.shards = Some(Shards::new(workers, self.flows.msl()));
-    }
-
-    /// Has every input file passed through `wrap` before it is read.
-    pub fn set_input_wrapper(&mut self, wrap: Box<InputWrapper>) {
-        self.input_wrapper = Some(wrap);
-    }
-
-    /// Reads a whole file (or `-` for standard input) into the analysis. The outcome,
-    /// including any error, is kept for the report.
-    pub fn read_path(&mut self, path: &Path, sink: &mut impl EventSink) -> &InputReport {
-        let name = path.display().to_string();
-        let opened = match &self.input_wrapper {
-            Some(wrap) => CaptureReader::open_wrapped(path, wrap),
-            None => CaptureReader::open(path),
+        // The workers make no events: a run that delivers them tracks on one thread.
+        let workers = if wants_events(sink) {
+            0
+        } else {
+            self.workers(paths)
         };
-        let report = match opened {
-            Err(error) => InputReport {
-                name,
-                format: None,
-                link_types: Vec::new(),
-                snaplen: 0,
-                stats: InputStats::default(),
-                error: Some(error),
+        if workers > 0 {
+            analyzer.share_out(workers);
+        }
+        if let Some(wrap) = self.progress.take() {
+            analyzer.set_input_wrapper(wrap);
+        }
+        let mut failures = Vec::new();
+        for path in paths {
+            let input = analyzer.read_path(path, sink);
+            if let Some(e) = &input.error {
+                failures.push(InputFailure {
+                    input: input.name.clone(),
+                    message: e.to_string(),
+                    partial: e.is_midstream(),
+                });
+            }
+        }
+        let filter_failure = analyzer.filter_error().map(|e| e.to_string());
+        let mut analysis = analyzer.finish();
+        let unfilterable_link = unfilterable_link(&self.options, &analysis);
+        let spent = std::mem::take(&mut analysis.spent);
+        Finished {
+            report: Report::build(analysis),
+            failures,
+            filter_failure,
+            unfilterable_link,
+            spent,
+        }
+    }
+
+    /// Runs a live source: a capture on an interface, or a file replayed as if it were
+    /// live (capture time drives sweeps and intervals). Connections are let go of as
+    /// they retire and only counted; `observer` sees events, intervals and the end of
+    /// every packet, and is asked after each whether to stop.
+    pub fn run_live(
+        self,
+        input: LiveInput,
+        control: &LiveControl<'_>,
+        observer: &mut impl LiveObserver,
+    ) -> Result<LiveFinished, LiveRunError> {
+        let mut analyzer = Analyzer::new(&Options {
+            // A live filter is applied by the kernel; a replayed file is filtered here.
+            filter: match &input {
+                LiveInput::Replay(_) => self.options.filter.clone(),
+                LiveInput::Interface { .. } => None,
             },
-            Ok(mut reader) => {
-                let result = match self.shards.take() {
-                    None => reader.for_each_packet(|p| self.process(p, sink)),
-                    Some(mut shards) => {
-                        let result = self.share_packets(&mut reader, &mut shards);
-                        self.shards = Some(shards);
-                        result
+            msl: self.options.msl,
+        });
+        // A capture may run for days: retired connections only count in the summary.
+        analyzer.keep_retired(false);
+        analyzer.set_limits(Limits {
+            idle_timeout: self.idle_timeout,
+            retire_closed: true,
+            max_connections: self.max_connections.unwrap_or(usize::MAX),
+        });
+        let mut run = LiveRun {
+            analyzer,
+            packets: 0,
+            first_ts: None,
+            last_ts: None,
+            next_interval: None,
+            control,
+            started: Instant::now(),
+        };
+        let mut stats = None;
+        let mut read_error = None;
+        match input {
+            LiveInput::Replay(path) => {
+                run.analyzer.check_filter(LinkType::ETHERNET)?;
+                let mut reader = CaptureReader::open(&path).map_err(|e| LiveRunError::Open {
+                    input: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                let mut last_sweep: Option<Timestamp> = None;
+                let result = reader.for_each_packet(|p| {
+                    if run.done(observer) {
+                        return;
                     }
-                };
-                InputReport {
-                    name,
+                    run.packet(p, observer);
+                    let now = run.last_ts.unwrap_or(p.ts);
+                    if last_sweep.is_none_or(|t| now.saturating_since(t) >= LIVE_SWEEP) {
+                        run.analyzer.retire(now);
+                        last_sweep = Some(now);
+                    }
+                    run.tick(now, observer);
+                });
+                run.analyzer.add_input(InputReport {
+                    name: path.display().to_string(),
                     format: Some(reader.format().clone()),
                     link_types: reader.link_types().to_vec(),
                     snaplen: reader.snaplen(),
                     stats: reader.stats().clone(),
-                    error: result.err(),
+                    error: None,
+                });
+                if let Err(e) = result {
+                    read_error = Some(format!("{}: {e}", path.display()));
                 }
             }
-        };
-        self.inputs.push(report);
-        self.inputs.last().expect("just pushed")
-    }
-
-    /// Reads a file for the workers: the reading thread only counts and filters; the
-    /// workers decode and track, reading the packets in the reader's own buffers when it
-    /// can lend them (classic pcap), or in copies.
-    fn share_packets(
-        &mut self,
-        reader: &mut CaptureReader,
-        shards: &mut Shards,
-    ) -> Result<(), SourceError> {
-        if reader.lends_buffers() {
-            // `shards` is both where packets are queued and where buffers go: the
-            // queueing goes through a second handle on it, held only inside the callback.
-            let shards = std::cell::RefCell::new(shards);
-            let mut exchange = crate::analysis::parallel::Lending(&shards);
-            reader.for_each_packet_lending(
-                |p| {
-                    if self.admit(p).is_some() {
-                        shards.borrow_mut().lent(p, self.packets.total);
+            LiveInput::Interface { options, write } => {
+                let mut source = LiveSource::open(&options)?;
+                if let Some(path) = &write {
+                    source
+                        .write_to(path)
+                        .map_err(|message| LiveRunError::Write {
+                            path: path.display().to_string(),
+                            message,
+                        })?;
+                }
+                observer.listening(&options.interface, &source.link_type().to_string());
+                let mut last_sweep = Instant::now();
+                while !run.done(observer) {
+                    if let Err(e) = source.next(|p| run.packet(p, observer)) {
+                        read_error = Some(e);
+                        break;
                     }
-                },
-                &mut exchange,
-            )
-        } else {
-            reader.for_each_packet(|p| {
-                if self.admit(p).is_some() {
-                    shards.copy(p, self.packets.total);
+                    observer.after_batch();
+                    if last_sweep.elapsed() >= LIVE_SWEEP {
+                        let now = wall_clock().max(run.last_ts.unwrap_or_default());
+                        run.analyzer.retire(now);
+                        run.tick(now, observer);
+                        last_sweep = Instant::now();
+                    }
                 }
-            })
-        }
-    }
-
-    /// Records an input that is not a file (a live interface) for the report.
-    pub fn add_input(&mut self, input: InputReport) {
-        self.inputs.push(input);
-    }
-
-    /// A filter that failed to compile for a link type met in the input.
-    pub fn filter_error(&self) -> Option<&FilterError> {
-        self.filter_error.as_ref()
-    }
-
-    pub fn finish(mut self) -> Analysis {
-        self.fold_evicted();
-        let msl = self.flows.msl();
-        let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
-        let (records, listed) = (&mut self.records, &mut self.listed);
-        let mut spent = self.flows.finish(|c| {
-            let record = ConnectionRecord::of(&c);
-            listed.add(&record);
-            records.push(PackedRecord::pack(&record));
-        });
-        match self.shards.take() {
-            None => self.records.sort_unstable_by_key(|r| r.id),
-            Some(shards) => {
-                let found = shards.finish();
-                (retired, evicted) = (retired + found.retired, evicted + found.evicted);
-                self.listed.merge(&found.summary);
-                self.packets.add_layers(&found.counts);
-                self.records.extend(found.records);
-                spent.absorb(found.spent);
-                // Numbered by first packet, as one table numbers them. The workers' records
-                // come in sorted runs, which this sort merges in one pass.
-                self.records.sort_by_key(|r| r.first_packet);
-                for (n, r) in self.records.iter_mut().enumerate() {
-                    r.id = n as u64 + 1;
-                }
+                source
+                    .close_savefile()
+                    .map_err(|message| LiveRunError::Flush { message })?;
+                stats = source.stats();
+                run.analyzer.add_input(InputReport {
+                    name: format!("{} (live)", options.interface),
+                    format: None,
+                    link_types: vec![source.link_type()],
+                    snaplen: options.snaplen.max(0) as u32,
+                    stats: InputStats {
+                        packets: run.packets,
+                        first_ts: run.first_ts,
+                        last_ts: run.last_ts,
+                        ..InputStats::default()
+                    },
+                    error: None,
+                });
             }
         }
-        Analysis {
-            inputs: self.inputs,
-            packets: self.packets,
-            connections: self.records,
+        let LiveRun {
+            analyzer, packets, ..
+        } = run;
+        let active_at_end = analyzer.active_connections() as u64;
+        let analysis = analyzer.finish();
+        let (retired, evicted) = (analysis.retired, analysis.evicted);
+        let mut report = Report::build(analysis);
+        report.capture = Some(CaptureSummary {
+            packets_captured: packets,
             retired,
             evicted,
-            msl,
-            filter: self.filter.map(|f| f.expr),
-            unlisted: self.uncounted,
-            listed: self.listed,
-            spent,
-        }
+            active_at_end,
+            received_by_filter: stats.map(|s| s.received_by_filter),
+            dropped_by_kernel: stats.map(|s| s.dropped_by_kernel),
+            dropped_by_interface: stats.map(|s| s.dropped_by_interface),
+        });
+        Ok(LiveFinished {
+            report,
+            packets,
+            stats,
+            read_error,
+        })
     }
 }
 
-/// Reads the given files as one timeline.
-pub fn analyze_paths(paths: &[PathBuf], options: &Options) -> Analysis {
-    let mut analyzer = Analyzer::new(options);
-    for path in paths {
-        analyzer.read_path(path, &mut NoEvents);
+fn wants_events<S: EventSink>(_: &S) -> bool {
+    S::WANTS_EVENTS
+}
+
+/// The first link type of the inputs for which the filter does not compile.
+fn unfilterable_link(options: &Options, analysis: &Analysis) -> Option<String> {
+    options.filter.as_ref()?;
+    let links = analysis.inputs.iter().flat_map(|i| i.link_types.iter());
+    links
+        .filter_map(|l| Analyzer::new(options).check_filter(*l).err())
+        .map(|e| e.to_string())
+        .next()
+}
+
+/// Where a live run reads.
+pub enum LiveInput {
+    /// A capture on an interface, kept in a pcap file too when `write` is given.
+    Interface {
+        options: LiveOptions,
+        write: Option<PathBuf>,
+    },
+    /// A capture file replayed through the live path (`synack capture -r`).
+    Replay(PathBuf),
+}
+
+/// What bounds a live run besides the observer.
+pub struct LiveControl<'a> {
+    /// Set by a signal handler: stop at the next packet.
+    pub stop: &'a AtomicBool,
+    /// Stop after this many packets (`-c`).
+    pub count: Option<u64>,
+    /// Stop after this long (wall clock).
+    pub duration: Option<Duration>,
+    /// Hand the observer a summary this often (capture time).
+    pub interval: Option<Duration>,
+}
+
+/// What a live run tells as it goes.
+pub trait LiveObserver: EventSink {
+    /// The interface is open: its name and link type.
+    fn listening(&mut self, _interface: &str, _link_type: &str) {}
+    /// Every event of a packet has been handed over.
+    fn end_packet(&mut self) {}
+    /// A batch of packets from the interface is done (a printer flushes).
+    fn after_batch(&mut self) {}
+    /// The summary so far, every `LiveControl::interval`: connections still tracked
+    /// (`open`) and the summary of every connection seen.
+    fn interval(&mut self, _now: Timestamp, _open: u64, _summary: &Summary) {}
+    /// Stop the run (its output was closed, say).
+    fn failed(&self) -> bool {
+        false
     }
-    analyzer.finish()
+}
+
+/// What a live run found.
+pub struct LiveFinished {
+    pub report: Report,
+    pub packets: u64,
+    /// libpcap's counts, for an interface.
+    pub stats: Option<LiveStats>,
+    /// What stopped the reading early, if anything (one line).
+    pub read_error: Option<String>,
+}
+
+/// Why a live run could not start or end cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveRunError {
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("{input}: {message}")]
+    Open { input: String, message: String },
+    #[error("{path}: cannot write: {message}")]
+    Write { path: String, message: String },
+    #[error("cannot flush the -w file: {message}")]
+    Flush { message: String },
+}
+
+/// The live loop's state beside the source.
+struct LiveRun<'a> {
+    analyzer: Analyzer,
+    packets: u64,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+    next_interval: Option<Timestamp>,
+    control: &'a LiveControl<'a>,
+    started: Instant,
+}
+
+impl LiveRun<'_> {
+    fn done(&self, observer: &impl LiveObserver) -> bool {
+        let c = self.control;
+        c.stop.load(Ordering::SeqCst)
+            || c.count.is_some_and(|n| self.packets >= n)
+            || c.duration.is_some_and(|d| self.started.elapsed() >= d)
+            || observer.failed()
+    }
+
+    fn packet(&mut self, p: &Packet<'_>, observer: &mut impl LiveObserver) {
+        self.packets += 1;
+        self.first_ts.get_or_insert(p.ts);
+        self.last_ts = Some(self.last_ts.map_or(p.ts, |t| t.max(p.ts)));
+        self.analyzer.process(p, &mut Forward(observer));
+        observer.end_packet();
+    }
+
+    /// Hands the observer the summary when an interval is due.
+    fn tick(&mut self, now: Timestamp, observer: &mut impl LiveObserver) {
+        let Some(every) = self.control.interval else {
+            return;
+        };
+        let due = *self.next_interval.get_or_insert(now.saturating_add(every));
+        if now < due {
+            return;
+        }
+        let mut all = self.analyzer.unlisted_summary().clone();
+        let mut open = 0;
+        // Dormant connections too: quiet for a second is not over.
+        self.analyzer.for_each_tracked(|c| {
+            all.add(&ConnectionRecord::of(c));
+            open += 1;
+        });
+        observer.interval(now, open, &all.finish());
+        self.next_interval = Some(now.saturating_add(every));
+    }
+}
+
+/// Hands a live observer's events on (the observer is borrowed for the packet only).
+struct Forward<'a, O>(&'a mut O);
+
+impl<O: LiveObserver> EventSink for Forward<'_, O> {
+    const WANTS_EVENTS: bool = O::WANTS_EVENTS;
+    fn event(&mut self, conn: &ConnectionView, at: Timestamp, e: Event) {
+        self.0.event(conn, at, e);
+    }
+}
+
+/// libpcap's first interface, which a capture uses when none is named.
+pub fn default_interface() -> Option<String> {
+    pcap::Device::lookup().ok().flatten().map(|d| d.name)
+}
+
+fn wall_clock() -> Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_nanos(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))
 }

@@ -1,7 +1,7 @@
 //! Makes the report model out of an analysis: the inputs' facts, the summary of every
 //! connection, the warnings.
 
-use crate::analysis::pipeline::{Analysis, InputReport};
+use crate::analysis::analyzer::{Analysis, InputReport};
 use crate::capture::file::Format;
 use crate::model::report::{ConnectionList, InputSummary, LinkTypeSummary, Report};
 use crate::model::units::{JsonTime, Seconds};

@@ -123,7 +123,7 @@ mod tests {
     use super::metrics::*;
     use super::rules::*;
     use super::*;
-    use crate::analysis::pipeline::{analyze_paths, Options};
+    use crate::analysis::analyzer::{analyze_paths, Options};
     use crate::model::report::Report;
     use std::path::{Path, PathBuf};
 

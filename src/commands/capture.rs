@@ -6,18 +6,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use synack::analysis::pipeline::{Analyzer, InputReport, Options};
-use synack::capture::file::{CaptureReader, InputStats, Packet};
-use synack::capture::live::{list_interfaces, LiveOptions, LiveSource, LiveStats};
-use synack::flow::Limits;
-use synack::model::connection::ConnectionRecord;
-use synack::model::event::ConnectionView;
-use synack::model::event::Event;
-use synack::model::report::{CaptureSummary, Report};
+use synack::analysis::analyzer::Options;
+use synack::analysis::pipeline::{
+    default_interface, list_interfaces, LiveControl, LiveFinished, LiveInput, LiveObserver,
+    LiveOptions, Pipeline,
+};
+use synack::model::event::{ConnectionView, Event, EventSink};
+use synack::model::summary::Summary;
 use synack::model::time::Timestamp;
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
@@ -133,89 +132,63 @@ pub struct CaptureArgs {
     filter: Vec<String>,
 }
 
-/// Everything the capture loop updates, apart from the source.
-struct Run<W: Write> {
-    analyzer: Analyzer,
+/// The event printer as the live run's observer: it keeps the first write error, which
+/// stops the run.
+struct Printer<W: Write> {
     printer: EventPrinter<W>,
-    packets: u64,
-    first_ts: Option<Timestamp>,
-    last_ts: Option<Timestamp>,
     io_error: Option<io::Error>,
-    json: bool,
+    /// The banner's snapshot length and filter.
+    snaplen: i32,
+    filter: String,
 }
 
-impl<W: Write> Run<W> {
-    fn packet(&mut self, p: &Packet<'_>) {
-        self.packets += 1;
-        self.first_ts.get_or_insert(p.ts);
-        self.last_ts = Some(self.last_ts.map_or(p.ts, |t| t.max(p.ts)));
-        let (printer, io_error) = (&mut self.printer, &mut self.io_error);
-        self.analyzer
-            .process(p, &mut |c: &ConnectionView, ts: Timestamp, e: Event| {
-                if io_error.is_none() {
-                    if let Err(err) = printer.event(c, ts, e) {
-                        *io_error = Some(err);
-                    }
-                }
-            });
-        if let Err(e) = self.printer.end_packet() {
-            self.io_error.get_or_insert(e);
-        }
-    }
-
-    /// Lets go of connections that closed long enough ago or idled out, keeping only
-    /// their share of the summary.
-    fn retire(&mut self, now: Timestamp) {
-        self.analyzer.retire(now);
-    }
-
-    fn interval_line(&mut self, now: Timestamp) {
-        let mut all = self.analyzer.unlisted_summary().clone();
-        let mut open = 0;
-        // Dormant connections too: quiet for a second is not over.
-        self.analyzer.for_each_tracked(|c| {
-            all.add(&ConnectionRecord::of(c));
-            open += 1;
-        });
-        let s = all.finish();
-        let ms = |m: Option<synack::model::units::Millis>| {
-            m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()))
-        };
-        let result = if self.printer_is_json() {
-            let v = serde_json::json!({
-                "ts": serde_json::to_value(synack::model::units::JsonTime(now)).unwrap_or_default(),
-                "event": "interval",
-                "open": open,
-                "connections": s.connections,
-                "handshake_p50_ms": serde_json::to_value(s.handshake_rtt_ms.p50).unwrap_or_default(),
-                "handshake_p99_ms": serde_json::to_value(s.handshake_rtt_ms.p99).unwrap_or_default(),
-                "rst": s.rst.packets,
-                "time_wait_client": s.time_wait.client,
-                "time_wait_server": s.time_wait.server,
-            });
-            self.printer.json_line(&v)
-        } else {
-            let text = format!(
-                "summary: {} open, {} seen, handshake p50 {} ms p99 {} ms, RST {} ({} client / {} server), TIME_WAIT {} client / {} server",
-                open,
-                s.connections,
-                ms(s.handshake_rtt_ms.p50),
-                ms(s.handshake_rtt_ms.p99),
-                s.rst.packets,
-                s.rst.from_client,
-                s.rst.from_server,
-                s.time_wait.client,
-                s.time_wait.server
-            );
-            self.printer.line(now, &text)
-        };
+impl<W: Write> Printer<W> {
+    fn keep(&mut self, result: io::Result<()>) {
         if let Err(e) = result {
             self.io_error.get_or_insert(e);
         }
     }
+}
 
-    fn printer_is_json(&self) -> bool {
-        self.json
+impl<W: Write> EventSink for Printer<W> {
+    fn event(&mut self, c: &ConnectionView, ts: Timestamp, e: Event) {
+        if self.io_error.is_none() {
+            let result = self.printer.event(c, ts, e);
+            self.keep(result);
+        }
+    }
+}
+
+impl<W: Write> LiveObserver for Printer<W> {
+    fn listening(&mut self, interface: &str, link_type: &str) {
+        eprintln!(
+            "synack: listening on {interface}, link-type {link_type}, snapshot length {} bytes{}",
+            self.snaplen,
+            if self.filter.is_empty() {
+                String::new()
+            } else {
+                format!(", filter '{}'", self.filter)
+            }
+        );
+    }
+
+    fn end_packet(&mut self) {
+        let result = self.printer.end_packet();
+        self.keep(result);
+    }
+
+    fn after_batch(&mut self) {
+        let result = self.printer.flush();
+        self.keep(result);
+    }
+
+    fn interval(&mut self, now: Timestamp, open: u64, summary: &Summary) {
+        let result = self.printer.interval(now, open, summary);
+        self.keep(result);
+    }
+
+    fn failed(&self) -> bool {
+        self.io_error.is_some()
     }
 }
 
@@ -231,8 +204,6 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (msl, idle, duration, interval) =
-        (args.msl, args.idle_timeout, args.duration, args.interval);
     let filter = args.filter.join(" ");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -242,191 +213,69 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             .context("cannot install the SIGINT/SIGTERM handler")?;
     }
 
-    let mut analyzer = Analyzer::new(&Options {
-        // A live filter is applied by the kernel; a replayed file is filtered here.
-        filter: (args.read.is_some() && !filter.trim().is_empty()).then(|| filter.clone()),
-        msl,
-    });
-    // A capture may run for days: retired connections only count in the summary.
-    analyzer.keep_retired(false);
-    analyzer.set_limits(Limits {
-        idle_timeout: Some(idle),
-        retire_closed: true,
-        max_connections: args.max_connections,
-    });
-    let stdout = io::stdout();
-    let live_output = args.read.is_none();
-    let printer = EventPrinter::new(
-        io::BufWriter::new(stdout.lock()),
-        EventOptions {
-            verbose: args.verbose,
-            json: args.json,
-            utc: args.utc,
-        },
-    );
-    let mut run = Run {
-        analyzer,
-        printer,
-        packets: 0,
-        first_ts: None,
-        last_ts: None,
-        io_error: None,
-        json: args.json,
-    };
-
-    let started = Instant::now();
-    let mut stats: Option<LiveStats> = None;
-    let mut read_error = None;
-    let mut last_retire = Instant::now();
-    let mut next_interval: Option<Timestamp> = None;
-    let done = |run: &Run<_>, stop: &AtomicBool| {
-        stop.load(Ordering::SeqCst)
-            || args.count.is_some_and(|n| run.packets >= n)
-            || duration.is_some_and(|d| started.elapsed() >= d)
-            || run.io_error.is_some()
-    };
-    let mut tick = |run: &mut Run<_>, now: Timestamp| {
-        if let Some(every) = interval {
-            let due = *next_interval.get_or_insert(now.saturating_add(every));
-            if now >= due {
-                run.interval_line(now);
-                next_interval = Some(now.saturating_add(every));
-            }
-        }
-    };
-
-    match &args.read {
-        Some(path) => {
-            run.analyzer
-                .check_filter(synack::decode::LinkType::ETHERNET)?;
-            let mut reader =
-                CaptureReader::open(path).with_context(|| format!("{}", path.display()))?;
-            let mut last_retire_ts: Option<Timestamp> = None;
-            let result = reader.for_each_packet(|p| {
-                if done(&run, &stop) {
-                    return;
-                }
-                run.packet(p);
-                let now = run.last_ts.unwrap_or(p.ts);
-                if last_retire_ts.is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
-                {
-                    run.retire(now);
-                    last_retire_ts = Some(now);
-                }
-                tick(&mut run, now);
-            });
-            run.analyzer.add_input(InputReport {
-                name: path.display().to_string(),
-                format: Some(reader.format().clone()),
-                link_types: reader.link_types().to_vec(),
-                snaplen: reader.snaplen(),
-                stats: reader.stats().clone(),
-                error: None,
-            });
-            if let Err(e) = result {
-                read_error = Some(format!("{}: {e}", path.display()));
-            }
-        }
+    let pipeline = Pipeline::new(Options {
+        filter: (!filter.trim().is_empty()).then(|| filter.clone()),
+        msl: args.msl,
+    })
+    .idle_timeout(args.idle_timeout)
+    .max_connections(args.max_connections);
+    let input = match &args.read {
+        Some(path) => LiveInput::Replay(path.clone()),
         None => {
             let interface = match &args.interface {
                 Some(i) => i.clone(),
-                None => pcap::Device::lookup()
-                    .ok()
-                    .flatten()
-                    .map(|d| d.name)
+                None => default_interface()
                     .ok_or_else(|| anyhow::anyhow!("no interface to capture on; use -i"))?,
             };
-            let opts = LiveOptions {
-                interface: interface.clone(),
-                filter: filter.clone(),
-                snaplen: args.snaplen,
-                buffer_kib: args.buffer_kib,
-                promiscuous: !args.no_promiscuous,
-                immediate: args.immediate_mode,
-            };
-            let mut source = LiveSource::open(&opts)?;
-            if let Some(path) = &args.write {
-                source
-                    .write_to(path)
-                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
-            }
-            eprintln!(
-                "synack: listening on {interface}, link-type {}, snapshot length {} bytes{}",
-                source.link_type(),
-                args.snaplen,
-                if filter.is_empty() {
-                    String::new()
-                } else {
-                    format!(", filter '{filter}'")
-                }
-            );
-            while !done(&run, &stop) {
-                match source.next(|p| run.packet(p)) {
-                    Ok(_) => {}
-                    Err(e) => {
-                        read_error = Some(e);
-                        break;
-                    }
-                }
-                if live_output {
-                    if let Err(e) = run.printer.flush() {
-                        run.io_error.get_or_insert(e);
-                    }
-                }
-                if last_retire.elapsed() >= Duration::from_secs(1) {
-                    let now = wall_clock().max(run.last_ts.unwrap_or_default());
-                    run.retire(now);
-                    tick(&mut run, now);
-                    last_retire = Instant::now();
-                }
-            }
-            source
-                .close_savefile()
-                .map_err(|e| anyhow::anyhow!("cannot flush the -w file: {e}"))?;
-            stats = source.stats();
-            run.analyzer.add_input(InputReport {
-                name: format!("{interface} (live)"),
-                format: None,
-                link_types: vec![source.link_type()],
-                snaplen: args.snaplen.max(0) as u32,
-                stats: InputStats {
-                    packets: run.packets,
-                    first_ts: run.first_ts,
-                    last_ts: run.last_ts,
-                    ..InputStats::default()
+            LiveInput::Interface {
+                options: LiveOptions {
+                    interface,
+                    filter: filter.clone(),
+                    snaplen: args.snaplen,
+                    buffer_kib: args.buffer_kib,
+                    promiscuous: !args.no_promiscuous,
+                    immediate: args.immediate_mode,
                 },
-                error: None,
-            });
+                write: args.write.clone(),
+            }
         }
-    }
+    };
+    let stdout = io::stdout();
+    let mut printer = Printer {
+        printer: EventPrinter::new(
+            io::BufWriter::new(stdout.lock()),
+            EventOptions {
+                verbose: args.verbose,
+                json: args.json,
+                utc: args.utc,
+            },
+        ),
+        io_error: None,
+        snaplen: args.snaplen,
+        filter,
+    };
+    let control = LiveControl {
+        stop: &stop,
+        count: args.count,
+        duration: args.duration,
+        interval: args.interval,
+    };
+    let finished = pipeline.run_live(input, &control, &mut printer)?;
 
     // Final report, as `synack report` prints it, for everything seen.
-    if let Some(e) = run.io_error.take() {
+    if let Some(e) = printer.io_error.take() {
         if e.kind() == io::ErrorKind::BrokenPipe {
             return Ok(ExitCode::SUCCESS);
         }
         return Err(e.into());
     }
-    let Run {
-        analyzer,
-        printer,
+    let LiveFinished {
+        report,
         packets,
-        ..
-    } = run;
-    let mut out = printer.into_inner();
-    let active_at_end = analyzer.active_connections() as u64;
-    let analysis = analyzer.finish();
-    let (retired_count, evicted) = (analysis.retired, analysis.evicted);
-    let mut report = Report::build(analysis);
-    report.capture = Some(CaptureSummary {
-        packets_captured: packets,
-        retired: retired_count,
-        evicted,
-        active_at_end,
-        received_by_filter: stats.map(|s| s.received_by_filter),
-        dropped_by_kernel: stats.map(|s| s.dropped_by_kernel),
-        dropped_by_interface: stats.map(|s| s.dropped_by_interface),
-    });
+        stats,
+        read_error,
+    } = finished;
+    let mut out = printer.printer.into_inner();
     if args.json {
         let v = serde_json::json!({ "event": "report", "report": report });
         serde_json::to_writer(&mut out, &v)?;
@@ -464,11 +313,4 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn wall_clock() -> Timestamp {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_nanos(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))
 }

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Arg, ArgMatches, ValueEnum};
 
-use synack::analysis::pipeline::{analyze_paths, Analyzer, Options};
+use synack::analysis::analyzer::Options;
+use synack::analysis::pipeline::Pipeline;
 use synack::check::eval::{check_report, Reading, Verdict};
 use synack::check::metrics::{limit_keys, Bound};
 use synack::check::rules::{parse_rules, Rule};
 use synack::check::{Amount, Unit};
-use synack::decode::LinkType;
-use synack::model::report::Report;
+use synack::model::event::NoEvents;
 use synack::output::{junit, verdict};
 
 use super::values;
@@ -140,38 +140,34 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         filter: args.filter.clone(),
         msl: args.msl,
     };
-    // A syntax error in the filter is the user's, whatever the link type: say it first.
-    Analyzer::new(&options).check_filter(LinkType::ETHERNET)?;
+    Pipeline::new(options.clone()).check_filter()?;
 
     let stderr = &mut io::stderr();
     let mut files = Vec::new();
     for path in &args.files {
         let started = Instant::now();
-        let analysis = analyze_paths(std::slice::from_ref(path), &options);
+        // Each trace is checked on its own.
+        let finished =
+            Pipeline::new(options.clone()).run_files(std::slice::from_ref(path), &mut NoEvents);
         let name = path.display().to_string();
-        let mut reading = match analysis.inputs.first().and_then(|i| i.error.as_ref()) {
+        let mut reading = match finished.failures.first() {
             None => Reading::Complete,
-            Some(e) if e.is_midstream() => Reading::CutShort(e.to_string()),
-            Some(e) => Reading::Unreadable(e.to_string()),
+            Some(f) if f.partial => Reading::CutShort(f.message.clone()),
+            Some(f) => Reading::Unreadable(f.message.clone()),
         };
         if reading == Reading::Complete {
             // libpcap cannot compile some filters for some link types; the analysis then
             // drops those packets, so the trace was not checked whole.
-            let links = analysis.inputs.iter().flat_map(|i| i.link_types.iter());
-            if let Some(e) = links
-                .filter_map(|l| Analyzer::new(&options).check_filter(*l).err())
-                .next()
-            {
-                reading = Reading::CutShort(e.to_string());
+            if let Some(e) = &finished.unfilterable_link {
+                reading = Reading::CutShort(e.clone());
             }
         }
         if let Reading::CutShort(e) | Reading::Unreadable(e) = &reading {
             writeln!(stderr, "synack: {name}: {e}")?;
         }
-        let report = Report::build(analysis);
         files.push(check_report(
             &name,
-            &report,
+            &finished.report,
             reading,
             &rules,
             started.elapsed(),

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 
+use synack::analysis::analyzer::Options;
 use synack::analysis::ladder::LadderBuilder;
-use synack::analysis::pipeline::{Analyzer, Options};
-use synack::decode::LinkType;
-use synack::model::event::ConnectionView;
+use synack::analysis::pipeline::{Finished, Pipeline};
+use synack::model::event::{ConnectionView, Event};
+use synack::model::time::Timestamp;
 use synack::output::{ladder, svg};
 
 use super::values;
@@ -113,31 +114,26 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// Reads every input through the analyzer; `sink` sees each connection's events. Returns
+/// Reads every input through the pipeline; `sink` sees each connection's events. Returns
 /// whether an input failed, after saying so on stderr.
 fn read_all(
     args: &LadderArgs,
-    mut sink: impl FnMut(&ConnectionView, synack::model::time::Timestamp, synack::model::event::Event),
-) -> anyhow::Result<(synack::analysis::pipeline::Analysis, bool)> {
-    let options = Options {
+    mut sink: impl FnMut(&ConnectionView, Timestamp, Event),
+) -> anyhow::Result<(Finished, bool)> {
+    let pipeline = Pipeline::new(Options {
         filter: args.filter.clone(),
         ..Options::default()
-    };
-    let mut analyzer = Analyzer::new(&options);
-    analyzer.check_filter(LinkType::ETHERNET)?;
-    let mut failed = false;
-    for path in &args.files {
-        let input = analyzer.read_path(path, &mut sink);
-        if let Some(e) = &input.error {
-            failed = true;
-            writeln!(io::stderr(), "synack: {}: {e}", input.name)?;
-        }
+    });
+    pipeline.check_filter()?;
+    let finished = pipeline.run_files(&args.files, &mut sink);
+    for f in &finished.failures {
+        writeln!(io::stderr(), "synack: {}: {}", f.input, f.message)?;
     }
-    if let Some(e) = analyzer.filter_error() {
-        failed = true;
+    if let Some(e) = &finished.filter_failure {
         writeln!(io::stderr(), "synack: {e}")?;
     }
-    Ok((analyzer.finish(), failed))
+    let failed = !finished.complete();
+    Ok((finished, failed))
 }
 
 pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
@@ -146,14 +142,15 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--abnormal reads the input twice: give files, not standard input");
         }
         // First pass: a connection's close kind is known only at the end.
-        let (analysis, _) = read_all(&args, |_, _, _| {})?;
-        match analysis.connections.iter().find(|c| c.abnormal) {
-            Some(c) => Select::Id(c.id),
+        let (finished, _) = read_all(&args, |_, _, _| {})?;
+        let list = &finished.report.connections;
+        match (0..list.len()).find(|&i| list.is_abnormal(i)) {
+            Some(i) => Select::Id(list.record(i).id),
             None => {
                 writeln!(
                     io::stderr(),
                     "synack: no abnormal connection among the {} connection(s)",
-                    analysis.connections.len()
+                    list.len()
                 )?;
                 return Ok(ExitCode::from(2));
             }
@@ -169,7 +166,7 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
 
     let mut builder = LadderBuilder::new(!args.full);
     let mut chosen: Option<u64> = None;
-    let (analysis, failed) = read_all(&args, |c, at, e| {
+    let (finished, failed) = read_all(&args, |c, at, e| {
         // Rows are recorded for the one selected connection only.
         if chosen.is_none() && select.matches(c) {
             chosen = Some(c.id);
@@ -178,16 +175,17 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
             builder.on_event(c, at, e);
         }
     })?;
-    let Some(conn) = chosen.and_then(|id| analysis.connections.iter().find(|c| c.id == id)) else {
+    let list = &finished.report.connections;
+    let Some(conn) = chosen.and_then(|id| list.records().find(|c| c.id == id)) else {
         writeln!(
             io::stderr(),
             "synack: no connection matches {} (the input has {} connection(s); `synack report` lists them with their ids)",
             select.describe(),
-            analysis.connections.len()
+            list.len()
         )?;
         return Ok(ExitCode::from(2));
     };
-    let diagram = builder.finish(&conn.unpack());
+    let diagram = builder.finish(&conn);
 
     if let Some(path) = &args.svg {
         std::fs::write(path, svg::render(&diagram))

@@ -7,11 +7,9 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use synack::analysis::pipeline::{Analyzer, Options};
-use synack::decode::LinkType;
-use synack::flow::Limits;
+use synack::analysis::analyzer::Options;
+use synack::analysis::pipeline::Pipeline;
 use synack::model::event::NoEvents;
-use synack::model::report::Report;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
 
@@ -80,72 +78,33 @@ pub struct ReportArgs {
     threads: usize,
 }
 
-/// Inputs smaller than this are read faster than threads start and hand work over.
-const PARALLEL_MIN_BYTES: u64 = 64 << 20;
-
-/// Worker threads for `--threads 0`: one per core beside the reader, on inputs big
-/// enough to gain from it.
-fn auto_workers(files: &[PathBuf]) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    if cores < 2 || bytes < PARALLEL_MIN_BYTES {
-        0
-    } else {
-        cores - 1
-    }
-}
-
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let options = Options {
+    let mut pipeline = Pipeline::new(Options {
         filter: args.filter.clone(),
         msl: args.msl,
+    });
+    pipeline.check_filter()?;
+    pipeline = match args.max_connections {
+        Some(max) => pipeline.max_connections(max),
+        None => pipeline.threads(args.threads),
     };
-    let mut analyzer = Analyzer::new(&options);
-    // A syntax error in the filter is the user's, whatever the link type: say it first.
-    analyzer.check_filter(LinkType::ETHERNET)?;
-    if let Some(max) = args.max_connections {
-        analyzer.set_limits(Limits {
-            max_connections: max,
-            ..Limits::default()
-        });
-    } else {
-        // Eviction depends on the whole table; shards would each see a part of it.
-        let workers = match args.threads {
-            0 => auto_workers(&args.files),
-            n => n - 1,
-        };
-        if workers > 0 {
-            analyzer.share_out(workers);
-        }
-    }
     if io::stderr().is_terminal() {
-        analyzer.set_input_wrapper(Box::new(progress_bar));
+        pipeline = pipeline.progress(Box::new(progress_bar));
     }
-    let mut failed = false;
+    let finished = pipeline.run_files(&args.files, &mut NoEvents);
     let stderr = &mut io::stderr();
-    for path in &args.files {
-        let input = analyzer.read_path(path, &mut NoEvents);
-        if let Some(e) = &input.error {
-            failed = true;
-            writeln!(stderr, "synack: {}: {e}", input.name)?;
-        }
+    for f in &finished.failures {
+        writeln!(stderr, "synack: {}: {}", f.input, f.message)?;
     }
-    if let Some(e) = analyzer.filter_error() {
-        failed = true;
+    if let Some(e) = &finished.filter_failure {
         writeln!(stderr, "synack: {e}")?;
     }
-    let mut analysis = analyzer.finish();
-    let spent = std::mem::take(&mut analysis.spent);
-    let report = Report::build(analysis);
+    let report = &finished.report;
     let stdout = io::stdout();
     let is_tty = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
-        Format::Json => json::write_report(&mut out, &report)?,
+        Format::Json => json::write_report(&mut out, report)?,
         Format::Table => {
             let rows = if args.all {
                 Rows::All
@@ -157,19 +116,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 Rows::Default(50)
             };
             let width = if is_tty { terminal_width() } else { None };
-            table::write_report(&mut out, &report, &TableOptions { rows, width })?;
+            table::write_report(&mut out, report, &TableOptions { rows, width })?;
         }
     }
     out.flush()?;
-    // The process ends here: the system takes the memory back at once, where freeing
-    // every connection's record (or spent dormant connection) one by one is a serial
-    // ~10 ms each on a big trace.
-    std::mem::forget(report);
-    std::mem::forget(spent);
-    Ok(if failed {
-        ExitCode::from(2)
-    } else {
+    let complete = finished.complete();
+    finished.leave_to_os();
+    Ok(if complete {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     })
 }
 

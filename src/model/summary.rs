@@ -452,7 +452,7 @@ mod tests {
         }
         paths.sort();
         let records = |p: &std::path::PathBuf| {
-            let analysis = crate::analysis::pipeline::analyze_paths(
+            let analysis = crate::analysis::analyzer::analyze_paths(
                 std::slice::from_ref(p),
                 &Default::default(),
             );

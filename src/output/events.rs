@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use crate::model::event::ConnectionView;
 use crate::model::event::Event;
 use crate::model::state::{Side, TcpState};
+use crate::model::summary::Summary;
 use crate::model::time::Timestamp;
 use crate::model::units::{JsonTime, Millis};
 
@@ -309,7 +310,40 @@ impl<W: Write> EventPrinter<W> {
         Ok(())
     }
 
-    /// A free-form line (interval summaries), in the same style.
+    /// The summary so far (`--interval`): connections still tracked, connections seen,
+    /// handshake latency, RST and TIME_WAIT.
+    pub fn interval(&mut self, now: Timestamp, open: u64, s: &Summary) -> io::Result<()> {
+        if self.opts.json {
+            let v = serde_json::json!({
+                "ts": serde_json::to_value(JsonTime(now)).unwrap_or_default(),
+                "event": "interval",
+                "open": open,
+                "connections": s.connections,
+                "handshake_p50_ms": serde_json::to_value(s.handshake_rtt_ms.p50).unwrap_or_default(),
+                "handshake_p99_ms": serde_json::to_value(s.handshake_rtt_ms.p99).unwrap_or_default(),
+                "rst": s.rst.packets,
+                "time_wait_client": s.time_wait.client,
+                "time_wait_server": s.time_wait.server,
+            });
+            return self.json_line(&v);
+        }
+        let ms = |m: Option<Millis>| m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()));
+        let text = format!(
+            "summary: {} open, {} seen, handshake p50 {} ms p99 {} ms, RST {} ({} client / {} server), TIME_WAIT {} client / {} server",
+            open,
+            s.connections,
+            ms(s.handshake_rtt_ms.p50),
+            ms(s.handshake_rtt_ms.p99),
+            s.rst.packets,
+            s.rst.from_client,
+            s.rst.from_server,
+            s.time_wait.client,
+            s.time_wait.server
+        );
+        self.line(now, &text)
+    }
+
+    /// A free-form line, in the same style.
     pub fn line(&mut self, ts: Timestamp, text: &str) -> io::Result<()> {
         self.end_packet()?;
         writeln!(self.out, "{} {text}", clock(ts, self.opts.utc))?;

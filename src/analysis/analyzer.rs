@@ -1,0 +1,433 @@
+//! The pipeline driver: source → (filter) → decode → flow table → tracker.
+//!
+//! Reads one or more inputs as one timeline, in the order given (rotated captures continue
+//! each other), and keeps the per-file facts and the packet counts by layer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::analysis::parallel::Shards;
+use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
+use crate::decode::{decode, Decoded, LinkType};
+use crate::flow::{Connection, FlowTable, Limits, Spent};
+use crate::model::connection::ConnectionRecord;
+use crate::model::event::{EventSink, NoEvents};
+use crate::model::report::PacketCounts;
+use crate::model::summary::SummaryBuilder;
+use crate::model::time::Timestamp;
+use crate::store::record::PackedRecord;
+
+impl PacketCounts {
+    /// Counts a decoded packet in its layer (the TCP ones too).
+    #[inline]
+    pub fn count(&mut self, decoded: &Decoded<'_>) {
+        match decoded {
+            Decoded::Tcp(_) => self.tcp += 1,
+            Decoded::Udp => self.udp += 1,
+            Decoded::Icmp => self.icmp += 1,
+            Decoded::OtherIp(_) | Decoded::NonIp => self.other += 1,
+            Decoded::Fragment => self.fragments += 1,
+            Decoded::Undecodable(_) => self.undecodable += 1,
+            Decoded::UnsupportedLink => self.unsupported_link += 1,
+        }
+    }
+
+    /// Adds the layer counts of `other` (packets its owner decoded for this one).
+    pub fn add_layers(&mut self, other: &PacketCounts) {
+        self.tcp += other.tcp;
+        self.udp += other.udp;
+        self.icmp += other.icmp;
+        self.other += other.other;
+        self.fragments += other.fragments;
+        self.undecodable += other.undecodable;
+        self.unsupported_link += other.unsupported_link;
+    }
+}
+
+/// One input's outcome.
+#[derive(Debug)]
+pub struct InputReport {
+    pub name: String,
+    pub format: Option<Format>,
+    pub link_types: Vec<LinkType>,
+    pub snaplen: u32,
+    pub stats: InputStats,
+    /// What stopped the reading, if anything.
+    pub error: Option<SourceError>,
+}
+
+/// Settings of an analysis.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A libpcap filter expression, applied to every packet as tcpdump -r does.
+    pub filter: Option<String>,
+    /// Maximum segment lifetime; TIME_WAIT is 2·MSL.
+    pub msl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            filter: None,
+            msl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A filter expression that libpcap would not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("bad filter '{expr}' for link type {link}: {message}")]
+pub struct FilterError {
+    pub expr: String,
+    pub link: LinkType,
+    pub message: String,
+}
+
+/// BPF programs compiled per link type (a pcapng file may mix link types).
+struct Filter {
+    expr: String,
+    programs: Vec<(LinkType, pcap::BpfProgram)>,
+}
+
+impl Filter {
+    fn matches(&mut self, link: LinkType, data: &[u8]) -> Result<bool, FilterError> {
+        if let Some((_, p)) = self.programs.iter().find(|(l, _)| *l == link) {
+            return Ok(p.filter(data));
+        }
+        let compiled = pcap::Capture::dead(pcap::Linktype(i32::from(link.0)))
+            .and_then(|dead| dead.compile(&self.expr, true))
+            .map_err(|e| FilterError {
+                expr: self.expr.clone(),
+                link,
+                message: e.to_string(),
+            })?;
+        let matched = compiled.filter(data);
+        self.programs.push((link, compiled));
+        Ok(matched)
+    }
+}
+
+/// Everything an analysis found.
+pub struct Analysis {
+    pub inputs: Vec<InputReport>,
+    pub packets: PacketCounts,
+    /// Every connection not drained during the run, in order of first packet.
+    pub connections: Vec<PackedRecord>,
+    /// Connections let go of during the run to bound memory.
+    pub retired: u64,
+    pub evicted: u64,
+    pub msl: Duration,
+    pub filter: Option<String>,
+    /// The summary's share of connections let go of and not listed (evicted ones; in a
+    /// live capture, retired ones too).
+    pub unlisted: SummaryBuilder,
+    /// The summary's share of `connections`.
+    pub listed: SummaryBuilder,
+    /// Memory of connections already made into records (see `Spent`).
+    pub(crate) spent: Spent,
+}
+
+/// Runs packets through decode, flow table and tracker.
+pub struct Analyzer {
+    flows: FlowTable,
+    packets: PacketCounts,
+    filter: Option<Filter>,
+    filter_error: Option<FilterError>,
+    inputs: Vec<InputReport>,
+    /// Finished connections, as compact records.
+    records: Vec<PackedRecord>,
+    /// Capture time of the last sweep for finished connections.
+    last_sweep: Option<Timestamp>,
+    /// Applied to each input file before reading (a progress bar, say).
+    input_wrapper: Option<Box<InputWrapper>>,
+    /// Worker threads that track the connections, when the work is shared out.
+    shards: Option<Shards>,
+    /// Connections let go of that are counted in the summary but not listed: evicted
+    /// ones, and (with `keep_retired` off) retired ones.
+    uncounted: SummaryBuilder,
+    /// The summary of `records`, added to as each is made (the report needs no second
+    /// pass over them).
+    listed: SummaryBuilder,
+    keep_retired: bool,
+}
+
+/// How often (in capture time) finished connections are swept out of the flow table.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+impl Analyzer {
+    pub fn new(options: &Options) -> Self {
+        Analyzer {
+            flows: FlowTable::new(options.msl),
+            packets: PacketCounts::default(),
+            filter: options.filter.as_ref().map(|expr| Filter {
+                expr: expr.clone(),
+                programs: Vec::new(),
+            }),
+            filter_error: None,
+            inputs: Vec::new(),
+            records: Vec::new(),
+            last_sweep: None,
+            input_wrapper: None,
+            shards: None,
+            uncounted: SummaryBuilder::default(),
+            listed: SummaryBuilder::default(),
+            keep_retired: true,
+        }
+    }
+
+    /// Checks the filter against a link type up front, so a bad expression is reported
+    /// before any output.
+    pub fn check_filter(&mut self, link: LinkType) -> Result<(), FilterError> {
+        match &mut self.filter {
+            Some(f) => f.matches(link, &[]).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Processes one packet; `sink` sees the connection events it caused.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.flows.set_limits(limits);
+    }
+
+    /// Retires closed and idle connections as of capture time `now`, keeping their
+    /// records (or only their share of the summary, see `keep_retired`). Evicted
+    /// connections only count in the summary: a flood of new 4-tuples must not grow
+    /// memory past the limit.
+    pub fn retire(&mut self, now: Timestamp) {
+        self.flows.retire(now);
+        self.fold_evicted();
+        for c in self.flows.drain_finished() {
+            let record = ConnectionRecord::of(&c);
+            if self.keep_retired {
+                self.listed.add(&record);
+                self.records.push(PackedRecord::pack(&record));
+            } else {
+                self.uncounted.add(&record);
+            }
+        }
+    }
+
+    fn fold_evicted(&mut self) {
+        for c in self.flows.drain_evicted() {
+            self.uncounted.add(&ConnectionRecord::of(&c));
+        }
+    }
+
+    /// Keep retired connections' records to list them (offline reports), or only count
+    /// them in the summary (live capture, which must run in bounded memory).
+    pub fn keep_retired(&mut self, keep: bool) {
+        self.keep_retired = keep;
+    }
+
+    /// The summary of the connections already let go of and not listed.
+    pub fn unlisted_summary(&self) -> &SummaryBuilder {
+        &self.uncounted
+    }
+
+    /// Calls `each` for every connection still tracked (dormant ones included), in no
+    /// particular order.
+    pub fn for_each_tracked(&self, each: impl FnMut(&Connection)) {
+        self.flows.for_each_tracked(each);
+    }
+
+    pub fn active_connections(&self) -> usize {
+        self.flows.active_len()
+    }
+
+    pub fn packets(&self) -> &PacketCounts {
+        &self.packets
+    }
+
+    pub fn process(&mut self, packet: &Packet<'_>, sink: &mut impl EventSink) {
+        // Memory, not figures: connections that are over shrink to their records.
+        if self
+            .last_sweep
+            .is_none_or(|t| packet.ts.reached(t, SWEEP_EVERY))
+        {
+            self.retire(packet.ts);
+            self.last_sweep = Some(packet.ts);
+        }
+        let Some(cut) = self.admit(packet) else {
+            return;
+        };
+        let decoded = decode(packet.link_type, packet.data, cut);
+        self.packets.count(&decoded);
+        if let Decoded::Tcp(seg) = decoded {
+            self.flows
+                .on_segment(&seg, packet.orig_len, packet.ts, sink);
+            // At once, not at the next sweep: a flood evicts thousands a second.
+            if self.flows.evicted_pending() {
+                self.fold_evicted();
+            }
+        }
+    }
+
+    /// Counts a packet read and applies the filter: the bytes cut by the snaplen, or
+    /// `None` when the filter rejects it.
+    #[inline]
+    fn admit(&mut self, packet: &Packet<'_>) -> Option<u32> {
+        let counts = &mut self.packets;
+        counts.total += 1;
+        if let Some(filter) = &mut self.filter {
+            match filter.matches(packet.link_type, packet.data) {
+                Ok(true) => {}
+                Ok(false) => {
+                    counts.filtered_out += 1;
+                    return None;
+                }
+                Err(e) => {
+                    // The link type has no BPF support in libpcap: nothing can match.
+                    counts.filtered_out += 1;
+                    self.filter_error.get_or_insert(e);
+                    return None;
+                }
+            }
+        }
+        let cut = packet.orig_len.saturating_sub(packet.data.len() as u32);
+        if cut > 0 {
+            counts.snaplen_truncated += 1;
+        }
+        Some(cut)
+    }
+
+    /// Tracks connections on `workers` threads beside the reading one (offline reports:
+    /// no events reach a sink, and no connection limit applies). Same report, sooner.
+    pub fn share_out(&mut self, workers: usize) {
+        self.shards = Some(Shards::new(workers, self.flows.msl()));
+    }
+
+    /// Has every input file passed through `wrap` before it is read.
+    pub fn set_input_wrapper(&mut self, wrap: Box<InputWrapper>) {
+        self.input_wrapper = Some(wrap);
+    }
+
+    /// Reads a whole file (or `-` for standard input) into the analysis. The outcome,
+    /// including any error, is kept for the report.
+    pub fn read_path(&mut self, path: &Path, sink: &mut impl EventSink) -> &InputReport {
+        let name = path.display().to_string();
+        let opened = match &self.input_wrapper {
+            Some(wrap) => CaptureReader::open_wrapped(path, wrap),
+            None => CaptureReader::open(path),
+        };
+        let report = match opened {
+            Err(error) => InputReport {
+                name,
+                format: None,
+                link_types: Vec::new(),
+                snaplen: 0,
+                stats: InputStats::default(),
+                error: Some(error),
+            },
+            Ok(mut reader) => {
+                let result = match self.shards.take() {
+                    None => reader.for_each_packet(|p| self.process(p, sink)),
+                    Some(mut shards) => {
+                        let result = self.share_packets(&mut reader, &mut shards);
+                        self.shards = Some(shards);
+                        result
+                    }
+                };
+                InputReport {
+                    name,
+                    format: Some(reader.format().clone()),
+                    link_types: reader.link_types().to_vec(),
+                    snaplen: reader.snaplen(),
+                    stats: reader.stats().clone(),
+                    error: result.err(),
+                }
+            }
+        };
+        self.inputs.push(report);
+        self.inputs.last().expect("just pushed")
+    }
+
+    /// Reads a file for the workers: the reading thread only counts and filters; the
+    /// workers decode and track, reading the packets in the reader's own buffers when it
+    /// can lend them (classic pcap), or in copies.
+    fn share_packets(
+        &mut self,
+        reader: &mut CaptureReader,
+        shards: &mut Shards,
+    ) -> Result<(), SourceError> {
+        if reader.lends_buffers() {
+            // `shards` is both where packets are queued and where buffers go: the
+            // queueing goes through a second handle on it, held only inside the callback.
+            let shards = std::cell::RefCell::new(shards);
+            let mut exchange = crate::analysis::parallel::Lending(&shards);
+            reader.for_each_packet_lending(
+                |p| {
+                    if self.admit(p).is_some() {
+                        shards.borrow_mut().lent(p, self.packets.total);
+                    }
+                },
+                &mut exchange,
+            )
+        } else {
+            reader.for_each_packet(|p| {
+                if self.admit(p).is_some() {
+                    shards.copy(p, self.packets.total);
+                }
+            })
+        }
+    }
+
+    /// Records an input that is not a file (a live interface) for the report.
+    pub fn add_input(&mut self, input: InputReport) {
+        self.inputs.push(input);
+    }
+
+    /// A filter that failed to compile for a link type met in the input.
+    pub fn filter_error(&self) -> Option<&FilterError> {
+        self.filter_error.as_ref()
+    }
+
+    pub fn finish(mut self) -> Analysis {
+        self.fold_evicted();
+        let msl = self.flows.msl();
+        let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
+        let (records, listed) = (&mut self.records, &mut self.listed);
+        let mut spent = self.flows.finish(|c| {
+            let record = ConnectionRecord::of(&c);
+            listed.add(&record);
+            records.push(PackedRecord::pack(&record));
+        });
+        match self.shards.take() {
+            None => self.records.sort_unstable_by_key(|r| r.id),
+            Some(shards) => {
+                let found = shards.finish();
+                (retired, evicted) = (retired + found.retired, evicted + found.evicted);
+                self.listed.merge(&found.summary);
+                self.packets.add_layers(&found.counts);
+                self.records.extend(found.records);
+                spent.absorb(found.spent);
+                // Numbered by first packet, as one table numbers them. The workers' records
+                // come in sorted runs, which this sort merges in one pass.
+                self.records.sort_by_key(|r| r.first_packet);
+                for (n, r) in self.records.iter_mut().enumerate() {
+                    r.id = n as u64 + 1;
+                }
+            }
+        }
+        Analysis {
+            inputs: self.inputs,
+            packets: self.packets,
+            connections: self.records,
+            retired,
+            evicted,
+            msl,
+            filter: self.filter.map(|f| f.expr),
+            unlisted: self.uncounted,
+            listed: self.listed,
+            spent,
+        }
+    }
+}
+
+/// Reads the given files as one timeline.
+pub fn analyze_paths(paths: &[PathBuf], options: &Options) -> Analysis {
+    let mut analyzer = Analyzer::new(options);
+    for path in paths {
+        analyzer.read_path(path, &mut NoEvents);
+    }
+    analyzer.finish()
+}
