@@ -10,8 +10,11 @@
 //! FIN sent, RST sent) and once to its receiver (the RFC 9293 arrival rules: the ACK field
 //! first, then the FIN bit). The observer assumes a captured segment reaches its receiver;
 //! where the receiver's own later segments prove otherwise (two FINs that cross), the
-//! inference is corrected. The tracker only updates facts and emits typed [`Event`]s;
-//! it knows nothing of output.
+//! inference is corrected. Every state change is one arm of one match,
+//! `TcpTracker::transition`, over (sender or receiver, that endpoint's state, kind of
+//! segment); the facts a segment records (handshake times, anomalies, the close) are
+//! noted before it, in `note_syn`, `note_fin` and `note_rst`. The tracker only updates
+//! facts and emits typed [`Event`]s; it knows nothing of output.
 
 use std::time::Duration;
 
@@ -55,6 +58,31 @@ const MAX_INTERVALS: usize = 64;
 const OUT_OF_ORDER_DEFAULT: Duration = Duration::from_millis(3);
 /// Wireshark's fast-retransmission window after the peer's duplicate ACKs.
 const FAST_RETRANSMIT_WINDOW: Duration = Duration::from_millis(20);
+
+/// Which endpoint of a segment a transition applies to: every segment is applied to its
+/// sender, then to its receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// The endpoint that sent the segment: what sending it means (RFC 9293 §3.10.1
+    /// OPEN, §3.10.4 CLOSE, §3.10.5 ABORT, and the replies of §3.10.7).
+    Sender,
+    /// The endpoint it reaches: what its arrival does (RFC 9293 §3.10.7).
+    Receiver,
+}
+
+/// What a segment does to the state machines, one control at a time. A segment with a
+/// RST is a `Rst` alone (it aborts whatever else it carries). Otherwise it is a `Syn`,
+/// a `SynAck` or an `Ack` (the ACK field, RFC 9293 §3.10.7.4 fifth check), then a `Fin`
+/// if the FIN bit is set (the eighth check, after the ACK field): a FIN/ACK is an `Ack`
+/// then a `Fin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SegmentKind {
+    Syn,
+    SynAck,
+    Ack,
+    Fin,
+    Rst,
+}
 
 /// What one endpoint has done, as seen on the wire: its state and its sequence space.
 #[derive(Clone, Debug, Default)]
@@ -274,22 +302,30 @@ impl TcpTracker {
 
         self.classify_sequence(sender, seg, wire_len, at, idle_since, emit);
 
+        // The facts each control records come first, then the state machines move: the
+        // sender's, then the receiver's (`transition`).
         if flags.rst() {
             // FIN+RST: the FIN was sent (it names the closer) but the RST aborts at once.
             if flags.fin() {
                 self.note_fin(sender, seg, at, emit);
             }
-            self.on_rst(sender, seg, at, emit);
+            self.note_rst(sender, seg, at, emit);
+            self.transitions(SegmentKind::Rst, sender, seg, at, emit);
             return;
         }
         if flags.syn() {
-            self.on_syn(sender, seg, at, emit);
+            self.note_syn(sender, seg, at, emit);
+            let kind = if flags.ack() {
+                SegmentKind::SynAck
+            } else {
+                SegmentKind::Syn
+            };
+            self.transitions(kind, sender, seg, at, emit);
         } else if flags.ack() {
-            self.on_ack_sent(sender, seg, at, emit);
-            self.on_ack_received(sender.peer(), seg, at, emit);
+            self.transitions(SegmentKind::Ack, sender, seg, at, emit);
         }
-        if flags.fin() {
-            self.on_fin(sender, seg, at, emit);
+        if flags.fin() && self.note_fin(sender, seg, at, emit) {
+            self.transitions(SegmentKind::Fin, sender, seg, at, emit);
         }
     }
 
@@ -475,14 +511,14 @@ impl TcpTracker {
         }
     }
 
-    fn on_syn(
+    /// The handshake facts a SYN or SYN/ACK records (no state changes: see `transition`).
+    fn note_syn(
         &mut self,
         sender: Side,
         seg: &TcpSegment<'_>,
         at: Timestamp,
         emit: &mut impl FnMut(Event),
     ) {
-        let receiver = sender.peer();
         let (me, _) = self.endpoints_mut(sender);
         me.isn.get_or_insert(seg.seq);
         if !seg.flags.ack() {
@@ -497,17 +533,6 @@ impl TcpTracker {
                 if sender == Side::Client {
                     self.handshake.first_syn.get_or_insert(at);
                 }
-            }
-            match self.state(sender) {
-                TcpState::Closed | TcpState::Listen => {
-                    self.set_state(sender, TcpState::SynSent, at, emit)
-                }
-                _ => {}
-            }
-            // A SYN reaching an endpoint that sent its own SYN: simultaneous open (§3.5).
-            if self.state(receiver) == TcpState::SynSent {
-                self.handshake.simultaneous_open = true;
-                self.set_state(receiver, TcpState::SynReceived, at, emit);
             }
             return;
         }
@@ -532,95 +557,6 @@ impl TcpTracker {
                 }
             }
         }
-        match self.state(sender) {
-            TcpState::Closed | TcpState::Listen | TcpState::SynSent => {
-                self.set_state(sender, TcpState::SynReceived, at, emit)
-            }
-            _ => {}
-        }
-        // The receiver gets a SYN/ACK acknowledging its SYN: ESTABLISHED (§3.10.7.3).
-        let receiver_ep = self.endpoint(receiver);
-        let acks_receiver_syn = match receiver_ep.isn {
-            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
-            None => true,
-        };
-        if acks_receiver_syn
-            && matches!(
-                self.state(receiver),
-                TcpState::SynSent | TcpState::SynReceived
-            )
-        {
-            self.set_state(receiver, TcpState::Established, at, emit);
-            self.check_handshake_complete(at, emit);
-        }
-    }
-
-    /// An endpoint in SYN_SENT that sends a plain ACK has received the peer's SYN/ACK,
-    /// even when the capture missed it or shows it out of order: it is ESTABLISHED, and
-    /// the peer, which sent that SYN/ACK, is in SYN_RECEIVED until this ACK arrives.
-    fn on_ack_sent(
-        &mut self,
-        sender: Side,
-        seg: &TcpSegment<'_>,
-        at: Timestamp,
-        emit: &mut impl FnMut(Event),
-    ) {
-        if self.state(sender) != TcpState::SynSent {
-            return;
-        }
-        let receiver = sender.peer();
-        let acks_peer_syn = match self.endpoint(receiver).isn {
-            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
-            None => true,
-        };
-        if !acks_peer_syn {
-            return;
-        }
-        self.set_state(sender, TcpState::Established, at, emit);
-        if matches!(self.state(receiver), TcpState::Closed | TcpState::Listen) {
-            self.set_state(receiver, TcpState::SynReceived, at, emit);
-        }
-    }
-
-    /// RFC 9293 §3.10.7.4, fifth check: what the ACK field does to its receiver.
-    fn on_ack_received(
-        &mut self,
-        receiver: Side,
-        seg: &TcpSegment<'_>,
-        at: Timestamp,
-        emit: &mut impl FnMut(Event),
-    ) {
-        let state = self.state(receiver);
-        let ep = self.endpoint(receiver);
-        // Asked only in the states where they matter: most segments arrive in ESTABLISHED.
-        let acks_syn = || match ep.isn {
-            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
-            None => true,
-        };
-        let acks_fin = || ep.fin_acked_by(seg);
-        match state {
-            TcpState::SynReceived if acks_syn() => {
-                self.set_state(receiver, TcpState::Established, at, emit);
-                self.check_handshake_complete(at, emit);
-            }
-            TcpState::FinWait1 if acks_fin() => {
-                self.set_state(receiver, TcpState::FinWait2, at, emit)
-            }
-            TcpState::Closing if acks_fin() => {
-                self.set_state(receiver, TcpState::TimeWait, at, emit)
-            }
-            TcpState::LastAck if acks_fin() => self.set_state(receiver, TcpState::Closed, at, emit),
-            TcpState::Closed if self.midstream && self.reset.is_none() => {
-                // First sight of a connection already under way: both sides are
-                // synchronized, whatever came before the capture.
-                self.set_state(receiver, TcpState::Established, at, emit);
-                let sender = receiver.peer();
-                if self.state(sender) == TcpState::Closed {
-                    self.set_state(sender, TcpState::Established, at, emit);
-                }
-            }
-            _ => {}
-        }
     }
 
     fn check_handshake_complete(&mut self, at: Timestamp, emit: &mut impl FnMut(Event)) {
@@ -635,61 +571,8 @@ impl TcpTracker {
         }
     }
 
-    fn on_fin(
-        &mut self,
-        sender: Side,
-        seg: &TcpSegment<'_>,
-        at: Timestamp,
-        emit: &mut impl FnMut(Event),
-    ) {
-        if !self.note_fin(sender, seg, at, emit) {
-            return;
-        }
-        let receiver = sender.peer();
-        let peer_fin = self.endpoint(receiver).fin_seq;
-        // The sender's own transition (§3.10.4 CLOSE call).
-        match self.state(sender) {
-            TcpState::CloseWait => {
-                // It had received the peer's FIN — unless its ACK says it had not: then the
-                // two FINs crossed, a simultaneous close (§3.6, both pass through CLOSING).
-                let saw_peer_fin = match peer_fin {
-                    Some(f) => seg.flags.ack() && seg.ack.ge(f.wrapping_add(1)),
-                    None => true,
-                };
-                if saw_peer_fin {
-                    self.set_state(sender, TcpState::LastAck, at, emit);
-                } else {
-                    self.closer = Some(Closer::Both);
-                    self.set_state(sender, TcpState::FinWait1, at, emit);
-                    self.set_state(sender, TcpState::Closing, at, emit);
-                }
-            }
-            TcpState::Closed
-            | TcpState::Listen
-            | TcpState::SynSent
-            | TcpState::SynReceived
-            | TcpState::Established => self.set_state(sender, TcpState::FinWait1, at, emit),
-            _ => {}
-        }
-        // The receiver's arrival processing: the ACK field was applied; now the FIN bit.
-        match self.state(receiver) {
-            TcpState::SynReceived | TcpState::Established | TcpState::Closed => {
-                self.set_state(receiver, TcpState::CloseWait, at, emit)
-            }
-            TcpState::FinWait1 => {
-                if self.endpoint(receiver).fin_acked_by(seg) {
-                    self.set_state(receiver, TcpState::TimeWait, at, emit);
-                } else {
-                    self.closer = Some(Closer::Both);
-                    self.set_state(receiver, TcpState::Closing, at, emit);
-                }
-            }
-            TcpState::FinWait2 => self.set_state(receiver, TcpState::TimeWait, at, emit),
-            _ => {}
-        }
-    }
-
-    /// Records a FIN's facts; false when it is a repeat that changes nothing.
+    /// Records a FIN's facts; false when it is a repeat that changes nothing (then no
+    /// `Fin` transition is applied).
     fn note_fin(
         &mut self,
         sender: Side,
@@ -715,7 +598,9 @@ impl TcpTracker {
         true
     }
 
-    fn on_rst(
+    /// The facts a RST records, from the states before it (no state changes: see
+    /// `transition`).
+    fn note_rst(
         &mut self,
         sender: Side,
         seg: &TcpSegment<'_>,
@@ -749,12 +634,217 @@ impl TcpTracker {
                 in_state: sender_state,
             });
         }
-        if sender_state != TcpState::TimeWait {
-            self.set_state(sender, TcpState::Closed, at, emit);
+    }
+
+    /// Applies one control of a segment to both state machines: the sender's (what
+    /// sending it means), then the receiver's (what its arrival does). Inlined, as
+    /// `transition` is, so that at each call the role and kind are constants and the
+    /// match folds to their arms: as cheap as a function per kind.
+    #[inline(always)]
+    fn transitions(
+        &mut self,
+        kind: SegmentKind,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        self.transition(Role::Sender, kind, sender, seg, at, emit);
+        self.transition(Role::Receiver, kind, sender, seg, at, emit);
+    }
+
+    /// Whether the segment acknowledges the SYN of `side` (any ACK does when that SYN
+    /// was not captured).
+    #[inline]
+    fn acks_syn_of(&self, side: Side, seg: &TcpSegment<'_>) -> bool {
+        match self.endpoint(side).isn {
+            Some(isn) => seg.ack.ge(isn.wrapping_add(1)),
+            None => true,
         }
-        // RFC 1337: an endpoint in TIME_WAIT ignores a RST.
-        if self.state(receiver) != TcpState::TimeWait {
-            self.set_state(receiver, TcpState::Closed, at, emit);
+    }
+
+    /// Whether the segment's sender had received the FIN of `side`: its ACK covers it,
+    /// or no FIN of `side` was captured.
+    #[inline]
+    fn saw_fin_of(&self, side: Side, seg: &TcpSegment<'_>) -> bool {
+        let ep = self.endpoint(side);
+        ep.fin_seq.is_none() || ep.fin_acked_by(seg)
+    }
+
+    /// Every state transition of the tracker: what one control of a segment sent by
+    /// `sender` does to the endpoint in `role`, as one match over (role, that endpoint's
+    /// state, kind), after smoltcp's `process`. The guards ask about the ACK field only
+    /// in the states where it matters: most segments arrive in ESTABLISHED, where no arm
+    /// applies. An arm may move the other endpoint too where the segment proves what it
+    /// did unseen (a SYN/ACK the capture missed, a connection begun before it).
+    #[inline(always)]
+    fn transition(
+        &mut self,
+        role: Role,
+        kind: SegmentKind,
+        sender: Side,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        emit: &mut impl FnMut(Event),
+    ) {
+        use Role::{Receiver, Sender};
+        use SegmentKind::{Ack, Fin, Rst, Syn, SynAck};
+        use TcpState::*;
+        let side = match role {
+            Sender => sender,
+            Receiver => sender.peer(),
+        };
+        let peer = side.peer();
+        match (role, self.state(side), kind) {
+            // ---- Opening (§3.5) ----
+
+            // An active OPEN (§3.10.1): the SYN is sent from CLOSED (§3.3.2). LISTEN, which
+            // the wire never shows, is taken as CLOSED throughout.
+            // Test: `three_way_handshake_timing`.
+            (Sender, Closed | Listen, Syn) => self.set_state(side, SynSent, at, emit),
+            // A SYN reaching an endpoint that sent its own: simultaneous open (§3.5,
+            // §3.10.7.3 fourth check: "Otherwise, enter SYN-RECEIVED").
+            // Test: `simultaneous_open`.
+            (Receiver, SynSent, Syn) => {
+                self.handshake.simultaneous_open = true;
+                self.set_state(side, SynReceived, at, emit);
+            }
+            // A SYN/ACK is sent in answer to a SYN: from LISTEN (§3.10.7.2, third check),
+            // or from SYN-SENT when the SYNs crossed (§3.10.7.3 fourth check).
+            // Tests: `three_way_handshake_timing`, `synack_sent_from_syn_sent`.
+            (Sender, Closed | Listen | SynSent, SynAck) => {
+                self.set_state(side, SynReceived, at, emit)
+            }
+            // A SYN/ACK that acknowledges the receiver's SYN: SYN-SENT enters ESTABLISHED
+            // (§3.10.7.3 fourth check, "our SYN has been ACKed"), and so does SYN-RECEIVED
+            // in a simultaneous open (§3.10.7.4 fifth check).
+            // Tests: `three_way_handshake_timing`, `simultaneous_open`,
+            // `ack_from_syn_sent_must_cover_the_peer_syn`.
+            (Receiver, SynSent | SynReceived, SynAck) if self.acks_syn_of(side, seg) => {
+                self.set_state(side, Established, at, emit);
+                self.check_handshake_complete(at, emit);
+            }
+            // SYN-SENT sends the ACK of a SYN/ACK: it received one (§3.10.7.3 fourth
+            // check), even if the capture missed it or shows it out of order. The peer,
+            // which sent that SYN/ACK, is in SYN-RECEIVED (§3.10.7.2) until this ACK
+            // arrives (the receiver's arm below).
+            // Tests: `ack_from_syn_sent_proves_a_missed_synack`,
+            // `ack_from_syn_sent_must_cover_the_peer_syn`.
+            (Sender, SynSent, Ack) if self.acks_syn_of(peer, seg) => {
+                self.set_state(side, Established, at, emit);
+                if matches!(self.state(peer), Closed | Listen) {
+                    self.set_state(peer, SynReceived, at, emit);
+                }
+            }
+            // SYN-RECEIVED gets the ACK of its SYN: ESTABLISHED (§3.10.7.4 fifth check).
+            // Test: `three_way_handshake_timing`.
+            (Receiver, SynReceived, Ack) if self.acks_syn_of(side, seg) => {
+                self.set_state(side, Established, at, emit);
+                self.check_handshake_complete(at, emit);
+            }
+            // No RFC rule: the first ACK of a capture that began mid-connection (and saw no
+            // RST). Both endpoints are synchronized (§3.3.2), whatever came before.
+            // Tests: `midstream_data_then_close`, `midstream_after_a_rst_stays_closed`.
+            (Receiver, Closed, Ack) if self.midstream && self.reset.is_none() => {
+                self.set_state(side, Established, at, emit);
+                if self.state(peer) == Closed {
+                    self.set_state(peer, Established, at, emit);
+                }
+            }
+
+            // ---- Closing (§3.6: the normal and the simultaneous close) ----
+
+            // The ACK of its FIN: FIN-WAIT-1 enters FIN-WAIT-2 (§3.10.7.4 fifth check).
+            // Test: `client_closes_first`.
+            (Receiver, FinWait1, Ack) if self.endpoint(side).fin_acked_by(seg) => {
+                self.set_state(side, FinWait2, at, emit)
+            }
+            // The ACK of its FIN: CLOSING enters TIME-WAIT (§3.10.7.4 fifth check).
+            // Test: `simultaneous_close_crossing_fins`.
+            (Receiver, Closing, Ack) if self.endpoint(side).fin_acked_by(seg) => {
+                self.set_state(side, TimeWait, at, emit)
+            }
+            // The ACK of its FIN: LAST-ACK enters CLOSED (§3.10.7.4 fifth check).
+            // Test: `client_closes_first`.
+            (Receiver, LastAck, Ack) if self.endpoint(side).fin_acked_by(seg) => {
+                self.set_state(side, Closed, at, emit)
+            }
+            // A CLOSE in CLOSE-WAIT (§3.10.4): having received the peer's FIN, its own
+            // FIN enters LAST-ACK (§3.6, the normal close).
+            // Test: `client_closes_first`.
+            (Sender, CloseWait, Fin) if self.saw_fin_of(peer, seg) => {
+                self.set_state(side, LastAck, at, emit)
+            }
+            // CLOSE-WAIT was inferred, but its FIN's ACK does not cover the peer's FIN:
+            // the two FINs crossed, a simultaneous close (§3.6). It passes
+            // through FIN-WAIT-1 to CLOSING, as the peer does (below).
+            // Test: `simultaneous_close_crossing_fins`.
+            (Sender, CloseWait, Fin) => {
+                self.closer = Some(Closer::Both);
+                self.set_state(side, FinWait1, at, emit);
+                self.set_state(side, Closing, at, emit);
+            }
+            // A CLOSE (§3.10.4): SYN-RECEIVED and ESTABLISHED send a FIN and enter
+            // FIN-WAIT-1. From CLOSED or SYN-SENT, a FIN proves the sender had synchronized
+            // beyond what the capture shows.
+            // Test: `client_closes_first`.
+            (Sender, Closed | Listen | SynSent | SynReceived | Established, Fin) => {
+                self.set_state(side, FinWait1, at, emit)
+            }
+            // The FIN bit (§3.10.7.4 eighth check), the ACK field applied before it:
+            // SYN-RECEIVED and ESTABLISHED enter CLOSE-WAIT. CLOSED too, unlike the RFC
+            // (which ignores it there): to the observer CLOSED means nothing seen yet, so
+            // the FIN ends a connection begun before the capture.
+            // Test: `client_closes_first`.
+            (Receiver, SynReceived | Established | Closed, Fin) => {
+                self.set_state(side, CloseWait, at, emit)
+            }
+            // FIN-WAIT-1 whose FIN this segment acknowledges enters TIME-WAIT (§3.10.7.4
+            // eighth check). Reached only by a SYN/ACK/FIN: a FIN/ACK's ACK field has
+            // already moved it to FIN-WAIT-2.
+            // Test: `syn_ack_fin_acknowledging_the_fin_in_fin_wait_1`.
+            (Receiver, FinWait1, Fin) if self.endpoint(side).fin_acked_by(seg) => {
+                self.set_state(side, TimeWait, at, emit)
+            }
+            // FIN-WAIT-1 whose FIN is not acknowledged: the FINs crossed, CLOSING
+            // (§3.10.7.4 eighth check; §3.6 simultaneous close).
+            // Test: `simultaneous_close_crossing_fins`.
+            (Receiver, FinWait1, Fin) => {
+                self.closer = Some(Closer::Both);
+                self.set_state(side, Closing, at, emit);
+            }
+            // FIN-WAIT-2 gets the peer's FIN: TIME-WAIT (§3.10.7.4 eighth check).
+            // Test: `client_closes_first`.
+            (Receiver, FinWait2, Fin) => self.set_state(side, TimeWait, at, emit),
+
+            // ---- Reset ----
+
+            // A RST sent from TIME-WAIT (answering a stray segment) leaves it there, as a
+            // RST arriving does (RFC 1337, next-but-one arm): the close had completed.
+            // Test: `rst_sent_from_time_wait_leaves_it_there`.
+            (Sender, TimeWait, Rst) => {}
+            // A RST sent aborts: CLOSED (§3.10.5 ABORT call).
+            // Test: `rst_in_established_by_server`.
+            (Sender, _, Rst) => self.set_state(side, Closed, at, emit),
+            // TIME-WAIT ignores a RST (RFC 1337, TIME-WAIT assassination, fix TW1).
+            // Test: `rst_after_both_fins_leaves_a_fin_close_and_time_wait`.
+            (Receiver, TimeWait, Rst) => {}
+            // A RST arriving closes: §3.10.7.3 second check (SYN-SENT), §3.10.7.4 second
+            // check (the other states). The observer takes every RST it saw as acceptable
+            // (§3.5.3): its sequence number cannot be checked against a window it may not
+            // know.
+            // Tests: `rst_in_established_by_server`, `refused_by_rst_ack`.
+            (Receiver, _, Rst) => self.set_state(side, Closed, at, emit),
+
+            // Everything else changes no state: a retransmitted SYN or SYN/ACK, a SYN
+            // reaching CLOSED (the receiver's answer will tell), an ACK that acknowledges
+            // nothing new for the states above (in ESTABLISHED, the usual case), a FIN
+            // reaching SYN-SENT (§3.10.7.4 eighth check: not processed) or an endpoint
+            // that already has the peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT
+            // remain). A repeated FIN never gets here (`note_fin`).
+            // Tests: `fin_reaching_syn_sent_is_not_processed`,
+            // `retransmitted_fin_changes_nothing`.
+            _ => {}
         }
     }
 
@@ -886,6 +976,12 @@ mod tests {
         }
         fn states(&self) -> (TcpState, TcpState) {
             (self.t.client.state, self.t.server.state)
+        }
+        /// The events since the last call, without the `Segment` events.
+        fn take(&mut self) -> Vec<Event> {
+            let mut events = std::mem::take(&mut self.events);
+            events.retain(|e| !matches!(e, Event::Segment { .. }));
+            events
         }
         fn handshake(&mut self) {
             self.send(Side::Client, 0, S, 0, 0, 0);
@@ -1199,6 +1295,196 @@ mod tests {
         s.send(Client, 5, R, 1, 0, 0);
         assert_eq!(s.t.close_kind(), CloseKind::Reset);
         assert_eq!(s.t.reset.unwrap().sender_state, SynSent);
+    }
+
+    // ---- One test per arm of `transition` that the scenarios above do not reach ----
+
+    fn changed(side: Side, from: TcpState, to: TcpState) -> Event {
+        Event::StateChanged { side, from, to }
+    }
+
+    #[test]
+    fn events_of_an_ordinary_connection_in_order() {
+        let mut s = Script::new();
+        s.handshake();
+        assert_eq!(
+            s.take(),
+            vec![
+                changed(Client, Closed, SynSent),
+                changed(Server, Closed, SynReceived),
+                changed(Client, SynSent, Established),
+                changed(Server, SynReceived, Established),
+                Event::HandshakeCompleted {
+                    rtt: Some(Duration::from_millis(20))
+                },
+            ]
+        );
+        s.send(Client, 1, F | A, 1, 1, 0);
+        s.send(Server, 1, A, 1, 2, 0);
+        s.send(Server, 1, F | A, 1, 2, 0);
+        s.send(Client, 1, A, 2, 2, 0);
+        assert_eq!(
+            s.take(),
+            vec![
+                Event::FinSent { by: Client },
+                changed(Client, Established, FinWait1),
+                changed(Server, Established, CloseWait),
+                changed(Client, FinWait1, FinWait2),
+                Event::FinSent { by: Server },
+                changed(Server, CloseWait, LastAck),
+                changed(Client, FinWait2, TimeWait),
+                Event::TimeWaitEntered { side: Client },
+                changed(Server, LastAck, Closed),
+            ]
+        );
+    }
+
+    #[test]
+    fn synack_sent_from_syn_sent() {
+        // (Sender, SynSent, SynAck): the server's own SYN, then its SYN/ACK (the
+        // client's SYN, which it answers, is not in the capture).
+        let mut s = Script::new();
+        s.send(Server, 0, S, 0, 0, 0);
+        s.send(Server, 10, S | A, 0, 1, 0);
+        assert_eq!(s.states(), (Closed, SynReceived));
+        assert_eq!(
+            s.take(),
+            vec![
+                changed(Server, Closed, SynSent),
+                // Same sequence number as its SYN.
+                Event::Retransmission { by: Server },
+                Event::Anomaly(Anomaly::HandshakeSynackBeforeSyn),
+                changed(Server, SynSent, SynReceived),
+            ]
+        );
+    }
+
+    #[test]
+    fn ack_from_syn_sent_proves_a_missed_synack() {
+        // (Sender, SynSent, Ack): the client acknowledges a SYN/ACK the capture missed;
+        // the server passes through SYN_RECEIVED as that ACK reaches it.
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.take();
+        s.send(Client, 10, A, 1, 1, 0);
+        assert_eq!(s.states(), (Established, Established));
+        assert_eq!(
+            s.take(),
+            vec![
+                changed(Client, SynSent, Established),
+                changed(Server, Closed, SynReceived),
+                changed(Server, SynReceived, Established),
+                Event::HandshakeCompleted {
+                    rtt: Some(Duration::from_millis(10))
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn ack_from_syn_sent_must_cover_the_peer_syn() {
+        // The guards of (Receiver, SynSent, SynAck) and (Sender, SynSent, Ack): an ACK
+        // that does not cover the SYN leaves SYN_SENT.
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 10, S | A, 0, 0, 0);
+        assert_eq!(s.states(), (SynSent, SynReceived));
+        s.send(Client, 10, A, 1, 0, 0);
+        assert_eq!(s.states(), (SynSent, SynReceived));
+        s.send(Client, 10, A, 1, 1, 0);
+        assert_eq!(s.states(), (Established, Established));
+        assert_eq!(
+            s.take(),
+            vec![
+                changed(Client, Closed, SynSent),
+                Event::Anomaly(Anomaly::HandshakeSynackWrongAck),
+                changed(Server, Closed, SynReceived),
+                changed(Client, SynSent, Established),
+                changed(Server, SynReceived, Established),
+                Event::HandshakeCompleted {
+                    rtt: Some(Duration::from_millis(30))
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn midstream_after_a_rst_stays_closed() {
+        // The guard of (Receiver, Closed, Ack): a capture that begins with a RST does not
+        // take the next ACK as a connection under way.
+        let mut s = Script::new();
+        s.send(Client, 0, R | A, 100, 200, 0);
+        assert!(s.t.midstream);
+        s.take();
+        s.send(Client, 1, P | A, 100, 200, 10);
+        assert_eq!(s.states(), (Closed, Closed));
+        assert_eq!(
+            s.take(),
+            vec![Event::Anomaly(Anomaly::ClosedSegmentAfterClose)]
+        );
+    }
+
+    #[test]
+    fn syn_ack_fin_acknowledging_the_fin_in_fin_wait_1() {
+        // (Receiver, FinWait1, Fin) when the segment acknowledges its FIN: only a SYN/ACK
+        // with FIN gets there (a FIN/ACK's ACK field moves FIN_WAIT_1 first).
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        assert_eq!(s.states(), (FinWait1, CloseWait));
+        s.take();
+        s.send(Server, 1, S | A | F, 1, 2, 0);
+        assert_eq!(s.states(), (TimeWait, LastAck));
+        assert_eq!(
+            s.take(),
+            vec![
+                Event::Anomaly(Anomaly::SynWithRstOrFin),
+                Event::FinSent { by: Server },
+                changed(Server, CloseWait, LastAck),
+                changed(Client, FinWait1, TimeWait),
+                Event::TimeWaitEntered { side: Client },
+            ]
+        );
+    }
+
+    #[test]
+    fn rst_sent_from_time_wait_leaves_it_there() {
+        // (Sender, TimeWait, Rst).
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, F | A, 1, 1, 0);
+        s.send(Server, 1, F | A, 1, 2, 0);
+        s.send(Client, 1, A, 2, 2, 0);
+        assert_eq!(s.states(), (TimeWait, Closed));
+        s.take();
+        s.send(Client, 10, R, 2, 0, 0);
+        assert_eq!(s.states(), (TimeWait, Closed));
+        assert_eq!(
+            s.take(),
+            vec![Event::Reset {
+                by: Client,
+                in_state: TimeWait
+            }]
+        );
+        assert_eq!(s.t.close_kind(), CloseKind::Fin);
+    }
+
+    #[test]
+    fn fin_reaching_syn_sent_is_not_processed() {
+        // The catch-all: §3.10.7.4's eighth check ignores a FIN in SYN_SENT; the sender's
+        // FIN from CLOSED still enters FIN_WAIT_1.
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.take();
+        s.send(Server, 10, F, 0, 0, 0);
+        assert_eq!(s.states(), (SynSent, FinWait1));
+        assert_eq!(
+            s.take(),
+            vec![
+                Event::FinSent { by: Server },
+                changed(Server, Closed, FinWait1)
+            ]
+        );
     }
 
     // ---- Tests for keep-alive and zero-window probes ----
