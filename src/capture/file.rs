@@ -1161,7 +1161,8 @@ mod tests {
                 1,
                 per_sec - 1,
                 per_sec + 7,
-                1_700_000_000 * per_sec / 3,
+                // A 2023 time, where it fits in 64 bits.
+                1_700_000_000u64.saturating_mul(per_sec) / 3,
                 u64::MAX,
             ] {
                 let exact = |u: u64| {
