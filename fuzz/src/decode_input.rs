@@ -7,7 +7,8 @@
 //! claims fewer payload bytes than were captured nor more than the frame had on the
 //! wire, and only a supported link type yields anything but `UnsupportedLink`.
 
-use synack::decode::{decode, Decoded, LinkType};
+use synack::decode::{decode, Decoded};
+use synack::model::link::LinkType;
 
 /// Every link type `decode` handles, and one it does not.
 const LINKS: [u16; 11] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 147];

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use crate::analysis::parallel::Shards;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
-use crate::decode::{decode, Decoded, LinkType};
+use crate::decode::{decode, Decoded};
 use crate::flow::{Connection, FlowTable, Limits, Spent};
 use crate::model::connection::ConnectionRecord;
 use crate::model::event::{EventSink, NoEvents};
+use crate::model::link::LinkType;
 use crate::model::report::PacketCounts;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
@@ -124,7 +125,7 @@ pub struct Analysis {
     /// The summary's share of `connections`.
     pub listed: SummaryBuilder,
     /// Memory of connections already made into records (see `Spent`).
-    pub(crate) spent: Spent,
+    pub spent: Spent,
 }
 
 /// Runs packets through decode, flow table and tracker.

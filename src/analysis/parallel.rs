@@ -20,11 +20,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::capture::file::{BufferExchange, Packet};
-use crate::decode::{decode, Decoded, LinkType, TcpSegment};
+use crate::decode::{decode, Decoded, TcpSegment};
 use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, Spent};
 use crate::model::connection::ConnectionRecord;
 use crate::model::event::NoEvents;
 use crate::model::flags::TcpFlags;
+use crate::model::link::LinkType;
 use crate::model::report::PacketCounts;
 use crate::model::seq::Seq;
 use crate::model::summary::SummaryBuilder;

@@ -12,10 +12,10 @@ use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Op
 use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
 pub use crate::capture::live::{list_interfaces, LiveOptions};
 use crate::capture::live::{LiveError, LiveSource, LiveStats};
-use crate::decode::LinkType;
 use crate::flow::{Limits, Spent};
 use crate::model::connection::ConnectionRecord;
 use crate::model::event::{ConnectionView, Event, EventSink};
+use crate::model::link::LinkType;
 use crate::model::report::{CaptureSummary, Report};
 use crate::model::summary::Summary;
 use crate::model::time::Timestamp;

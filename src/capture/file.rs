@@ -16,7 +16,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-use crate::decode::LinkType;
+use crate::model::link::LinkType;
 use crate::model::time::Timestamp;
 
 /// Read buffer size: large reads keep the syscall count per record low.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::capture::file::Packet;
-use crate::decode::LinkType;
+use crate::model::link::LinkType;
 use crate::model::time::Timestamp;
 
 /// How to open an interface, as tcpdump's options say it.

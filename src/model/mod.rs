@@ -8,6 +8,7 @@ pub mod event;
 pub mod figures;
 pub mod flags;
 pub mod ladder;
+pub mod link;
 pub mod report;
 pub mod seq;
 pub mod state;
