@@ -41,6 +41,12 @@ pub fn handshake_rtt(c: &ConnectionRecord) -> Option<Duration> {
     c.handshake.rtt()
 }
 
+/// First SYN → completing ACK: what the connecting application waited, SYN
+/// retransmissions included (RTT starts at the last SYN and leaves them out).
+pub fn connect_time(c: &ConnectionRecord) -> Option<Duration> {
+    c.handshake.first_syn_to_ack()
+}
+
 pub fn syn_to_synack(c: &ConnectionRecord) -> Option<Duration> {
     c.handshake.syn_to_synack()
 }
