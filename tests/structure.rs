@@ -14,8 +14,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("decode", &["model"]),
     ("capture", &["model"]),
     ("app", &["model", "decode"]),
-    ("tcp", &["model", "decode"]),
-    ("store", &["model", "app", "tcp"]),
+    ("tcp", &["model", "decode", "app"]),
+    ("store", &["model", "decode", "app", "tcp"]),
     ("flow", &["model", "decode", "app", "tcp", "store"]),
     (
         "analysis",
@@ -73,7 +73,10 @@ fn folder_imports() -> BTreeMap<String, BTreeSet<String>> {
     rust_files(&src, &mut files);
     for file in files {
         let rel = file.strip_prefix(&src).expect("under src");
-        let Some(folder) = rel.components().next().filter(|_| rel.components().count() > 1)
+        let Some(folder) = rel
+            .components()
+            .next()
+            .filter(|_| rel.components().count() > 1)
         else {
             continue; // lib.rs, main.rs
         };

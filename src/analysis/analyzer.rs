@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::analysis::parallel::Shards;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::decode::{decode, Decoded};
-use crate::flow::{Connection, FlowTable, Limits, Spent};
+use crate::flow::{FlowTable, Limits, Spent};
 use crate::model::connection::ConnectionRecord;
 use crate::model::event::{EventSink, NoEvents};
 use crate::model::link::LinkType;
@@ -17,6 +17,7 @@ use crate::model::report::PacketCounts;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
 use crate::store::record::PackedRecord;
+use crate::tcp::connection::Connection;
 
 impl PacketCounts {
     /// Counts a decoded packet in its layer (the TCP ones too).

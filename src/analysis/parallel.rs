@@ -20,8 +20,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::capture::file::{BufferExchange, Packet};
+use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded, TcpSegment};
-use crate::flow::{Connection, Dormancy, FlowHasher, FlowKey, FlowTable, Spent};
+use crate::flow::{Dormancy, FlowHasher, FlowTable, Spent};
 use crate::model::connection::ConnectionRecord;
 use crate::model::event::NoEvents;
 use crate::model::flags::TcpFlags;
@@ -31,6 +32,7 @@ use crate::model::seq::Seq;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
 use crate::store::record::PackedRecord;
+use crate::tcp::connection::Connection;
 
 /// Buffers in circulation: enough to ride out bursts of work on either side (with 6,
 /// both threads waited a tenth of the run on full-size records), few enough to stay a

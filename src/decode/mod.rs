@@ -7,6 +7,8 @@
 //! a header whose options were cut by the snaplen, and because the segment's length must
 //! come from the IP length fields, not from the captured bytes (docs/inputs.md).
 
+pub mod key;
+
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 

@@ -4,136 +4,22 @@
 
 pub mod record;
 
-use hashbrown::HashTable;
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use hashbrown::HashTable;
+
 use crate::app::detector::AppDetector;
-use crate::decode::{socket_addr, TcpSegment, V4_MAPPED};
+use crate::decode::key::FlowKey;
+use crate::decode::TcpSegment;
 use crate::model::connection::RoleBasis;
-use crate::model::event::{ConnectionView, Event, EventSink, KeepaliveSoFar};
+use crate::model::event::{Event, EventSink};
 use crate::model::state::Side;
 use crate::model::time::Timestamp;
-use crate::store::codec::{Reader, Writer};
+use crate::store::dormant::Dormant;
+use crate::tcp::connection::Connection;
 use crate::tcp::tracker::TcpTracker;
 
-/// One TCP connection: who is who, when, and its tracker.
-#[derive(Clone, Debug)]
-pub struct Connection {
-    /// Stable id, in order of first packet (starting at 1).
-    pub id: u64,
-    /// Number of the connection's first packet in the input (from 1), which orders
-    /// connections the same way however the work was split.
-    pub first_packet: u64,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
-    pub roles: RoleBasis,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
-    /// Started by a SYN on a 4-tuple whose previous connection was in TIME_WAIT.
-    pub reused_time_wait: bool,
-    pub tcp: TcpTracker,
-    key: FlowKey,
-    /// The client is the key's first endpoint: tells a segment's sender without comparing
-    /// addresses again.
-    client_is_lo: bool,
-    /// What runs over it (HTTP, TLS, SSH…), from the first payload bytes.
-    pub app: AppDetector,
-}
-
-impl Connection {
-    /// What event printers may know of it (`crate::model::event`).
-    pub fn view(&self) -> ConnectionView {
-        let keepalive = |e: &crate::tcp::tracker::Endpoint| KeepaliveSoFar {
-            probes: e.keepalive.probes,
-            acks: e.keepalive.acks,
-            idle_before_first: e.keepalive.idle_before_first,
-        };
-        let t = &self.tcp;
-        ConnectionView {
-            id: self.id,
-            client: self.client,
-            server: self.server,
-            first_seen: self.first_seen,
-            base_seq: [t.client.base_seq, t.server.base_seq],
-            refused: t.refused,
-            first_fin: t.first_fin.map(|(side, _)| side),
-            keepalive: [keepalive(&t.client), keepalive(&t.server)],
-        }
-    }
-
-    pub fn duration(&self) -> Duration {
-        self.last_seen.saturating_since(self.first_seen)
-    }
-}
-
-/// Bidirectional key: the two endpoints in a fixed order, as plain integers so that
-/// hashing and comparing them is a few instructions (IPv4 addresses as IPv4-mapped).
-/// Packed to 40 bytes, not padded to 48: the parallel reader hands one to a worker per
-/// packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(C, packed(8))]
-pub struct FlowKey {
-    lo_ip: u128,
-    hi_ip: u128,
-    lo_port: u16,
-    hi_port: u16,
-}
-
 impl FlowKey {
-    const BYTES: usize = 36;
-
-    fn to_bytes(self) -> [u8; Self::BYTES] {
-        let mut b = [0; Self::BYTES];
-        b[..16].copy_from_slice(&self.lo_ip.to_le_bytes());
-        b[16..32].copy_from_slice(&self.hi_ip.to_le_bytes());
-        b[32..34].copy_from_slice(&self.lo_port.to_le_bytes());
-        b[34..].copy_from_slice(&self.hi_port.to_le_bytes());
-        b
-    }
-
-    fn from_bytes(b: &[u8]) -> FlowKey {
-        let mut ip = [0; 16];
-        ip.copy_from_slice(&b[..16]);
-        let lo_ip = u128::from_le_bytes(ip);
-        ip.copy_from_slice(&b[16..32]);
-        FlowKey {
-            lo_ip,
-            hi_ip: u128::from_le_bytes(ip),
-            lo_port: u16::from_le_bytes([b[32], b[33]]),
-            hi_port: u16::from_le_bytes([b[34], b[35]]),
-        }
-    }
-
-    /// The key, and whether the segment's source is its first endpoint.
-    pub fn of(seg: &TcpSegment<'_>) -> (FlowKey, bool) {
-        let (s_ip, s_port) = (seg.src_ip, seg.src_port);
-        let (d_ip, d_port) = (seg.dst_ip, seg.dst_port);
-        // An IPv4 source and an IPv6 destination cannot share a packet, so the mapped
-        // form never makes two real endpoints equal.
-        if (s_ip, s_port) <= (d_ip, d_port) {
-            (
-                FlowKey {
-                    lo_ip: s_ip,
-                    hi_ip: d_ip,
-                    lo_port: s_port,
-                    hi_port: d_port,
-                },
-                true,
-            )
-        } else {
-            (
-                FlowKey {
-                    lo_ip: d_ip,
-                    hi_ip: s_ip,
-                    lo_port: d_port,
-                    hi_port: s_port,
-                },
-                false,
-            )
-        }
-    }
-
     /// A well-mixed 64-bit hash, also used to pick a shard in the parallel reader.
     #[inline]
     pub fn hash_with(&self, keys: &FlowHasher) -> u64 {
@@ -175,187 +61,6 @@ impl Default for FlowHasher {
 fn fold(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     product as u64 ^ (product >> 64) as u64
-}
-
-/// A connection that has been quiet for a while, kept as one allocation: a fixed header
-/// that the table reads without decoding, then the connection's compact encoding
-/// (`crate::store::codec`) — a few hundred bytes instead of the tracker's working size. A
-/// segment that arrives for it brings it back whole, so dormancy changes memory, never a
-/// figure.
-///
-/// Header: a flags byte, last packet time, id, first packet time (8 bytes each), then the
-/// key — 12 bytes when both endpoints are IPv4 (the mapped prefix is implied), else 36.
-/// The body leaves out what the header says: id, times, and the addresses, which the key
-/// gives back unless they carry more than it (an IPv6 flow label or scope, say).
-///
-/// The key's hash is kept beside the bytes: growing the table rehashes every entry, and
-/// reading each one's key from the heap for it cost more than the 8 bytes.
-#[derive(Debug)]
-struct Dormant {
-    bytes: Box<[u8]>,
-    hash: u64,
-}
-
-/// Header flag: the connection is closed (`TcpTracker::is_closed`).
-const CLOSED: u8 = 1;
-/// Header flag: the key is in its IPv4 form.
-const V4_KEY: u8 = 2;
-const KEY_AT: usize = 1 + 3 * 8;
-
-fn is_v4_mapped(ip: u128) -> bool {
-    ip >> 32 == 0xffff
-}
-
-impl FlowKey {
-    /// The endpoints as (address bits, port), the one `first_is_lo` says first.
-    pub fn ends(&self, first_is_lo: bool) -> [(u128, u16); 2] {
-        let lo = (self.lo_ip, self.lo_port);
-        let hi = (self.hi_ip, self.hi_port);
-        if first_is_lo {
-            [lo, hi]
-        } else {
-            [hi, lo]
-        }
-    }
-
-    /// (client, server) as the key gives them back: the addresses `of` took it from, as
-    /// decoding gives them (IPv6 ones with no flow label or scope), when `v4` says which
-    /// family they were (an IPv4-mapped IPv6 address has the key of the IPv4 one).
-    pub fn endpoints(&self, client_is_lo: bool, v4: bool) -> (SocketAddr, SocketAddr) {
-        let [(c_ip, c_port), (s_ip, s_port)] = self.ends(client_is_lo);
-        (
-            socket_addr(c_ip, c_port, !v4),
-            socket_addr(s_ip, s_port, !v4),
-        )
-    }
-}
-
-impl Dormant {
-    /// Encodes `conn` in `scratch` (reused, so that the only allocation is the exact-size
-    /// one kept).
-    fn of(conn: &Connection, hash: u64, scratch: &mut Vec<u8>) -> Dormant {
-        let key = conn.key;
-        let v4 = is_v4_mapped(key.lo_ip) && is_v4_mapped(key.hi_ip);
-        scratch.clear();
-        scratch.push((u8::from(conn.tcp.is_closed()) * CLOSED) | (u8::from(v4) * V4_KEY));
-        scratch.extend_from_slice(&conn.last_seen.as_nanos().to_le_bytes());
-        scratch.extend_from_slice(&conn.id.to_le_bytes());
-        scratch.extend_from_slice(&conn.first_seen.as_nanos().to_le_bytes());
-        if v4 {
-            scratch.extend_from_slice(&(key.lo_ip as u32).to_le_bytes());
-            scratch.extend_from_slice(&(key.hi_ip as u32).to_le_bytes());
-            scratch.extend_from_slice(&key.lo_port.to_le_bytes());
-            scratch.extend_from_slice(&key.hi_port.to_le_bytes());
-        } else {
-            scratch.extend_from_slice(&key.to_bytes());
-        }
-        let mut w = Writer::new(scratch, conn.first_seen);
-        w.group(1);
-        w.flag(conn.client_is_lo);
-        conn.roles.encode(&mut w);
-        w.flag(conn.reused_time_wait);
-        let explicit = key.endpoints(conn.client_is_lo, v4) != (conn.client, conn.server);
-        w.flag(explicit);
-        if explicit {
-            w.addr(conn.client);
-            w.addr(conn.server);
-        }
-        w.end();
-        w.varint(conn.first_packet);
-        conn.tcp.encode(&mut w);
-        conn.app.encode(&mut w);
-        Dormant {
-            bytes: Box::from(&scratch[..]),
-            hash,
-        }
-    }
-
-    fn flags(&self) -> u8 {
-        self.bytes[0]
-    }
-
-    fn key_len(&self) -> usize {
-        if self.flags() & V4_KEY != 0 {
-            12
-        } else {
-            FlowKey::BYTES
-        }
-    }
-
-    fn key(&self) -> FlowKey {
-        let b = &self.bytes[KEY_AT..];
-        if self.flags() & V4_KEY != 0 {
-            let ip = |at: usize| {
-                V4_MAPPED | u128::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
-            };
-            FlowKey {
-                lo_ip: ip(0),
-                hi_ip: ip(4),
-                lo_port: u16::from_le_bytes([b[8], b[9]]),
-                hi_port: u16::from_le_bytes([b[10], b[11]]),
-            }
-        } else {
-            FlowKey::from_bytes(b)
-        }
-    }
-
-    fn word(&self, at: usize) -> [u8; 8] {
-        let mut w = [0; 8];
-        w.copy_from_slice(&self.bytes[at..at + 8]);
-        w
-    }
-
-    fn last_seen(&self) -> Timestamp {
-        Timestamp::from_nanos(i64::from_le_bytes(self.word(1)))
-    }
-
-    fn id(&self) -> u64 {
-        u64::from_le_bytes(self.word(9))
-    }
-
-    fn first_seen(&self) -> Timestamp {
-        Timestamp::from_nanos(i64::from_le_bytes(self.word(17)))
-    }
-
-    fn closed(&self) -> bool {
-        self.flags() & CLOSED != 0
-    }
-
-    fn wake(&self) -> Connection {
-        let key = self.key();
-        let v4 = self.flags() & V4_KEY != 0;
-        let first_seen = self.first_seen();
-        let mut r = Reader::new(&self.bytes[KEY_AT + self.key_len()..], first_seen);
-        r.group(1);
-        let client_is_lo = r.flag();
-        let roles = RoleBasis::decode(&mut r);
-        let reused_time_wait = r.flag();
-        let (client, server) = if r.flag() {
-            (r.addr(), r.addr())
-        } else {
-            key.endpoints(client_is_lo, v4)
-        };
-        let conn = Connection {
-            id: self.id(),
-            first_packet: r.varint(),
-            client,
-            server,
-            roles,
-            first_seen,
-            last_seen: self.last_seen(),
-            reused_time_wait,
-            tcp: TcpTracker::decode(&mut r),
-            key,
-            client_is_lo,
-            app: AppDetector::decode(&mut r),
-        };
-        debug_assert_eq!(
-            r.remaining(),
-            0,
-            "a connection decodes from its own encoding"
-        );
-        conn
-    }
 }
 
 /// How many connections ahead a loop that encodes or decodes them asks for their bytes.
@@ -869,7 +574,7 @@ impl Spent {
 fn wake_each<'a>(dormant: impl Iterator<Item = &'a Dormant>, mut each: impl FnMut(Connection)) {
     let mut ahead = std::collections::VecDeque::with_capacity(DORMANT_AHEAD);
     for d in dormant {
-        crate::store::codec::prefetch(&d.bytes);
+        d.prefetch();
         ahead.push_back(d);
         if ahead.len() == DORMANT_AHEAD {
             each(ahead.pop_front().expect("full").wake());
@@ -937,9 +642,11 @@ fn new_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::event::ConnectionView;
     use crate::model::event::NoEvents;
     use crate::model::flags::TcpFlags;
     use crate::model::seq::Seq;
+    use std::net::SocketAddr;
     use std::net::{Ipv6Addr, SocketAddrV6};
 
     fn seg(src: &str, dst: &str, flags: u16, seq: u32) -> TcpSegment<'static> {

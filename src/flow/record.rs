@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::flow::Connection;
 use crate::model::connection::{ConnectionRecord, SideFigures};
 use crate::model::state::Anomaly;
+use crate::tcp::connection::Connection;
 use crate::tcp::tracker::Endpoint;
 
 impl SideFigures {
