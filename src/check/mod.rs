@@ -1,11 +1,12 @@
 //! `synack check`: limits on the figures of a report, evaluated into a verdict per trace.
 //!
-//! Every figure a rule checks is read from the report model ([`Report`],
-//! [`ConnectionRecord`]); nothing here looks at a packet. A rule's measured value is summed
-//! (or, for latencies, ranked) over the connections its filter selects, so one definition
-//! serves filtered and unfiltered rules; unfiltered, it is exactly the summary figure of
-//! `synack report` (a unit test holds every fixture to that). docs/check.md is the user's
-//! side of this module.
+//! Every figure a rule checks is read from the report model
+//! ([`crate::model::report::Report`], [`crate::model::connection::ConnectionRecord`]) by
+//! the functions of [`crate::model::figures`]; nothing here looks at a packet. A rule's
+//! measured value is summed (or, for latencies, ranked) over the connections its filter
+//! selects, so one definition serves filtered and unfiltered rules; unfiltered, it is
+//! exactly the summary figure of `synack report` (a unit test holds every fixture to
+//! that). docs/check.md is the user's side of this module.
 
 pub mod eval;
 pub mod metrics;
