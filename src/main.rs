@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 mod commands;
@@ -38,7 +39,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A bad value is one line, as tcpdump says it: clap's message names the option,
+        // the value and what it takes; its pointer to --help adds nothing there.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::ValueValidation | ErrorKind::InvalidValue
+            ) =>
+        {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("error: invalid value");
+            let _ = writeln!(
+                io::stderr(),
+                "synack: {}",
+                line.trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Report(args) => commands::report::run(args),
         Command::Check(args) => commands::check::run(args),
