@@ -140,6 +140,7 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
     ("capture", "--buffer-size", Kib),
     ("capture", "--interval", Seconds),
     ("capture", "--idle-timeout", Seconds),
+    ("capture", "--established-timeout", Seconds),
     ("capture", "--max-connections", Count1),
     ("capture", "--msl", Seconds),
     ("ladder", "--conn", Id),

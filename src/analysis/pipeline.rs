@@ -35,6 +35,8 @@ pub struct Pipeline {
     max_connections: Option<usize>,
     /// Live runs: let go of a connection idle this long.
     idle_timeout: Option<Duration>,
+    /// Live runs: let go of an established or half-closed connection idle this long.
+    established_timeout: Option<Duration>,
     /// Threads: 1 reads and tracks on one; N reads on one and tracks on N−1; 0 picks by
     /// the machine and the inputs' size.
     threads: usize,
@@ -89,6 +91,7 @@ impl Pipeline {
             options,
             max_connections: None,
             idle_timeout: None,
+            established_timeout: None,
             threads: 1,
             progress: None,
         }
@@ -103,9 +106,17 @@ impl Pipeline {
     }
 
     /// Live runs: let go of a connection with no packet for this long (Zeek's
-    /// tcp_inactivity_timeout).
+    /// tcp_inactivity_timeout) when it never completed its handshake, or its peer answers
+    /// no keep-alive.
     pub fn idle_timeout(mut self, idle: Duration) -> Pipeline {
         self.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Live runs: let go of an established or half-closed connection with no packet for
+    /// this long (longer than a keep-alive's two hours before its first probe).
+    pub fn established_timeout(mut self, idle: Duration) -> Pipeline {
+        self.established_timeout = Some(idle);
         self
     }
 
@@ -219,6 +230,7 @@ impl Pipeline {
         analyzer.set_limits(Limits {
             idle_timeout: self.idle_timeout,
             retire_closed: true,
+            established_timeout: self.established_timeout,
             max_connections: self.max_connections.unwrap_or(usize::MAX),
         });
         let mut run = LiveRun {

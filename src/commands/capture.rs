@@ -97,7 +97,8 @@ pub struct CaptureArgs {
         value_parser = values::seconds,
     )]
     interval: Option<Duration>,
-    /// Retire connections idle this long (Zeek's tcp_inactivity_timeout: 300 s).
+    /// Retire connections idle this long that never completed their handshake, or whose
+    /// peer answers no keep-alive (Zeek's tcp_inactivity_timeout: 300 s).
     #[arg(
         long,
         value_name = "SECONDS",
@@ -106,6 +107,16 @@ pub struct CaptureArgs {
         value_parser = values::seconds,
     )]
     idle_timeout: Duration,
+    /// Retire established and half-closed connections idle this long: longer than a
+    /// keep-alive's 2 hours before its first probe.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "8100",
+        allow_hyphen_values = true,
+        value_parser = values::seconds,
+    )]
+    established_timeout: Duration,
     /// Most connections tracked at once; beyond it the longest-idle are evicted.
     #[arg(
         long,
@@ -218,6 +229,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         msl: args.msl,
     })
     .idle_timeout(args.idle_timeout)
+    .established_timeout(args.established_timeout)
     .max_connections(args.max_connections);
     let input = match &args.read {
         Some(path) => LiveInput::Replay(path.clone()),

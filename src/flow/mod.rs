@@ -17,7 +17,7 @@ use crate::model::state::Side;
 use crate::model::time::Timestamp;
 use crate::store::dormant::Dormant;
 use crate::tcp::connection::Connection;
-use crate::tcp::tracker::TcpTracker;
+use crate::tcp::tracker::{Quiet, TcpTracker};
 
 impl FlowKey {
     /// A well-mixed 64-bit hash, also used to pick a shard in the parallel reader.
@@ -119,6 +119,10 @@ pub struct Limits {
     /// packet); a later segment on its 4-tuple then starts a new connection. `false` keeps
     /// it to the end, as tshark's tcp.stream does (offline reports).
     pub retire_closed: bool,
+    /// Let go of an established or half-closed connection with no packet for this long;
+    /// `idle_timeout` then applies only to those never synchronized, those whose peer
+    /// answers no keep-alive, and closed ones. `None`: `idle_timeout` applies to all.
+    pub established_timeout: Option<Duration>,
     /// Most connections tracked at once; beyond it the longest-idle are evicted.
     pub max_connections: usize,
 }
@@ -128,6 +132,7 @@ impl Default for Limits {
         Limits {
             idle_timeout: None,
             retire_closed: false,
+            established_timeout: None,
             max_connections: usize::MAX,
         }
     }
@@ -166,6 +171,10 @@ impl EventBuf {
 struct Expiry {
     closed_after: i64,
     idle_after: i64,
+    /// For a synchronized connection (`Quiet::Synchronized`), instead of `idle_after`.
+    established_after: i64,
+    /// The least of the three: a connection quiet for less is never over.
+    soonest: i64,
 }
 
 impl Expiry {
@@ -173,33 +182,45 @@ impl Expiry {
 
     fn of(limits: &Limits, msl: Duration) -> Expiry {
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(Self::NEVER);
+        let closed_after = if limits.retire_closed {
+            nanos(msl * 2)
+        } else {
+            Self::NEVER
+        };
+        let idle_after = limits.idle_timeout.map_or(Self::NEVER, nanos);
+        let established_after = limits.established_timeout.map_or(idle_after, nanos);
         Expiry {
-            closed_after: if limits.retire_closed {
-                nanos(msl * 2)
-            } else {
-                Self::NEVER
-            },
-            idle_after: limits.idle_timeout.map_or(Self::NEVER, nanos),
+            closed_after,
+            idle_after,
+            established_after,
+            soonest: closed_after.min(idle_after).min(established_after),
         }
     }
 
     /// Whether anything can expire: offline, nothing does.
     #[inline]
     fn applies(self) -> bool {
-        self.closed_after != Self::NEVER || self.idle_after != Self::NEVER
+        self.soonest != Self::NEVER
     }
 
-    /// `closed` is asked only when it matters (it reads several of the connection's
-    /// cache lines).
+    /// `quiet` is asked only when it matters (it reads several of the connection's cache
+    /// lines).
     #[inline]
-    fn over(self, closed: impl FnOnce() -> bool, last_seen: Timestamp, at: Timestamp) -> bool {
+    fn over(self, quiet: impl FnOnce() -> Quiet, last_seen: Timestamp, at: Timestamp) -> bool {
         if !self.applies() {
             return false;
         }
         // As `Timestamp::reached`: a backwards step is no time at all.
-        let quiet = at.as_nanos().saturating_sub(last_seen.as_nanos()).max(0);
-        let past = |after: i64| after != Self::NEVER && quiet >= after;
-        past(self.idle_after) || (past(self.closed_after) && closed())
+        let silent = at.as_nanos().saturating_sub(last_seen.as_nanos()).max(0);
+        if silent < self.soonest {
+            return false;
+        }
+        let past = |after: i64| after != Self::NEVER && silent >= after;
+        match quiet() {
+            Quiet::Closed => past(self.closed_after) || past(self.idle_after),
+            Quiet::Synchronized => past(self.established_after),
+            Quiet::Opening | Quiet::PeerDead => past(self.idle_after),
+        }
     }
 }
 
@@ -331,9 +352,7 @@ impl FlowTable {
                 Ok(entry) => {
                     let conn = entry.get();
                     let sender = side_from(conn.client_is_lo, src_is_lo);
-                    let over = self
-                        .expiry
-                        .over(|| conn.tcp.is_closed(), conn.last_seen, at);
+                    let over = self.expiry.over(|| conn.tcp.quiet(), conn.last_seen, at);
                     if over || conn.tcp.is_new_connection_syn(sender, seg) {
                         // The old connection is over: its close played out, it idled past
                         // the timeout, or a new SYN reuses its 4-tuple.
@@ -458,12 +477,12 @@ impl FlowTable {
             let before = self.finished.len();
             self.finished.extend(
                 self.active
-                    .extract_if(|c| expiry.over(|| c.tcp.is_closed(), c.last_seen, now))
+                    .extract_if(|c| expiry.over(|| c.tcp.quiet(), c.last_seen, now))
                     .map(|c| *c),
             );
             self.finished.extend(
                 self.dormant
-                    .extract_if(|d| expiry.over(|| d.closed(), d.last_seen(), now))
+                    .extract_if(|d| expiry.over(|| d.quiet(), d.last_seen(), now))
                     .map(|d| d.wake()),
             );
             self.retired += (self.finished.len() - before) as u64;
@@ -730,6 +749,7 @@ mod tests {
 
     const C: &str = "10.0.0.2:40000";
     const SRV: &str = "10.0.0.1:80";
+    const C_PORT: u16 = 40000;
 
     #[test]
     fn both_directions_are_one_connection_with_syn_sender_as_client() {
@@ -825,7 +845,11 @@ mod tests {
         let d = Dormant::of(c, 0, &mut scratch);
         assert_eq!(format!("{:?}", d.wake()), format!("{c:?}"));
         assert_eq!((d.key(), d.id(), d.last_seen()), (c.key, c.id, c.last_seen));
-        assert_eq!(d.closed(), c.tcp.is_closed());
+        let quiet = match c.tcp.quiet() {
+            Quiet::PeerDead => Quiet::Opening,
+            q => q,
+        };
+        assert_eq!(d.quiet(), quiet);
         // And its record, packed and unpacked.
         let r = crate::model::connection::ConnectionRecord::of(c);
         let packed = crate::store::record::PackedRecord::pack(&r);
@@ -958,9 +982,8 @@ mod tests {
     fn max_connections_evicts_the_longest_idle() {
         let mut t = FlowTable::new(Duration::from_secs(60));
         t.set_limits(Limits {
-            idle_timeout: None,
-            retire_closed: false,
             max_connections: 16,
+            ..Limits::default()
         });
         for port in 0..1000u16 {
             let client = format!("10.0.0.2:{}", 20000 + port);
@@ -984,7 +1007,7 @@ mod tests {
         t.set_limits(Limits {
             idle_timeout: Some(Duration::from_secs(300)),
             retire_closed: true,
-            max_connections: usize::MAX,
+            ..Limits::default()
         });
         let mut rst = seg(SRV, C, TcpFlags::RST | TcpFlags::ACK, 0);
         rst.ack = Seq(2);
@@ -1000,5 +1023,51 @@ mod tests {
         t.retire(Timestamp::from_secs_nanos(300, 0));
         assert_eq!((t.active_len(), t.retired), (0, 2));
         assert_eq!(t.drain_finished().count(), 2);
+    }
+
+    /// Live: a synchronized connection outlasts the idle timeout (a keep-alive's two
+    /// hours of silence), one never synchronized does not, and one whose keep-alive
+    /// probes go unanswered goes after the short timeout from its last probe.
+    #[test]
+    fn established_connections_are_kept_through_keepalive_silence() {
+        let mut t = FlowTable::new(Duration::from_secs(60));
+        t.set_limits(Limits {
+            idle_timeout: Some(Duration::from_secs(300)),
+            retire_closed: true,
+            established_timeout: Some(Duration::from_secs(8100)),
+            ..Limits::default()
+        });
+        let (a, sa) = (TcpFlags::ACK, TcpFlags::SYN | TcpFlags::ACK);
+        let at = |secs: i64| Timestamp::from_secs_nanos(secs, 0);
+        // An established connection, and a SYN that is never answered.
+        feed(&mut t, &seg(C, SRV, TcpFlags::SYN, 1), 0);
+        let mut synack = seg(SRV, C, sa, 9);
+        synack.ack = Seq(2);
+        feed(&mut t, &synack, 0);
+        let mut ack = seg(C, SRV, a, 2);
+        ack.ack = Seq(10);
+        feed(&mut t, &ack, 0);
+        feed(&mut t, &seg("10.0.0.3:1234", SRV, TcpFlags::SYN, 1), 0);
+        t.retire(at(301));
+        assert_eq!(
+            (t.active_len(), t.retired),
+            (1, 1),
+            "the SYN went, the other stays"
+        );
+        t.retire(at(7200));
+        assert_eq!(t.active_len(), 1, "two hours of silence are a keep-alive's");
+        // Three probes (seq = next - 1) 75 s apart, none answered: the peer is dead.
+        for n in 0..3 {
+            let mut probe = seg(C, SRV, a, 1);
+            probe.ack = Seq(10);
+            feed(&mut t, &probe, 7200 + 75 * n);
+        }
+        t.retire(at(7350 + 299));
+        assert_eq!(t.active_len(), 1);
+        t.retire(at(7350 + 300));
+        assert_eq!((t.active_len(), t.retired), (0, 2));
+        // The kept connection, woken, has all three probes.
+        let conn = t.drain_finished().find(|c| c.client.port() == C_PORT);
+        assert_eq!(conn.expect("retired").tcp.client.keepalive.probes, 3);
     }
 }

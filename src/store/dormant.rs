@@ -8,7 +8,7 @@ use crate::model::connection::RoleBasis;
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
 use crate::tcp::connection::Connection;
-use crate::tcp::tracker::TcpTracker;
+use crate::tcp::tracker::{Quiet, TcpTracker};
 
 /// A connection that has been quiet for a while, kept as one allocation: a fixed header
 /// that the table reads without decoding, then the connection's compact encoding
@@ -31,6 +31,8 @@ pub(crate) struct Dormant {
 
 /// Header flag: the connection is closed (`TcpTracker::is_closed`).
 const CLOSED: u8 = 1;
+/// Header flag: the connection is synchronized and its peer answers (`Quiet::Synchronized`).
+const SYNCHRONIZED: u8 = 4;
 
 /// Header flag: the key is in its IPv4 form.
 const V4_KEY: u8 = 2;
@@ -44,7 +46,12 @@ impl Dormant {
         let key = conn.key;
         let v4 = is_v4_mapped(key.lo_ip) && is_v4_mapped(key.hi_ip);
         scratch.clear();
-        scratch.push((u8::from(conn.tcp.is_closed()) * CLOSED) | (u8::from(v4) * V4_KEY));
+        let quiet = match conn.tcp.quiet() {
+            Quiet::Closed => CLOSED,
+            Quiet::Synchronized => SYNCHRONIZED,
+            Quiet::Opening | Quiet::PeerDead => 0,
+        };
+        scratch.push(quiet | (u8::from(v4) * V4_KEY));
         scratch.extend_from_slice(&conn.last_seen.as_nanos().to_le_bytes());
         scratch.extend_from_slice(&conn.id.to_le_bytes());
         scratch.extend_from_slice(&conn.first_seen.as_nanos().to_le_bytes());
@@ -129,8 +136,15 @@ impl Dormant {
         Timestamp::from_nanos(i64::from_le_bytes(self.word(17)))
     }
 
-    pub(crate) fn closed(&self) -> bool {
-        self.flags() & CLOSED != 0
+    /// What the connection's silence may lead to, from the header alone (a dormant
+    /// connection gets no packet, so it cannot change while asleep).
+    pub(crate) fn quiet(&self) -> Quiet {
+        match self.flags() {
+            f if f & CLOSED != 0 => Quiet::Closed,
+            f if f & SYNCHRONIZED != 0 => Quiet::Synchronized,
+            // The short timeout covers both; which one does not matter here.
+            _ => Quiet::Opening,
+        }
     }
 
     pub(crate) fn wake(&self) -> Connection {

@@ -50,6 +50,26 @@ impl KeepaliveStats {
     }
 }
 
+/// Keep-alive probes left unanswered after which a live run takes the peer for dead: a
+/// prober gives up after its probe count (Linux 9, BSD 8, Windows 10) and resets, and
+/// three unanswered in a row are no network hiccup.
+pub const PEER_DEAD_AFTER_PROBES: u64 = 3;
+
+/// What a live run may do with a connection that falls silent (docs/live.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quiet {
+    /// Its close has played out: let go of after 2·MSL.
+    Closed,
+    /// Established or half-closed: silence is normal (a keep-alive waits two hours before
+    /// its first probe), so it is kept for the long established timeout.
+    Synchronized,
+    /// Never synchronized (SYN unanswered, handshake incomplete): the short idle timeout.
+    Opening,
+    /// Its keep-alive probes go unanswered: the short idle timeout after the last of them,
+    /// by which time the prober has given up (and reset).
+    PeerDead,
+}
+
 /// Probe intervals kept per endpoint for the median; more add nothing and could be
 /// used to grow memory without bound.
 const MAX_INTERVALS: usize = 64;
@@ -872,6 +892,33 @@ impl TcpTracker {
         } else {
             CloseKind::Open
         }
+    }
+
+    /// What a live run may do with the connection while it is silent (docs/live.md).
+    pub fn quiet(&self) -> Quiet {
+        if self.is_closed() {
+            return Quiet::Closed;
+        }
+        // RFC 9293 §3.3.2: from ESTABLISHED on, both ends are synchronized.
+        let synchronized = |s: TcpState| {
+            matches!(
+                s,
+                TcpState::Established
+                    | TcpState::FinWait1
+                    | TcpState::FinWait2
+                    | TcpState::CloseWait
+                    | TcpState::Closing
+                    | TcpState::LastAck
+            )
+        };
+        if !(synchronized(self.client.state) || synchronized(self.server.state)) {
+            return Quiet::Opening;
+        }
+        let unanswered = |e: &Endpoint| e.keepalive.unanswered();
+        if unanswered(&self.client).max(unanswered(&self.server)) >= PEER_DEAD_AFTER_PROBES {
+            return Quiet::PeerDead;
+        }
+        Quiet::Synchronized
     }
 
     /// Neither endpoint has anything left to do but wait out TIME_WAIT.
