@@ -24,8 +24,8 @@ use synack::decode::TcpSegment;
 use synack::model::flags::TcpFlags;
 use synack::flow::{FlowTable, Limits};
 use synack::tcp::connection::Connection;
-use synack::model::connection::ConnectionRecord;
-use synack::store::record::PackedRecord;
+use synack::model::connection_record::ConnectionRecord;
+use synack::store::packed_records::PackedRecord;
 use synack::model::report::Report;
 use synack::model::summary::{Distribution, SummaryBuilder};
 use synack::model::seq::Seq;
@@ -176,6 +176,11 @@ fuzz_target!(|input: Input| {
             .idle_timeout_secs
             .map(|s| Duration::from_secs(u64::from(s))),
         retire_closed: input.idle_timeout_secs.is_some(),
+        // The live rule's long timeout for established connections, scaled down so that
+        // fuzzed traces reach it.
+        established_timeout: input
+            .idle_timeout_secs
+            .map(|s| Duration::from_secs(u64::from(s) * 4)),
         max_connections: input
             .max_connections
             .map_or(usize::MAX, |n| usize::from(n.max(1))),

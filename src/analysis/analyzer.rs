@@ -10,13 +10,13 @@ use crate::analysis::parallel::Shards;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowTable, Limits, Spent};
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{EventSink, NoEvents};
 use crate::model::link::LinkType;
 use crate::model::report::PacketCounts;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
-use crate::store::record::PackedRecord;
+use crate::store::packed_records::PackedRecord;
 use crate::tcp::connection::Connection;
 
 impl PacketCounts {

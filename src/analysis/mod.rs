@@ -1,5 +1,5 @@
 pub mod analyzer;
-pub mod ladder;
+pub mod build_report;
+pub mod ladder_builder;
 pub mod parallel;
 pub mod pipeline;
-pub mod report;

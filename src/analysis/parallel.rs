@@ -23,7 +23,7 @@ use crate::capture::file::{BufferExchange, Packet};
 use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded, TcpSegment};
 use crate::flow::{Dormancy, FlowHasher, FlowTable, Spent};
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::NoEvents;
 use crate::model::flags::TcpFlags;
 use crate::model::link::LinkType;
@@ -31,7 +31,7 @@ use crate::model::report::PacketCounts;
 use crate::model::seq::Seq;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
-use crate::store::record::PackedRecord;
+use crate::store::packed_records::PackedRecord;
 use crate::tcp::connection::Connection;
 
 /// Buffers in circulation: enough to ride out bursts of work on either side (with 6,

@@ -13,7 +13,7 @@ use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
 pub use crate::capture::live::{list_interfaces, LiveOptions};
 use crate::capture::live::{LiveError, LiveSource, LiveStats};
 use crate::flow::{Limits, Spent};
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{ConnectionView, Event, EventSink};
 use crate::model::link::LinkType;
 use crate::model::report::{CaptureSummary, Report};

@@ -6,7 +6,7 @@
 //! their limits are in docs/metrics.md ("What ran over a connection").
 
 use crate::decode::TcpSegment;
-use crate::model::app::{AppKind, AppLabel, HttpFacts};
+use crate::model::app_label::{AppKind, AppLabel, HttpFacts};
 use crate::model::seq::Seq;
 use crate::model::state::Side;
 

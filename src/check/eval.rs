@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::check::metrics::{count_what, describe_close, Bound, Measure};
 use crate::check::rules::{Rule, Severity};
 use crate::check::Amount;
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::report::Report;
 use crate::model::summary::Distribution;
 use crate::model::units::{JsonTime, Millis};

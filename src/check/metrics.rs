@@ -7,7 +7,7 @@ use std::fmt;
 use serde::ser::{Serialize, Serializer};
 
 use crate::check::Unit;
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::figures;
 use crate::model::state::{CloseKind, Closer};
 use crate::model::summary::Distribution;

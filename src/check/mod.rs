@@ -1,7 +1,7 @@
 //! `synack check`: limits on the figures of a report, evaluated into a verdict per trace.
 //!
 //! Every figure a rule checks is read from the report model
-//! ([`crate::model::report::Report`], [`crate::model::connection::ConnectionRecord`]) by
+//! ([`crate::model::report::Report`], [`crate::model::connection_record::ConnectionRecord`]) by
 //! the functions of [`crate::model::figures`]; nothing here looks at a packet. A rule's
 //! measured value is summed (or, for latencies, ranked) over the connections its filter
 //! selects, so one definition serves filtered and unfiltered rules; unfiltered, it is

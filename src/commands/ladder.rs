@@ -10,11 +10,11 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use synack::analysis::analyzer::Options;
-use synack::analysis::ladder::LadderBuilder;
+use synack::analysis::ladder_builder::LadderBuilder;
 use synack::analysis::pipeline::{Finished, Pipeline};
 use synack::model::event::{ConnectionView, Event};
 use synack::model::time::Timestamp;
-use synack::output::{ladder, svg};
+use synack::output::{ladder_svg, ladder_text};
 
 use super::values;
 
@@ -188,12 +188,12 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
     let diagram = builder.finish(&conn);
 
     if let Some(path) = &args.svg {
-        std::fs::write(path, svg::render(&diagram))
+        std::fs::write(path, ladder_svg::render(&diagram))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let color = use_color(args.color);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    ladder::write_text(&mut out, &diagram, color)?;
+    ladder_text::write_text(&mut out, &diagram, color)?;
     out.flush()?;
     Ok(if failed {
         ExitCode::from(2)

@@ -2,7 +2,7 @@
 //! 5-tuple, decides which side is the client, and starts a new connection when a SYN
 //! reuses a 4-tuple (as tshark's tcp.stream does).
 
-pub mod record;
+pub mod make_record;
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 use crate::app::detector::AppDetector;
 use crate::decode::key::FlowKey;
 use crate::decode::TcpSegment;
-use crate::model::connection::RoleBasis;
+use crate::model::connection_record::RoleBasis;
 use crate::model::event::{Event, EventSink};
 use crate::model::state::Side;
 use crate::model::time::Timestamp;
@@ -851,8 +851,8 @@ mod tests {
         };
         assert_eq!(d.quiet(), quiet);
         // And its record, packed and unpacked.
-        let r = crate::model::connection::ConnectionRecord::of(c);
-        let packed = crate::store::record::PackedRecord::pack(&r);
+        let r = crate::model::connection_record::ConnectionRecord::of(c);
+        let packed = crate::store::packed_records::PackedRecord::pack(&r);
         assert_eq!(format!("{:?}", packed.unpack()), format!("{r:?}"));
     }
 

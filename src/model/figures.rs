@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::model::connection::{ConnectionRecord, SideFigures};
+use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::state::{CloseKind, Closer};
 
 /// A per-connection count.

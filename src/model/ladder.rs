@@ -1,12 +1,12 @@
 //! The ladder diagram of one connection, as data: one row per segment (who sent it, flags,
 //! relative sequence and acknowledgment numbers, length, window, what the tracker made of
 //! it and the states each endpoint entered), with long runs of plain data folded.
-//! `crate::analysis::ladder` builds it from the tracker's events; the text and SVG
+//! `crate::analysis::ladder_builder` builds it from the tracker's events; the text and SVG
 //! printers draw it.
 
 use std::time::Duration;
 
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::flags::TcpFlags;
 use crate::model::state::Anomaly;
 use crate::model::state::{Side, TcpState};

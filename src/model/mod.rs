@@ -2,8 +2,8 @@
 //! live events, the ladder diagram; and the value types all stages share (time, sequence
 //! numbers, flags, TCP states). It imports no other stage.
 
-pub mod app;
-pub mod connection;
+pub mod app_label;
+pub mod connection_record;
 pub mod event;
 pub mod figures;
 pub mod flags;

@@ -1,8 +1,8 @@
-//! The report model: what `synack report` says (`crate::analysis::report` builds it), as
+//! The report model: what `synack report` says (`crate::analysis::build_report` builds it), as
 //! docs/json.md documents it. Printers (table, JSON, CI checks) read this; none of them
 //! looks at packets or re-derives a figure.
 
-use crate::model::connection::{ConnectionRecord, RecordList};
+use crate::model::connection_record::{ConnectionRecord, RecordList};
 use crate::model::summary::Summary;
 use crate::model::units::{JsonTime, Seconds};
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::model::app::AppKind;
-use crate::model::connection::ConnectionRecord;
+use crate::model::app_label::AppKind;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::figures;
 use crate::model::units::Millis;
 

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 
 use serde::ser::{Serialize, Serializer};
 
-use crate::model::app::{AppKind, AppLabel, HttpFacts};
-use crate::model::connection::{ConnectionRecord, SideFigures};
+use crate::model::app_label::{AppKind, AppLabel, HttpFacts};
+use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::report::{ConnectionList, Report};
 use crate::model::state::Closer;
 use crate::model::units::{JsonTime, Millis};

@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use crate::model::app::{AppKind, AppLabel};
-use crate::model::connection::ConnectionRecord;
+use crate::model::app_label::{AppKind, AppLabel};
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::report::Report;
 use crate::model::state::CloseKind;
 use crate::model::summary::Distribution;

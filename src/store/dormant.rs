@@ -4,7 +4,7 @@
 use crate::app::detector::AppDetector;
 use crate::decode::key::{is_v4_mapped, FlowKey};
 use crate::decode::V4_MAPPED;
-use crate::model::connection::RoleBasis;
+use crate::model::connection_record::RoleBasis;
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
 use crate::tcp::connection::Connection;

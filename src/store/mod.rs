@@ -1,5 +1,5 @@
-pub mod app;
+pub mod app_form;
 pub mod codec;
 pub mod dormant;
-pub mod record;
-pub mod tcp;
+pub mod packed_records;
+pub mod tracker_form;

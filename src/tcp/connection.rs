@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::app::detector::AppDetector;
 use crate::decode::key::FlowKey;
-use crate::model::connection::RoleBasis;
+use crate::model::connection_record::RoleBasis;
 use crate::model::event::{ConnectionView, KeepaliveSoFar};
 use crate::model::time::Timestamp;
 use crate::tcp::tracker::TcpTracker;

@@ -5,7 +5,7 @@ use crate::analysis::analyzer::{Analysis, InputReport};
 use crate::capture::file::Format;
 use crate::model::report::{ConnectionList, InputSummary, LinkTypeSummary, Report};
 use crate::model::units::{JsonTime, Seconds};
-use crate::store::record::PackedRecords;
+use crate::store::packed_records::PackedRecords;
 
 fn input_summary(input: &InputReport) -> InputSummary {
     let (format, byte_order, precision, version) = match &input.format {

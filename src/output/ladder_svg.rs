@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use crate::model::ladder::{Ladder, Row};
 use crate::model::state::Side;
 use crate::output::escape::{escape_text, xml_escape};
-use crate::output::ladder::{
+use crate::output::ladder_text::{
     arrow_class, delta_ms, fold_label, header_lines, marks, seconds, segment_label, states,
 };
 

@@ -2,7 +2,7 @@
 //! label a record keeps.
 
 use crate::app::detector::{AppDetector, HttpState};
-use crate::model::app::{AppKind, AppLabel, HttpFacts};
+use crate::model::app_label::{AppKind, AppLabel, HttpFacts};
 use crate::store::codec::{Reader, Writer};
 
 impl AppDetector {

@@ -3,12 +3,12 @@
 
 use std::cell::Cell;
 
-use crate::model::app::AppLabel;
-use crate::model::connection::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
+use crate::model::app_label::AppLabel;
+use crate::model::connection_record::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
 use crate::model::state::{CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
-use crate::store::tcp::{decode_anomalies, encode_anomalies};
+use crate::store::tracker_form::{decode_anomalies, encode_anomalies};
 
 /// A record as kept until printed: its compact encoding (`crate::store::codec`; about a sixth
 /// of its size in memory, as most counters are small or zero), with the keys that order

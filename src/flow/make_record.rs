@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::model::connection::{ConnectionRecord, SideFigures};
+use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::state::Anomaly;
 use crate::tcp::connection::Connection;
 use crate::tcp::tracker::Endpoint;

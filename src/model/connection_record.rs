@@ -1,12 +1,12 @@
 //! The typed connection record: every figure of a finished connection that the report,
 //! the summary, checks and printers read, none of the tracker's working state (sequence
-//! numbers, windows, per-ACK timers). Made by the flow table (`crate::flow::record`) once a
-//! connection's close has played out; kept compactly by `crate::store::record`.
+//! numbers, windows, per-ACK timers). Made by the flow table (`crate::flow::make_record`) once a
+//! connection's close has played out; kept compactly by `crate::store::packed_records`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::model::app::AppLabel;
+use crate::model::app_label::AppLabel;
 use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
 

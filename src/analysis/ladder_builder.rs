@@ -2,11 +2,11 @@
 //!
 //! It is built from the tracker's events only (the same `(&Connection, Timestamp, Event)`
 //! stream the live printer reads), so the diagram shows exactly what `synack report`
-//! counted. Renderers (`output::ladder`, `output::svg`) read this model, never packets.
+//! counted. Renderers (`output::ladder_text`, `output::ladder_svg`) read this model, never packets.
 
 use std::collections::VecDeque;
 
-use crate::model::connection::ConnectionRecord;
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{ConnectionView, Event};
 use crate::model::ladder::{Entered, Fold, Ladder, Mark, Marks, Row, SegmentRow, MAX_ROWS};
 use crate::model::state::Side;
@@ -251,7 +251,9 @@ mod tests {
         }
         let mut conns = Vec::new();
         table.finish(|c| conns.push(c));
-        b.finish(&crate::model::connection::ConnectionRecord::of(&conns[0]))
+        b.finish(&crate::model::connection_record::ConnectionRecord::of(
+            &conns[0],
+        ))
     }
 
     fn segments(l: &Ladder) -> Vec<&SegmentRow> {
