@@ -17,7 +17,7 @@ fn synack() -> common::Synack {
 
 /// `synack ladder ARGS`, which must succeed silently.
 fn ladder(args: &[&str]) -> String {
-    let mut all = vec!["ladder"];
+    let mut all = vec!["ladder", "--wide"];
     all.extend_from_slice(args);
     let out = synack().args(&all).output();
     assert_eq!(

@@ -16,7 +16,7 @@ use synack::model::event::{ConnectionView, Event};
 use synack::model::time::Timestamp;
 use synack::output::{ladder, svg};
 
-use super::values;
+use super::{term, values};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -29,6 +29,12 @@ pub enum ColorChoice {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  synack ladder capture.pcap                      connection #1
+  synack ladder capture.pcap --conn 3 --full      #3, every segment drawn
+  synack ladder capture.pcap --client 10.0.0.2    the first from that client, any port
+  synack ladder capture.pcap --abnormal --svg bug.svg
+  synack ladder capture.pcap --wide | less -S     full labels and lanes")]
 pub struct LadderArgs {
     /// Capture files (pcap or pcapng), read as one timeline in the order given, as
     /// `synack report` reads them; `-` reads standard input.
@@ -55,6 +61,10 @@ pub struct LadderArgs {
     /// Draw every segment: do not fold long runs of data.
     #[arg(long)]
     full: bool,
+    /// Full labels and lanes, whatever the width (which otherwise is COLUMNS, the
+    /// terminal's, or 100 into a pipe).
+    #[arg(long)]
+    wide: bool,
     /// Also write the diagram as an SVG file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
@@ -193,7 +203,7 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
     }
     let color = use_color(args.color);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    ladder::write_text(&mut out, &diagram, color)?;
+    ladder::write_text(&mut out, &diagram, color, term::width(args.wide))?;
     out.flush()?;
     Ok(if failed {
         ExitCode::from(2)
