@@ -86,7 +86,14 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
 /// ripgrep ship it.
 fn man() -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    // .TH first, as man pages start (clap_mangen puts its quote-string setup before it).
+    let page = String::from_utf8_lossy(&page);
+    let (th, rest): (Vec<&str>, Vec<&str>) = page.lines().partition(|l| l.starts_with(".TH "));
+    for l in th.iter().chain(&rest) {
+        writeln!(out, "{l}")?;
+    }
     // Each subcommand's options follow as a section of their own, its parts as
     // subsections.
     for sub in Cli::command().get_subcommands() {
