@@ -88,6 +88,11 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    if matches!(args.format, Format::Json) && (args.abnormal || args.top.is_some()) {
+        anyhow::bail!(
+            "--abnormal and --top choose the table's rows; --format json lists every connection (select with jq: docs/json.md)"
+        );
+    }
     let mut pipeline = Pipeline::new(Options {
         filter: args.filter.clone(),
         msl: args.msl,
