@@ -182,7 +182,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     match args.format {
         Format::Text => {
-            verdict::write_text(&mut out, &verdict, args.offenders, term::width(false))?
+            verdict::write_text(&mut out, &verdict, args.offenders, term::known_width())?
         }
         Format::Json => verdict::write_json(&mut out, &verdict)?,
     }

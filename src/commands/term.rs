@@ -14,11 +14,17 @@ pub fn width(wide: bool) -> Option<usize> {
     if wide {
         return None;
     }
+    Some(known_width().unwrap_or(PIPE_WIDTH))
+}
+
+/// `COLUMNS` when set to a number, else the terminal's width; `None` into a pipe. Check's
+/// verdict wraps only then: a CI log keeps one offender per line, for grep.
+pub fn known_width() -> Option<usize> {
     let columns = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|&c| c > 0);
-    Some(columns.or_else(terminal_columns).unwrap_or(PIPE_WIDTH))
+    columns.or_else(terminal_columns)
 }
 
 /// Standard output's terminal width (TIOCGWINSZ), when it is a terminal.

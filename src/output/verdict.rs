@@ -58,7 +58,7 @@ fn line<W: Write>(out: &mut W, width: Option<usize>, text: &str) -> io::Result<(
     Ok(())
 }
 
-/// The verdict as text; `width` (COLUMNS, the terminal's, or 100) wraps long lines.
+/// The verdict as text; `width` (COLUMNS or the terminal's) wraps long lines.
 pub fn write_text<W: Write>(
     out: &mut W,
     v: &Verdict,
