@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod commands;
 
@@ -36,6 +36,22 @@ enum Command {
     /// per segment with flags, relative seq/ack, length and window, the states each side
     /// enters, and marks for retransmissions, keep-alive, zero windows and resets.
     Ladder(commands::ladder::LadderArgs),
+    /// Print a shell completion script on standard output, e.g.
+    /// `synack completions bash > ~/.local/share/bash-completion/completions/synack`.
+    #[command(after_help = "Examples:
+  synack completions bash > ~/.local/share/bash-completion/completions/synack
+  synack completions zsh > ~/.zfunc/_synack     # with fpath+=~/.zfunc in ~/.zshrc
+  synack completions fish > ~/.config/fish/completions/synack.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on standard output: `synack man | man -l -`.
+    #[command(after_help = "Examples:
+  synack man | man -l -
+  synack man > /usr/local/share/man/man1/synack.1")]
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +81,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Capture(args) => commands::capture::run(args),
         Command::Ladder(args) => commands::ladder::run(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(code) => code,
@@ -76,6 +94,49 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    clap_complete::generate(shell, &mut Cli::command(), "synack", &mut out);
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One page for the whole command, its subcommands' options included, as tools such as
+/// ripgrep ship it.
+fn man() -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    // .TH first, as man pages start (clap_mangen puts its quote-string setup before it).
+    let page = String::from_utf8_lossy(&page);
+    let (th, rest): (Vec<&str>, Vec<&str>) = page.lines().partition(|l| l.starts_with(".TH "));
+    for l in th.iter().chain(&rest) {
+        writeln!(out, "{l}")?;
+    }
+    // Each subcommand's options follow as a section of their own, its parts as
+    // subsections.
+    for sub in Cli::command().get_subcommands() {
+        let name = format!("synack {}", sub.get_name());
+        let page = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
+        let mut roff = Vec::new();
+        page.render_synopsis_section(&mut roff)?;
+        page.render_description_section(&mut roff)?;
+        page.render_options_section(&mut roff)?;
+        if sub.get_after_help().is_some() {
+            page.render_extra_section(&mut roff)?;
+        }
+        writeln!(out, ".SH \"{}\"", name.to_uppercase())?;
+        for line in String::from_utf8_lossy(&roff).lines() {
+            match line.strip_prefix(".SH ") {
+                Some(title) => writeln!(out, ".SS {title}")?,
+                None => writeln!(out, "{line}")?,
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -105,7 +105,7 @@ fn summary_counts_connections_per_label() {
 
 #[test]
 fn the_table_shows_requests_per_http_connection_and_escapes_sni() {
-    let mut args = vec!["report", "--all"];
+    let mut args = vec!["report", "--wide", "--all"];
     args.extend_from_slice(&APP_FIXTURES);
     let out = synack().args(&args).output();
     assert_eq!(out.status.code(), Some(0));

@@ -371,10 +371,17 @@ fn table(args: &[&str]) -> String {
 
 #[test]
 fn table_is_the_default_format() {
-    let t = table(&["report", "fixtures/sample.pcap"]);
+    // --wide: every column, as the rows below read them.
+    let t = table(&["report", "--wide", "fixtures/sample.pcap"]);
     assert_eq!(
         t,
-        table(&["report", "--format", "table", "fixtures/sample.pcap"])
+        table(&[
+            "report",
+            "--wide",
+            "--format",
+            "table",
+            "fixtures/sample.pcap"
+        ])
     );
     // Summary sections.
     for needle in [
@@ -412,7 +419,10 @@ fn table_is_the_default_format() {
     assert!(r[2].contains("10.0.0.2:51006") && r[2].contains("reset"));
     assert!(r[3].contains("10.0.0.2:51001") && r[3].contains("1.260"));
     assert!(!t.contains("not shown"), "{t}");
-    assert_eq!(t, table(&["report", "--all", "fixtures/sample.pcap"]));
+    assert_eq!(
+        t,
+        table(&["report", "--wide", "--all", "fixtures/sample.pcap"])
+    );
 }
 
 #[test]

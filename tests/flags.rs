@@ -149,7 +149,16 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
 const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 
 /// Value names of options that take no number.
-const NOT_NUMERIC: [&str; 6] = ["FILE", "BPF", "FORMAT", "INTERFACE", "IP:PORT", "COLOR"];
+const NOT_NUMERIC: [&str; 8] = [
+    "FILE",
+    "BPF",
+    "FORMAT",
+    "INTERFACE",
+    "IP:PORT",
+    "IP[:PORT]",
+    "COLOR",
+    "NAMES",
+];
 
 fn synack(args: &[&str]) -> Out {
     common::synack().args(args).output()

@@ -17,7 +17,7 @@ fn synack() -> common::Synack {
 
 /// `synack ladder ARGS`, which must succeed silently.
 fn ladder(args: &[&str]) -> String {
-    let mut all = vec!["ladder"];
+    let mut all = vec!["ladder", "--wide"];
     all.extend_from_slice(args);
     let out = synack().args(&all).output();
     assert_eq!(
@@ -207,6 +207,7 @@ fn colors_only_when_asked_or_on_a_terminal() {
     let out = synack()
         .args([
             "ladder",
+            "--wide",
             "--color",
             "always",
             "fixtures/tcp/close-client.pcap",
@@ -215,7 +216,7 @@ fn colors_only_when_asked_or_on_a_terminal() {
         .output();
     assert_eq!(out.stdout(), colored);
     let out = synack()
-        .args(["ladder", "fixtures/tcp/close-client.pcap"])
+        .args(["ladder", "--wide", "fixtures/tcp/close-client.pcap"])
         .env("NO_COLOR", "1")
         .output();
     assert_eq!(out.stdout(), plain);
@@ -447,7 +448,7 @@ fn the_ladders_in_the_docs_are_real_output() {
     let want = ladder(&["fixtures/tcp/close-client.pcap"]);
     for doc in ["README.md", "docs/ladder.md"] {
         let text = std::fs::read_to_string(root().join(doc)).unwrap();
-        let start = "$ synack ladder fixtures/tcp/close-client.pcap\n";
+        let start = "$ synack ladder --wide fixtures/tcp/close-client.pcap\n";
         let block = text
             .split_once(start)
             .and_then(|(_, rest)| rest.split_once("```"))

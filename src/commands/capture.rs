@@ -1,7 +1,7 @@
 //! `synack capture`: tcpdump-style live capture that prints connection events as they
 //! happen, then the full report for what was seen.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +21,14 @@ use synack::model::time::Timestamp;
 use synack::output::events::{EventOptions, EventPrinter};
 use synack::output::table::{self, Rows, TableOptions};
 
-use super::values;
+use super::{term, values};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  sudo synack capture -i eth0 'tcp port 443'       events as they happen; Ctrl-C: report
+  sudo synack capture -i any -w out.pcap -c 10000  keep the packets too
+  synack capture -r capture.pcap -v                replay a file, every segment
+  sudo synack capture -i eth0 --json | jq .        NDJSON events (docs/live.md)")]
 pub struct CaptureArgs {
     /// Interface to capture on (`any` for all); default: libpcap's first interface.
     #[arg(short = 'i', long)]
@@ -141,6 +146,8 @@ pub struct CaptureArgs {
     /// A libpcap filter expression, as tcpdump takes it (e.g. `tcp port 443`).
     #[arg(trailing_var_arg = true, value_name = "FILTER")]
     filter: Vec<String>,
+    #[command(flatten)]
+    table: term::TableArgs,
 }
 
 /// The event printer as the live run's observer: it keeps the first write error, which
@@ -294,17 +301,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     } else {
         writeln!(out)?;
-        let width = if io::stdout().is_terminal() {
-            Some(160)
-        } else {
-            None
-        };
         table::write_report(
             &mut out,
             &report,
             &TableOptions {
                 rows: Rows::Default(50),
-                width,
+                width: term::width(args.table.wide),
+                columns: args.table.columns(),
             },
         )?;
     }

@@ -20,7 +20,7 @@ use synack::check::{Amount, Unit};
 use synack::model::event::NoEvents;
 use synack::output::{junit, verdict};
 
-use super::values;
+use super::{term, values};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -29,11 +29,14 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
-#[command(
-    after_help = "Exit status: 0 when every rule holds (warn rules may break), \
+#[command(after_help = "Examples:
+  synack check trace.pcap --max-rst 0 --max-handshake-p99-ms 50
+  synack check trace.pcap --rules rules.toml --junit junit.xml
+  synack check *.pcap --max-refused 0 --format json
+
+Exit status: 0 when every rule holds (warn rules may break), \
 1 when a rule fails, 2 when a trace cannot be read to its end, on a bad rules file, or \
-on a usage error. See docs/check.md."
-)]
+on a usage error. See docs/check.md.")]
 pub struct CheckArgs {
     /// Capture files (pcap or pcapng); each is checked on its own, with a verdict per
     /// file. `-` reads standard input.
@@ -178,7 +181,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.format {
-        Format::Text => verdict::write_text(&mut out, &verdict, args.offenders)?,
+        Format::Text => {
+            verdict::write_text(&mut out, &verdict, args.offenders, term::known_width())?
+        }
         Format::Json => verdict::write_json(&mut out, &verdict)?,
     }
     out.flush()?;

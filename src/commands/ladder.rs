@@ -2,7 +2,7 @@
 //! and optionally as an SVG file (docs/ladder.md).
 
 use std::io::{self, IsTerminal, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -16,7 +16,7 @@ use synack::model::event::{ConnectionView, Event};
 use synack::model::time::Timestamp;
 use synack::output::{ladder_svg, ladder_text};
 
-use super::values;
+use super::{term, values};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -29,6 +29,12 @@ pub enum ColorChoice {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  synack ladder capture.pcap                      connection #1
+  synack ladder capture.pcap --conn 3 --full      #3, every segment drawn
+  synack ladder capture.pcap --client 10.0.0.2    the first from that client, any port
+  synack ladder capture.pcap --abnormal --svg bug.svg
+  synack ladder capture.pcap --wide | less -S     full labels and lanes")]
 pub struct LadderArgs {
     /// Capture files (pcap or pcapng), read as one timeline in the order given, as
     /// `synack report` reads them; `-` reads standard input.
@@ -43,18 +49,24 @@ pub struct LadderArgs {
         value_parser = values::whole(1u64, None),
     )]
     conn: Option<u64>,
-    /// The first connection from this client (`ip:port`, IPv6 as `[addr]:port`).
-    #[arg(long, value_name = "IP:PORT", conflicts_with = "abnormal")]
-    client: Option<SocketAddr>,
-    /// The first connection to this server (with --client: the first between the two).
-    #[arg(long, value_name = "IP:PORT", conflicts_with = "abnormal")]
-    server: Option<SocketAddr>,
+    /// The first connection from this client: `ip:port` (IPv6 as `[addr]:port`), or an
+    /// address alone for any port.
+    #[arg(long, value_name = "IP[:PORT]", conflicts_with = "abnormal", value_parser = endpoint)]
+    client: Option<Endpoint>,
+    /// The first connection to this server (with --client: the first between the two);
+    /// an address alone matches any port.
+    #[arg(long, value_name = "IP[:PORT]", conflicts_with = "abnormal", value_parser = endpoint)]
+    server: Option<Endpoint>,
     /// The first abnormal connection (refused, reset, unanswered, handshake incomplete).
     #[arg(long)]
     abnormal: bool,
     /// Draw every segment: do not fold long runs of data.
     #[arg(long)]
     full: bool,
+    /// Full labels and lanes, whatever the width (which otherwise is COLUMNS, the
+    /// terminal's, or 100 into a pipe).
+    #[arg(long)]
+    wide: bool,
     /// Also write the diagram as an SVG file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
@@ -67,12 +79,52 @@ pub struct LadderArgs {
     filter: Option<String>,
 }
 
+/// An address, with a port or any port: `10.0.0.2`, `10.0.0.2:40006`, `2001:db8::2`,
+/// `[2001:db8::2]:40006`.
+#[derive(Clone, Copy)]
+pub struct Endpoint {
+    ip: IpAddr,
+    port: Option<u16>,
+}
+
+impl Endpoint {
+    fn matches(&self, a: SocketAddr) -> bool {
+        // IPv4-mapped IPv6 addresses compare as the IPv4 they are.
+        a.ip().to_canonical() == self.ip.to_canonical() && self.port.is_none_or(|p| p == a.port())
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}", SocketAddr::new(self.ip, port)),
+            None => write!(f, "{}", self.ip),
+        }
+    }
+}
+
+fn endpoint(s: &str) -> Result<Endpoint, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(Endpoint {
+            ip: a.ip(),
+            port: Some(a.port()),
+        });
+    }
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse::<IpAddr>()
+        .map(|ip| Endpoint { ip, port: None })
+        .map_err(|_| "expected an address, with or without a port: 10.0.0.2, 10.0.0.2:40006, 2001:db8::2, [2001:db8::2]:40006".to_string())
+}
+
 /// Which connection to draw.
 enum Select {
     Id(u64),
     Endpoints {
-        client: Option<SocketAddr>,
-        server: Option<SocketAddr>,
+        client: Option<Endpoint>,
+        server: Option<Endpoint>,
     },
 }
 
@@ -81,7 +133,8 @@ impl Select {
         match *self {
             Select::Id(id) => c.id == id,
             Select::Endpoints { client, server } => {
-                client.is_none_or(|a| a == c.client) && server.is_none_or(|a| a == c.server)
+                client.is_none_or(|a| a.matches(c.client))
+                    && server.is_none_or(|a| a.matches(c.server))
             }
         }
     }
@@ -193,7 +246,7 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
     }
     let color = use_color(args.color);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    ladder_text::write_text(&mut out, &diagram, color)?;
+    ladder_text::write_text(&mut out, &diagram, color, term::width(args.wide))?;
     out.flush()?;
     Ok(if failed {
         ExitCode::from(2)

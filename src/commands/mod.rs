@@ -4,4 +4,5 @@ pub mod capture;
 pub mod check;
 pub mod ladder;
 pub mod report;
+pub mod term;
 pub mod values;

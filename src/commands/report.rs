@@ -13,7 +13,7 @@ use synack::model::event::NoEvents;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
 
-use super::values;
+use super::{term, values};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -22,6 +22,13 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  synack report capture.pcapng                     tables, fitted to the terminal
+  synack report --wide --all capture.pcap          every column, every connection
+  synack report --columns id,client,server,connect,app capture.pcap
+  synack report --format json capture.pcap         one JSON document (docs/json.md)
+  synack report -f 'tcp port 443' day1.pcap day2.pcap
+  tcpdump -i any -w - | synack report -")]
 pub struct ReportArgs {
     /// Capture files (pcap or pcapng), read as one timeline in the order given; `-` reads
     /// standard input.
@@ -76,9 +83,16 @@ pub struct ReportArgs {
         value_parser = values::whole(0usize, Some(values::THREADS_MAX)),
     )]
     threads: usize,
+    #[command(flatten)]
+    table: term::TableArgs,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    if matches!(args.format, Format::Json) && (args.abnormal || args.top.is_some()) {
+        anyhow::bail!(
+            "--abnormal and --top choose the table's rows; --format json lists every connection (select with jq: docs/json.md)"
+        );
+    }
     let mut pipeline = Pipeline::new(Options {
         filter: args.filter.clone(),
         msl: args.msl,
@@ -101,7 +115,6 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let report = &finished.report;
     let stdout = io::stdout();
-    let is_tty = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
         Format::Json => json::write_report(&mut out, report)?,
@@ -115,8 +128,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Rows::Default(50)
             };
-            let width = if is_tty { terminal_width() } else { None };
-            table::write_report(&mut out, report, &TableOptions { rows, width })?;
+            let opts = TableOptions {
+                rows,
+                width: term::width(args.table.wide),
+                columns: args.table.columns(),
+            };
+            table::write_report(&mut out, report, &opts)?;
         }
     }
     out.flush()?;
@@ -161,11 +178,4 @@ impl Drop for ClearOnDrop {
     fn drop(&mut self) {
         self.0.progress.finish_and_clear();
     }
-}
-
-fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .or(Some(160))
 }

@@ -9,6 +9,7 @@ use crate::model::ladder::{Fold, Ladder, Mark, Row, SegmentRow};
 use crate::model::state::{CloseKind, Closer, Side};
 use crate::model::units::Millis;
 use crate::output::escape::escape_text;
+use crate::output::fit;
 use crate::output::json::time_wait_text;
 use crate::output::table::app_label;
 
@@ -145,6 +146,31 @@ pub fn segment_label(r: &SegmentRow) -> String {
     s
 }
 
+/// The label of a fitted diagram: tcpdump's flag letters (`S`, `F`, `R`, `P`, `U`, `E`,
+/// `W`, `.` for ACK), `[S.] seq=0 ack=1 win=65160`.
+pub fn short_segment_label(r: &SegmentRow) -> String {
+    use crate::model::flags::TcpFlags;
+    const LETTERS: [(u16, char); 8] = [
+        (TcpFlags::SYN, 'S'),
+        (TcpFlags::FIN, 'F'),
+        (TcpFlags::RST, 'R'),
+        (TcpFlags::PSH, 'P'),
+        (TcpFlags::URG, 'U'),
+        (TcpFlags::ECE, 'E'),
+        (TcpFlags::CWR, 'W'),
+        (TcpFlags::ACK, '.'),
+    ];
+    let letters: String = LETTERS
+        .iter()
+        .filter(|(bit, _)| r.flags.has(*bit))
+        .map(|(_, c)| *c)
+        .collect();
+    let long = segment_label(r);
+    // From the first space on, the label is the same.
+    let rest = long.split_once("] ").map_or("", |(_, rest)| rest);
+    format!("[{letters}] {rest}")
+}
+
 /// `… 1,204 segments, 3.1 MB →`: what a fold hides, with the direction of its data.
 pub fn fold_label(f: &Fold) -> String {
     let [c2s, s2c] = f.bytes;
@@ -220,6 +246,14 @@ fn arrow_code(class: &str) -> &'static str {
     }
 }
 
+/// States entered, shorter (as ss names them): `ESTAB`, `SYN_RECV`, `FIN_WAIT_1→CLOSING`.
+fn short_states(r: &SegmentRow, side: Side) -> String {
+    states(r, side)
+        .replace("ESTABLISHED", "ESTAB")
+        .replace("SYN_RECEIVED", "SYN_RECV")
+        .replace(" → ", "→")
+}
+
 /// States entered, `FIN_WAIT_1 → CLOSING`.
 pub fn states(r: &SegmentRow, side: Side) -> String {
     let i = match side {
@@ -258,16 +292,40 @@ fn cell_right(s: &str, w: usize, code: &str, color: bool) -> String {
 }
 
 /// Writes the diagram; `color` adds ANSI colors (the caller decides: a terminal and no
-/// NO_COLOR, or --color always).
-pub fn write_text<W: Write>(out: &mut W, l: &Ladder, color: bool) -> io::Result<()> {
+/// NO_COLOR, or --color always). With a `width`, the diagram is fitted to it: tcpdump's
+/// flag letters, ss's state names, narrower lanes, marks on a line of their own when the
+/// row is full, and labels cut when a lane still cannot hold them; `None` (`--wide`)
+/// draws it whole.
+pub fn write_text<W: Write>(
+    out: &mut W,
+    l: &Ladder,
+    color: bool,
+    width: Option<usize>,
+) -> io::Result<()> {
+    let fitted = width.is_some();
     for line in header_lines(l) {
-        writeln!(out, "{line}")?;
+        match width {
+            Some(w) => {
+                for part in fit::wrap(&line, w, "  ") {
+                    writeln!(out, "{part}")?;
+                }
+            }
+            None => writeln!(out, "{line}")?,
+        }
     }
     writeln!(out)?;
-    let labels: Vec<String> = l
+    let states = |r: &SegmentRow, side| {
+        if fitted {
+            short_states(r, side)
+        } else {
+            states(r, side)
+        }
+    };
+    let mut labels: Vec<String> = l
         .rows
         .iter()
         .map(|r| match r {
+            Row::Segment(s) if fitted => short_segment_label(s),
             Row::Segment(s) => segment_label(s),
             Row::Fold(f) => fold_label(f),
         })
@@ -278,6 +336,8 @@ pub fn write_text<W: Write>(out: &mut W, l: &Ladder, color: bool) -> io::Result<
             Row::Fold(_) => None,
         })
     };
+    let width_limit = width;
+    let width = |s: &str| fit::width(s);
     let wc = segs()
         .map(|s| width(&states(s, Side::Client)))
         .chain([width("client")])
@@ -288,29 +348,55 @@ pub fn write_text<W: Write>(out: &mut W, l: &Ladder, color: bool) -> io::Result<
         .chain([width("server")])
         .max()
         .unwrap_or(0);
-    let wa = labels
+    let mut wa = labels
         .iter()
         .map(|s| width(s) + 6)
         .max()
         .unwrap_or(0)
-        .max(40);
+        .max(if fitted { 20 } else { 40 });
     let wt = segs()
         .map(|s| width(&seconds(s.at)))
         .chain([width("time (s)")])
         .max()
         .unwrap_or(0);
+    let delta_head = if fitted { "delta ms" } else { "delta (ms)" };
     let wd = segs()
         .filter_map(|s| s.delta.map(|d| width(&delta_ms(d))))
-        .chain([width("delta (ms)")])
+        .chain([width(delta_head)])
         .max()
         .unwrap_or(0);
 
-    let client = format!("client {}", escape_text(&l.conn.client.to_string()));
-    let server = format!("server {}", escape_text(&l.conn.server.to_string()));
+    // Where the arrow starts, and a lane cut to what the width leaves for it.
+    let indent = wt + 2 + wd + 2 + wc + 2;
+    if let Some(w) = width_limit {
+        let room = w.saturating_sub(indent + 2 + ws).max(12);
+        if wa > room {
+            wa = room;
+            for (label, row) in labels.iter_mut().zip(&l.rows) {
+                if width(label) + 6 <= wa {
+                    continue;
+                }
+                // The window goes first (a zero window has its own mark), then the end.
+                if let Row::Segment(s) = row {
+                    let win = format!(" win={}", s.window);
+                    *label = label.replacen(&win, "", 1);
+                }
+                *label = fit::truncate(label, wa - 6);
+            }
+        }
+    }
+    let (client, server) = if fitted {
+        ("client".to_string(), "server".to_string())
+    } else {
+        (
+            format!("client {}", escape_text(&l.conn.client.to_string())),
+            format!("server {}", escape_text(&l.conn.server.to_string())),
+        )
+    };
     let head = format!(
         "{}  {}  {}  {}",
         pad_left("time (s)", wt),
-        pad_left("delta (ms)", wd),
+        pad_left(delta_head, wd),
         pad(&client, wc + 2 + wa),
         server
     );
@@ -324,11 +410,27 @@ pub fn write_text<W: Write>(out: &mut W, l: &Ladder, color: bool) -> io::Result<
                     Side::Client => format!("── {label} {}▶", "─".repeat(fill)),
                     Side::Server => format!("◀{} {label} ──", "─".repeat(fill)),
                 };
+                let plain: Vec<String> = marks(s, l).into_iter().map(|(t, _)| t).collect();
                 let mark_text: Vec<String> = marks(s, l)
                     .into_iter()
                     .map(|(t, code)| paint(&t, code, color))
                     .collect();
-                format!(
+                let row_width = indent + wa + 2 + ws + 2 + width(&plain.join(", "));
+                // Fitted: marks that would overflow go on the next line, under the arrow.
+                let (mark_text, below) = match width_limit {
+                    Some(w) if !plain.is_empty() && row_width > w => {
+                        let text = format!("↳ {}", plain.join(", "));
+                        let lines: Vec<String> = fit::wrap(&text, w.saturating_sub(indent), "  ")
+                            .into_iter()
+                            .map(|t| {
+                                format!("{}{}", " ".repeat(indent), paint(&t, sgr::DIM, color))
+                            })
+                            .collect();
+                        (Vec::new(), lines)
+                    }
+                    _ => (mark_text, Vec::new()),
+                };
+                let row = format!(
                     "{}  {}  {}  {}  {}  {}",
                     cell_right(&seconds(s.at), wt, sgr::DIM, color),
                     cell_right(
@@ -341,7 +443,13 @@ pub fn write_text<W: Write>(out: &mut W, l: &Ladder, color: bool) -> io::Result<
                     paint(&arrow, arrow_code(arrow_class(s)), color),
                     cell(&states(s, Side::Server), ws, sgr::STATE, color),
                     mark_text.join(", ")
-                )
+                );
+                let mut text = row.trim_end().to_string();
+                for b in below {
+                    text.push('\n');
+                    text.push_str(&b);
+                }
+                text
             }
             Row::Fold(f) => {
                 let side = wa - width(label) - 2;

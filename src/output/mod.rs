@@ -2,6 +2,7 @@
 
 pub mod escape;
 pub mod events;
+pub mod fit;
 pub mod json;
 pub mod junit;
 pub mod ladder_svg;

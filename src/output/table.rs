@@ -7,11 +7,13 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::model::app_label::{AppKind, AppLabel};
 use crate::model::connection_record::ConnectionRecord;
+use crate::model::figures;
 use crate::model::report::Report;
 use crate::model::state::CloseKind;
 use crate::model::summary::Distribution;
 use crate::model::units::Millis;
 use crate::output::escape::escape_bytes;
+use crate::output::fit;
 use crate::output::json::{connection_close_text, http_version_text, time_wait_text};
 
 /// Which connections the table lists.
@@ -26,22 +28,18 @@ pub enum Rows {
 
 pub struct TableOptions {
     pub rows: Rows,
-    /// Terminal width to fit, when printing to a terminal.
-    pub width: Option<u16>,
+    /// The width to fit (the terminal's, `COLUMNS`, or 100); `None` (`--wide`): every
+    /// column, nothing wrapped.
+    pub width: Option<usize>,
+    /// The connection table's columns, in this order (`--columns`); `None` picks them.
+    pub columns: Option<Vec<Column>>,
 }
 
-fn new_table(opts: &TableOptions) -> Table {
+/// A table laid out whole; [`write_table`] fits it to the width.
+fn new_table(_opts: &TableOptions) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    match opts.width {
-        Some(w) => {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(w);
-        }
-        None => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
+    t.set_content_arrangement(ContentArrangement::Disabled);
     t
 }
 
@@ -95,6 +93,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         "first packet (UTC)",
         "span (s)",
     ]);
+    let mut compact = Vec::new();
     for i in &r.inputs {
         let format = match (i.format, i.byte_order, i.timestamp_precision) {
             (Some(f), Some(o), Some(p)) => {
@@ -108,27 +107,33 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
             .iter()
             .map(|l| format!("{} ({})", l.name, l.id))
             .collect();
+        let links = if links.is_empty() {
+            "-".to_string()
+        } else {
+            links.join(", ")
+        };
+        let first = i.first_packet.as_ref().map_or("-".to_string(), time_of);
+        let span = i
+            .duration_s
+            .map_or("-".to_string(), |d| format!("{:.3}", d.0.as_secs_f64()));
+        compact.push(format!(
+            "input {}: {format}; {links}; snaplen {}; {} packets; first packet {first} UTC; span {span} s",
+            i.file, i.snaplen, i.packets
+        ));
         t.add_row(vec![
             Cell::new(&i.file),
             Cell::new(format),
-            Cell::new(if links.is_empty() {
-                "-".to_string()
-            } else {
-                links.join(", ")
-            }),
+            Cell::new(links),
             right(i.snaplen),
             right(i.packets),
-            Cell::new(i.first_packet.as_ref().map_or("-".to_string(), time_of)),
-            right(
-                i.duration_s
-                    .map_or("-".to_string(), |d| format!("{:.3}", d.0.as_secs_f64())),
-            ),
+            Cell::new(first),
+            right(span),
         ]);
     }
-    writeln!(out, "{t}")?;
+    write_table(out, t, opts, Some(compact))?;
     for i in &r.inputs {
         if let Some(e) = &i.error {
-            writeln!(out, "error: {}: {e}", i.file)?;
+            write_parts(out, opts, &[format!("error: {}: {e}", i.file)])?;
         }
     }
 
@@ -163,18 +168,28 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         .map(right)
         .to_vec(),
     );
-    writeln!(out, "{t}")?;
+    let compact = format!(
+        "packets: {} (TCP {}, UDP {}, ICMP {}, other {}, IP fragments {}, undecodable {}, snaplen-cut {}, unsupported link {}, filtered out {})",
+        p.total, p.tcp, p.udp, p.icmp, p.other, p.fragments, p.undecodable,
+        p.snaplen_truncated, p.unsupported_link, p.filtered_out
+    );
+    write_table(out, t, opts, Some(vec![compact]))?;
 
     // Summary.
     let s = &r.summary;
-    writeln!(
+    writeln!(out)?;
+    write_parts(
         out,
-        "\nTCP connections: {}   handshakes: {} attempted, {} completed   SYN retransmits: {}   SYN/ACK retransmits: {}",
-        s.connections,
-        s.handshakes.attempted,
-        s.handshakes.completed,
-        s.handshakes.syn_retransmits,
-        s.handshakes.synack_retransmits
+        opts,
+        &[
+            format!("TCP connections: {}", s.connections),
+            format!(
+                "handshakes: {} attempted, {} completed",
+                s.handshakes.attempted, s.handshakes.completed
+            ),
+            format!("SYN retransmits: {}", s.handshakes.syn_retransmits),
+            format!("SYN/ACK retransmits: {}", s.handshakes.synack_retransmits),
+        ],
     )?;
     let mut t = new_table(opts);
     t.set_header(vec![
@@ -200,7 +215,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     dist_row("RTT (last SYN → ACK)", &s.handshake_rtt_ms);
     dist_row("SYN → SYN/ACK", &s.syn_to_synack_ms);
     dist_row("SYN/ACK → ACK", &s.synack_to_ack_ms);
-    writeln!(out, "{t}")?;
+    write_table(out, t, opts, None)?;
 
     let c = &s.closes;
     let mut t = new_table(opts);
@@ -228,7 +243,12 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         right(c.midstream),
         right(c.abnormal),
     ]);
-    writeln!(out, "{t}")?;
+    let compact = format!(
+        "closes: {} fin, {} reset, {} refused, {} unanswered, {} handshake incomplete, {} half-closed, {} open, {} mid-stream; {} abnormal",
+        c.fin, c.reset, c.refused, c.unanswered, c.handshake_incomplete, c.half_closed,
+        c.open, c.midstream, c.abnormal
+    );
+    write_table(out, t, opts, Some(vec![compact]))?;
 
     let mut t = new_table(opts);
     t.set_header(vec![
@@ -262,33 +282,87 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
             s.time_wait.simultaneous, s.time_wait.reused
         )),
     ]);
-    writeln!(out, "{t}")?;
+    write_table(out, t, opts, None)?;
 
     let k = &s.keepalive;
-    writeln!(
+    write_parts(
         out,
-        "keep-alive: {} probes, {} ACKed, {} unanswered, on {} connection(s)   zero-window probes: {}   retransmissions: {}",
-        k.probes, k.acks, k.unanswered, k.connections, s.zero_window_probes, s.retransmissions
+        opts,
+        &[
+            format!(
+                "keep-alive: {} probes, {} ACKed, {} unanswered, on {} connection(s)",
+                k.probes, k.acks, k.unanswered, k.connections
+            ),
+            format!("zero-window probes: {}", s.zero_window_probes),
+            format!("retransmissions: {}", s.retransmissions),
+        ],
     )?;
     let a = &s.apps;
-    writeln!(
+    write_parts(
         out,
-        "applications: {} http, {} websocket, {} tls, {} ssh, {} unknown, {} without payload",
-        a.http, a.websocket, a.tls, a.ssh, a.unknown, a.none
+        opts,
+        &[format!(
+            "applications: {} http, {} websocket, {} tls, {} ssh, {} unknown, {} without payload",
+            a.http, a.websocket, a.tls, a.ssh, a.unknown, a.none
+        )],
     )?;
 
     if let Some(cap) = &r.capture {
-        writeln!(
+        write_parts(
             out,
-            "capture: {} packets; {} connections retired (closed or idle; counted above, not listed), {} evicted (--max-connections), {} still tracked",
-            cap.packets_captured, cap.retired, cap.evicted, cap.active_at_end
+            opts,
+            &[format!(
+                "capture: {} packets; {} connections retired (closed or idle; counted above, not listed), {} evicted (--max-connections), {} still tracked",
+                cap.packets_captured, cap.retired, cap.evicted, cap.active_at_end
+            )],
         )?;
     }
 
     write_connections(out, r, opts)?;
 
     for w in &r.warnings {
-        writeln!(out, "warning: {w}")?;
+        write_parts(out, opts, &[format!("warning: {w}")])?;
+    }
+    Ok(())
+}
+
+/// A table as it is when it fits the width (or with --wide); else `compact`'s lines,
+/// word-wrapped, when given, or the table with its cells wrapped.
+fn write_table<W: Write>(
+    out: &mut W,
+    mut t: Table,
+    opts: &TableOptions,
+    compact: Option<Vec<String>>,
+) -> io::Result<()> {
+    let Some(width) = opts.width else {
+        return writeln!(out, "{t}");
+    };
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    let text = t.to_string();
+    if text.lines().all(|l| fit::width(l) <= width) {
+        return writeln!(out, "{text}");
+    }
+    match compact {
+        Some(lines) => {
+            for line in &lines {
+                for l in fit::wrap(line, width, "  ") {
+                    writeln!(out, "{l}")?;
+                }
+            }
+            Ok(())
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(u16::try_from(width).unwrap_or(u16::MAX));
+            writeln!(out, "{t}")
+        }
+    }
+}
+
+/// Parts of a line joined by three spaces, on more lines when the width asks for it.
+fn write_parts<W: Write>(out: &mut W, opts: &TableOptions, parts: &[String]) -> io::Result<()> {
+    for line in fit::join_parts(parts, opts.width) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
@@ -313,72 +387,390 @@ fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionRecord>, usize) {
     (shown, total)
 }
 
+/// A column of the connection table: its name for `--columns`, its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Id,
+    Client,
+    Server,
+    Peers,
+    Packets,
+    PacketsCs,
+    PacketsSc,
+    Bytes,
+    BytesCs,
+    BytesSc,
+    FirstSeen,
+    Duration,
+    Rtt,
+    Connect,
+    SynRetransmits,
+    Retransmissions,
+    Close,
+    By,
+    TimeWait,
+    States,
+    App,
+}
+
+impl Column {
+    /// Every column, in the order `--columns` lists them in --help and docs/output.md.
+    pub const ALL: [Column; 21] = [
+        Column::Id,
+        Column::Client,
+        Column::Server,
+        Column::Peers,
+        Column::Packets,
+        Column::PacketsCs,
+        Column::PacketsSc,
+        Column::Bytes,
+        Column::BytesCs,
+        Column::BytesSc,
+        Column::FirstSeen,
+        Column::Duration,
+        Column::Rtt,
+        Column::Connect,
+        Column::SynRetransmits,
+        Column::Retransmissions,
+        Column::Close,
+        Column::By,
+        Column::TimeWait,
+        Column::States,
+        Column::App,
+    ];
+
+    /// `--wide`: every column, as the table always had them, then connect time and
+    /// retransmissions after the RTT.
+    pub const WIDE: [Column; 18] = [
+        Column::Id,
+        Column::Client,
+        Column::Server,
+        Column::PacketsCs,
+        Column::PacketsSc,
+        Column::BytesCs,
+        Column::BytesSc,
+        Column::FirstSeen,
+        Column::Duration,
+        Column::Rtt,
+        Column::Connect,
+        Column::SynRetransmits,
+        Column::Retransmissions,
+        Column::Close,
+        Column::By,
+        Column::TimeWait,
+        Column::States,
+        Column::App,
+    ];
+
+    /// Fitted to a width: these, in this order, before any is dropped.
+    const FITTED: [Column; 15] = [
+        Column::Id,
+        Column::Peers,
+        Column::Close,
+        Column::By,
+        Column::Rtt,
+        Column::Connect,
+        Column::Packets,
+        Column::SynRetransmits,
+        Column::Retransmissions,
+        Column::Duration,
+        Column::Bytes,
+        Column::TimeWait,
+        Column::FirstSeen,
+        Column::States,
+        Column::App,
+    ];
+
+    /// Dropped first when the table is too wide, first first.
+    const DROP_FIRST: [Column; 7] = [
+        Column::States,
+        Column::FirstSeen,
+        Column::TimeWait,
+        Column::Bytes,
+        Column::Duration,
+        Column::Retransmissions,
+        Column::SynRetransmits,
+    ];
+
+    /// Then these, once the app column is cut as short as it goes; id and
+    /// client → server stay.
+    const DROP_LAST: [Column; 6] = [
+        Column::App,
+        Column::Packets,
+        Column::Connect,
+        Column::Rtt,
+        Column::By,
+        Column::Close,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::Client => "client",
+            Column::Server => "server",
+            Column::Peers => "peers",
+            Column::Packets => "packets",
+            Column::PacketsCs => "packets-cs",
+            Column::PacketsSc => "packets-sc",
+            Column::Bytes => "bytes",
+            Column::BytesCs => "bytes-cs",
+            Column::BytesSc => "bytes-sc",
+            Column::FirstSeen => "first-seen",
+            Column::Duration => "duration",
+            Column::Rtt => "rtt",
+            Column::Connect => "connect",
+            Column::SynRetransmits => "syn-rtx",
+            Column::Retransmissions => "rtx",
+            Column::Close => "close",
+            Column::By => "by",
+            Column::TimeWait => "time-wait",
+            Column::States => "states",
+            Column::App => "app",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The header: the table's long-standing ones for its old columns.
+    fn header(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::Client => "client",
+            Column::Server => "server",
+            Column::Peers => "client → server",
+            Column::Packets => "pkts",
+            Column::PacketsCs => "pkts c→s",
+            Column::PacketsSc => "pkts s→c",
+            Column::Bytes => "bytes",
+            Column::BytesCs => "bytes c→s",
+            Column::BytesSc => "bytes s→c",
+            Column::FirstSeen => "first seen (UTC)",
+            Column::Duration => "duration (s)",
+            Column::Rtt => "RTT (ms)",
+            Column::Connect => "connect (ms)",
+            Column::SynRetransmits => "SYN rtx",
+            Column::Retransmissions => "rtx",
+            Column::Close => "close",
+            Column::By => "by",
+            Column::TimeWait => "TIME_WAIT",
+            Column::States => "final states (client / server)",
+            Column::App => "app",
+        }
+    }
+
+    fn right_aligned(self) -> bool {
+        matches!(
+            self,
+            Column::Id
+                | Column::Packets
+                | Column::PacketsCs
+                | Column::PacketsSc
+                | Column::Bytes
+                | Column::BytesCs
+                | Column::BytesSc
+                | Column::Duration
+                | Column::Rtt
+                | Column::Connect
+                | Column::SynRetransmits
+                | Column::Retransmissions
+        )
+    }
+
+    /// This column's text for one connection; `addr_max` shortens long IPv6 addresses.
+    fn cell(self, c: &ConnectionRecord, addr_max: usize) -> String {
+        let (client, server) = (&c.client_figures, &c.server_figures);
+        match self {
+            Column::Id => c.id.to_string(),
+            Column::Client => fit::short_addr(&c.client, addr_max),
+            Column::Server => fit::short_addr(&c.server, addr_max),
+            Column::Peers => format!(
+                "{} → {}",
+                fit::short_addr(&c.client, addr_max),
+                fit::short_addr(&c.server, addr_max)
+            ),
+            Column::Packets => (client.packets + server.packets).to_string(),
+            Column::PacketsCs => client.packets.to_string(),
+            Column::PacketsSc => server.packets.to_string(),
+            Column::Bytes => (client.bytes + server.bytes).to_string(),
+            Column::BytesCs => client.bytes.to_string(),
+            Column::BytesSc => server.bytes.to_string(),
+            Column::FirstSeen => c.first_seen.utc_string(),
+            Column::Duration => format!("{:.3}", Millis(c.duration()).as_f64() / 1000.0),
+            Column::Rtt => opt_ms(c.handshake_rtt().map(Millis)),
+            Column::Connect => opt_ms(figures::connect_time(c).map(Millis)),
+            Column::SynRetransmits => figures::syn_retransmits(c).to_string(),
+            Column::Retransmissions => figures::retransmissions(c).to_string(),
+            Column::Close => {
+                if c.midstream {
+                    format!("{} (mid-stream)", c.close.as_str())
+                } else {
+                    c.close.as_str().to_string()
+                }
+            }
+            Column::By => match (c.close, c.reset, c.closer) {
+                (CloseKind::Reset | CloseKind::Refused, Some(r), _) => r.by.as_str(),
+                (_, _, Some(b)) => b.as_str(),
+                _ => "-",
+            }
+            .to_string(),
+            Column::TimeWait => time_wait_text(c.time_wait).unwrap_or("-").to_string(),
+            Column::States => format!("{} / {}", c.client_state.as_str(), c.server_state.as_str()),
+            Column::App => app_label(&c.app),
+        }
+    }
+}
+
+/// The names `--columns` takes, for --help and error messages.
+pub fn column_names() -> String {
+    let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+    names.join(", ")
+}
+
+/// IPv6 addresses longer than this are shortened in a fitted table.
+const ADDR_MAX: usize = 24;
+/// The app column is cut no shorter than this before columns of the keep list drop.
+const APP_MIN: usize = 12;
+
 fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> io::Result<()> {
     let (rows, total) = selected(r, opts.rows);
     if rows.is_empty() {
-        writeln!(out, "\nno TCP connections to list")?;
+        if opts.rows == Rows::Abnormal && total < r.connections.len() {
+            writeln!(
+                out,
+                "\nno abnormal connection among the {}",
+                r.connections.len()
+            )?;
+        } else {
+            writeln!(out, "\nno TCP connections to list")?;
+        }
         return Ok(());
     }
-    let mut t = new_table(opts);
-    t.set_header(vec![
-        "id",
-        "client",
-        "server",
-        "pkts c→s",
-        "pkts s→c",
-        "bytes c→s",
-        "bytes s→c",
-        "first seen (UTC)",
-        "duration (s)",
-        "RTT (ms)",
-        "close",
-        "by",
-        "TIME_WAIT",
-        "final states (client / server)",
-        "app",
-    ]);
-    for c in &rows {
-        let by = match (c.close, c.reset, c.closer) {
-            (CloseKind::Reset | CloseKind::Refused, Some(r), _) => r.by.as_str(),
-            (_, _, Some(b)) => b.as_str(),
-            _ => "-",
-        };
-        let close = if c.midstream {
-            format!("{} (mid-stream)", c.close.as_str())
-        } else {
-            c.close.as_str().to_string()
-        };
-        let (client, server) = (&c.client_figures, &c.server_figures);
-        t.add_row(vec![
-            right(c.id),
-            Cell::new(c.client),
-            Cell::new(c.server),
-            right(client.packets),
-            right(server.packets),
-            right(client.bytes),
-            right(server.bytes),
-            Cell::new(c.first_seen.utc_string()),
-            right(format!("{:.3}", Millis(c.duration()).as_f64() / 1000.0)),
-            right(opt_ms(c.handshake_rtt().map(Millis))),
-            Cell::new(close),
-            Cell::new(by),
-            Cell::new(time_wait_text(c.time_wait).unwrap_or("-")),
-            Cell::new(format!(
-                "{} / {}",
-                c.client_state.as_str(),
-                c.server_state.as_str()
-            )),
-            Cell::new(app_label(&c.app)),
-        ]);
-    }
     writeln!(out, "\nTCP connections (abnormal first)")?;
-    writeln!(out, "{t}")?;
+    match (opts.width, &opts.columns) {
+        (None, columns) => {
+            let columns = columns.as_deref().unwrap_or(&Column::WIDE);
+            let mut t = new_table(opts);
+            t.set_header(columns.iter().map(|c| c.header()).collect::<Vec<_>>());
+            for c in &rows {
+                t.add_row(
+                    columns
+                        .iter()
+                        .map(|col| {
+                            let text = col.cell(c, usize::MAX);
+                            if col.right_aligned() {
+                                right(text)
+                            } else {
+                                Cell::new(text)
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            writeln!(out, "{t}")?;
+        }
+        (Some(_), Some(columns)) => {
+            let cols = columns
+                .iter()
+                .map(|&col| (col, rows.iter().map(|c| col.cell(c, usize::MAX)).collect()))
+                .collect();
+            write_plain(out, cols)?;
+        }
+        (Some(width), None) => write_plain(out, fitted(&rows, width))?,
+    }
     if rows.len() < total {
-        writeln!(
+        write_parts(
             out,
-            "{} more connection(s) not shown: use --all, --abnormal or --top N",
-            total - rows.len()
+            opts,
+            &[format!(
+                "{} more connection(s) not shown: use --all, --abnormal or --top N",
+                total - rows.len()
+            )],
         )?;
+    }
+    Ok(())
+}
+
+/// The columns of a fitted table and their cells: lower-priority columns dropped, the
+/// app column cut, until the table fits `width` (id and client → server always stay).
+fn fitted(rows: &[ConnectionRecord], width: usize) -> Vec<(Column, Vec<String>)> {
+    let mut cols: Vec<(Column, Vec<String>)> = Column::FITTED
+        .iter()
+        .map(|&col| (col, rows.iter().map(|c| col.cell(c, ADDR_MAX)).collect()))
+        .collect();
+    let too_wide = |cols: &[(Column, Vec<String>)]| plain_width(cols) > width;
+    for drop in Column::DROP_FIRST {
+        if !too_wide(&cols) {
+            return cols;
+        }
+        cols.retain(|(c, _)| *c != drop);
+    }
+    // Cut the app column (the last) to what is left, if that leaves enough of it.
+    let over = plain_width(&cols).saturating_sub(width);
+    if over > 0 {
+        if let Some((_, cells)) = cols.iter_mut().find(|(c, _)| *c == Column::App) {
+            let now = column_width(Column::App, cells);
+            if now.saturating_sub(over) >= APP_MIN {
+                for cell in cells.iter_mut() {
+                    *cell = fit::truncate(cell, now - over);
+                }
+            }
+        }
+    }
+    for drop in Column::DROP_LAST {
+        if !too_wide(&cols) {
+            break;
+        }
+        cols.retain(|(c, _)| *c != drop);
+    }
+    cols
+}
+
+fn column_width(col: Column, cells: &[String]) -> usize {
+    cells
+        .iter()
+        .map(|c| fit::width(c))
+        .chain([fit::width(col.header())])
+        .max()
+        .unwrap_or(0)
+}
+
+/// Two spaces between columns.
+fn plain_width(cols: &[(Column, Vec<String>)]) -> usize {
+    let sum: usize = cols.iter().map(|(c, cells)| column_width(*c, cells)).sum();
+    sum + 2 * cols.len().saturating_sub(1)
+}
+
+/// A table without borders, as ps and ss print them: a header, a rule, the rows; two
+/// spaces between columns, numbers right-aligned, no line ending in spaces.
+fn write_plain<W: Write>(out: &mut W, cols: Vec<(Column, Vec<String>)>) -> io::Result<()> {
+    let widths: Vec<usize> = cols
+        .iter()
+        .map(|(c, cells)| column_width(*c, cells))
+        .collect();
+    let line = |cell: &dyn Fn(usize) -> String| -> String {
+        let parts: Vec<String> = cols
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, ((col, _), &w))| {
+                let text = cell(i);
+                let pad = " ".repeat(w.saturating_sub(fit::width(&text)));
+                if col.right_aligned() {
+                    format!("{pad}{text}")
+                } else {
+                    format!("{text}{pad}")
+                }
+            })
+            .collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    writeln!(out, "{}", line(&|i| cols[i].0.header().to_string()))?;
+    writeln!(out, "{}", "─".repeat(plain_width(&cols)))?;
+    let n = cols.first().map_or(0, |(_, cells)| cells.len());
+    for row in 0..n {
+        writeln!(out, "{}", line(&|i| cols[i].1[row].clone()))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use crate::check::eval::{RuleResult, Status, Verdict};
+use crate::output::fit;
 
 fn upper(status: Status) -> &'static str {
     match status {
@@ -43,41 +44,56 @@ fn tally(words: [(Status, &str); 4], count: impl Fn(Status) -> usize) -> String 
     parts.join(", ")
 }
 
-pub fn write_text<W: Write>(out: &mut W, v: &Verdict, listed: usize) -> io::Result<()> {
+/// A line of the text verdict, word-wrapped to `width` (when given); its continuation
+/// lines are indented four more than it.
+fn line<W: Write>(out: &mut W, width: Option<usize>, text: &str) -> io::Result<()> {
+    let Some(width) = width else {
+        return writeln!(out, "{text}");
+    };
+    let trimmed = text.trim_start();
+    let indent = " ".repeat(text.len() - trimmed.len());
+    for l in fit::wrap(trimmed, width.saturating_sub(indent.len()), "    ") {
+        writeln!(out, "{indent}{l}")?;
+    }
+    Ok(())
+}
+
+/// The verdict as text; `width` (COLUMNS or the terminal's) wraps long lines.
+pub fn write_text<W: Write>(
+    out: &mut W,
+    v: &Verdict,
+    listed: usize,
+    width: Option<usize>,
+) -> io::Result<()> {
     for f in &v.files {
-        writeln!(
-            out,
-            "{}: {} — {} connection(s); rules: {}",
+        let rules = tally(
+            [
+                (Status::Fail, "failed"),
+                (Status::Warn, "warned"),
+                (Status::Error, "unproven"),
+                (Status::Pass, "passed"),
+            ],
+            |s| f.count(s),
+        );
+        let head = format!(
+            "{}: {} — {} connection(s); rules: {rules}",
             f.file,
             upper(f.status),
             f.connections,
-            tally(
-                [
-                    (Status::Fail, "failed"),
-                    (Status::Warn, "warned"),
-                    (Status::Error, "unproven"),
-                    (Status::Pass, "passed"),
-                ],
-                |s| f.count(s)
-            )
-        )?;
+        );
+        line(out, width, &head)?;
         if let Some(e) = &f.error {
-            writeln!(out, "  error: {e}")?;
+            line(out, width, &format!("  error: {e}"))?;
         }
         for r in &f.rules {
-            writeln!(
-                out,
-                "  {:<5} {}: {}",
-                upper(r.status),
-                r.title,
-                r.measurement()
-            )?;
-            for line in offender_lines(r, listed) {
-                writeln!(out, "          {line}")?;
+            let text = format!("  {:<5} {}: {}", upper(r.status), r.title, r.measurement());
+            line(out, width, &text)?;
+            for o in offender_lines(r, listed) {
+                line(out, width, &format!("          {o}"))?;
             }
         }
         for w in &f.warnings {
-            writeln!(out, "  note: {w}")?;
+            line(out, width, &format!("  note: {w}"))?;
         }
     }
     let counts = tally(
@@ -89,13 +105,13 @@ pub fn write_text<W: Write>(out: &mut W, v: &Verdict, listed: usize) -> io::Resu
         ],
         |s| v.files.iter().filter(|f| f.status == s).count(),
     );
-    writeln!(
-        out,
+    let result = format!(
         "result: {} — {} trace(s): {}",
         upper(v.status),
         v.files.len(),
         counts
-    )
+    );
+    line(out, width, &result)
 }
 
 pub fn write_json<W: Write>(out: &mut W, v: &Verdict) -> io::Result<()> {
