@@ -1656,6 +1656,52 @@ fn tcp_fixtures() -> Vec<(&'static str, &'static str, Vec<Conn>)> {
             vec![k],
         ));
     }
+    // keepalive-server-dead (issue 23)
+    {
+        let mut k = Conn::new(
+            "keepalive-server-dead",
+            &c(40031),
+            &s(5432),
+            0x3100_0000,
+            0x3200_0000,
+        );
+        hs(&mut k, 0, 30 * MS);
+        k.c(30 * MS + 200, "PA", 1, 1, 100);
+        k.s(60 * MS + 300, "PA", 1, 101, 200);
+        k.c(60 * MS + 350, "A", 101, 201, 0);
+        let t1 = 60 * MS + 350 + 7200 * SEC;
+        for j in 0..10 {
+            k.s(t1 + j * 75 * SEC, "A", 200, 101, 0);
+        }
+        k.s(t1 + 10 * 75 * SEC, "RA", 201, 101, 0);
+        v.push((
+            "keepalive-server-dead.pcap",
+            "Handshake (30 ms RTT), 100 B / 200 B data, 7200 s idle, then the server sends 10 keepalive probes (len 0, seq = snd_nxt-1) 75 s apart that the client never answers, and 75 s after the 10th gives up with RST/ACK (seq = snd_nxt). A live capture must keep the connection through the 2 h of silence (issue 23).",
+            vec![k],
+        ));
+    }
+    // keepalive-rst-answer (issue 23)
+    {
+        let mut k = Conn::new(
+            "keepalive-rst-answer",
+            &c(40032),
+            &s(22),
+            0x3300_0000,
+            0x3400_0000,
+        );
+        hs(&mut k, 0, 30 * MS);
+        k.c(30 * MS + 200, "PA", 1, 1, 100);
+        k.s(60 * MS + 300, "PA", 1, 101, 200);
+        k.c(60 * MS + 350, "A", 101, 201, 0);
+        let t1 = 60 * MS + 350 + 7200 * SEC;
+        k.c(t1, "A", 100, 201, 0);
+        k.s(t1 + 30 * MS, "R", 201, 0, 0);
+        v.push((
+            "keepalive-rst-answer.pcap",
+            "Handshake (30 ms RTT), 100 B / 200 B data, 7200 s idle, then one client keepalive probe (len 0, seq = snd_nxt-1) that the server, rebooted and without the connection, answers 30 ms later with a bare RST whose seq is the probe's ack (RFC 9293 §3.10.7.1).",
+            vec![k],
+        ));
+    }
     // zero-window
     {
         let mut k = Conn::new("zero-window", &c(40018), &s(9000), 0x2100_0000, 0x2200_0000);
