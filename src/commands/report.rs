@@ -105,7 +105,8 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     pipeline = pipeline.stop_on(inputs::stop_on_signal());
     let finished = pipeline.run_files(&inputs.files, &mut NoEvents);
     inputs::notes(&finished)?;
-    if inputs::nothing_read(&finished) {
+    // JSON is one document whatever happened (its inputs carry their errors).
+    if inputs::nothing_read(&finished) && matches!(args.format, Format::Table) {
         inputs::afterword(&finished)?;
         return Ok(ExitCode::from(2));
     }
