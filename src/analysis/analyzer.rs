@@ -3,7 +3,12 @@
 //! Reads one or more inputs as one timeline, in the order given (rotated captures continue
 //! each other), and keeps the per-file facts and the packet counts by layer.
 
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::analysis::parallel::Shards;
@@ -151,6 +156,9 @@ pub struct Analyzer {
     /// pass over them).
     listed: SummaryBuilder,
     keep_retired: bool,
+    /// Set by a signal handler: reading ends at the next read buffer, as at the end of
+    /// the input.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
@@ -174,7 +182,14 @@ impl Analyzer {
             uncounted: SummaryBuilder::default(),
             listed: SummaryBuilder::default(),
             keep_retired: true,
+            stop: None,
         }
+    }
+
+    /// Ends every read at the next read buffer once `stop` is set (Ctrl-C): the input
+    /// looks as if it ended there.
+    pub fn set_stop(&mut self, stop: Arc<AtomicBool>) {
+        self.stop = Some(stop);
     }
 
     /// Checks the filter against a link type up front, so a bad expression is reported
@@ -307,9 +322,12 @@ impl Analyzer {
     /// including any error, is kept for the report.
     pub fn read_path(&mut self, path: &Path, sink: &mut impl EventSink) -> &InputReport {
         let name = path.display().to_string();
-        let opened = match &self.input_wrapper {
-            Some(wrap) => CaptureReader::open_wrapped(path, wrap),
-            None => CaptureReader::open(path),
+        let opened = match (&self.input_wrapper, &self.stop) {
+            (Some(wrap), None) => CaptureReader::open_wrapped(path, wrap),
+            (None, None) => CaptureReader::open(path),
+            (wrap, Some(stop)) => CaptureReader::open_wrapped(path, &|file, len| {
+                Box::new(Stoppable::new(file, len, wrap.as_deref(), stop))
+            }),
         };
         let report = match opened {
             Err(error) => InputReport {
@@ -339,6 +357,23 @@ impl Analyzer {
                 }
             }
         };
+        let mut report = report;
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+            && matches!(
+                report.error,
+                Some(
+                    SourceError::Truncated { .. }
+                        | SourceError::Empty
+                        | SourceError::ShortHeader(..)
+                )
+            )
+        {
+            // Cut short by the stop, not by the file.
+            report.error = None;
+        }
         self.inputs.push(report);
         self.inputs.last().expect("just pushed")
     }
@@ -421,6 +456,59 @@ impl Analyzer {
             unlisted: self.uncounted,
             listed: self.listed,
             spent,
+        }
+    }
+}
+
+/// An input that ends early once a flag is set: one relaxed load per read (a read
+/// buffer, not a packet). A pipe or terminal is polled 100 ms at a time, so that a read
+/// that waits for data still sees the flag.
+struct Stoppable {
+    inner: Box<dyn Read + Send>,
+    fd: RawFd,
+    poll: bool,
+    stop: Arc<AtomicBool>,
+}
+
+impl Stoppable {
+    fn new(file: File, len: u64, wrap: Option<&InputWrapper>, stop: &Arc<AtomicBool>) -> Self {
+        let fd = file.as_raw_fd();
+        let poll = !file.metadata().is_ok_and(|m| m.is_file());
+        let inner = match wrap {
+            Some(wrap) => wrap(file, len),
+            None => Box::new(file),
+        };
+        Stoppable {
+            inner,
+            fd,
+            poll,
+            stop: Arc::clone(stop),
+        }
+    }
+}
+
+impl Read for Stoppable {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            if !self.poll {
+                return self.inner.read(buf);
+            }
+            let mut fds = libc::pollfd {
+                fd: self.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; `fd` is open as long as `inner` holds the file.
+            match unsafe { libc::poll(&mut fds, 1, 100) } {
+                0 => continue,
+                n if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {
+                    continue
+                }
+                _ => return self.inner.read(buf),
+            }
         }
     }
 }

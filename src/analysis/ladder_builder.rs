@@ -120,7 +120,8 @@ impl LadderBuilder {
             Event::ConnectionStarted { .. }
             | Event::Segment { .. }
             | Event::FinSent { .. }
-            | Event::TimeWaitEntered { .. } => {}
+            | Event::TimeWaitEntered { .. }
+            | Event::SynRetransmitted { .. } => {}
         }
     }
 

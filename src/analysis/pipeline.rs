@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Options};
@@ -17,6 +18,7 @@ use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{ConnectionView, Event, EventSink};
 use crate::model::link::LinkType;
 use crate::model::report::{CaptureSummary, Report};
+use crate::model::state::TcpState;
 use crate::model::summary::Summary;
 use crate::model::time::Timestamp;
 
@@ -41,6 +43,8 @@ pub struct Pipeline {
     /// the machine and the inputs' size.
     threads: usize,
     progress: Option<Box<InputWrapper>>,
+    /// Set by a signal handler: stop reading (`stop_on`).
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// An input that could not be read, or not to its end.
@@ -66,6 +70,15 @@ pub struct Finished {
     /// The filter cannot be compiled for a link type the inputs declare (whether or not
     /// any packet of it was met).
     pub unfilterable_link: Option<String>,
+    /// The stop flag was set: the inputs were read up to that moment only.
+    pub interrupted: bool,
+    /// The files in the order they were read, when that is not the order given: files
+    /// are read in the order of their first packet's time (rotated files given out of
+    /// order).
+    pub reordered: Option<Vec<String>>,
+    /// Inputs whose time spans overlap (read one after the other, their packets are not
+    /// in time order): each pair as (the earlier input, the later one).
+    pub overlaps: Vec<(String, String)>,
     /// Held only to be left to the system with the report (`leave_to_os`).
     #[allow(dead_code)]
     spent: Spent,
@@ -94,7 +107,15 @@ impl Pipeline {
             established_timeout: None,
             threads: 1,
             progress: None,
+            stop: None,
         }
+    }
+
+    /// Stops reading once `stop` is set (by a signal handler): the run ends as if the
+    /// input ended there, and reports what was read (checked once per read buffer).
+    pub fn stop_on(mut self, stop: Arc<AtomicBool>) -> Pipeline {
+        self.stop = Some(stop);
+        self
     }
 
     /// Bounds the flow table (`--max-connections`): beyond it the longest-idle
@@ -183,8 +204,19 @@ impl Pipeline {
         if let Some(wrap) = self.progress.take() {
             analyzer.set_input_wrapper(wrap);
         }
+        if let Some(stop) = &self.stop {
+            analyzer.set_stop(Arc::clone(stop));
+        }
+        let order = time_order(paths);
+        let reordered = order.iter().enumerate().any(|(at, &i)| at != i).then(|| {
+            order
+                .iter()
+                .map(|&i| paths[i].display().to_string())
+                .collect()
+        });
         let mut failures = Vec::new();
-        for path in paths {
+        let mut interrupted = false;
+        for path in order.iter().map(|&i| &paths[i]) {
             let input = analyzer.read_path(path, sink);
             if let Some(e) = &input.error {
                 failures.push(InputFailure {
@@ -193,16 +225,28 @@ impl Pipeline {
                     partial: e.is_midstream(),
                 });
             }
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                interrupted = true;
+                break;
+            }
         }
         let filter_failure = analyzer.filter_error().map(|e| e.to_string());
         let mut analysis = analyzer.finish();
         let unfilterable_link = unfilterable_link(&self.options, &analysis);
+        let overlaps = overlaps(&analysis.inputs);
         let spent = std::mem::take(&mut analysis.spent);
         Finished {
             report: Report::build(analysis),
             failures,
             filter_failure,
             unfilterable_link,
+            interrupted,
+            reordered,
+            overlaps,
             spent,
         }
     }
@@ -345,6 +389,49 @@ impl Pipeline {
     }
 }
 
+/// The order to read files in: by their first packet's time (rotated files given out of
+/// order), the given order among equals. Standard input, and files whose first packet
+/// cannot be read, keep their places.
+fn time_order(paths: &[PathBuf]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    if paths.len() < 2 {
+        return order;
+    }
+    let timed: Vec<(usize, Timestamp)> = paths
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.as_os_str() != "-")
+        .filter_map(|(i, p)| Some((i, CaptureReader::open(p).ok()?.first_packet_time()?)))
+        .collect();
+    let mut sorted = timed.clone();
+    sorted.sort_by_key(|&(i, t)| (t, i));
+    for ((slot, _), (i, _)) in timed.iter().zip(&sorted) {
+        order[*slot] = *i;
+    }
+    order
+}
+
+/// Pairs of inputs, in reading order, whose time spans overlap: an input that begins
+/// before one read earlier ends.
+fn overlaps(inputs: &[InputReport]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut latest: Option<(&str, Timestamp)> = None;
+    for input in inputs {
+        let (Some(first), Some(last)) = (input.stats.first_ts, input.stats.last_ts) else {
+            continue;
+        };
+        if let Some((name, end)) = latest {
+            if first < end {
+                found.push((name.to_string(), input.name.clone()));
+            }
+        }
+        if latest.is_none_or(|(_, end)| last > end) {
+            latest = Some((&input.name, last));
+        }
+    }
+    found
+}
+
 fn wants_events<S: EventSink>(_: &S) -> bool {
     S::WANTS_EVENTS
 }
@@ -390,9 +477,10 @@ pub trait LiveObserver: EventSink {
     fn end_packet(&mut self) {}
     /// A batch of packets from the interface is done (a printer flushes).
     fn after_batch(&mut self) {}
-    /// The summary so far, every `LiveControl::interval`: connections still tracked
-    /// (`open`) and the summary of every connection seen.
-    fn interval(&mut self, _now: Timestamp, _open: u64, _summary: &Summary) {}
+    /// The summary so far, every `LiveControl::interval`: connections still tracked, by
+    /// what they are doing (`syn_sent`, `established`, `time_wait`…, with their counts,
+    /// in that order), and the summary of every connection seen.
+    fn interval(&mut self, _now: Timestamp, _tracked: &[(&'static str, u64)], _summary: &Summary) {}
     /// Stop the run (its output was closed, say).
     fn failed(&self) -> bool {
         false
@@ -462,14 +550,47 @@ impl LiveRun<'_> {
             return;
         }
         let mut all = self.analyzer.unlisted_summary().clone();
-        let mut open = 0;
+        let mut tracked: Vec<(&'static str, u64)> = Vec::new();
         // Dormant connections too: quiet for a second is not over.
         self.analyzer.for_each_tracked(|c| {
-            all.add(&ConnectionRecord::of(c));
-            open += 1;
+            let record = ConnectionRecord::of(c);
+            let state = tracked_state(record.client_state, record.server_state);
+            match tracked.iter_mut().find(|(s, _)| *s == state) {
+                Some((_, n)) => *n += 1,
+                None => tracked.push((state, 1)),
+            }
+            all.add(&record);
         });
-        observer.interval(now, open, &all.finish());
+        tracked.sort_by_key(|&(s, _)| TRACKED_STATES.iter().position(|&t| t == s));
+        observer.interval(now, &tracked, &all.finish());
         self.next_interval = Some(now.saturating_add(every));
+    }
+}
+
+/// What a tracked connection is doing, for the interval line, in this order.
+const TRACKED_STATES: [&str; 6] = [
+    "syn_sent",
+    "syn_received",
+    "established",
+    "closing",
+    "time_wait",
+    "closed",
+];
+
+/// One word for a connection's pair of endpoint states: its handshake unanswered
+/// (`syn_sent`) or half done (`syn_received`), `established`, `closing` (a FIN on the
+/// way), `time_wait` (an end holds the 4-tuple), or `closed` (kept until 2·MSL or the
+/// idle timeout let it go).
+fn tracked_state(client: TcpState, server: TcpState) -> &'static str {
+    use TcpState::*;
+    match (client, server) {
+        (TimeWait, _) | (_, TimeWait) => "time_wait",
+        (Established, Established) => "established",
+        (SynReceived, _) | (_, SynReceived) => "syn_received",
+        (SynSent, _) | (_, SynSent) => "syn_sent",
+        (Closed | Listen, Closed | Listen) => "closed",
+        (Established, Closed | Listen) | (Closed | Listen, Established) => "established",
+        _ => "closing",
     }
 }
 

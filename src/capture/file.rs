@@ -217,9 +217,16 @@ impl CaptureReader {
 
     /// `open`, with the file handed to `wrap` (with its size) before reading: a caller can
     /// watch the bytes go by, e.g. for a progress bar.
-    pub fn open_wrapped(path: &Path, wrap: &InputWrapper) -> Result<Self, SourceError> {
+    pub fn open_wrapped(
+        path: &Path,
+        wrap: &dyn Fn(File, u64) -> Box<dyn Read + Send>,
+    ) -> Result<Self, SourceError> {
         if path.as_os_str() == "-" {
-            return Self::from_read(Box::new(io::stdin()));
+            // Through `wrap` too (a caller may stop reading on a signal), as a file of
+            // unknown size.
+            use std::os::fd::AsFd;
+            let stdin = io::stdin().as_fd().try_clone_to_owned();
+            return Self::from_read(wrap(File::from(stdin.map_err(SourceError::Open)?), 0));
         }
         let file = File::open(path).map_err(SourceError::Open)?;
         let meta = file.metadata().map_err(SourceError::Open)?;
@@ -312,6 +319,28 @@ impl CaptureReader {
 
     pub fn format(&self) -> &Format {
         &self.st.format
+    }
+
+    /// The time of the first packet, reading no further than needed (files given out of
+    /// order are put in order by it); `None` when the file has no packet before its
+    /// end or a fault. Packets read are not delivered: open the file again to read it.
+    pub fn first_packet_time(&mut self) -> Option<Timestamp> {
+        match &mut self.backend {
+            Backend::Classic(classic) => {
+                let be = classic.big_endian;
+                let unread = &classic.buf[classic.start..classic.filled];
+                let header = unread.get(..16)?;
+                let iface = self.st.interfaces[0];
+                let (secs, frac) = (read_u32(&header[..4], be), read_u32(&header[4..8], be));
+                Some(self.st.pcap_time(&iface, secs, frac))
+            }
+            Backend::Parser(_) => {
+                while !self.st.done && self.st.stats.first_ts.is_none() {
+                    self.next_block(&mut |_| {}).ok()?;
+                }
+                self.st.stats.first_ts
+            }
+        }
     }
 
     pub fn link_types(&self) -> &[LinkType] {

@@ -329,6 +329,38 @@ pub static METRICS: &[MetricDef] = &[
         "handshake RTT"
     ),
     latency!(
+        "summary.connect_ms.p50",
+        "connect time p50",
+        "max-connect-p50-ms",
+        figures::connect_time,
+        |d| d.p50,
+        "connect time"
+    ),
+    latency!(
+        "summary.connect_ms.p90",
+        "connect time p90",
+        "max-connect-p90-ms",
+        figures::connect_time,
+        |d| d.p90,
+        "connect time"
+    ),
+    latency!(
+        "summary.connect_ms.p99",
+        "connect time p99",
+        "max-connect-p99-ms",
+        figures::connect_time,
+        |d| d.p99,
+        "connect time"
+    ),
+    latency!(
+        "summary.connect_ms.max",
+        "connect time max",
+        "max-connect-max-ms",
+        figures::connect_time,
+        |d| d.max,
+        "connect time"
+    ),
+    latency!(
         "summary.syn_to_synack_ms.p50",
         "SYN→SYN/ACK p50",
         "max-syn-synack-p50-ms",

@@ -200,8 +200,8 @@ impl<W: Write> LiveObserver for Printer<W> {
         self.keep(result);
     }
 
-    fn interval(&mut self, now: Timestamp, open: u64, summary: &Summary) {
-        let result = self.printer.interval(now, open, summary);
+    fn interval(&mut self, now: Timestamp, tracked: &[(&'static str, u64)], summary: &Summary) {
+        let result = self.printer.interval(now, tracked, summary);
         self.keep(result);
     }
 

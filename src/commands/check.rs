@@ -20,7 +20,7 @@ use synack::check::{Amount, Unit};
 use synack::model::event::NoEvents;
 use synack::output::{junit, verdict};
 
-use super::{term, values};
+use super::{inputs, term, values};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -39,9 +39,13 @@ Exit status: 0 when every rule holds (warn rules may break), \
 on a usage error. See docs/check.md.")]
 pub struct CheckArgs {
     /// Capture files (pcap or pcapng); each is checked on its own, with a verdict per
-    /// file. `-` reads standard input.
-    #[arg(required = true, value_name = "TRACE")]
+    /// file. `-` reads standard input. Words after the last file that form a libpcap
+    /// filter are the filter, as with tcpdump -r FILE EXPR.
+    #[arg(required_unless_present = "read", value_name = "TRACE")]
     files: Vec<PathBuf>,
+    /// A capture file to check, as tcpdump -r (repeatable; before TRACE arguments).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Vec<PathBuf>,
     /// Limits from a TOML file, in addition to the limit flags: per-rule filters and
     /// `warn` severity (docs/check.md).
     #[arg(long, value_name = "FILE")]
@@ -139,15 +143,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "nothing to check: give a limit such as --max-rst 0, or --rules FILE (see synack check --help and docs/check.md)"
         );
     }
+    let inputs = inputs::resolve(&args.read, &args.files, args.filter.as_deref())?;
     let options = Options {
-        filter: args.filter.clone(),
+        filter: inputs.filter,
         msl: args.msl,
     };
     Pipeline::new(options.clone()).check_filter()?;
 
-    let stderr = &mut io::stderr();
+    let mut errors = Vec::new();
     let mut files = Vec::new();
-    for path in &args.files {
+    for path in &inputs.files {
         let started = Instant::now();
         // Each trace is checked on its own.
         let finished =
@@ -166,7 +171,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if let Reading::CutShort(e) | Reading::Unreadable(e) = &reading {
-            writeln!(stderr, "synack: {name}: {e}")?;
+            // Said after the verdict, as `synack report` says them after the report.
+            errors.push(format!("synack: {name}: {e}"));
         }
         files.push(check_report(
             &name,
@@ -187,6 +193,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Format::Json => verdict::write_json(&mut out, &verdict)?,
     }
     out.flush()?;
+    for e in &errors {
+        writeln!(io::stderr(), "{e}")?;
+    }
     if let Some(path) = &args.junit {
         let write = || -> io::Result<()> {
             let mut w = BufWriter::new(File::create(path)?);

@@ -16,6 +16,7 @@ use synack::model::event::{ConnectionView, Event};
 use synack::model::time::Timestamp;
 use synack::output::{ladder_svg, ladder_text};
 
+use super::inputs::{self, Inputs};
 use super::{term, values};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,10 +37,14 @@ pub enum ColorChoice {
   synack ladder capture.pcap --abnormal --svg bug.svg
   synack ladder capture.pcap --wide | less -S     full labels and lanes")]
 pub struct LadderArgs {
-    /// Capture files (pcap or pcapng), read as one timeline in the order given, as
-    /// `synack report` reads them; `-` reads standard input.
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng), read as one timeline as `synack report` reads
+    /// them; `-` reads standard input. Words after the last file that form a libpcap
+    /// filter are the filter, as with tcpdump -r FILE EXPR.
+    #[arg(required_unless_present = "read", value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// A capture file to read, as tcpdump -r (repeatable; read before FILE arguments).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Vec<PathBuf>,
     /// The connection with this id in `synack report` (default: 1).
     #[arg(
         long,
@@ -168,38 +173,40 @@ fn use_color(choice: ColorChoice) -> bool {
 }
 
 /// Reads every input through the pipeline; `sink` sees each connection's events. Returns
-/// whether an input failed, after saying so on stderr.
+/// `None` when no input could be read, after printing the errors (one line each);
+/// otherwise the errors are the caller's to print after the diagram (`afterword`).
 fn read_all(
-    args: &LadderArgs,
+    inputs: &Inputs,
     mut sink: impl FnMut(&ConnectionView, Timestamp, Event),
-) -> anyhow::Result<(Finished, bool)> {
+) -> anyhow::Result<Option<Finished>> {
     let pipeline = Pipeline::new(Options {
-        filter: args.filter.clone(),
+        filter: inputs.filter.clone(),
         ..Options::default()
     });
     pipeline.check_filter()?;
-    let finished = pipeline.run_files(&args.files, &mut sink);
-    for f in &finished.failures {
-        writeln!(io::stderr(), "synack: {}: {}", f.input, f.message)?;
+    let finished = pipeline.run_files(&inputs.files, &mut sink);
+    if inputs::nothing_read(&finished) {
+        inputs::afterword(&finished)?;
+        return Ok(None);
     }
-    if let Some(e) = &finished.filter_failure {
-        writeln!(io::stderr(), "synack: {e}")?;
-    }
-    let failed = !finished.complete();
-    Ok((finished, failed))
+    Ok(Some(finished))
 }
 
 pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
+    let inputs = inputs::resolve(&args.read, &args.files, args.filter.as_deref())?;
     let select = if args.abnormal {
-        if args.files.iter().any(|f| f == Path::new("-")) {
+        if inputs.files.iter().any(|f| f == Path::new("-")) {
             anyhow::bail!("--abnormal reads the input twice: give files, not standard input");
         }
         // First pass: a connection's close kind is known only at the end.
-        let (finished, _) = read_all(&args, |_, _, _| {})?;
+        let Some(finished) = read_all(&inputs, |_, _, _| {})? else {
+            return Ok(ExitCode::from(2));
+        };
         let list = &finished.report.connections;
         match (0..list.len()).find(|&i| list.is_abnormal(i)) {
             Some(i) => Select::Id(list.record(i).id),
             None => {
+                inputs::afterword(&finished)?;
                 writeln!(
                     io::stderr(),
                     "synack: no abnormal connection among the {} connection(s)",
@@ -219,7 +226,7 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
 
     let mut builder = LadderBuilder::new(!args.full);
     let mut chosen: Option<u64> = None;
-    let (finished, failed) = read_all(&args, |c, at, e| {
+    let Some(finished) = read_all(&inputs, |c, at, e| {
         // Rows are recorded for the one selected connection only.
         if chosen.is_none() && select.matches(c) {
             chosen = Some(c.id);
@@ -227,9 +234,15 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
         if chosen == Some(c.id) {
             builder.on_event(c, at, e);
         }
-    })?;
+    })?
+    else {
+        return Ok(ExitCode::from(2));
+    };
+    inputs::notes(&finished)?;
+    let failed = !finished.complete();
     let list = &finished.report.connections;
     let Some(conn) = chosen.and_then(|id| list.records().find(|c| c.id == id)) else {
+        inputs::afterword(&finished)?;
         writeln!(
             io::stderr(),
             "synack: no connection matches {} (the input has {} connection(s); `synack report` lists them with their ids)",
@@ -248,6 +261,7 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     ladder_text::write_text(&mut out, &diagram, color, term::width(args.wide))?;
     out.flush()?;
+    inputs::afterword(&finished)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

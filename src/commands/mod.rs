@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod check;
+pub mod inputs;
 pub mod ladder;
 pub mod report;
 pub mod term;

@@ -13,7 +13,7 @@ use synack::model::event::NoEvents;
 use synack::output::table::{Rows, TableOptions};
 use synack::output::{json, table};
 
-use super::{term, values};
+use super::{inputs, term, values};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -30,13 +30,20 @@ pub enum Format {
   synack report -f 'tcp port 443' day1.pcap day2.pcap
   tcpdump -i any -w - | synack report -")]
 pub struct ReportArgs {
-    /// Capture files (pcap or pcapng), read as one timeline in the order given; `-` reads
-    /// standard input.
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng), read as one timeline in the order of their first
+    /// packets; `-` reads standard input. Words after the last file that form a libpcap
+    /// filter are the filter, as with tcpdump -r FILE EXPR.
+    #[arg(required_unless_present = "read", value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// A capture file to read, as tcpdump -r (repeatable; read before FILE arguments).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// JSON output: --format json.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
     /// Only packets matching this libpcap filter expression (as tcpdump -r FILE EXPR).
     #[arg(short = 'f', long, value_name = "BPF")]
     filter: Option<String>,
@@ -87,14 +94,18 @@ pub struct ReportArgs {
     table: term::TableArgs,
 }
 
-pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
+    if args.json {
+        args.format = Format::Json;
+    }
     if matches!(args.format, Format::Json) && (args.abnormal || args.top.is_some()) {
         anyhow::bail!(
             "--abnormal and --top choose the table's rows; --format json lists every connection (select with jq: docs/json.md)"
         );
     }
+    let inputs = inputs::resolve(&args.read, &args.files, args.filter.as_deref())?;
     let mut pipeline = Pipeline::new(Options {
-        filter: args.filter.clone(),
+        filter: inputs.filter,
         msl: args.msl,
     });
     pipeline.check_filter()?;
@@ -105,13 +116,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if io::stderr().is_terminal() {
         pipeline = pipeline.progress(Box::new(progress_bar));
     }
-    let finished = pipeline.run_files(&args.files, &mut NoEvents);
-    let stderr = &mut io::stderr();
-    for f in &finished.failures {
-        writeln!(stderr, "synack: {}: {}", f.input, f.message)?;
-    }
-    if let Some(e) = &finished.filter_failure {
-        writeln!(stderr, "synack: {e}")?;
+    pipeline = pipeline.stop_on(inputs::stop_on_signal());
+    let finished = pipeline.run_files(&inputs.files, &mut NoEvents);
+    inputs::notes(&finished)?;
+    // JSON is one document whatever happened (its inputs carry their errors).
+    if inputs::nothing_read(&finished) && matches!(args.format, Format::Table) {
+        inputs::afterword(&finished)?;
+        return Ok(ExitCode::from(2));
     }
     let report = &finished.report;
     let stdout = io::stdout();
@@ -137,6 +148,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
+    inputs::afterword(&finished)?;
     let complete = finished.complete();
     finished.leave_to_os();
     Ok(if complete {

@@ -59,6 +59,14 @@ pub enum Event {
         by: Side,
     },
     Anomaly(Anomaly),
+    /// The client's SYN, or the server's SYN/ACK, sent again before the handshake
+    /// completed (the last event of its segment): `count` such segments so far, the first
+    /// `since_first` before this one.
+    SynRetransmitted {
+        by: Side,
+        count: u64,
+        since_first: Duration,
+    },
 }
 
 /// What a printer of events may know of the connection an event belongs to, as it stands

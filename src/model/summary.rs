@@ -14,6 +14,8 @@ pub struct Summary {
     pub connections: u64,
     pub handshakes: HandshakeTotals,
     pub handshake_rtt_ms: Distribution,
+    /// First SYN → completing ACK (connect time, SYN retransmissions included).
+    pub connect_ms: Distribution,
     pub syn_to_synack_ms: Distribution,
     pub synack_to_ack_ms: Distribution,
     pub closes: CloseTotals,
@@ -36,6 +38,7 @@ impl Summary {
             connections,
             handshakes,
             handshake_rtt_ms: _,
+            connect_ms: _,
             syn_to_synack_ms: _,
             synack_to_ack_ms: _,
             closes,
@@ -211,6 +214,7 @@ pub struct KeepaliveTotals {
 pub struct SummaryBuilder {
     summary: Summary,
     rtt: Samples,
+    connect: Samples,
     syn_to_synack: Samples,
     synack_to_ack: Samples,
 }
@@ -226,6 +230,7 @@ impl SummaryBuilder {
         h.syn_retransmits += figures::syn_retransmits(c);
         h.synack_retransmits += figures::synack_retransmits(c);
         self.rtt.extend(figures::handshake_rtt(c));
+        self.connect.extend(figures::connect_time(c));
         self.syn_to_synack.extend(figures::syn_to_synack(c));
         self.synack_to_ack.extend(figures::synack_to_ack(c));
         let closes = &mut s.closes;
@@ -265,11 +270,13 @@ impl SummaryBuilder {
         let SummaryBuilder {
             summary,
             rtt,
+            connect,
             syn_to_synack,
             synack_to_ack,
         } = other;
         self.summary.absorb(summary);
         self.rtt.merge(rtt);
+        self.connect.merge(connect);
         self.syn_to_synack.merge(syn_to_synack);
         self.synack_to_ack.merge(synack_to_ack);
     }
@@ -282,6 +289,7 @@ impl SummaryBuilder {
     pub fn finish(self) -> Summary {
         let mut s = self.summary;
         s.handshake_rtt_ms = self.rtt.distribution();
+        s.connect_ms = self.connect.distribution();
         s.syn_to_synack_ms = self.syn_to_synack.distribution();
         s.synack_to_ack_ms = self.synack_to_ack.distribution();
         s

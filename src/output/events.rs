@@ -191,6 +191,20 @@ impl<W: Write> EventPrinter<W> {
             Event::ZeroWindowProbe { by } if verbose => format!("zero-window probe from {by}"),
             Event::Retransmission { by } if verbose => format!("retransmission from {by}"),
             Event::Anomaly(a) => format!("anomaly: {}", a.as_str()),
+            Event::SynRetransmitted {
+                by,
+                count,
+                since_first,
+            } => {
+                let what = match by {
+                    Side::Client => "SYN",
+                    Side::Server => "SYN/ACK",
+                };
+                format!(
+                    "{what} retransmitted by {by}: {what} #{count}, {:.3} s after the first",
+                    since_first.as_secs_f64()
+                )
+            }
             Event::ZeroWindowProbe { .. } | Event::Retransmission { .. } => return Ok(()),
         };
         let line = format!(
@@ -293,6 +307,8 @@ impl<W: Write> EventPrinter<W> {
                 put(&mut obj, "anomaly", a.as_str().into());
                 "anomaly"
             }
+            // The `retransmission` event of the same segment already says it.
+            Event::SynRetransmitted { .. } => return Ok(()),
         };
         let mut line = serde_json::Map::new();
         line.insert(
@@ -312,7 +328,13 @@ impl<W: Write> EventPrinter<W> {
 
     /// The summary so far (`--interval`): connections still tracked, connections seen,
     /// handshake latency, RST and TIME_WAIT.
-    pub fn interval(&mut self, now: Timestamp, open: u64, s: &Summary) -> io::Result<()> {
+    pub fn interval(
+        &mut self,
+        now: Timestamp,
+        tracked: &[(&'static str, u64)],
+        s: &Summary,
+    ) -> io::Result<()> {
+        let open: u64 = tracked.iter().map(|(_, n)| n).sum();
         if self.opts.json {
             let v = serde_json::json!({
                 "ts": serde_json::to_value(JsonTime(now)).unwrap_or_default(),
@@ -329,8 +351,9 @@ impl<W: Write> EventPrinter<W> {
         }
         let ms = |m: Option<Millis>| m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()));
         let text = format!(
-            "summary: {} open, {} seen, handshake p50 {} ms p99 {} ms, RST {} ({} client / {} server), TIME_WAIT {} client / {} server",
+            "summary: {} tracked{}, {} seen, handshake p50 {} ms p99 {} ms, RST {} ({} client / {} server), TIME_WAIT {} client / {} server",
             open,
+            by_state(tracked),
             s.connections,
             ms(s.handshake_rtt_ms.p50),
             ms(s.handshake_rtt_ms.p99),
@@ -359,6 +382,15 @@ impl<W: Write> EventPrinter<W> {
         self.lines += 1;
         Ok(())
     }
+}
+
+/// ` (1 established, 3 time_wait)` (nothing when none is tracked).
+fn by_state(tracked: &[(&'static str, u64)]) -> String {
+    if tracked.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = tracked.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!(" ({})", parts.join(", "))
 }
 
 fn state(s: TcpState) -> serde_json::Value {

@@ -213,6 +213,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         ]);
     };
     dist_row("RTT (last SYN → ACK)", &s.handshake_rtt_ms);
+    dist_row("connect (1st SYN → ACK)", &s.connect_ms);
     dist_row("SYN → SYN/ACK", &s.syn_to_synack_ms);
     dist_row("SYN/ACK → ACK", &s.synack_to_ack_ms);
     write_table(out, t, opts, None)?;

@@ -347,6 +347,32 @@ impl TcpTracker {
         if flags.fin() && self.note_fin(sender, seg, at, emit) {
             self.transitions(SegmentKind::Fin, sender, seg, at, emit);
         }
+        if flags.syn() {
+            // Last, so the segment's other events keep their order.
+            self.note_syn_again(sender, flags.ack(), at, emit);
+        }
+    }
+
+    /// A SYN from the client, or a SYN/ACK from the server, that is not the first, while
+    /// the handshake is not complete: says how many so far and how long after the first
+    /// (live printers tell it as it happens).
+    fn note_syn_again(&self, sender: Side, ack: bool, at: Timestamp, emit: &mut impl FnMut(Event)) {
+        let h = &self.handshake;
+        let (count, first) = match (sender, ack) {
+            (Side::Client, false) => (h.syn_count, h.first_syn),
+            (Side::Server, true) => (h.synack_count, h.synack),
+            _ => return,
+        };
+        if h.completed.is_some() {
+            return; // Not a handshake kept waiting.
+        }
+        if let (true, Some(first)) = (count > 1, first) {
+            emit(Event::SynRetransmitted {
+                by: sender,
+                count,
+                since_first: at.checked_since(first).unwrap_or_default(),
+            });
+        }
     }
 
     /// Header prediction (after Van Jacobson's in BSD's tcp_input): most segments are
