@@ -743,3 +743,56 @@ fn the_rules_file_example_in_the_docs_is_valid() {
     assert_eq!(code, Some(1), "sample.pcap has an unanswered SYN: {v}");
     assert_eq!(v["files"][0]["rules"].as_array().unwrap().len(), 7);
 }
+
+/// A rule whose filter selects no connection says so, and `min-selected` makes it fail
+/// (issue 17: such a rule passed silently).
+#[test]
+fn a_rule_that_selects_nothing_says_so_and_min_selected_fails_it() {
+    let dir = scratch("selects_nothing");
+    let quiet = write(
+        &dir,
+        "quiet.toml",
+        "[[rule]]\nname = \"db\"\nserver-port = 5432\nmax-resets = 0\n",
+    );
+    let run = Run::new(&["fixtures/sample.pcap", "--rules", &quiet]);
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    run.says(&["PASS  db: max-resets = 0 [server-port = 5432]: connections reset = 0: the rule's filter selected no connection"]);
+
+    let strict = write(
+        &dir,
+        "strict.toml",
+        "[[rule]]\nname = \"db\"\nserver-port = 5432\nmin-selected = 1\nmax-resets = 0\n",
+    );
+    let run = Run::new(&["fixtures/sample.pcap", "--rules", &strict]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    run.says(&["FAIL  db: max-resets = 0 [server-port = 5432]: connections reset = 0: the rule's filter selected no connection (fewer than min-selected = 1)"]);
+    let (code, v) = Run::json(&["fixtures/sample.pcap", "--rules", &strict]);
+    assert_eq!(code, Some(1));
+    let r = rule(&v["files"][0], 0);
+    assert_eq!(
+        (r["min_selected"].as_u64(), r["connections"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(r["status"], "fail");
+
+    // Met: port 80 has a connection in the sample.
+    let met = write(
+        &dir,
+        "met.toml",
+        "[[rule]]\nserver-port = 80\nmin-selected = 1\nmax-resets = 0\n",
+    );
+    assert_eq!(
+        Run::new(&["fixtures/sample.pcap", "--rules", &met]).code,
+        Some(0)
+    );
+
+    // Only in a [[rule]], where it has a filter to count.
+    let top = write(&dir, "top.toml", "min-selected = 1\nmax-resets = 0\n");
+    let run = Run::new(&["fixtures/sample.pcap", "--rules", &top]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("belongs in a [[rule]] table"),
+        "{}",
+        run.stderr
+    );
+}

@@ -90,12 +90,22 @@ impl RuleResult {
             (None, Status::Error) => "not measured".to_string(),
             (None, _) => "none measured".to_string(),
         };
-        if self.rule.filter.is_empty() {
+        let mut text = if self.rule.filter.is_empty() {
             format!("{label} = {measured}")
+        } else if self.connections == 0 {
+            // Said outright: a rule that looked at nothing holds without proving anything.
+            format!("{label} = {measured}: the rule's filter selected no connection")
         } else {
             let over = count_what(self.connections, "connection", "connections");
             format!("{label} = {measured} over the {over} selected")
+        };
+        if self.connections < self.rule.min_selected {
+            text.push_str(&format!(
+                " (fewer than min-selected = {})",
+                self.rule.min_selected
+            ));
         }
+        text
     }
 }
 
@@ -214,10 +224,12 @@ fn evaluate(rule: &Rule, conns: &[ConnectionRecord], reading: &Reading) -> RuleR
             measured
         }
     };
-    let broken = measured.is_some_and(|m| match rule.key.bound {
-        Bound::Max => m.value > limit,
-        Bound::Min => m.value < limit,
-    });
+    let too_few = (selected.len() as u64) < rule.min_selected;
+    let broken = too_few
+        || measured.is_some_and(|m| match rule.key.bound {
+            Bound::Max => m.value > limit,
+            Bound::Min => m.value < limit,
+        });
     let (status, measured) = match reading {
         Reading::Unreadable(_) => (Status::Error, None),
         _ if broken => (

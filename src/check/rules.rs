@@ -172,8 +172,16 @@ pub struct Rule {
     pub severity: Severity,
     #[serde(skip_serializing_if = "Filter::is_empty")]
     pub filter: Filter,
+    /// The rule breaks when its filter selects fewer connections than this (`min-selected`
+    /// in a `[[rule]]`): a filter that matches nothing proves nothing.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_selected: u64,
     /// Where it was given: `--max-rst`, or `rules.toml:7`.
     pub origin: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Rule {
@@ -185,6 +193,7 @@ impl Rule {
             limit,
             severity: Severity::Fail,
             filter: Filter::default(),
+            min_selected: 0,
             origin: format!("--{}", key.name),
         }
     }
@@ -232,7 +241,13 @@ impl fmt::Display for RulesError {
 
 impl std::error::Error for RulesError {}
 
-const FILTER_KEYS: [&str; 4] = ["server-port", "server-addr", "client-port", "client-addr"];
+const FILTER_KEYS: [&str; 5] = [
+    "server-port",
+    "server-addr",
+    "client-port",
+    "client-addr",
+    "min-selected",
+];
 
 /// Reads a rules file's text. Top-level limits apply to every connection and fail the
 /// check; each `[[rule]]` table may add a filter, a `severity` and a `name` to its limits.
@@ -467,6 +482,7 @@ impl Context<'_> {
         let mut filter = Filter::default();
         let mut severity = Severity::Fail;
         let mut name = None;
+        let mut min_selected = 0;
         let mut limits = Vec::new();
         for (key, value) in in_file_order(table) {
             let string = |v: &DeValue<'_>| match v {
@@ -497,6 +513,17 @@ impl Context<'_> {
                         }
                     }
                 }
+                "min-selected" => {
+                    min_selected = match value.get_ref() {
+                        DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix())
+                            .map_err(|_| format!("expected a whole number ≥ 0, found {i}")),
+                        other => Err(format!(
+                            "expected a whole number ≥ 0, found {}",
+                            other.type_str()
+                        )),
+                    }
+                    .map_err(|m| self.value_error(key.get_ref(), value, m))?
+                }
                 "name" => {
                     name = Some(
                         string(value.get_ref())
@@ -526,6 +553,7 @@ impl Context<'_> {
                 limit,
                 severity,
                 filter: filter.clone(),
+                min_selected,
                 origin,
             })
             .collect())
