@@ -19,6 +19,7 @@ use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{EventSink, NoEvents};
 use crate::model::link::LinkType;
 use crate::model::report::PacketCounts;
+use crate::model::state::CloseKind;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
 use crate::store::packed_records::PackedRecord;
@@ -159,6 +160,9 @@ pub struct Analyzer {
     /// Set by a signal handler: reading ends at the next read buffer, as at the end of
     /// the input.
     stop: Option<Arc<AtomicBool>>,
+    /// See `note_unanswered`.
+    note_unanswered: bool,
+    unanswered: Vec<ConnectionRecord>,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
@@ -183,6 +187,8 @@ impl Analyzer {
             listed: SummaryBuilder::default(),
             keep_retired: true,
             stop: None,
+            note_unanswered: false,
+            unanswered: Vec::new(),
         }
     }
 
@@ -215,6 +221,9 @@ impl Analyzer {
         self.fold_evicted();
         for c in self.flows.drain_finished() {
             let record = ConnectionRecord::of(&c);
+            if self.note_unanswered && record.close == CloseKind::Unanswered {
+                self.unanswered.push(record.clone());
+            }
             if self.keep_retired {
                 self.listed.add(&record);
                 self.records.push(PackedRecord::pack(&record));
@@ -228,6 +237,17 @@ impl Analyzer {
         for c in self.flows.drain_evicted() {
             self.uncounted.add(&ConnectionRecord::of(&c));
         }
+    }
+
+    /// Keep the records of connections let go of with their SYN unanswered, for
+    /// `take_unanswered` (a live printer says so).
+    pub fn note_unanswered(&mut self, note: bool) {
+        self.note_unanswered = note;
+    }
+
+    /// The connections let go of with their SYN unanswered since the last call.
+    pub fn take_unanswered(&mut self) -> std::vec::Drain<'_, ConnectionRecord> {
+        self.unanswered.drain(..)
     }
 
     /// Keep retired connections' records to list them (offline reports), or only count

@@ -271,6 +271,7 @@ impl Pipeline {
         });
         // A capture may run for days: retired connections only count in the summary.
         analyzer.keep_retired(false);
+        analyzer.note_unanswered(true);
         analyzer.set_limits(Limits {
             idle_timeout: self.idle_timeout,
             retire_closed: true,
@@ -303,7 +304,7 @@ impl Pipeline {
                     run.packet(p, observer);
                     let now = run.last_ts.unwrap_or(p.ts);
                     if last_sweep.is_none_or(|t| now.saturating_since(t) >= LIVE_SWEEP) {
-                        run.analyzer.retire(now);
+                        run.retire(now, observer);
                         last_sweep = Some(now);
                     }
                     run.tick(now, observer);
@@ -340,7 +341,7 @@ impl Pipeline {
                     observer.after_batch();
                     if last_sweep.elapsed() >= LIVE_SWEEP {
                         let now = wall_clock().max(run.last_ts.unwrap_or_default());
-                        run.analyzer.retire(now);
+                        run.retire(now, observer);
                         run.tick(now, observer);
                         last_sweep = Instant::now();
                     }
@@ -481,6 +482,9 @@ pub trait LiveObserver: EventSink {
     /// what they are doing (`syn_sent`, `established`, `time_wait`…, with their counts,
     /// in that order), and the summary of every connection seen.
     fn interval(&mut self, _now: Timestamp, _tracked: &[(&'static str, u64)], _summary: &Summary) {}
+    /// A connection let go of (no packet for `--idle-timeout`) with its SYN never
+    /// answered.
+    fn unanswered(&mut self, _now: Timestamp, _record: &ConnectionRecord) {}
     /// Stop the run (its output was closed, say).
     fn failed(&self) -> bool {
         false
@@ -538,6 +542,15 @@ impl LiveRun<'_> {
         self.last_ts = Some(self.last_ts.map_or(p.ts, |t| t.max(p.ts)));
         self.analyzer.process(p, &mut Forward(observer));
         observer.end_packet();
+    }
+
+    /// Lets go of the connections that are over, telling the observer of each whose SYN
+    /// was never answered.
+    fn retire(&mut self, now: Timestamp, observer: &mut impl LiveObserver) {
+        self.analyzer.retire(now);
+        for record in self.analyzer.take_unanswered() {
+            observer.unanswered(now, &record);
+        }
     }
 
     /// Hands the observer the summary when an interval is due.

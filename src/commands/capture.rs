@@ -15,6 +15,7 @@ use synack::analysis::pipeline::{
     default_interface, list_interfaces, LiveControl, LiveFinished, LiveInput, LiveObserver,
     LiveOptions, Pipeline,
 };
+use synack::model::connection_record::ConnectionRecord;
 use synack::model::event::{ConnectionView, Event, EventSink};
 use synack::model::summary::Summary;
 use synack::model::time::Timestamp;
@@ -202,6 +203,11 @@ impl<W: Write> LiveObserver for Printer<W> {
 
     fn interval(&mut self, now: Timestamp, tracked: &[(&'static str, u64)], summary: &Summary) {
         let result = self.printer.interval(now, tracked, summary);
+        self.keep(result);
+    }
+
+    fn unanswered(&mut self, now: Timestamp, record: &ConnectionRecord) {
+        let result = self.printer.unanswered(now, record);
         self.keep(result);
     }
 

@@ -2,13 +2,14 @@
 //! or one JSON object per line (NDJSON). docs/live.md describes both.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
-use crate::model::event::ConnectionView;
-use crate::model::event::Event;
+use crate::model::connection_record::ConnectionRecord;
+use crate::model::event::{ConnectionView, Event};
 use crate::model::state::{Side, TcpState};
 use crate::model::summary::Summary;
 use crate::model::time::Timestamp;
-use crate::model::units::{JsonTime, Millis};
+use crate::model::units::{JsonTime, Millis, Seconds};
 
 /// Which lines to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -362,6 +363,39 @@ impl<W: Write> EventPrinter<W> {
             s.rst.from_server,
             s.time_wait.client,
             s.time_wait.server
+        );
+        self.line(now, &text)
+    }
+
+    /// A connection let go of with its SYN never answered.
+    pub fn unanswered(&mut self, now: Timestamp, r: &ConnectionRecord) -> io::Result<()> {
+        let h = &r.handshake;
+        let span = match (h.first_syn, h.last_syn) {
+            (Some(a), Some(b)) => b.saturating_since(a),
+            _ => Duration::ZERO,
+        };
+        let silent = now.saturating_since(r.last_seen);
+        if self.opts.json {
+            let v = serde_json::json!({
+                "ts": serde_json::to_value(JsonTime(now)).unwrap_or_default(),
+                "event": "syn_unanswered",
+                "conn": r.id,
+                "client": r.client.to_string(),
+                "server": r.server.to_string(),
+                "syns": h.syn_count,
+                "silent_s": serde_json::to_value(Seconds(silent)).unwrap_or_default(),
+            });
+            return self.json_line(&v);
+        }
+        let syns = if h.syn_count == 1 { "SYN" } else { "SYNs" };
+        let text = format!(
+            "#{} {} > {}: SYN unanswered: {} {syns} over {:.3} s, no answer; let go of after {:.0} s of silence",
+            r.id,
+            r.client,
+            r.server,
+            h.syn_count,
+            span.as_secs_f64(),
+            silent.as_secs_f64()
         );
         self.line(now, &text)
     }
