@@ -159,6 +159,7 @@ impl Endpoint {
         let k = &self.keepalive;
         w.count(k.probes);
         w.count(k.acks);
+        w.count(k.unanswered_in_a_row);
         w.opt_time(k.first_probe);
         w.opt_time(k.last_probe);
         w.opt_duration(k.idle_before_first);
@@ -195,6 +196,7 @@ impl Endpoint {
             keepalive: KeepaliveStats {
                 probes: r.count(),
                 acks: r.count(),
+                unanswered_in_a_row: r.count(),
                 first_probe: r.opt_time(),
                 last_probe: r.opt_time(),
                 idle_before_first: r.opt_duration(),

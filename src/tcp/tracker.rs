@@ -36,6 +36,9 @@ pub struct KeepaliveStats {
     pub probes: u64,
     /// Probes the peer answered with an ACK.
     pub acks: u64,
+    /// Probes sent since the peer last sent anything: a live run takes the peer for dead
+    /// at `PEER_DEAD_AFTER_PROBES` of them.
+    pub unanswered_in_a_row: u64,
     pub first_probe: Option<Timestamp>,
     pub last_probe: Option<Timestamp>,
     /// Idle time of the connection before the first probe.
@@ -418,7 +421,9 @@ impl TcpTracker {
             1 => false,
             _ => true,
         };
-        if !plain || seg.seq != next || me.packets == 0 {
+        // A segment that answers the peer's keep-alive probes takes the general path,
+        // which counts the answer.
+        if !plain || seg.seq != next || me.packets == 0 || peer.keepalive.unanswered_in_a_row != 0 {
             return false;
         }
         me.count_sent(seg, wire_len, at);
@@ -454,6 +459,8 @@ impl TcpTracker {
         let first_segment = me.packets == 0;
         let (prev_window, prev_ack) = (me.window, me.last_ack);
         me.count_sent(seg, wire_len, at);
+        // Anything this side sends shows it alive: the peer's probes so far are answered.
+        peer.keepalive.unanswered_in_a_row = 0;
         me.syns += u64::from(flags.syn());
         me.fins += u64::from(flags.fin());
         me.rsts += u64::from(flags.rst());
@@ -486,6 +493,7 @@ impl TcpTracker {
                 keepalive = true;
                 let ka = &mut me.keepalive;
                 ka.probes += 1;
+                ka.unanswered_in_a_row += 1;
                 match ka.last_probe {
                     Some(prev) => {
                         if let (true, Some(d)) =
@@ -940,8 +948,8 @@ impl TcpTracker {
         if !(synchronized(self.client.state) || synchronized(self.server.state)) {
             return Quiet::Opening;
         }
-        let unanswered = |e: &Endpoint| e.keepalive.unanswered();
-        if unanswered(&self.client).max(unanswered(&self.server)) >= PEER_DEAD_AFTER_PROBES {
+        let in_a_row = |e: &Endpoint| e.keepalive.unanswered_in_a_row;
+        if in_a_row(&self.client).max(in_a_row(&self.server)) >= PEER_DEAD_AFTER_PROBES {
             return Quiet::PeerDead;
         }
         Quiet::Synchronized
@@ -1605,6 +1613,38 @@ mod tests {
         let ka = &s.t.client.keepalive;
         assert_eq!((ka.probes, ka.acks, ka.unanswered()), (9, 0, 9));
         assert_eq!(s.t.close_kind(), CloseKind::Reset);
+    }
+
+    /// A live run takes the peer for dead at three probes in a row that nothing from the
+    /// peer followed (`Quiet::PeerDead`), not at three lost over the connection's life.
+    #[test]
+    fn a_peer_is_dead_after_three_probes_in_a_row_unanswered() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, P | A, 1, 1, 10);
+        s.send(Server, 1, A, 1, 11, 0);
+        for _ in 0..2 {
+            s.send(Client, 75_000, A, 10, 1, 0);
+        }
+        assert_eq!(s.t.quiet(), Quiet::Synchronized);
+        // The server speaks (data, not an answer to a probe): the run starts over.
+        s.send(Server, 1_000, P | A, 1, 11, 5);
+        assert_eq!(s.t.client.keepalive.unanswered_in_a_row, 0);
+        s.send(Client, 1, A, 11, 6, 0);
+        for n in 1..=3 {
+            s.send(Client, 75_000, A, 10, 6, 0);
+            let want = if n < 3 {
+                Quiet::Synchronized
+            } else {
+                Quiet::PeerDead
+            };
+            assert_eq!(s.t.quiet(), want, "{n} probes in a row");
+        }
+        let ka = &s.t.client.keepalive;
+        assert_eq!(
+            (ka.probes, ka.unanswered(), ka.unanswered_in_a_row),
+            (5, 5, 3)
+        );
     }
 
     #[test]
