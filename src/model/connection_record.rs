@@ -70,10 +70,11 @@ impl ConnectionRecord {
         self.handshake.syn_count > 0 || self.handshake.synack_count > 0
     }
 
-    /// Last SYN → completing ACK, when the handshake was seen.
+    /// The handshake RTT (`figures::handshake_rtt`) as printers show it: only for a
+    /// connection whose handshake was seen, as the JSON's `handshake` object.
     pub fn handshake_rtt(&self) -> Option<Duration> {
         self.handshake_seen()
-            .then(|| self.handshake.rtt())
+            .then(|| crate::model::figures::handshake_rtt(self))
             .flatten()
     }
 

@@ -126,8 +126,9 @@ fn per_direction(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> u64) -> PerDi
     }
 }
 
-/// Which sides end in TIME_WAIT: `client`, `server`, `both`, or none.
-pub fn time_wait_text(sides: (bool, bool)) -> Option<&'static str> {
+/// Which of (client, server) a fact holds for: `client`, `server`, `both`, or none (the
+/// schema's words for TIME_WAIT and for `Connection: close`).
+pub fn sides_text(sides: (bool, bool)) -> Option<&'static str> {
     match sides {
         (true, true) => Some("both"),
         (true, false) => Some("client"),
@@ -147,7 +148,7 @@ pub fn http_version_text(minor: u8) -> &'static str {
 
 /// Which side sent `Connection: close`: `client`, `server`, `both`, or none.
 pub fn connection_close_text(h: &HttpFacts) -> Option<&'static str> {
-    time_wait_text((h.close_by_client, h.close_by_server))
+    sides_text((h.close_by_client, h.close_by_server))
 }
 
 impl ConnectionReport {
@@ -167,7 +168,7 @@ impl ConnectionReport {
             synack_retransmits: h.synack_retransmits(),
             simultaneous_open: h.simultaneous_open,
         });
-        let time_wait = time_wait_text(r.time_wait);
+        let time_wait = sides_text(r.time_wait);
         let (kc, ks) = (&r.client_figures, &r.server_figures);
         ConnectionReport {
             id: r.id,

@@ -10,7 +10,7 @@ use crate::model::state::{CloseKind, Closer, Side};
 use crate::model::units::Millis;
 use crate::output::escape::escape_text;
 use crate::output::fit;
-use crate::output::json::time_wait_text;
+use crate::output::json::sides_text;
 use crate::output::table::app_label;
 
 /// ANSI SGR codes, used only when colors are on.
@@ -89,7 +89,7 @@ pub fn header_lines(l: &Ladder) -> Vec<String> {
         }
         (kind, ..) => kind.as_str().to_string(),
     };
-    if let Some(tw) = time_wait_text(c.time_wait) {
+    if let Some(tw) = sides_text(c.time_wait) {
         close.push_str(&format!("; TIME_WAIT: {tw}"));
     }
     if c.midstream {

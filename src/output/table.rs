@@ -14,7 +14,7 @@ use crate::model::summary::Distribution;
 use crate::model::units::Millis;
 use crate::output::escape::escape_bytes;
 use crate::output::fit;
-use crate::output::json::{connection_close_text, http_version_text, time_wait_text};
+use crate::output::json::{connection_close_text, http_version_text, sides_text};
 
 /// Which connections the table lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -616,7 +616,7 @@ impl Column {
                 _ => "-",
             }
             .to_string(),
-            Column::TimeWait => time_wait_text(c.time_wait).unwrap_or("-").to_string(),
+            Column::TimeWait => sides_text(c.time_wait).unwrap_or("-").to_string(),
             Column::States => format!("{} / {}", c.client_state.as_str(), c.server_state.as_str()),
             Column::App => app_label(&c.app),
         }
