@@ -62,6 +62,7 @@ impl ConnectionRecord {
             keepalive_interval: median(kc.intervals.iter().chain(&ks.intervals).copied()),
             anomalies,
             app: c.app.label(),
+            zeek: c.zeek_facts(),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::model::app_label::AppLabel;
 use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
+use crate::model::zeek::ZeekFacts;
 
 /// One endpoint's figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +63,8 @@ pub struct ConnectionRecord {
     pub anomalies: [u32; Anomaly::ALL.len()],
     /// What ran over it.
     pub app: AppLabel,
+    /// The connection as Zeek's conn.log sees it.
+    pub zeek: ZeekFacts,
 }
 
 impl ConnectionRecord {

@@ -15,3 +15,4 @@ pub mod state;
 pub mod summary;
 pub mod time;
 pub mod units;
+pub mod zeek;

@@ -7,6 +7,7 @@ use crate::model::app_label::AppLabel;
 use crate::model::connection_record::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
 use crate::model::state::{CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
+use crate::model::zeek::{ConnState, History, ZeekFacts, ZeekSide};
 use crate::store::codec::{Reader, Writer};
 use crate::store::tracker_form::{decode_anomalies, encode_anomalies};
 
@@ -121,6 +122,7 @@ impl ConnectionRecord {
         self.client_figures.encode(w);
         self.server_figures.encode(w);
         self.app.encode(w);
+        encode_zeek(&self.zeek, w);
     }
 
     fn decode(r: &mut Reader<'_>, id: u64, first_packet: u64, first_seen: Timestamp) -> Self {
@@ -149,9 +151,53 @@ impl ConnectionRecord {
             client_figures: SideFigures::decode(r),
             server_figures: SideFigures::decode(r),
             app: AppLabel::decode(r),
+            zeek: decode_zeek(r),
         };
         debug_assert_eq!(r.remaining(), 0, "a record decodes from its own encoding");
         record
+    }
+}
+
+/// Zeek's view: a group (state and flags), the history's letters, the counts.
+fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
+    w.group(1);
+    w.bits(z.conn_state as u32, 4);
+    w.flag(z.orig_is_client);
+    w.flag(z.history.truncated());
+    w.end();
+    let letters = z.history.as_str().as_bytes();
+    w.count(letters.len() as u64);
+    w.bytes(letters);
+    for side in [&z.orig, &z.resp] {
+        w.count(side.packets);
+        w.count(side.ip_bytes);
+        w.count(side.bytes);
+    }
+    w.count(z.missed_bytes);
+    w.duration(z.duration);
+}
+
+fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
+    r.group(1);
+    let conn_state = ConnState::ALL[(r.bits(4) as usize).min(ConnState::ALL.len() - 1)];
+    let orig_is_client = r.flag();
+    let truncated = r.flag();
+    let len = r.count() as usize;
+    let history = History::from_parts(r.take(len), truncated);
+    let mut side = || ZeekSide {
+        packets: r.count(),
+        ip_bytes: r.count(),
+        bytes: r.count(),
+    };
+    let (orig, resp) = (side(), side());
+    ZeekFacts {
+        orig_is_client,
+        conn_state,
+        history,
+        orig,
+        resp,
+        missed_bytes: r.count(),
+        duration: r.duration(),
     }
 }
 

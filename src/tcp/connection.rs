@@ -56,6 +56,24 @@ impl Connection {
         }
     }
 
+    /// Zeek's view of it (`crate::model::zeek`). Until the Zeek observer is in, the
+    /// originator is the client and the counts are synack's.
+    pub fn zeek_facts(&self) -> crate::model::zeek::ZeekFacts {
+        use crate::model::zeek::{ZeekFacts, ZeekSide};
+        let side = |e: &crate::tcp::tracker::Endpoint| ZeekSide {
+            packets: e.packets,
+            ip_bytes: 0,
+            bytes: e.payload_bytes,
+        };
+        ZeekFacts {
+            orig_is_client: true,
+            orig: side(&self.tcp.client),
+            resp: side(&self.tcp.server),
+            duration: self.duration(),
+            ..ZeekFacts::default()
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         self.last_seen.saturating_since(self.first_seen)
     }
