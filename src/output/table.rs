@@ -11,7 +11,7 @@ use crate::model::figures;
 use crate::model::report::Report;
 use crate::model::state::CloseKind;
 use crate::model::summary::Distribution;
-use crate::model::units::Millis;
+use crate::model::units::{push_3_decimals, push_decimal, Millis};
 use crate::output::escape::escape_bytes;
 use crate::output::fit;
 use crate::output::json::{connection_close_text, http_version_text, sides_text};
@@ -584,83 +584,51 @@ impl Column {
     /// This column's text for one connection, into `out` (cleared first); `addr_max`
     /// shortens long IPv6 addresses.
     fn cell_into(self, out: &mut String, c: &ConnectionRecord, addr_max: usize) {
-        use std::fmt::Write as _;
         out.clear();
         let (client, server) = (&c.client_figures, &c.server_figures);
-        // Writing to a String cannot fail.
-        let _ = match self {
-            Column::Id => write!(out, "{}", c.id),
-            Column::Client => write_addr(out, &c.client, addr_max),
-            Column::Server => write_addr(out, &c.server, addr_max),
+        let ms = |out: &mut String, d: Option<std::time::Duration>| match d {
+            Some(d) => push_3_decimals(out, d, false),
+            None => out.push('-'),
+        };
+        match self {
+            Column::Id => push_decimal(out, c.id, 1),
+            Column::Client => fit::push_short_addr(out, &c.client, addr_max),
+            Column::Server => fit::push_short_addr(out, &c.server, addr_max),
             Column::Peers => {
-                let _ = write_addr(out, &c.client, addr_max);
+                fit::push_short_addr(out, &c.client, addr_max);
                 out.push_str(" → ");
-                write_addr(out, &c.server, addr_max)
+                fit::push_short_addr(out, &c.server, addr_max);
             }
-            Column::Packets => write!(out, "{}", client.packets + server.packets),
-            Column::PacketsCs => write!(out, "{}", client.packets),
-            Column::PacketsSc => write!(out, "{}", server.packets),
-            Column::Bytes => write!(out, "{}", client.bytes + server.bytes),
-            Column::BytesCs => write!(out, "{}", client.bytes),
-            Column::BytesSc => write!(out, "{}", server.bytes),
-            Column::FirstSeen => write!(out, "{}", c.first_seen.utc_string()),
-            Column::Duration => write!(out, "{:.3}", Millis(c.duration()).as_f64() / 1000.0),
-            Column::Rtt => write_opt_ms(out, c.handshake_rtt().map(Millis)),
-            Column::Connect => write_opt_ms(out, figures::connect_time(c).map(Millis)),
-            Column::SynRetransmits => write!(out, "{}", figures::syn_retransmits(c)),
-            Column::Retransmissions => write!(out, "{}", figures::retransmissions(c)),
+            Column::Packets => push_decimal(out, client.packets + server.packets, 1),
+            Column::PacketsCs => push_decimal(out, client.packets, 1),
+            Column::PacketsSc => push_decimal(out, server.packets, 1),
+            Column::Bytes => push_decimal(out, client.bytes + server.bytes, 1),
+            Column::BytesCs => push_decimal(out, client.bytes, 1),
+            Column::BytesSc => push_decimal(out, server.bytes, 1),
+            Column::FirstSeen => c.first_seen.push_utc(out),
+            Column::Duration => push_3_decimals(out, c.duration(), true),
+            Column::Rtt => ms(out, c.handshake_rtt()),
+            Column::Connect => ms(out, figures::connect_time(c)),
+            Column::SynRetransmits => push_decimal(out, figures::syn_retransmits(c), 1),
+            Column::Retransmissions => push_decimal(out, figures::retransmissions(c), 1),
             Column::Close => {
                 out.push_str(c.close.as_str());
                 if c.midstream {
                     out.push_str(" (mid-stream)");
                 }
-                Ok(())
             }
-            Column::By => {
-                out.push_str(match (c.close, c.reset, c.closer) {
-                    (CloseKind::Reset | CloseKind::Refused, Some(r), _) => r.by.as_str(),
-                    (_, _, Some(b)) => b.as_str(),
-                    _ => "-",
-                });
-                Ok(())
+            Column::By => out.push_str(match (c.close, c.reset, c.closer) {
+                (CloseKind::Reset | CloseKind::Refused, Some(r), _) => r.by.as_str(),
+                (_, _, Some(b)) => b.as_str(),
+                _ => "-",
+            }),
+            Column::TimeWait => out.push_str(sides_text(c.time_wait).unwrap_or("-")),
+            Column::States => {
+                out.push_str(c.client_state.as_str());
+                out.push_str(" / ");
+                out.push_str(c.server_state.as_str());
             }
-            Column::TimeWait => {
-                out.push_str(sides_text(c.time_wait).unwrap_or("-"));
-                Ok(())
-            }
-            Column::States => write!(
-                out,
-                "{} / {}",
-                c.client_state.as_str(),
-                c.server_state.as_str()
-            ),
-            Column::App => {
-                out.push_str(&app_label(&c.app));
-                Ok(())
-            }
-        };
-    }
-}
-
-/// An address as [`fit::short_addr`] gives it, without a copy for the common case.
-fn write_addr(out: &mut String, a: &std::net::SocketAddr, max: usize) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    match a {
-        std::net::SocketAddr::V4(_) => write!(out, "{a}"),
-        std::net::SocketAddr::V6(_) => {
-            out.push_str(&fit::short_addr(a, max));
-            Ok(())
-        }
-    }
-}
-
-fn write_opt_ms(out: &mut String, m: Option<Millis>) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    match m {
-        Some(m) => write!(out, "{:.3}", m.as_f64()),
-        None => {
-            out.push('-');
-            Ok(())
+            Column::App => out.push_str(&app_label(&c.app)),
         }
     }
 }
