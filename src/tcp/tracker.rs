@@ -391,10 +391,13 @@ impl TcpTracker {
             return (!seg.flags.ack() && !acks_our_syn && seg.seq == peer_ack)
                 .then_some(Anomaly::RstForUnacceptableAck);
         }
-        if !matches!(
-            receiver.state,
-            Established | FinWait1 | FinWait2 | CloseWait | Closing | LastAck
-        ) {
+        // Once reset, the connection has no window left to defend.
+        if self.reset.is_some()
+            || !matches!(
+                receiver.state,
+                Established | FinWait1 | FinWait2 | CloseWait | Closing | LastAck
+            )
+        {
             return None;
         }
         let rcv_nxt = receiver.last_ack?;
@@ -661,6 +664,11 @@ impl TcpTracker {
             // SYN: an active open (RFC 9293 §3.10.1).
             if sender == Side::Client {
                 self.handshake.syn_count += 1;
+                if self.handshake.first_syn.is_none() && self.handshake.synack.is_some() {
+                    // The SYN/ACK came first: the capture reordered them. (A capture that
+                    // begins at the SYN/ACK, and never shows the SYN, is no anomaly.)
+                    self.anomaly(Anomaly::HandshakeSynackBeforeSyn, emit);
+                }
             }
             if self.handshake.completed.is_none() {
                 // Wireshark measures the handshake from the most recent SYN, whichever
@@ -676,9 +684,6 @@ impl TcpTracker {
         if sender == Side::Server {
             if self.handshake.synack.is_none() {
                 self.handshake.synack = Some(at);
-                if self.handshake.first_syn.is_none() && !self.midstream {
-                    self.anomaly(Anomaly::HandshakeSynackBeforeSyn, emit);
-                }
             }
             self.handshake.synack_count += 1;
             if self.handshake.completed.is_none() {
@@ -1232,6 +1237,7 @@ mod tests {
         }));
         assert_eq!(s.t.close_kind(), CloseKind::Open);
         assert!(!s.t.midstream);
+        assert_eq!(anomaly_count(&s, Anomaly::HandshakeSynackBeforeSyn), 0);
     }
 
     #[test]
@@ -1528,7 +1534,6 @@ mod tests {
                 changed(Server, Closed, SynSent),
                 // Same sequence number as its SYN.
                 Event::Retransmission { by: Server },
-                Event::Anomaly(Anomaly::HandshakeSynackBeforeSyn),
                 changed(Server, SynSent, SynReceived),
                 // The SYN/ACK proves the client's SYN (`capture_starting_at_the_synack`).
                 changed(Client, Closed, SynSent),
@@ -1812,7 +1817,10 @@ mod tests {
         // The resent SYN, and nothing after: the RST's seq is not the client's.
         assert_eq!(s.t.client.retransmissions, 1);
         assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(101))));
-        assert_eq!(s.t.server.retransmissions, 0, "the SYN/ACK starts the server's space");
+        assert_eq!(
+            s.t.server.retransmissions, 0,
+            "the SYN/ACK starts the server's space"
+        );
         assert_eq!(s.t.server.base_seq, Some(Seq(S_ISN)));
     }
 
@@ -1925,9 +1933,20 @@ mod tests {
         assert!(s.t.handshake.completed.is_some());
         assert_eq!(s.t.close_kind(), CloseKind::Open);
         assert!(!s.t.midstream);
+        assert_eq!(anomaly_count(&s, Anomaly::HandshakeSynackBeforeSyn), 0);
         // A SYN/ACK alone is still an incomplete handshake.
         let mut alone = Script::new();
         alone.send(Server, 0, S | A, 0, 1, 0);
         assert_eq!(alone.t.close_kind(), CloseKind::HandshakeIncomplete);
+    }
+
+    #[test]
+    fn a_syn_after_its_synack_is_a_reordering() {
+        let mut s = Script::new();
+        s.send(Server, 0, S | A, 0, 1, 0);
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Client, 20, A, 1, 1, 0);
+        assert_eq!(anomaly_count(&s, Anomaly::HandshakeSynackBeforeSyn), 1);
+        assert_eq!(s.states(), (Established, Established));
     }
 }
