@@ -12,6 +12,7 @@
 # and its largest peak RSS (GNU time). On a shared or busy machine wall-clock ratios
 # wander: CALLGRIND=1 counts instructions (valgrind), one run each, on a smaller trace
 # (PACKETS=500000: under 64 MiB, so every command runs on one thread there).
+# SYNACK=path/to/synack measures that binary, unbuilt.
 # Targets: check <= 1.2 x report, report --all <= 2 x, ladder <= 2 x; each < 100 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,12 +28,14 @@ if [ -n "$CALLGRIND" ]; then
     command -v valgrind > /dev/null || { echo "bench: CALLGRIND=1 needs valgrind" >&2; exit 2; }
 fi
 
-cargo build --release --quiet --bin synack --example mktrace
+# SYNACK names the binary to measure (default: the release build, built first).
 target=${CARGO_TARGET_DIR:-target}
 bin=${SYNACK:-$target/release/synack}
+[ -n "${SYNACK:-}" ] || cargo build --release --quiet --bin synack
 mkdir -p "$BENCH_DIR"
 trace="$BENCH_DIR/trace-$PACKETS-snap96.pcap"
 if [ ! -s "$trace" ] || [ ! -s "$trace.truth.json" ]; then
+    cargo build --release --quiet --example mktrace
     echo "generating $trace ($PACKETS packets, snaplen 96)" >&2
     "$target/release/examples/mktrace" --packets "$PACKETS" --seed "$SEED" --snaplen 96 --out "$trace" >&2
 fi
