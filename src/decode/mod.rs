@@ -727,6 +727,69 @@ mod tests {
         assert_eq!(seg.seq_len(), 1);
     }
 
+    /// An 802.3 frame: the length field where the ethertype would be, then LLC.
+    fn llc_frame(llc: &[u8], ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        f.extend_from_slice(&((llc.len() + ip.len()) as u16).to_be_bytes());
+        f.extend_from_slice(llc);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    const SNAP_IPV4: [u8; 8] = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00];
+
+    #[test]
+    fn ethernet_802_3_llc_snap_carries_ip() {
+        let frame = tcp_frame(b"hello");
+        let ip = &frame[14..];
+        let snap = llc_frame(&SNAP_IPV4, ip);
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &snap, 0));
+        assert_eq!(seg.payload, b"hello");
+        assert_eq!(seg.tunnel, None);
+        // The bridge-tunnel OUI, and SAP 06 (IP directly).
+        let bridge = [0xaa, 0xaa, 0x03, 0, 0, 0xf8, 0x08, 0x00];
+        expect_tcp(decode(LinkType::ETHERNET, &llc_frame(&bridge, ip), 0));
+        expect_tcp(decode(LinkType::ETHERNET, &llc_frame(&[6, 6, 3], ip), 0));
+        // Spanning tree, and SNAP with Cisco's OUI (CDP): no IP.
+        for llc in [
+            &[0x42, 0x42, 0x03][..],
+            &[0xaa, 0xaa, 0x03, 0, 0, 0x0c, 0x20, 0],
+        ] {
+            assert!(matches!(
+                decode(LinkType::ETHERNET, &llc_frame(llc, ip), 0),
+                Decoded::NonIp
+            ));
+        }
+        // Cut inside LLC or SNAP: counted, never TCP.
+        let whole = llc_frame(&SNAP_IPV4, ip);
+        for len in 14..22 {
+            assert!(matches!(
+                decode(LinkType::ETHERNET, &whole[..len], 0),
+                Decoded::Undecodable(DecodeError::LinkHeaderCut)
+            ));
+        }
+    }
+
+    #[test]
+    fn fddi_llc_snap_carries_ip() {
+        let frame = tcp_frame(b"hello");
+        let mut fddi = vec![0x50];
+        fddi.extend_from_slice(&[0xaa; 12]);
+        fddi.extend_from_slice(&SNAP_IPV4);
+        fddi.extend_from_slice(&frame[14..]);
+        assert_eq!(
+            expect_tcp(decode(LinkType::FDDI, &fddi, 0)).payload,
+            b"hello"
+        );
+        // A MAC or SMT frame, and a header cut short.
+        fddi[0] = 0x41;
+        assert!(matches!(decode(LinkType::FDDI, &fddi, 0), Decoded::NonIp));
+        assert!(matches!(
+            decode(LinkType::FDDI, &fddi[..12], 0),
+            Decoded::Undecodable(DecodeError::LinkHeaderCut)
+        ));
+    }
+
     #[test]
     fn unknown_link_type() {
         assert!(matches!(

@@ -301,3 +301,367 @@ fn ayiya<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Option<Decoded<
         cut,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{decode, decode_without_fast_path, TcpSegment};
+    use super::*;
+    use crate::model::link::LinkType;
+    use etherparse::PacketBuilder;
+
+    /// An IPv4 TCP segment from 10.0.0.1:40000 to 10.0.0.2:80 with a 5-byte payload.
+    fn inner_v4() -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .syn()
+            .write(&mut out, b"hello")
+            .unwrap();
+        out
+    }
+
+    fn inner_v6() -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6(
+            [0x20, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .tcp(40000, 80, 1000, 65535)
+        .syn()
+        .write(&mut out, b"hello")
+        .unwrap();
+        out
+    }
+
+    fn ethernet_of(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        out.extend_from_slice(&ethertype.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// An IPv4 header (no options, checksum left 0: synack does not check it) around
+    /// `payload`.
+    fn ipv4_of(protocol: u8, payload: &[u8]) -> Vec<u8> {
+        let total = (20 + payload.len()) as u16;
+        let mut out = vec![0x45, 0];
+        out.extend_from_slice(&total.to_be_bytes());
+        out.extend_from_slice(&[0, 1, 0, 0, 64, protocol, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn ipv6_of(next: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x60, 0, 0, 0];
+        out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        out.extend_from_slice(&[next, 64]);
+        out.extend_from_slice(&[0xfd; 32]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn udp_of(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = src.to_be_bytes().to_vec();
+        out.extend_from_slice(&dst.to_be_bytes());
+        out.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    /// An Ethernet frame whose IPv4 packet carries `payload` as UDP to `dst`.
+    fn over_udp(dst: u16, payload: &[u8]) -> Vec<u8> {
+        ethernet_of(0x0800, &ipv4_of(17, &udp_of(50000, dst, payload)))
+    }
+
+    fn over_gre(gre: &[u8]) -> Vec<u8> {
+        ethernet_of(0x0800, &ipv4_of(47, gre))
+    }
+
+    /// Decodes `frame` both ways (with and without the fast path), which must agree.
+    fn decoded(frame: &[u8]) -> Decoded<'_> {
+        let d = decode(LinkType::ETHERNET, frame, 0);
+        let slow = decode_without_fast_path(LinkType::ETHERNET, frame, 0);
+        assert_eq!(format!("{d:?}"), format!("{slow:?}"));
+        d
+    }
+
+    fn inner_tcp(frame: &[u8], kind: Tunnel) -> TcpSegment<'_> {
+        match decoded(frame) {
+            Decoded::Tcp(seg) => {
+                assert_eq!(seg.tunnel, Some(kind), "{frame:02x?}");
+                assert_eq!(seg.dst_port, 80);
+                assert_eq!(seg.payload_len, 5);
+                assert_eq!(seg.payload, b"hello");
+                seg
+            }
+            other => panic!("expected TCP out of {kind:?}, got {other:?}"),
+        }
+    }
+
+    /// Every prefix of `frame` decodes without panicking, and none past the outer
+    /// headers is TCP (the inner header is what is cut).
+    fn every_cut_is_counted(frame: &[u8], outer: usize) {
+        for len in outer..frame.len() {
+            match decoded(&frame[..len]) {
+                Decoded::Tcp(seg) => assert!(
+                    len >= frame.len() - 5,
+                    "{len}: TCP from a frame cut before its payload: {seg:?}"
+                ),
+                Decoded::Undecodable(_) | Decoded::Udp | Decoded::OtherIp(_) | Decoded::NonIp => {}
+                other => panic!("{len}: {other:?}"),
+            }
+        }
+    }
+
+    const ETH_IP: usize = 14 + 20;
+
+    #[test]
+    fn gre_with_every_optional_field() {
+        for flags in [0x00u8, 0x80, 0x20, 0x10, 0xb0] {
+            let words = (flags.count_ones() * 4) as usize;
+            let mut gre = vec![flags, 0, 0x08, 0x00];
+            gre.extend(std::iter::repeat_n(0u8, words));
+            let frame = over_gre(&cat(&[&gre, &inner_v4()]));
+            inner_tcp(&frame, Tunnel::Gre);
+            every_cut_is_counted(&frame, ETH_IP);
+        }
+        // IPv6 inside; Ethernet inside (transparent bridging).
+        inner_tcp(
+            &over_gre(&cat(&[&[0, 0, 0x86, 0xdd], &inner_v6()])),
+            Tunnel::Gre,
+        );
+        let bridged = ethernet_of(0x0800, &inner_v4());
+        inner_tcp(
+            &over_gre(&cat(&[&[0, 0, 0x65, 0x58], &bridged])),
+            Tunnel::Gre,
+        );
+    }
+
+    #[test]
+    fn gre_not_followed_stays_gre() {
+        // Source routing (RFC 1701), version 2, an unknown protocol type.
+        for gre in [[0x40u8, 0, 0x08, 0x00], [0, 2, 0x08, 0x00]] {
+            let frame = over_gre(&cat(&[&gre, &inner_v4()]));
+            assert!(matches!(decoded(&frame), Decoded::OtherIp(47)));
+        }
+        let frame = over_gre(&cat(&[&[0, 0, 0x12, 0x34], &inner_v4()]));
+        assert!(matches!(decoded(&frame), Decoded::NonIp));
+        assert!(matches!(
+            decoded(&over_gre(&[0, 0])),
+            Decoded::Undecodable(DecodeError::BadTunnelHeader)
+        ));
+    }
+
+    #[test]
+    fn erspan_types() {
+        let mirrored = ethernet_of(0x0800, &inner_v4());
+        // Type I: no GRE sequence number, no ERSPAN header.
+        let one = over_gre(&cat(&[&[0, 0, 0x88, 0xbe], &mirrored]));
+        inner_tcp(&one, Tunnel::Erspan);
+        // Type II: sequence number, 8-byte header of version 1.
+        let two_hdr = [0x10, 0x01, 0, 0x05, 0, 0, 0, 0];
+        let two = over_gre(&cat(&[
+            &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 7],
+            &two_hdr,
+            &mirrored,
+        ]));
+        inner_tcp(&two, Tunnel::Erspan);
+        every_cut_is_counted(&two, ETH_IP);
+        // Type III, with and without the platform-specific subheader.
+        let mut three_hdr = [0x20, 0x01, 0, 0x05, 0, 0, 0, 0, 0, 0, 0, 0];
+        let three = over_gre(&cat(&[
+            &[0x10, 0, 0x22, 0xeb, 0, 0, 0, 7],
+            &three_hdr,
+            &mirrored,
+        ]));
+        inner_tcp(&three, Tunnel::Erspan);
+        three_hdr[11] = 1;
+        let platform = [0u8; 8];
+        let three_o = over_gre(&cat(&[
+            &[0x10, 0, 0x22, 0xeb, 0, 0, 0, 7],
+            &three_hdr,
+            &platform,
+            &mirrored,
+        ]));
+        inner_tcp(&three_o, Tunnel::Erspan);
+        every_cut_is_counted(&three_o, ETH_IP);
+        // A type II header of the wrong version is invalid.
+        let bad = over_gre(&cat(&[
+            &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 7],
+            &[0x20; 8],
+            &mirrored,
+        ]));
+        assert!(matches!(
+            decoded(&bad),
+            Decoded::Undecodable(DecodeError::BadTunnelHeader)
+        ));
+    }
+
+    #[test]
+    fn pptp_enhanced_gre() {
+        // Key present, sequence number present, acknowledgment present.
+        let gre = [0x30, 0x81, 0x88, 0x0b, 0, 45, 0, 1, 0, 0, 0, 3, 0, 0, 0, 2];
+        for ppp in [&[0xff, 0x03, 0x00, 0x21][..], &[0x00, 0x21], &[0x21]] {
+            let frame = over_gre(&cat(&[&gre, ppp, &inner_v4()]));
+            inner_tcp(&frame, Tunnel::Gre);
+            every_cut_is_counted(&frame, ETH_IP);
+        }
+        // LCP is not IP.
+        let lcp = over_gre(&cat(&[&gre, &[0xc0, 0x21, 1, 1, 0, 4]]));
+        assert!(matches!(decoded(&lcp), Decoded::NonIp));
+    }
+
+    #[test]
+    fn gre_over_udp() {
+        let frame = over_udp(4754, &cat(&[&[0, 0, 0x08, 0x00], &inner_v4()]));
+        inner_tcp(&frame, Tunnel::Gre);
+    }
+
+    #[test]
+    fn vxlan() {
+        let bridged = ethernet_of(0x0800, &inner_v4());
+        let frame = over_udp(4789, &cat(&[&[0x08, 0, 0, 0, 0, 0, 0x2a, 0], &bridged]));
+        inner_tcp(&frame, Tunnel::Vxlan);
+        every_cut_is_counted(&frame, ETH_IP + 8);
+        // Without the I flag it is not VXLAN.
+        let not = over_udp(4789, &cat(&[&[0, 0, 0, 0, 0, 0, 0x2a, 0], &bridged]));
+        assert!(matches!(decoded(&not), Decoded::Udp));
+    }
+
+    #[test]
+    fn geneve_with_options_and_ip_inside() {
+        let bridged = ethernet_of(0x0800, &inner_v4());
+        // Two words of options.
+        let hdr = [0x02, 0, 0x65, 0x58, 0, 0, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        let frame = over_udp(6081, &cat(&[&hdr, &bridged]));
+        inner_tcp(&frame, Tunnel::Geneve);
+        every_cut_is_counted(&frame, ETH_IP + 8);
+        let ip = over_udp(6081, &cat(&[&[0, 0, 0x86, 0xdd, 0, 0, 1, 0], &inner_v6()]));
+        inner_tcp(&ip, Tunnel::Geneve);
+        // Version 1 does not exist.
+        let v1 = over_udp(6081, &cat(&[&[0x40, 0, 0x65, 0x58, 0, 0, 1, 0], &bridged]));
+        assert!(matches!(decoded(&v1), Decoded::Udp));
+    }
+
+    #[test]
+    fn gtp_u_with_extension_headers() {
+        let plain = over_udp(2152, &cat(&[&[0x30, 0xff, 0, 45, 0, 0, 0, 1], &inner_v4()]));
+        inner_tcp(&plain, Tunnel::GtpU);
+        // E flag: sequence, N-PDU, next type 0x85 (PDU session container, one word),
+        // then none.
+        let ext = [
+            0x34, 0xff, 0, 53, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0x09, 0,
+        ];
+        let frame = over_udp(2152, &cat(&[&ext, &inner_v4()]));
+        inner_tcp(&frame, Tunnel::GtpU);
+        every_cut_is_counted(&frame, ETH_IP + 8);
+        // An extension header of length 0 would never end.
+        let zero = [
+            0x34, 0xff, 0, 53, 0, 0, 0, 1, 0, 0, 0, 0x85, 0, 0x10, 0x09, 0,
+        ];
+        let bad = over_udp(2152, &cat(&[&zero, &inner_v4()]));
+        assert!(matches!(
+            decoded(&bad),
+            Decoded::Undecodable(DecodeError::BadTunnelHeader)
+        ));
+        // An echo request is signalling: UDP.
+        let echo = over_udp(2152, &[0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0]);
+        assert!(matches!(decoded(&echo), Decoded::Udp));
+    }
+
+    #[test]
+    fn teredo_on_its_port_and_elsewhere() {
+        let origin = [0x00, 0x00, 0xff, 0xff, 0x3f, 0x57, 0xfd, 0xee];
+        let on_port = over_udp(3544, &cat(&[&origin, &inner_v6()]));
+        inner_tcp(&on_port, Tunnel::Teredo);
+        every_cut_is_counted(&on_port, ETH_IP + 8);
+        // Authentication indicator (no id, no value), nonce, confirmation, then origin.
+        let auth = [0x00, 0x01, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0];
+        inner_tcp(
+            &over_udp(3544, &cat(&[&auth, &origin, &inner_v6()])),
+            Tunnel::Teredo,
+        );
+        // A relay's port: the inner address is in 2001:0::/32 and the length is exact.
+        inner_tcp(&over_udp(40001, &inner_v6()), Tunnel::Teredo);
+        // Not Teredo's prefix, or a length that does not fit: UDP.
+        let mut other_prefix = inner_v6();
+        other_prefix[9] = 0x02;
+        assert!(matches!(
+            decoded(&over_udp(40001, &other_prefix)),
+            Decoded::Udp
+        ));
+        let mut padded = inner_v6();
+        padded.push(0);
+        assert!(matches!(decoded(&over_udp(40001, &padded)), Decoded::Udp));
+    }
+
+    #[test]
+    fn ayiya() {
+        // Identity 2^4 = 16 bytes, signature 5 words (SHA-1), forward, IPv6.
+        let mut hdr = vec![0x41, 0x52, 0x11, 41, 0, 0, 0, 0];
+        hdr.extend_from_slice(&[0; 16 + 20]);
+        let frame = over_udp(5072, &cat(&[&hdr, &inner_v6()]));
+        inner_tcp(&frame, Tunnel::Ayiya);
+        every_cut_is_counted(&frame, ETH_IP + 8);
+        // A heartbeat (operation 0) carries nothing.
+        hdr[2] = 0x10;
+        assert!(matches!(
+            decoded(&over_udp(5072, &cat(&[&hdr, &inner_v6()]))),
+            Decoded::Udp
+        ));
+    }
+
+    #[test]
+    fn ip_in_ip_every_way() {
+        inner_tcp(
+            &ethernet_of(0x0800, &ipv4_of(4, &inner_v4())),
+            Tunnel::IpInIp,
+        );
+        inner_tcp(
+            &ethernet_of(0x0800, &ipv4_of(41, &inner_v6())),
+            Tunnel::IpInIp,
+        );
+        inner_tcp(
+            &ethernet_of(0x86dd, &ipv6_of(4, &inner_v4())),
+            Tunnel::IpInIp,
+        );
+        inner_tcp(
+            &ethernet_of(0x86dd, &ipv6_of(41, &inner_v6())),
+            Tunnel::IpInIp,
+        );
+    }
+
+    #[test]
+    fn three_tunnels_deep_at_most() {
+        // IP-in-IP in VXLAN in GRE: the innermost tunnel names the segment.
+        let ipip = ipv4_of(4, &inner_v4());
+        let vx = udp_of(
+            1,
+            4789,
+            &cat(&[&[0x08, 0, 0, 0, 0, 0, 1, 0], &ethernet_of(0x0800, &ipip)]),
+        );
+        let three = over_gre(&cat(&[&[0, 0, 0x08, 0x00], &ipv4_of(17, &vx)]));
+        inner_tcp(&three, Tunnel::IpInIp);
+        // A fourth level is one too many.
+        let four = over_gre(&cat(&[&[0, 0, 0x08, 0x00], &ipv4_of(4, &ipv4_of(17, &vx))]));
+        assert!(matches!(
+            decoded(&four),
+            Decoded::Undecodable(DecodeError::TooManyEncapsulations)
+        ));
+        // A crafted IP-in-IP chain of any length ends at the limit.
+        let mut chain = inner_v4();
+        for _ in 0..200 {
+            chain = ipv4_of(4, &chain);
+        }
+        assert!(matches!(
+            decoded(&ethernet_of(0x0800, &chain)),
+            Decoded::Undecodable(DecodeError::TooManyEncapsulations)
+        ));
+    }
+}
