@@ -34,7 +34,21 @@ impl Tunnel {
         Tunnel::Ayiya,
     ];
 
-    /// The name reports print (and the JSON key, `tunnelled.NAME`).
+    /// The name as people write it, for the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tunnel::Gre => "GRE",
+            Tunnel::Erspan => "ERSPAN",
+            Tunnel::IpInIp => "IP-in-IP",
+            Tunnel::Vxlan => "VXLAN",
+            Tunnel::Geneve => "Geneve",
+            Tunnel::Teredo => "Teredo",
+            Tunnel::GtpU => "GTP-U",
+            Tunnel::Ayiya => "AYIYA",
+        }
+    }
+
+    /// The JSON key (`packets.tunnelled.NAME`).
     pub fn name(self) -> &'static str {
         match self {
             Tunnel::Gre => "gre",
