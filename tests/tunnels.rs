@@ -105,7 +105,10 @@ fn a_fourth_nested_tunnel_is_counted_undecodable() {
     );
     assert_eq!(tunnelled_total(p), 0);
     let warnings = json["warnings"].to_string();
-    assert!(warnings.contains("10 packet(s) could not be decoded"), "{warnings}");
+    assert!(
+        warnings.contains("10 packet(s) could not be decoded"),
+        "{warnings}"
+    );
     assert!(warnings.contains("tunnels nested too deep"), "{warnings}");
 }
 
