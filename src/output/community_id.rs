@@ -74,7 +74,17 @@ mod tests {
     /// The spec repository's baseline (baseline/baseline_deflt.json, seed 0, and
     /// baseline_seed1.json, seed 1): every vector of a protocol with ports or none; the
     /// ICMP and ICMPv6 ones need the type/code mapping synack does not use.
-    const VECTORS: &[(u8, &str, &str, Option<(u16, u16)>, &str, &str)] = &[
+    /// (protocol, source, destination, ports, ID with seed 0, ID with seed 1)
+    type Vector = (
+        u8,
+        &'static str,
+        &'static str,
+        Option<(u16, u16)>,
+        &'static str,
+        &'static str,
+    );
+
+    const VECTORS: &[Vector] = &[
         (
             6,
             "2001:470:e5bf:dead:4957:2174:e82c:4887",
