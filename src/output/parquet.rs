@@ -7,7 +7,6 @@
 //! `addr`, `string`, `enum` → UTF-8 string; `bool` → boolean; `set[string]` → list of
 //! strings. Names have `_` for `.` (`id_orig_h`, `synack_rtt`).
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -23,11 +22,27 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
 use crate::model::report::Report;
-use crate::output::records::{self, RecordOptions, Row, Value, ZeekType, COLUMNS};
+use crate::output::records::{self, Column, RecordOptions, Row, Value, ZeekType, COLUMNS};
 
 /// Records per row group: large enough for column statistics and compression to pay,
 /// small enough that a row group in the making stays a few MiB.
-pub const ROW_GROUP: usize = 65_536;
+pub const ROW_GROUP: usize = 32_768;
+
+/// Largest data or dictionary page, before compression.
+const PAGE_BYTES: usize = 64 << 10;
+
+/// Rows built before they are encoded: the builders stay small, and the row group grows
+/// encoded and compressed.
+const BATCH: usize = 8192;
+
+/// Whether a column is dictionary-encoded: text with few distinct values (states, names,
+/// addresses), not the per-connection ids.
+fn dictionary(c: &Column) -> bool {
+    matches!(
+        c.zeek_type,
+        ZeekType::String | ZeekType::Enum | ZeekType::Addr
+    ) && !matches!(c.name, "uid" | "community_id")
+}
 
 /// The Arrow type a Zeek type is written as.
 pub fn arrow_type(t: ZeekType) -> DataType {
@@ -65,43 +80,61 @@ fn write_inner<W: Write + Send>(
     opts: &RecordOptions,
 ) -> Result<(), ParquetError> {
     let schema = schema();
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP))
         .set_created_by(format!("synack {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        // A dictionary per column is kept whole until the row group ends (up to 1 MiB
+        // each): only for text with few distinct values, where it pays.
+        .set_dictionary_enabled(false)
+        .set_dictionary_page_size_limit(PAGE_BYTES)
+        // Each column buffers its page in the making uncompressed: with 60 columns,
+        // Parquet's default 1 MiB pages held about 20 MiB more at the peak.
+        .set_data_page_size_limit(PAGE_BYTES);
+    for c in COLUMNS.iter().filter(|c| dictionary(c)) {
+        props = props.set_column_dictionary_enabled(c.parquet_name().into(), true);
+    }
+    let props = props.build();
     let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
-    let mut columns: Vec<Builder> = COLUMNS.iter().map(|c| Builder::new(c.zeek_type)).collect();
-    let mut rows = 0;
-    let mut scratch = String::new();
-    for record in report.connections.records() {
-        let row = Row::new(&record, opts);
-        for (b, c) in columns.iter_mut().zip(COLUMNS) {
-            b.append((c.value)(&row), &mut scratch);
+    // Two stages on two cores (the report's workers are done by now): a helper makes
+    // the records into batches, this thread encodes and compresses them.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let schema = &schema;
+        scope.spawn(move || {
+            let mut columns: Vec<Builder> =
+                COLUMNS.iter().map(|c| Builder::new(c.zeek_type)).collect();
+            let mut scratch = String::new();
+            let mut rows = 0;
+            let send = |columns: &mut [Builder]| {
+                let arrays: Vec<ArrayRef> = columns.iter_mut().map(Builder::finish).collect();
+                tx.send(RecordBatch::try_new(schema.clone(), arrays))
+                    .is_ok()
+            };
+            for record in report.connections.records() {
+                let row = Row::new(&record, opts);
+                for (b, c) in columns.iter_mut().zip(COLUMNS) {
+                    b.append((c.value)(&row), &mut scratch);
+                }
+                rows += 1;
+                if rows == BATCH {
+                    if !send(&mut columns) {
+                        return; // the writer stopped (an error)
+                    }
+                    rows = 0;
+                }
+            }
+            if rows > 0 {
+                send(&mut columns);
+            }
+        });
+        for batch in rx {
+            writer.write(&batch?)?;
         }
-        rows += 1;
-        if rows == ROW_GROUP {
-            write_batch(&mut writer, &schema, &mut columns)?;
-            rows = 0;
-        }
-    }
-    if rows > 0 {
-        write_batch(&mut writer, &schema, &mut columns)?;
-    }
+        Ok::<(), ParquetError>(())
+    })?;
     writer.close()?;
     Ok(())
-}
-
-/// One row group: the builders' rows as a batch, written and flushed.
-fn write_batch<W: Write + Send>(
-    writer: &mut ArrowWriter<W>,
-    schema: &SchemaRef,
-    columns: &mut [Builder],
-) -> Result<(), ParquetError> {
-    let arrays: Vec<ArrayRef> = columns.iter_mut().map(Builder::finish).collect();
-    let batch = RecordBatch::try_new(schema.clone(), arrays)?;
-    writer.write(&batch)?;
-    writer.flush()
 }
 
 /// Keeps an I/O error's kind (a closed pipe must stay recognisable as one).
@@ -158,8 +191,11 @@ impl Builder {
                 b.append_value(&*scratch)
             }
             (Builder::Text(b), Value::Addr(a)) => {
-                scratch.clear();
-                let _ = write!(scratch, "{a}");
+                let mut text = std::mem::take(scratch).into_bytes();
+                text.clear();
+                records::push_addr(&mut text, a);
+                // push_addr writes ASCII only.
+                *scratch = String::from_utf8(text).unwrap_or_default();
                 b.append_value(&*scratch)
             }
             (Builder::Int32(b), Value::Port(p)) => b.append_value(i32::from(p)),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::model::app_label::AppKind;
 use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::figures;
+use crate::model::report::Report;
 use crate::model::state::{Closer, Side, TcpState};
 use crate::model::time::Timestamp;
 use crate::output::community_id::{self, community_id};
@@ -250,26 +251,61 @@ impl<'a> Row<'a> {
 /// Zeek's uid shape (`C` and base62 of 96 bits) from a hash of what identifies the
 /// connection in any capture: its endpoints and the time of its first packet. The same
 /// connection gets the same uid however the capture is read (threads, filters, other
-/// files beside it); a 4-tuple reused later starts at another time.
+/// files beside it); a 4-tuple reused later starts at another time. The hash is fixed
+/// (no random keys), so a uid never changes between runs or versions of synack.
 fn uid(orig: SocketAddr, resp: SocketAddr, first: Timestamp) -> String {
-    let mut h = sha1_smol::Sha1::new();
-    h.update(b"synack uid 1");
-    for a in [orig, resp] {
-        match a.ip() {
-            IpAddr::V4(v4) => h.update(&v4.octets()),
-            IpAddr::V6(v6) => h.update(&v6.octets()),
-        }
-        h.update(&a.port().to_be_bytes());
+    let words = [
+        ip_bits(orig.ip()) as u64,
+        (ip_bits(orig.ip()) >> 64) as u64,
+        ip_bits(resp.ip()) as u64,
+        (ip_bits(resp.ip()) >> 64) as u64,
+        u64::from(orig.port()) << 16 | u64::from(resp.port()) | u64::from(orig.is_ipv6()) << 32,
+        first.as_nanos() as u64,
+    ];
+    let (mut hi, mut lo) = (0x243f_6a88_85a3_08d3_u64, 0x1319_8a2e_0370_7344_u64);
+    for w in words {
+        hi = fold(hi ^ w, 0xa409_3822_299f_31d0);
+        lo = fold(lo ^ w, 0x082e_fa98_ec4e_6c89);
     }
-    h.update(&first.as_nanos().to_be_bytes());
-    let d = h.digest().bytes();
-    let hi = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
-    let lo = u64::from(u32::from_be_bytes([d[8], d[9], d[10], d[11]]));
     let mut s = String::with_capacity(20);
     s.push('C');
-    base62(hi, &mut s);
-    base62(lo, &mut s);
+    base62(fold(hi, lo ^ 0x4528_21e6_38d0_1377), &mut s);
+    base62(fold(lo, hi ^ 0xbe54_66cf_34e9_0c6c) & 0xffff_ffff, &mut s);
     s
+}
+
+/// The folded multiply of wyhash and foldhash: 64×64 → 128 bits, halves xored.
+fn fold(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+fn ip_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// An address as text, IPv4 without `fmt` (a record has two, and `fmt` was a tenth of
+/// writing one).
+pub fn push_addr(out: &mut Vec<u8>, a: IpAddr) {
+    match a {
+        IpAddr::V4(v4) => {
+            let mut b = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(b.format(o).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// Least significant digit first, as Zeek's `uitoa_n` writes them.
@@ -420,6 +456,59 @@ pub fn utf8_text(bytes: &[u8], out: &mut String) {
             out.push_str(&format!("\\x{b:02x}"));
         }
     }
+}
+
+/// Records per block in `write_rows`.
+const BLOCK: usize = 2048;
+
+/// Writes every record as `line` spells it, in order. Records are made and spelled in
+/// blocks on two threads, this one and a helper taking every other block (the report's
+/// workers are done by then, so the second core is free), and written in order; at most
+/// three blocks exist at once.
+pub fn write_rows<W: std::io::Write>(
+    out: &mut W,
+    report: &Report,
+    opts: &RecordOptions,
+    line: impl Fn(&Row<'_>, &mut Vec<u8>) + Sync,
+) -> std::io::Result<()> {
+    let list = &report.connections;
+    let n = list.len();
+    let blocks = n.div_ceil(BLOCK);
+    let spell = |block: usize, buf: &mut Vec<u8>| {
+        buf.clear();
+        for i in block * BLOCK..((block + 1) * BLOCK).min(n) {
+            let record = list.record(i);
+            line(&Row::new(&record, opts), buf);
+        }
+    };
+    let mut own = Vec::with_capacity(BLOCK * 512);
+    if blocks < 2 {
+        spell(0, &mut own);
+        return out.write_all(&own);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+        let spell = &spell;
+        scope.spawn(move || {
+            for block in (1..blocks).step_by(2) {
+                let mut buf = Vec::with_capacity(BLOCK * 512);
+                spell(block, &mut buf);
+                if tx.send(buf).is_err() {
+                    return; // the writer stopped (an error)
+                }
+            }
+        });
+        for block in 0..blocks {
+            if block % 2 == 0 {
+                spell(block, &mut own);
+                out.write_all(&own)?;
+            } else {
+                let buf = rx.recv().map_err(std::io::Error::other)?;
+                out.write_all(&buf)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A time as Zeek's TSV writes it: seconds with six decimals (rounded to the

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::model::report::Report;
 use crate::model::time::Timestamp;
-use crate::output::records::{self, RecordOptions, Row, Value, COLUMNS};
+use crate::output::records::{self, RecordOptions, Value, COLUMNS};
 
 /// `--format zeek`: the header, one line per connection, `#close`.
 pub fn write_log<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
@@ -27,45 +27,46 @@ pub fn write_log<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -
     }
     head.push('\n');
     out.write_all(head.as_bytes())?;
-    let mut line = Vec::with_capacity(1024);
-    for record in report.connections.records() {
-        let row = Row::new(&record, opts);
-        line.clear();
+    records::write_rows(out, report, opts, |row, line| {
         for (i, c) in COLUMNS.iter().enumerate() {
             if i > 0 {
                 line.push(b'\t');
             }
-            tsv_value(&mut line, (c.value)(&row));
+            tsv_value(line, (c.value)(row));
         }
         line.push(b'\n');
-        out.write_all(&line)?;
-    }
+    })?;
     writeln!(out, "#close\t{}", zeek_date(close))
 }
 
 /// `--format zeek-json`: one object per connection and line.
 pub fn write_json<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
-    let mut line = Vec::with_capacity(2048);
-    for record in report.connections.records() {
-        let row = Row::new(&record, opts);
-        line.clear();
+    // Each key with its quotes and colon, made once.
+    let keys: Vec<Vec<u8>> = COLUMNS
+        .iter()
+        .map(|c| {
+            let mut k = Vec::new();
+            json_string(&mut k, c.name.as_bytes());
+            k.push(b':');
+            k
+        })
+        .collect();
+    records::write_rows(out, report, opts, |row, line| {
         line.push(b'{');
-        for c in COLUMNS {
-            let v = (c.value)(&row);
+        let start = line.len();
+        for (c, key) in COLUMNS.iter().zip(&keys) {
+            let v = (c.value)(row);
             if v == Value::Unset {
                 continue;
             }
-            if line.len() > 1 {
+            if line.len() > start {
                 line.push(b',');
             }
-            json_string(&mut line, c.name.as_bytes());
-            line.push(b':');
-            json_value(&mut line, v);
+            line.extend_from_slice(key);
+            json_value(line, v);
         }
         line.extend_from_slice(b"}\n");
-        out.write_all(&line)?;
-    }
-    Ok(())
+    })
 }
 
 /// `#open` and `#close`. Zeek writes the wall-clock times of opening and closing the log;
@@ -107,7 +108,12 @@ fn tsv_text(out: &mut Vec<u8>, text: &[u8]) {
         out.extend_from_slice(b"(empty)");
         return;
     }
+    let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'\\';
     let mark = text == b"-" || text == b"(empty)";
+    if !mark && text.iter().all(plain) {
+        out.extend_from_slice(text);
+        return;
+    }
     for (i, &b) in text.iter().enumerate() {
         if (0x20..0x7f).contains(&b) && b != b'\\' && !(mark && i == 0) {
             out.push(b);
@@ -128,8 +134,7 @@ fn hex_escape(out: &mut Vec<u8>, b: u8) {
 }
 
 fn write_addr(out: &mut Vec<u8>, a: IpAddr) {
-    // Vec<u8> is io::Write; writing to it cannot fail.
-    let _ = write!(out, "{a}");
+    records::push_addr(out, a);
 }
 
 fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
@@ -165,6 +170,11 @@ fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 fn json_escape(out: &mut Vec<u8>, s: &str) {
+    let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f;
+    if !s.bytes().any(needs) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
     for &b in s.as_bytes() {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
