@@ -32,18 +32,19 @@ pub fn community_id(
     } else {
         (a_bytes, b_bytes, pa, pb)
     };
-    let mut h = sha1_smol::Sha1::new();
-    h.update(&seed.to_be_bytes());
+    use sha1::Digest as _;
+    let mut h = sha1::Sha1::new();
+    h.update(seed.to_be_bytes());
     h.update(src);
     h.update(dst);
-    h.update(&[proto, 0]);
+    h.update([proto, 0]);
     if ports.is_some() {
-        h.update(&sp.to_be_bytes());
-        h.update(&dp.to_be_bytes());
+        h.update(sp.to_be_bytes());
+        h.update(dp.to_be_bytes());
     }
     let mut out = String::with_capacity(30);
     out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(h.digest().bytes(), &mut out);
+    base64::engine::general_purpose::STANDARD.encode_string(h.finalize(), &mut out);
     out
 }
 
