@@ -153,7 +153,7 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
 const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 
 /// Value names of options that take no number.
-const NOT_NUMERIC: [&str; 8] = [
+const NOT_NUMERIC: [&str; 9] = [
     "FILE",
     "BPF",
     "FORMAT",
@@ -162,6 +162,8 @@ const NOT_NUMERIC: [&str; 8] = [
     "IP[:PORT]",
     "COLOR",
     "NAMES",
+    // report --local-nets: networks (ADDRESS/LENGTH, comma-separated), parsed by LocalNets.
+    "NETS",
 ];
 
 fn synack(args: &[&str]) -> Out {
