@@ -71,6 +71,10 @@ pub struct Options {
     pub filter: Option<String>,
     /// Maximum segment lifetime; TIME_WAIT is 2·MSL.
     pub msl: Duration,
+    /// The Zeek view counts segments with a bad TCP checksum, as `zeek -C` does; by
+    /// default it leaves them out as Zeek does (`FlowTable::set_zeek_checksums`).
+    /// synack's own figures count every segment either way.
+    pub ignore_checksums: bool,
 }
 
 impl Default for Options {
@@ -78,6 +82,7 @@ impl Default for Options {
         Options {
             filter: None,
             msl: Duration::from_secs(60),
+            ignore_checksums: false,
         }
     }
 }
@@ -170,8 +175,10 @@ pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Analyzer {
     pub fn new(options: &Options) -> Self {
+        let mut flows = FlowTable::new(options.msl);
+        flows.set_zeek_checksums(!options.ignore_checksums);
         Analyzer {
-            flows: FlowTable::new(options.msl),
+            flows,
             packets: PacketCounts::default(),
             filter: options.filter.as_ref().map(|expr| Filter {
                 expr: expr.clone(),
@@ -330,7 +337,11 @@ impl Analyzer {
     /// Tracks connections on `workers` threads beside the reading one (offline reports:
     /// no events reach a sink, and no connection limit applies). Same report, sooner.
     pub fn share_out(&mut self, workers: usize) {
-        self.shards = Some(Shards::new(workers, self.flows.msl()));
+        self.shards = Some(Shards::new(
+            workers,
+            self.flows.msl(),
+            self.flows.zeek_checksums(),
+        ));
     }
 
     /// Has every input file passed through `wrap` before it is read.

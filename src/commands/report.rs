@@ -56,6 +56,10 @@ pub struct ReportArgs {
         value_parser = values::seconds,
     )]
     msl: Duration,
+    /// Zeek's view counts segments with a bad TCP checksum, as `zeek -C` does (by default
+    /// it leaves them out, as Zeek does; synack's own figures count them either way).
+    #[arg(short = 'C', long)]
+    ignore_checksums: bool,
     /// List every connection in the table.
     #[arg(long, conflicts_with_all = ["abnormal", "top"])]
     all: bool,
@@ -107,6 +111,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = Pipeline::new(Options {
         filter: inputs.filter,
         msl: args.msl,
+        ignore_checksums: args.ignore_checksums,
     });
     pipeline.check_filter()?;
     pipeline = match args.max_connections {

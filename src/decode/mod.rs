@@ -64,6 +64,15 @@ pub struct TcpSegment<'a> {
     pub options: &'a [u8],
     /// The captured part of the payload.
     pub payload: &'a [u8],
+    /// The IP header's total length field (IPv6: payload length + 40), as Zeek counts IP
+    /// bytes: zero when segmentation offload left it so.
+    pub ip_len: u32,
+    /// The IPv4 header checksum is right (always, for IPv6).
+    pub ip_checksum_ok: bool,
+    /// The one's-complement sum of the fixed 20-byte TCP header (checksum field included),
+    /// folded to 16 bits: with the options, the payload and the pseudo-header it verifies
+    /// the checksum (`TcpSegment::checksum_ok`) without keeping the header's bytes.
+    pub header_sum: u16,
 }
 
 impl TcpSegment<'_> {
@@ -83,6 +92,9 @@ impl TcpSegment<'_> {
             payload_len: 0,
             options: &[],
             payload: &[],
+            ip_len: 40,
+            ip_checksum_ok: true,
+            header_sum: 0,
         }
     }
 
@@ -101,6 +113,28 @@ impl TcpSegment<'_> {
         self.payload_len
             .wrapping_add(u32::from(self.flags.syn()))
             .wrapping_add(u32::from(self.flags.fin()))
+    }
+
+    /// Whether the TCP checksum is right, when the whole segment was captured (`None`:
+    /// cut by the snaplen, so it cannot be told, and Zeek takes it as good too). The
+    /// pseudo-header's length is the TCP length the IP header gives.
+    pub fn checksum_ok(&self) -> Option<bool> {
+        let options_len = usize::from(self.header_len).saturating_sub(20);
+        if self.options.len() < options_len
+            || (self.payload.len() as u64) < u64::from(self.payload_len)
+        {
+            return None;
+        }
+        let tcp_len = u64::from(self.header_len) + u64::from(self.payload_len);
+        let mut sum = u64::from(self.header_sum) + 6 + (tcp_len >> 16) + (tcp_len & 0xffff);
+        for ip in [self.src_ip, self.dst_ip] {
+            let bytes = ip.to_be_bytes();
+            // An IPv4 address is the low 32 bits of its mapped form.
+            sum = ones_sum(if self.v6 { &bytes } else { &bytes[12..] }, sum);
+        }
+        sum = ones_sum(&self.options[..options_len], sum);
+        sum = ones_sum(&self.payload[..self.payload_len as usize], sum);
+        Some(fold_sum(sum) == 0xffff)
     }
 
     /// The window-scale shift offered in a SYN's options, if captured.
@@ -179,6 +213,13 @@ const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MC: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const ETHERTYPE_TEB: u16 = 0x6558;
+/// Cisco FabricPath: 2 bytes (FTag, TTL) after the ethertype, then an Ethernet frame.
+const ETHERTYPE_FABRICPATH: u16 = 0x8903;
+/// Provider Backbone Bridging (IEEE 802.1ah): a 4-byte I-TAG, then the customer's
+/// Ethernet frame.
+const ETHERTYPE_PBB: u16 = 0x88e7;
+/// Cisco VN-Tag: 4 bytes of tag, then the next ethertype.
+const ETHERTYPE_VNTAG: u16 = 0x8926;
 
 /// Nesting limit for VLAN tags, MPLS labels and tunnels together.
 const MAX_DEPTH: u8 = 8;
@@ -299,6 +340,22 @@ fn ethertype_payload<const FAST: bool>(
             }
             Decoded::Undecodable(DecodeError::TooManyEncapsulations)
         }
+        ETHERTYPE_FABRICPATH | ETHERTYPE_PBB => {
+            let skip = if ethertype == ETHERTYPE_PBB { 4 } else { 2 };
+            match data.get(skip..) {
+                Some(inner) => ethernet::<FAST>(inner, depth + 1, cut),
+                None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+            }
+        }
+        ETHERTYPE_VNTAG => match data.get(4..6) {
+            Some(t) => ethertype_payload::<FAST>(
+                u16::from_be_bytes([t[0], t[1]]),
+                &data[6..],
+                depth + 1,
+                cut,
+            ),
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
         ETHERTYPE_PPPOE_SESSION => match data.get(6..8) {
             Some(p) => match u16::from_be_bytes([p[0], p[1]]) {
                 0x0021 | 0x0057 => ip_by_version::<FAST>(&data[8..], depth + 1, cut),
@@ -366,7 +423,8 @@ fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<
                 dst: ip_bits(ip.destination_addr()),
                 v6: matches!(ip, LaxIpSlice::Ipv6(_)),
             };
-            tcp(addrs, payload.payload, wire_len)
+            let ip_facts = (ip_total_len(&ip), ip_checksum_ok(&ip));
+            tcp(addrs, payload.payload, wire_len, ip_facts)
         }
         17 => Decoded::Udp,
         1 | 58 => Decoded::Icmp,
@@ -438,7 +496,11 @@ fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
             (total - header_len).min(payload.len() + cut as usize),
         )
     };
-    Some(tcp(addrs, payload, wire_len))
+    let ip_ok = match first >> 4 {
+        4 => fold_sum(ones_sum(&data[..header_len], 0)) == 0xffff,
+        _ => true,
+    };
+    Some(tcp(addrs, payload, wire_len, (total as u32, ip_ok)))
 }
 
 /// Length of the IP payload on the wire: what the IP length field claims, but never
@@ -464,6 +526,23 @@ fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8], cut: u32) -> usize 
         (total - header_len).min(on_wire)
     } else {
         on_wire
+    }
+}
+
+/// The IP header's total length field as Zeek counts IP bytes (IPv6: payload length +
+/// 40), zero included (segmentation offload leaves it zero, and Zeek counts no bytes).
+fn ip_total_len(ip: &LaxIpSlice<'_>) -> u32 {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => u32::from(v4.header().total_len()),
+        LaxIpSlice::Ipv6(v6) => 40 + u32::from(v6.header().payload_length()),
+    }
+}
+
+/// Whether an IPv4 header's checksum is right (IPv6 has none).
+fn ip_checksum_ok(ip: &LaxIpSlice<'_>) -> bool {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => fold_sum(ones_sum(v4.header().slice(), 0)) == 0xffff,
+        LaxIpSlice::Ipv6(_) => true,
     }
 }
 
@@ -501,7 +580,9 @@ struct IpPair {
 }
 
 #[inline(always)]
-fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
+/// `ip`: the IP header's total length field and whether its checksum is right.
+fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool)) -> Decoded<'_> {
+    let (ip_len, ip_checksum_ok) = ip;
     let Some(h) = bytes.get(..20) else {
         return Decoded::Undecodable(DecodeError::TcpHeaderCut);
     };
@@ -529,7 +610,40 @@ fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
         payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
         options: &bytes[20..options_end],
         payload: bytes.get(header_len..).unwrap_or(&[]),
+        ip_len,
+        ip_checksum_ok,
+        header_sum: fold_sum(ones_sum(h, 0)),
     })
+}
+
+/// Adds `bytes` as big-endian 16-bit words (an odd last byte padded with zero) to a
+/// one's-complement sum kept unfolded in 64 bits (RFC 1071).
+#[inline]
+pub fn ones_sum(bytes: &[u8], mut sum: u64) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let v = u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // Four 16-bit words at once: the high and low halves of each 32-bit word.
+        sum += (v >> 32) + (v & 0xffff_ffff);
+    }
+    let rest = words.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for p in &mut pairs {
+        sum += u64::from(u16::from_be_bytes([p[0], p[1]]));
+    }
+    if let [last] = pairs.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    sum
+}
+
+/// Folds an unfolded one's-complement sum to 16 bits.
+#[inline]
+pub fn fold_sum(mut sum: u64) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
 }
 
 #[cfg(test)]

@@ -158,13 +158,13 @@ impl ConnectionRecord {
     }
 }
 
-/// Zeek's view: a group (state and flags), the history's letters, the counts.
+/// Zeek's view: a group (state, flags and the counters' flags: 15 bits), then the
+/// history's letters and the counts.
 fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
-    w.group(1);
+    w.group(2);
     w.bits(z.conn_state as u32, 4);
     w.flag(z.orig_is_client);
     w.flag(z.history.truncated());
-    w.end();
     let letters = z.history.as_str().as_bytes();
     w.count(letters.len() as u64);
     w.bytes(letters);
@@ -174,11 +174,14 @@ fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
         w.count(side.bytes);
     }
     w.count(z.missed_bytes);
+    w.count(u64::from(z.earlier_rows));
+    w.end();
     w.duration(z.duration);
+    w.time(z.ts);
 }
 
 fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
-    r.group(1);
+    r.group(2);
     let conn_state = ConnState::ALL[(r.bits(4) as usize).min(ConnState::ALL.len() - 1)];
     let orig_is_client = r.flag();
     let truncated = r.flag();
@@ -190,14 +193,18 @@ fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
         bytes: r.count(),
     };
     let (orig, resp) = (side(), side());
+    let missed_bytes = r.count();
+    let earlier_rows = u32::try_from(r.count()).unwrap_or(u32::MAX);
     ZeekFacts {
         orig_is_client,
         conn_state,
         history,
         orig,
         resp,
-        missed_bytes: r.count(),
+        missed_bytes,
         duration: r.duration(),
+        ts: r.time(),
+        earlier_rows,
     }
 }
 
