@@ -85,7 +85,9 @@ struct Detached {
     ack: Seq,
     payload_len: u32,
     payload: (u32, u32),
-    options: (u32, u8),
+    /// Apart, not a tuple: a `(u32, u8)` pads to 8 bytes.
+    options_at: u32,
+    options_len: u8,
     flags: TcpFlags,
     window: u16,
     header_len: u16,
@@ -118,7 +120,8 @@ impl Detached {
             ip_checksum_ok: seg.ip_checksum_ok,
             payload_len: seg.payload_len,
             // TCP options are at most 40 bytes.
-            options: (from(seg.options) as u32, seg.options.len() as u8),
+            options_at: from(seg.options) as u32,
+            options_len: seg.options.len() as u8,
             payload: (from(seg.payload) as u32, seg.payload.len() as u32),
         }
     }
@@ -138,7 +141,7 @@ impl Detached {
             window: self.window,
             header_len: self.header_len,
             payload_len: self.payload_len,
-            options: part(self.options.0 as usize, usize::from(self.options.1)),
+            options: part(self.options_at as usize, usize::from(self.options_len)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
             ip_len: self.ip_len,
             header_sum: self.header_sum,

@@ -685,6 +685,28 @@ mod tests {
     }
 
     #[test]
+    fn checksums_and_ip_length_as_zeek_reads_them() {
+        let mut frame = tcp_frame(b"hello, checksum");
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame, 0));
+        assert_eq!(seg.ip_len, 20 + 24 + 15);
+        assert!(seg.ip_checksum_ok);
+        assert_eq!(seg.checksum_ok(), Some(true));
+        let general = expect_tcp(decode_without_fast_path(LinkType::ETHERNET, &frame, 0));
+        assert_eq!(general.checksum_ok(), Some(true));
+        // A payload byte changed: the TCP checksum is wrong, the IP header's still right.
+        *frame.last_mut().unwrap() ^= 0x20;
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame, 0));
+        assert_eq!(seg.checksum_ok(), Some(false));
+        assert!(seg.ip_checksum_ok);
+        // The TTL changed: the IP header's checksum is wrong.
+        frame[14 + 8] ^= 1;
+        assert!(!expect_tcp(decode(LinkType::ETHERNET, &frame, 0)).ip_checksum_ok);
+        // Cut by the snaplen: the checksum cannot be told.
+        let cut = expect_tcp(decode(LinkType::ETHERNET, &frame[..60], frame.len() as u32 - 60));
+        assert_eq!(cut.checksum_ok(), None);
+    }
+
+    #[test]
     fn snaplen_cut_options_still_decode_with_wire_length() {
         let frame = tcp_frame(&[7; 500]);
         // Cut inside the options: 14 + 20 + 20 + 2 bytes.

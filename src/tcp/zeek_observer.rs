@@ -1014,3 +1014,370 @@ fn swap_case(c: u8) -> u8 {
         c.to_ascii_uppercase()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::flags::TcpFlags;
+    use crate::model::seq::Seq;
+
+    const S: u16 = TcpFlags::SYN;
+    const A: u16 = TcpFlags::ACK;
+    const F: u16 = TcpFlags::FIN;
+    const R: u16 = TcpFlags::RST;
+    const C_ISN: u32 = 1000;
+    const S_ISN: u32 = 5000;
+
+    /// A connection between a client (10.0.0.2:40000) and a server (10.0.0.1:80), fed
+    /// segment by segment, a millisecond apart unless told.
+    struct Run {
+        z: ZeekObserver,
+        ms: i64,
+        client: &'static str,
+        server: &'static str,
+        verify: bool,
+    }
+
+    impl Run {
+        fn new() -> Run {
+            Run::between("10.0.0.2:40000", "10.0.0.1:80")
+        }
+
+        fn between(client: &'static str, server: &'static str) -> Run {
+            Run {
+                z: ZeekObserver::default(),
+                ms: 0,
+                client,
+                server,
+                verify: false,
+            }
+        }
+
+        fn seg(&self, from_client: bool, flags: u16, seq: u32, ack: u32, len: u32) -> TcpSegment<'static> {
+            let (src, dst) = if from_client {
+                (self.client, self.server)
+            } else {
+                (self.server, self.client)
+            };
+            TcpSegment {
+                seq: Seq(seq),
+                ack: Seq(ack),
+                flags: TcpFlags(flags),
+                window: 1000,
+                payload_len: len,
+                ip_len: 40 + len,
+                ..TcpSegment::between(src.parse().unwrap(), dst.parse().unwrap())
+            }
+        }
+
+        fn feed(&mut self, seg: TcpSegment<'_>) -> &mut Self {
+            self.ms += 1;
+            let at = Timestamp::from_nanos(self.ms * 1_000_000);
+            let from_client = seg.src().to_string() == self.client;
+            self.z.on_segment(from_client, &seg, at, self.verify);
+            self
+        }
+
+        fn c(&mut self, flags: u16, seq: u32, ack: u32, len: u32) -> &mut Self {
+            let seg = self.seg(true, flags, seq, ack, len);
+            self.feed(seg)
+        }
+
+        fn s(&mut self, flags: u16, seq: u32, ack: u32, len: u32) -> &mut Self {
+            let seg = self.seg(false, flags, seq, ack, len);
+            self.feed(seg)
+        }
+
+        /// After `secs` of silence.
+        fn wait(&mut self, secs: i64) -> &mut Self {
+            self.ms += secs * 1000;
+            self
+        }
+
+        fn handshake(&mut self) -> &mut Self {
+            self.c(S, C_ISN, 0, 0)
+                .s(S | A, S_ISN, C_ISN + 1, 0)
+                .c(A, C_ISN + 1, S_ISN + 1, 0)
+        }
+
+        fn state(&self) -> &'static str {
+            self.z.facts().conn_state.as_str()
+        }
+
+        fn history(&self) -> String {
+            self.z.facts().history.as_str().to_string()
+        }
+    }
+
+    #[test]
+    fn normal_close_is_sf_with_the_usual_history_and_counts() {
+        let mut r = Run::new();
+        r.handshake()
+            .c(A, C_ISN + 1, S_ISN + 1, 100)
+            .s(A, S_ISN + 1, C_ISN + 101, 300)
+            .c(F | A, C_ISN + 101, S_ISN + 301, 0)
+            .s(F | A, S_ISN + 301, C_ISN + 102, 0)
+            .c(A, C_ISN + 102, S_ISN + 302, 0);
+        let f = r.z.facts();
+        assert_eq!(r.state(), "SF");
+        // The server's first segment after the handshake carries data: no `a`.
+        assert_eq!(r.history(), "ShADdFf");
+        assert!(f.orig_is_client);
+        assert_eq!((f.orig.packets, f.orig.ip_bytes, f.orig.bytes), (5, 300, 100));
+        assert_eq!((f.resp.packets, f.resp.ip_bytes, f.resp.bytes), (3, 420, 300));
+        // The last ACK comes after both FINs: it is not productive.
+        assert_eq!(f.duration, std::time::Duration::from_millis(6));
+        assert_eq!(f.earlier_rows, 0);
+    }
+
+    #[test]
+    fn each_conn_state() {
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("S0", "S"));
+
+        let mut r = Run::new();
+        r.handshake();
+        assert_eq!((r.state(), r.history().as_str()), ("S1", "ShA"));
+
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0).s(R | A, 0, C_ISN + 1, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("REJ", "Sr"));
+
+        let mut r = Run::new();
+        r.handshake().c(F | A, C_ISN + 1, S_ISN + 1, 0);
+        assert_eq!(r.state(), "S2");
+
+        let mut r = Run::new();
+        r.handshake().s(F | A, S_ISN + 1, C_ISN + 1, 0);
+        assert_eq!(r.state(), "S3");
+
+        let mut r = Run::new();
+        r.handshake().c(R | A, C_ISN + 1, S_ISN + 1, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("RSTO", "ShAR"));
+
+        let mut r = Run::new();
+        r.handshake().s(R | A, S_ISN + 1, C_ISN + 1, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("RSTR", "ShAr"));
+
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0).c(R, C_ISN + 1, 0, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("RSTOS0", "SR"));
+
+        // Only the server seen: its SYN/ACK from port 80 makes it the responder.
+        let mut r = Run::new();
+        r.s(S | A, S_ISN, C_ISN + 1, 0).s(R, S_ISN + 1, 0, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("RSTRH", "^hr"));
+
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0).c(F, C_ISN + 1, 0, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("SH", "SF"));
+
+        let mut r = Run::new();
+        r.s(S | A, S_ISN, C_ISN + 1, 0).s(F | A, S_ISN + 1, C_ISN + 1, 0);
+        assert_eq!((r.state(), r.history().as_str()), ("SHR", "^hf"));
+
+        let mut r = Run::new();
+        r.c(A, C_ISN + 1, S_ISN + 1, 10).s(A, S_ISN + 1, C_ISN + 11, 20);
+        assert_eq!((r.state(), r.history().as_str()), ("OTH", "Dd"));
+    }
+
+    #[test]
+    fn a_d_i_q_are_written_once_per_direction() {
+        let mut r = Run::new();
+        r.handshake();
+        for i in 0..5 {
+            r.c(A, C_ISN + 1 + i * 10, S_ISN + 1, 10);
+            r.s(A, S_ISN + 1, C_ISN + 11 + i * 10, 0);
+        }
+        assert_eq!(r.history(), "ShADa");
+
+        let mut r = Run::new();
+        r.handshake()
+            .c(F | R | A, C_ISN + 1, S_ISN + 1, 0)
+            .c(F | R | A, C_ISN + 2, S_ISN + 1, 0);
+        assert_eq!(r.history(), "ShAI");
+        let mut r = Run::new();
+        r.c(S | F, C_ISN, 0, 0).c(S | F, C_ISN, 0, 0).s(S | R | A, S_ISN, C_ISN + 1, 0);
+        assert_eq!(r.history(), "Qq");
+    }
+
+    #[test]
+    fn f_h_r_s_repeat_only_on_a_new_sequence_number() {
+        // A retransmitted SYN/ACK is one h. A SYN/ACK with another ISN restarts the
+        // server's numbering (relative 0 again: no new h), unless the server reset, whose
+        // numbers Zeek no longer moves: then it is 401 past the last and written again.
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0)
+            .s(S | A, S_ISN, C_ISN + 1, 0)
+            .s(S | A, S_ISN, C_ISN + 1, 0)
+            .s(S | A, S_ISN + 99, C_ISN + 1, 0);
+        assert_eq!(r.history(), "Sh");
+        r.s(R, S_ISN + 100, 0, 0).s(S | A, S_ISN + 500, C_ISN + 1, 0);
+        assert_eq!(r.history(), "Shrh");
+        // The same SYN again is one S (a new ISN would be a new connection: `is_reuse`).
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0).c(S, C_ISN, 0, 0);
+        assert_eq!(r.history(), "S");
+        // A FIN retransmitted is one F; a FIN after more data is another.
+        let mut r = Run::new();
+        r.handshake()
+            .c(F | A, C_ISN + 1, S_ISN + 1, 0)
+            .c(F | A, C_ISN + 1, S_ISN + 1, 0)
+            .c(F | A, C_ISN + 1, S_ISN + 1, 5);
+        assert_eq!(r.history(), "ShAFF");
+        // Two RSTs at one sequence number are one R.
+        let mut r = Run::new();
+        r.handshake()
+            .s(R, S_ISN + 1, 0, 0)
+            .s(R, S_ISN + 1, 0, 0)
+            .s(R, S_ISN + 50, 0, 0);
+        assert_eq!(r.history(), "ShArr");
+    }
+
+    #[test]
+    fn c_g_t_w_are_logarithmic() {
+        // Retransmissions: the 1st, the 10th and the 100th write a letter.
+        let mut r = Run::new();
+        r.handshake().c(A, C_ISN + 1, S_ISN + 1, 10);
+        r.c(A, C_ISN + 1, S_ISN + 1, 10);
+        assert_eq!(r.history(), "ShADT");
+        for _ in 0..9 {
+            r.c(A, C_ISN + 1, S_ISN + 1, 10);
+        }
+        assert_eq!(r.history(), "ShADTT");
+        for _ in 0..90 {
+            r.c(A, C_ISN + 1, S_ISN + 1, 10);
+        }
+        assert_eq!(r.history(), "ShADTTT");
+        assert_eq!(r.z.facts().orig.bytes, 10, "retransmissions add no bytes");
+
+        // Zero windows from the server.
+        let mut r = Run::new();
+        r.handshake();
+        for _ in 0..10 {
+            let mut seg = r.seg(false, A, S_ISN + 1, C_ISN + 1, 0);
+            seg.window = 0;
+            r.feed(seg);
+        }
+        // The letters of a segment come before its window's.
+        assert_eq!(r.history(), "ShAaww");
+
+        // Bad checksums, when verified: left out of the state and the counts. (Not SYNs:
+        // one with a bad checksum never sets the ISN, so the next looks like a new ISN,
+        // which Zeek takes for a new connection.)
+        let mut r = Run::between("10.0.0.2:40000", "10.0.0.1:4000");
+        r.verify = true;
+        for _ in 0..10 {
+            let mut seg = r.seg(true, A, C_ISN, 1, 5);
+            seg.payload = b"hello";
+            seg.header_sum = 0x1234;
+            assert_eq!(seg.checksum_ok(), Some(false));
+            r.feed(seg);
+        }
+        let f = r.z.facts();
+        assert_eq!((f.history.as_str(), f.orig.packets), ("CC", 0));
+        assert_eq!(r.state(), "OTH");
+    }
+
+    #[test]
+    fn midstream_from_a_likely_server_port_is_flipped() {
+        let mut r = Run::new();
+        r.s(A, S_ISN + 1, C_ISN + 1, 100).c(A, C_ISN + 1, S_ISN + 101, 0);
+        let f = r.z.facts();
+        assert!(!f.orig_is_client == false, "the client is the originator");
+        assert_eq!(r.history(), "^dA");
+        assert_eq!((f.orig.packets, f.resp.packets), (1, 1));
+        assert_eq!(f.resp.bytes, 100);
+
+        // From neither likely port: the first sender is the originator.
+        let mut r = Run::between("10.0.0.2:40000", "10.0.0.1:4000");
+        r.s(A, S_ISN + 1, C_ISN + 1, 100);
+        assert!(!r.z.facts().orig_is_client);
+        assert_eq!(r.history(), "D");
+
+        // Both likely: a non-SYN is flipped towards the higher port only.
+        let mut r = Run::between("10.0.0.2:8080", "10.0.0.1:80");
+        r.s(A, S_ISN + 1, C_ISN + 1, 100);
+        assert!(r.z.facts().orig_is_client);
+        assert_eq!(r.history(), "^d");
+    }
+
+    #[test]
+    fn a_synack_first_is_flipped_when_the_other_side_answers() {
+        // 8000 and 1080 are both likely: the SYN/ACK alone is not flipped...
+        let mut r = Run::between("127.0.0.1:1080", "44.1.1.1:8000");
+        r.s(S | A, S_ISN, C_ISN + 1, 0);
+        assert_eq!(r.history(), "H");
+        assert!(!r.z.facts().orig_is_client);
+        // ...the client's ACK shows who is who, and Zeek logs it flipped from the start.
+        r.c(A, C_ISN + 1, S_ISN + 1, 0)
+            .c(A, C_ISN + 1, S_ISN + 1, 50)
+            .s(A, S_ISN + 1, C_ISN + 51, 0);
+        let f = r.z.facts();
+        assert!(f.orig_is_client);
+        assert_eq!(r.history(), "^hADa");
+        assert_eq!((f.orig.packets, f.resp.packets), (2, 2));
+        assert_eq!(f.orig.bytes, 50);
+    }
+
+    #[test]
+    fn a_synack_before_its_syn_flips_the_roles() {
+        let mut r = Run::between("10.0.0.2:40000", "10.0.0.1:4000");
+        r.s(S | A, S_ISN, C_ISN + 1, 0).c(S, C_ISN, 0, 0);
+        let f = r.z.facts();
+        assert!(f.orig_is_client);
+        assert_eq!(r.history(), "Hs^");
+    }
+
+    #[test]
+    fn zeek_timers_start_another_connection() {
+        // An unanswered SYN is let go of after 5 s: the data after it is another row.
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0).c(A, C_ISN + 1, S_ISN + 1, 10).wait(6).c(A, C_ISN + 11, S_ISN + 1, 10);
+        let f = r.z.facts();
+        assert_eq!(f.earlier_rows, 1);
+        assert_eq!((f.conn_state.as_str(), f.history.as_str()), ("OTH", "D"));
+        assert_eq!(f.orig.packets, 1);
+
+        // A closed connection goes 5 s after its close; a late segment is another row.
+        let mut r = Run::new();
+        r.handshake()
+            .c(F | A, C_ISN + 1, S_ISN + 1, 0)
+            .s(F | A, S_ISN + 1, C_ISN + 2, 0)
+            .wait(4)
+            .c(A, C_ISN + 2, S_ISN + 2, 0);
+        assert_eq!(r.z.facts().earlier_rows, 0);
+        r.wait(2).c(A, C_ISN + 2, S_ISN + 2, 0);
+        assert_eq!(r.z.facts().earlier_rows, 1);
+
+        // An established connection idle for 5 min is let go of; SSH's port keeps it 1 h.
+        let mut r = Run::new();
+        r.handshake().wait(301).c(A, C_ISN + 1, S_ISN + 1, 5);
+        assert_eq!(r.z.facts().earlier_rows, 1);
+        let mut r = Run::between("10.0.0.2:40000", "10.0.0.1:22");
+        r.handshake().wait(301).c(A, C_ISN + 1, S_ISN + 1, 5);
+        assert_eq!(r.z.facts().earlier_rows, 0);
+        assert_eq!(r.history(), "ShAD");
+    }
+
+    #[test]
+    fn a_syn_after_a_close_is_a_new_connection() {
+        let mut r = Run::new();
+        r.c(S, C_ISN, 0, 0).s(R | A, 0, C_ISN + 1, 0).c(S, C_ISN, 0, 0);
+        let f = r.z.facts();
+        assert_eq!(f.earlier_rows, 1);
+        assert_eq!((f.conn_state.as_str(), f.history.as_str()), ("S0", "S"));
+    }
+
+    #[test]
+    fn a_segment_whose_header_was_cut_counts_nowhere() {
+        let mut r = Run::new();
+        let mut seg = r.seg(true, S, C_ISN, 0, 0);
+        seg.header_len = 40;
+        r.feed(seg);
+        let f = r.z.facts();
+        assert_eq!((f.history.as_str(), f.orig.packets), ("", 0));
+        assert_eq!(f.conn_state.as_str(), "OTH");
+    }
+}
