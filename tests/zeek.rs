@@ -22,8 +22,110 @@ use synack::model::connection_record::ConnectionRecord;
 use synack::model::event::NoEvents;
 
 /// Differences that remain, each with its reason: (trace, Zeek's uid, field or `*` for
-/// every field of the row, reason). A uid names one row of zeek_conn.tsv.
-const EXCEPTIONS: &[(&str, &str, &str, &str)] = &[];
+/// every field of the row, reason). A uid names one row of zeek_conn.tsv. docs/records.md
+/// ("Held to Zeek") gives the same list.
+const EXCEPTIONS: &[(&str, &str, &str, &str)] = &[
+    // Tunnels synack does not open yet: Zeek logs the inner connection.
+    ("Teredo.pcap", "CNnMIj2QSd84NKf7U3", "*", TEREDO),
+    (
+        "teredo_bubble_with_payload.pcap",
+        "CP5puj4I8PtEU4qzYg",
+        "*",
+        TEREDO,
+    ),
+    (
+        "ayiya3.pcap",
+        "C37jN32gN3y3AZzyf6",
+        "*",
+        "IPv6 in AYIYA (UDP 5072)",
+    ),
+    (
+        "geneve-47101.pcap",
+        "ClEkJM2Vm5giqnMf4h",
+        "*",
+        "Geneve (UDP 6081)",
+    ),
+    (
+        "geneve-many-options.pcap",
+        "ClEkJM2Vm5giqnMf4h",
+        "*",
+        "Geneve (UDP 6081)",
+    ),
+    (
+        "gre-aruba-amsdu.pcap",
+        "ClEkJM2Vm5giqnMf4h",
+        "*",
+        "Aruba 802.11 A-MSDU in GRE",
+    ),
+    (
+        "gre-over-udp-4754.pcap",
+        "CmES5u32sYpV7JYN",
+        "*",
+        "GRE in UDP (4754)",
+    ),
+    (
+        "gtp1_gn_normal_incl_fragmentation.pcap",
+        "ClEkJM2Vm5giqnMf4h",
+        "*",
+        GTP,
+    ),
+    (
+        "gtp2_different_udp_port.pcap",
+        "ClEkJM2Vm5giqnMf4h",
+        "*",
+        GTP,
+    ),
+    ("gtp6_gtp_0x32.pcap", "ClEkJM2Vm5giqnMf4h", "*", GTP),
+    (
+        "vxlan-encapsulated-http.pcap",
+        "ClEkJM2Vm5giqnMf4h",
+        "*",
+        "VXLAN (UDP 4789)",
+    ),
+    // Zeek run bare (`-b`) without the script that makes the port a likely server port:
+    // no flip there, where synack's full list (Zeek's defaults) flips.
+    ("localhost-bad-chksum.pcap", "ClEkJM2Vm5giqnMf4h", "*", BARE),
+    (
+        "vntag_vlan_sandwich_clean.pcap",
+        "CHhAvVGS1DHFjwGM9",
+        "orientation",
+        BARE,
+    ),
+    (
+        "vntag_vlan_sandwich_clean.pcap",
+        "CHhAvVGS1DHFjwGM9",
+        "history",
+        BARE,
+    ),
+    // Content gaps (`g`/`G`) need Zeek's reassembler, which synack does not model.
+    ("cwd-navigation.pcap", "CHhAvVGS1DHFjwGM9", "history", GAPS),
+    (
+        "retransmit-fast009.pcap",
+        "CHhAvVGS1DHFjwGM9",
+        "history",
+        GAPS,
+    ),
+];
+
+const TEREDO: &str = "IPv6 in Teredo (UDP 3544)";
+const GTP: &str = "GTP-U";
+const BARE: &str = "bare-mode run: the port is no likely server port there";
+const GAPS: &str = "content gaps need Zeek's reassembler";
+
+/// Rows Zeek logs before the last on one 4-tuple where synack keeps one connection, by
+/// trace: Zeek let go of its connection (an unanswered SYN after 5 s, a closed or reset
+/// one 5 s after its close) and the next packet started another, or a SYN after a close
+/// started another where synack's connection goes on (tshark's rule: a SYN with a new
+/// ISN). synack's record carries Zeek's last row and counts these in `earlier_rows`.
+const SPLITS: &[(&str, usize)] = &[
+    // 1333 RSTs on one 4-tuple over a day: each is a Zeek connection of its own.
+    ("llc.pcap", 1332),
+    ("Teredo.pcap", 5),
+    ("localhost-bad-chksum.pcap", 1),
+    ("modbus-and-non-modbus-p502.pcap", 1),
+    ("pop3.pcap", 4),
+    ("ssh.client-side-half-duplex.pcap", 5),
+];
 
 /// The fields compared, in the order printed.
 const FIELDS: [&str; 11] = [
@@ -175,6 +277,7 @@ fn zeek_conn_log_rows_match() {
     // (file, uid, field) → (Zeek's value, synack's value)
     let mut differences: BTreeMap<(String, String, &str), (String, String)> = BTreeMap::new();
     let mut matched = BTreeMap::<&str, (usize, usize)>::new();
+    let mut splits = BTreeMap::<String, usize>::new();
     for (file, zrows) in &by_file {
         let path = &paths[*file];
         let finished = Pipeline::new(Options {
@@ -230,7 +333,12 @@ fn zeek_conn_log_rows_match() {
                         }
                     };
                     let tally = matched.entry(field).or_default();
-                    if &ours_v == theirs_v {
+                    if split {
+                        if field == "row" {
+                            *splits.entry(file.to_string()).or_default() += 1;
+                        }
+                        tally.1 += 1;
+                    } else if &ours_v == theirs_v {
                         tally.0 += 1;
                     } else {
                         tally.1 += 1;
@@ -243,14 +351,26 @@ fn zeek_conn_log_rows_match() {
             }
         }
     }
+    let split_total: usize = splits.values().sum();
     let mut summary = String::new();
     for field in FIELDS {
         let (ok, bad) = matched.get(field).copied().unwrap_or_default();
-        let _ = writeln!(summary, "{field:>14}: {ok} match, {bad} differ");
+        let _ = writeln!(
+            summary,
+            "{field:>14}: {ok} match, {} differ",
+            bad - split_total
+        );
     }
     eprintln!(
-        "Zeek rows compared ({} primary rows):\n{summary}",
+        "Zeek rows compared: {} primary rows, {split_total} of them earlier rows of a \
+         connection Zeek split (SPLITS); of the others:\n{summary}",
         rows.len()
+    );
+    let expected: BTreeMap<String, usize> =
+        SPLITS.iter().map(|(f, n)| (f.to_string(), *n)).collect();
+    assert_eq!(
+        splits, expected,
+        "earlier rows of split connections, by trace"
     );
     let excused = |file: &str, uid: &str, field: &str| {
         EXCEPTIONS

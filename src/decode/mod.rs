@@ -275,6 +275,15 @@ fn decode_with<const FAST: bool>(link_type: LinkType, data: &[u8], cut: u32) -> 
         LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version::<FAST>(data, 0, cut),
         LinkType::IPV4 | LinkType::IPV6 => ip_by_version::<FAST>(data, 0, cut),
         LinkType::NULL | LinkType::LOOP => bsd_loopback::<FAST>(link_type, data, cut),
+        // Frame control, destination and source (13 bytes), then 802.2 LLC with a SNAP
+        // header (AA AA 03, an OUI) whose last two bytes are the ethertype.
+        LinkType::FDDI => match data.get(13..21) {
+            Some([0xaa, 0xaa, 0x03, _, _, _, t0, t1]) => {
+                ethertype_payload::<FAST>(u16::from_be_bytes([*t0, *t1]), &data[21..], 0, cut)
+            }
+            Some(_) => Decoded::NonIp,
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
         LinkType::LINUX_SLL => match data.get(14..16) {
             Some(p) => {
                 ethertype_payload::<FAST>(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0, cut)
@@ -702,7 +711,11 @@ mod tests {
         frame[14 + 8] ^= 1;
         assert!(!expect_tcp(decode(LinkType::ETHERNET, &frame, 0)).ip_checksum_ok);
         // Cut by the snaplen: the checksum cannot be told.
-        let cut = expect_tcp(decode(LinkType::ETHERNET, &frame[..60], frame.len() as u32 - 60));
+        let cut = expect_tcp(decode(
+            LinkType::ETHERNET,
+            &frame[..60],
+            frame.len() as u32 - 60,
+        ));
         assert_eq!(cut.checksum_ok(), None);
     }
 

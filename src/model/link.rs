@@ -9,6 +9,7 @@ pub struct LinkType(pub u16);
 impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
+    pub const FDDI: LinkType = LinkType(10);
     /// DLT_RAW as most BSDs and Linux number it in files written long ago.
     pub const RAW_12: LinkType = LinkType(12);
     /// DLT_RAW on OpenBSD.
@@ -24,6 +25,7 @@ impl LinkType {
         match self {
             LinkType::NULL => "NULL (BSD loopback)",
             LinkType::ETHERNET => "EN10MB (Ethernet)",
+            LinkType::FDDI => "FDDI",
             LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "RAW (raw IP)",
             LinkType::LOOP => "LOOP (OpenBSD loopback)",
             LinkType::LINUX_SLL => "LINUX_SLL (Linux cooked)",

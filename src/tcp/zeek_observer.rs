@@ -1053,7 +1053,14 @@ mod tests {
             }
         }
 
-        fn seg(&self, from_client: bool, flags: u16, seq: u32, ack: u32, len: u32) -> TcpSegment<'static> {
+        fn seg(
+            &self,
+            from_client: bool,
+            flags: u16,
+            seq: u32,
+            ack: u32,
+            len: u32,
+        ) -> TcpSegment<'static> {
             let (src, dst) = if from_client {
                 (self.client, self.server)
             } else {
@@ -1123,8 +1130,14 @@ mod tests {
         // The server's first segment after the handshake carries data: no `a`.
         assert_eq!(r.history(), "ShADdFf");
         assert!(f.orig_is_client);
-        assert_eq!((f.orig.packets, f.orig.ip_bytes, f.orig.bytes), (5, 300, 100));
-        assert_eq!((f.resp.packets, f.resp.ip_bytes, f.resp.bytes), (3, 420, 300));
+        assert_eq!(
+            (f.orig.packets, f.orig.ip_bytes, f.orig.bytes),
+            (5, 300, 100)
+        );
+        assert_eq!(
+            (f.resp.packets, f.resp.ip_bytes, f.resp.bytes),
+            (3, 420, 300)
+        );
         // The last ACK comes after both FINs: it is not productive.
         assert_eq!(f.duration, std::time::Duration::from_millis(6));
         assert_eq!(f.earlier_rows, 0);
@@ -1174,11 +1187,13 @@ mod tests {
         assert_eq!((r.state(), r.history().as_str()), ("SH", "SF"));
 
         let mut r = Run::new();
-        r.s(S | A, S_ISN, C_ISN + 1, 0).s(F | A, S_ISN + 1, C_ISN + 1, 0);
+        r.s(S | A, S_ISN, C_ISN + 1, 0)
+            .s(F | A, S_ISN + 1, C_ISN + 1, 0);
         assert_eq!((r.state(), r.history().as_str()), ("SHR", "^hf"));
 
         let mut r = Run::new();
-        r.c(A, C_ISN + 1, S_ISN + 1, 10).s(A, S_ISN + 1, C_ISN + 11, 20);
+        r.c(A, C_ISN + 1, S_ISN + 1, 10)
+            .s(A, S_ISN + 1, C_ISN + 11, 20);
         assert_eq!((r.state(), r.history().as_str()), ("OTH", "Dd"));
     }
 
@@ -1198,7 +1213,9 @@ mod tests {
             .c(F | R | A, C_ISN + 2, S_ISN + 1, 0);
         assert_eq!(r.history(), "ShAI");
         let mut r = Run::new();
-        r.c(S | F, C_ISN, 0, 0).c(S | F, C_ISN, 0, 0).s(S | R | A, S_ISN, C_ISN + 1, 0);
+        r.c(S | F, C_ISN, 0, 0)
+            .c(S | F, C_ISN, 0, 0)
+            .s(S | R | A, S_ISN, C_ISN + 1, 0);
         assert_eq!(r.history(), "Qq");
     }
 
@@ -1213,7 +1230,8 @@ mod tests {
             .s(S | A, S_ISN, C_ISN + 1, 0)
             .s(S | A, S_ISN + 99, C_ISN + 1, 0);
         assert_eq!(r.history(), "Sh");
-        r.s(R, S_ISN + 100, 0, 0).s(S | A, S_ISN + 500, C_ISN + 1, 0);
+        r.s(R, S_ISN + 100, 0, 0)
+            .s(S | A, S_ISN + 500, C_ISN + 1, 0);
         assert_eq!(r.history(), "Shrh");
         // The same SYN again is one S (a new ISN would be a new connection: `is_reuse`).
         let mut r = Run::new();
@@ -1283,7 +1301,8 @@ mod tests {
     #[test]
     fn midstream_from_a_likely_server_port_is_flipped() {
         let mut r = Run::new();
-        r.s(A, S_ISN + 1, C_ISN + 1, 100).c(A, C_ISN + 1, S_ISN + 101, 0);
+        r.s(A, S_ISN + 1, C_ISN + 1, 100)
+            .c(A, C_ISN + 1, S_ISN + 101, 0);
         let f = r.z.facts();
         assert!(!f.orig_is_client == false, "the client is the originator");
         assert_eq!(r.history(), "^dA");
@@ -1334,7 +1353,10 @@ mod tests {
     fn zeek_timers_start_another_connection() {
         // An unanswered SYN is let go of after 5 s: the data after it is another row.
         let mut r = Run::new();
-        r.c(S, C_ISN, 0, 0).c(A, C_ISN + 1, S_ISN + 1, 10).wait(6).c(A, C_ISN + 11, S_ISN + 1, 10);
+        r.c(S, C_ISN, 0, 0)
+            .c(A, C_ISN + 1, S_ISN + 1, 10)
+            .wait(6)
+            .c(A, C_ISN + 11, S_ISN + 1, 10);
         let f = r.z.facts();
         assert_eq!(f.earlier_rows, 1);
         assert_eq!((f.conn_state.as_str(), f.history.as_str()), ("OTH", "D"));
@@ -1364,7 +1386,9 @@ mod tests {
     #[test]
     fn a_syn_after_a_close_is_a_new_connection() {
         let mut r = Run::new();
-        r.c(S, C_ISN, 0, 0).s(R | A, 0, C_ISN + 1, 0).c(S, C_ISN, 0, 0);
+        r.c(S, C_ISN, 0, 0)
+            .s(R | A, 0, C_ISN + 1, 0)
+            .c(S, C_ISN, 0, 0);
         let f = r.z.facts();
         assert_eq!(f.earlier_rows, 1);
         assert_eq!((f.conn_state.as_str(), f.history.as_str()), ("S0", "S"));
