@@ -256,6 +256,9 @@ fn synack_row(r: &ConnectionRecord) -> (String, String, BTreeMap<&'static str, S
     (endpoint(orig), endpoint(resp), v)
 }
 
+/// synack's row: the Zeek rows before it (`earlier_rows`), originator, responder, values.
+type OurRow = (u32, String, String, BTreeMap<&'static str, String>);
+
 /// The unordered pair of endpoints: rows are matched on it, orientation compared apart.
 fn pair(a: &str, b: &str) -> (String, String) {
     if a <= b {
@@ -288,8 +291,7 @@ fn zeek_conn_log_rows_match() {
         .run_files(std::slice::from_ref(path), &mut NoEvents);
         let list = &finished.report.connections;
         // synack's Zeek rows by endpoint pair, in id order.
-        let mut ours: BTreeMap<(String, String), Vec<(u32, String, String, BTreeMap<_, _>)>> =
-            BTreeMap::new();
+        let mut ours: BTreeMap<(String, String), Vec<OurRow>> = BTreeMap::new();
         for i in 0..list.len() {
             let r = list.record(i);
             let (o, s, v) = synack_row(&r);

@@ -194,14 +194,16 @@ impl ZeekEndpoint {
         }
         let last = Self::full(self.last_seq, self.seq_wraps);
         let ack = Self::full(self.ack_seq, self.ack_wraps);
-        let mut size = last.max(ack).wrapping_sub(u64::from(self.start_seq));
-        if size != 0 {
-            size -= 1;
+        // Less the SYN's octet (faked for a connection seen midstream) and the FIN's.
+        let size = last
+            .max(ack)
+            .wrapping_sub(u64::from(self.start_seq))
+            .saturating_sub(1);
+        if self.fin_seen {
+            size.saturating_sub(1)
+        } else {
+            size
         }
-        if self.fin_seen && size != 0 {
-            size -= 1;
-        }
-        size
     }
 }
 
@@ -1304,7 +1306,7 @@ mod tests {
         r.s(A, S_ISN + 1, C_ISN + 1, 100)
             .c(A, C_ISN + 1, S_ISN + 101, 0);
         let f = r.z.facts();
-        assert!(!f.orig_is_client == false, "the client is the originator");
+        assert!(f.orig_is_client, "the client is the originator");
         assert_eq!(r.history(), "^dA");
         assert_eq!((f.orig.packets, f.resp.packets), (1, 1));
         assert_eq!(f.resp.bytes, 100);
