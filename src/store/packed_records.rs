@@ -158,15 +158,14 @@ impl ConnectionRecord {
     }
 }
 
-/// Zeek's view: a group (state, flags and the counters' flags: 15 bits), then the
-/// history's letters and the counts.
+/// Zeek's view: a group of its own (14 bits), the history's letters, the counts.
 fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
     w.group(2);
     w.bits(z.conn_state as u32, 4);
     w.flag(z.orig_is_client);
     w.flag(z.history.truncated());
     let letters = z.history.as_str().as_bytes();
-    w.count(letters.len() as u64);
+    w.varint(letters.len() as u64);
     w.bytes(letters);
     for side in [&z.orig, &z.resp] {
         w.count(side.packets);
@@ -185,7 +184,7 @@ fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
     let conn_state = ConnState::ALL[(r.bits(4) as usize).min(ConnState::ALL.len() - 1)];
     let orig_is_client = r.flag();
     let truncated = r.flag();
-    let len = r.count() as usize;
+    let len = r.varint() as usize;
     let history = History::from_parts(r.take(len), truncated);
     let mut side = || ZeekSide {
         packets: r.count(),
