@@ -284,7 +284,7 @@ fn zeek_conn_log_rows_match() {
     for (file, zrows) in &by_file {
         let path = &paths[*file];
         let finished = Pipeline::new(Options {
-            ignore_checksums: zrows[0].ignore_checksums,
+            verify_checksums: !zrows[0].ignore_checksums,
             ..Options::default()
         })
         .threads(1)

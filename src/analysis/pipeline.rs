@@ -268,7 +268,7 @@ impl Pipeline {
                 LiveInput::Interface { .. } => None,
             },
             msl: self.options.msl,
-            ignore_checksums: self.options.ignore_checksums,
+            verify_checksums: self.options.verify_checksums,
         });
         // A capture may run for days: retired connections only count in the summary.
         analyzer.keep_retired(false);

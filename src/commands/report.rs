@@ -56,10 +56,11 @@ pub struct ReportArgs {
         value_parser = values::seconds,
     )]
     msl: Duration,
-    /// Zeek's view counts segments with a bad TCP checksum, as `zeek -C` does (by default
-    /// it leaves them out, as Zeek does; synack's own figures count them either way).
-    #[arg(short = 'C', long)]
-    ignore_checksums: bool,
+    /// Zeek's view leaves out packets with a bad IP or TCP checksum, as Zeek does without
+    /// -C (by default it counts them, as `zeek -C`; synack's own figures count them
+    /// either way).
+    #[arg(long)]
+    verify_checksums: bool,
     /// List every connection in the table.
     #[arg(long, conflicts_with_all = ["abnormal", "top"])]
     all: bool,
@@ -111,7 +112,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = Pipeline::new(Options {
         filter: inputs.filter,
         msl: args.msl,
-        ignore_checksums: args.ignore_checksums,
+        verify_checksums: args.verify_checksums,
     });
     pipeline.check_filter()?;
     pipeline = match args.max_connections {

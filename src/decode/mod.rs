@@ -626,24 +626,27 @@ fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool)) -> Decoded
 }
 
 /// Adds `bytes` as big-endian 16-bit words (an odd last byte padded with zero) to a
-/// one's-complement sum kept unfolded in 64 bits (RFC 1071).
+/// one's-complement sum kept unfolded in 64 bits (RFC 1071). `bytes` must start at an
+/// even offset of what is summed.
 #[inline]
-pub fn ones_sum(bytes: &[u8], mut sum: u64) -> u64 {
-    let mut words = bytes.chunks_exact(8);
+pub fn ones_sum(bytes: &[u8], sum: u64) -> u64 {
+    // The sum does not depend on byte order (RFC 1071 §2(B)): add native 32-bit words,
+    // which the compiler vectorizes, and swap the folded result's bytes once.
+    let mut words = bytes.chunks_exact(4);
+    let mut native = 0u64;
     for w in &mut words {
-        let v = u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        // Four 16-bit words at once: the high and low halves of each 32-bit word.
-        sum += (v >> 32) + (v & 0xffff_ffff);
+        native += u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
     }
+    let mut be = 0u64;
     let rest = words.remainder();
     let mut pairs = rest.chunks_exact(2);
     for p in &mut pairs {
-        sum += u64::from(u16::from_be_bytes([p[0], p[1]]));
+        be += u64::from(u16::from_be_bytes([p[0], p[1]]));
     }
     if let [last] = pairs.remainder() {
-        sum += u64::from(*last) << 8;
+        be += u64::from(*last) << 8;
     }
-    sum
+    sum + be + u64::from(fold_sum(native).swap_bytes())
 }
 
 /// Folds an unfolded one's-complement sum to 16 bits.
