@@ -25,62 +25,25 @@ use synack::model::event::NoEvents;
 /// every field of the row, reason). A uid names one row of zeek_conn.tsv. docs/records.md
 /// ("Held to Zeek") gives the same list.
 const EXCEPTIONS: &[(&str, &str, &str, &str)] = &[
-    // Tunnels synack does not open yet: Zeek logs the inner connection.
-    ("Teredo.pcap", "CNnMIj2QSd84NKf7U3", "*", TEREDO),
-    (
-        "teredo_bubble_with_payload.pcap",
-        "CP5puj4I8PtEU4qzYg",
-        "*",
-        TEREDO,
-    ),
-    (
-        "ayiya3.pcap",
-        "C37jN32gN3y3AZzyf6",
-        "*",
-        "IPv6 in AYIYA (UDP 5072)",
-    ),
-    (
-        "geneve-47101.pcap",
-        "ClEkJM2Vm5giqnMf4h",
-        "*",
-        "Geneve (UDP 6081)",
-    ),
-    (
-        "geneve-many-options.pcap",
-        "ClEkJM2Vm5giqnMf4h",
-        "*",
-        "Geneve (UDP 6081)",
-    ),
+    // Aruba's 802.11 A-MSDU frames inside GRE are not opened: Zeek logs the inner one.
     (
         "gre-aruba-amsdu.pcap",
         "ClEkJM2Vm5giqnMf4h",
         "*",
-        "Aruba 802.11 A-MSDU in GRE",
+        "A-MSDU in GRE",
     ),
-    (
-        "gre-over-udp-4754.pcap",
-        "CmES5u32sYpV7JYN",
-        "*",
-        "GRE in UDP (4754)",
-    ),
+    // IP fragments inside the tunnel: Zeek reassembles them, synack does not.
     (
         "gtp1_gn_normal_incl_fragmentation.pcap",
         "ClEkJM2Vm5giqnMf4h",
         "*",
-        GTP,
+        FRAGMENTS,
     ),
     (
         "gtp2_different_udp_port.pcap",
         "ClEkJM2Vm5giqnMf4h",
         "*",
-        GTP,
-    ),
-    ("gtp6_gtp_0x32.pcap", "ClEkJM2Vm5giqnMf4h", "*", GTP),
-    (
-        "vxlan-encapsulated-http.pcap",
-        "ClEkJM2Vm5giqnMf4h",
-        "*",
-        "VXLAN (UDP 4789)",
+        FRAGMENTS,
     ),
     // Zeek run bare (`-b`) without the script that makes the port a likely server port:
     // no flip there, where synack's full list (Zeek's defaults) flips.
@@ -107,8 +70,7 @@ const EXCEPTIONS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-const TEREDO: &str = "IPv6 in Teredo (UDP 3544)";
-const GTP: &str = "GTP-U";
+const FRAGMENTS: &str = "IP fragments Zeek reassembles";
 const BARE: &str = "bare-mode run: the port is no likely server port there";
 const GAPS: &str = "content gaps need Zeek's reassembler";
 

@@ -31,6 +31,7 @@ use crate::model::report::PacketCounts;
 use crate::model::seq::Seq;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
+use crate::model::tunnel::Tunnel;
 use crate::store::packed_records::PackedRecord;
 use crate::tcp::connection::Connection;
 
@@ -91,12 +92,15 @@ struct Detached {
     flags: TcpFlags,
     window: u16,
     header_len: u16,
-    ip_len: u32,
+    /// The IP length field as the header has it (IPv6: the payload length, 40 less than
+    /// `TcpSegment::ip_len`): two bytes, where the whole length takes four.
+    ip_len_field: u16,
     header_sum: u16,
     ip_checksum_ok: bool,
     src_is_lo: bool,
     /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
     v6: bool,
+    tunnel: Option<Tunnel>,
 }
 
 impl Detached {
@@ -109,13 +113,18 @@ impl Detached {
             key: key.0,
             src_is_lo: key.1,
             v6: seg.v6,
+            tunnel: seg.tunnel,
             hash,
             seq: seg.seq,
             ack: seg.ack,
             flags: seg.flags,
             window: seg.window,
             header_len: seg.header_len,
-            ip_len: seg.ip_len,
+            ip_len_field: if seg.v6 {
+                seg.ip_len.saturating_sub(40) as u16
+            } else {
+                seg.ip_len as u16
+            },
             header_sum: seg.header_sum,
             ip_checksum_ok: seg.ip_checksum_ok,
             payload_len: seg.payload_len,
@@ -143,9 +152,10 @@ impl Detached {
             payload_len: self.payload_len,
             options: part(self.options_at as usize, usize::from(self.options_len)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
-            ip_len: self.ip_len,
+            ip_len: u32::from(self.ip_len_field) + if self.v6 { 40 } else { 0 },
             header_sum: self.header_sum,
             ip_checksum_ok: self.ip_checksum_ok,
+            tunnel: self.tunnel,
         }
     }
 }

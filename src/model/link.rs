@@ -9,9 +9,10 @@ pub struct LinkType(pub u16);
 impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
-    pub const FDDI: LinkType = LinkType(10);
     /// DLT_RAW as most BSDs and Linux number it in files written long ago.
     pub const RAW_12: LinkType = LinkType(12);
+    /// FDDI: frame control, two addresses, then 802.2 LLC.
+    pub const FDDI: LinkType = LinkType(10);
     /// DLT_RAW on OpenBSD.
     pub const RAW_14: LinkType = LinkType(14);
     pub const RAW: LinkType = LinkType(101);
