@@ -86,10 +86,17 @@ struct Detached {
     ack: Seq,
     payload_len: u32,
     payload: (u32, u32),
-    options: (u32, u8),
+    /// Apart, not a tuple: a `(u32, u8)` pads to 8 bytes.
+    options_at: u32,
+    options_len: u8,
     flags: TcpFlags,
     window: u16,
     header_len: u16,
+    /// The IP length field as the header has it (IPv6: the payload length, 40 less than
+    /// `TcpSegment::ip_len`): two bytes, where the whole length takes four.
+    ip_len_field: u16,
+    header_sum: u16,
+    ip_checksum_ok: bool,
     src_is_lo: bool,
     /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
     v6: bool,
@@ -113,9 +120,17 @@ impl Detached {
             flags: seg.flags,
             window: seg.window,
             header_len: seg.header_len,
+            ip_len_field: if seg.v6 {
+                seg.ip_len.saturating_sub(40) as u16
+            } else {
+                seg.ip_len as u16
+            },
+            header_sum: seg.header_sum,
+            ip_checksum_ok: seg.ip_checksum_ok,
             payload_len: seg.payload_len,
             // TCP options are at most 40 bytes.
-            options: (from(seg.options) as u32, seg.options.len() as u8),
+            options_at: from(seg.options) as u32,
+            options_len: seg.options.len() as u8,
             payload: (from(seg.payload) as u32, seg.payload.len() as u32),
         }
     }
@@ -135,8 +150,11 @@ impl Detached {
             window: self.window,
             header_len: self.header_len,
             payload_len: self.payload_len,
-            options: part(self.options.0 as usize, usize::from(self.options.1)),
+            options: part(self.options_at as usize, usize::from(self.options_len)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
+            ip_len: u32::from(self.ip_len_field) + if self.v6 { 40 } else { 0 },
+            header_sum: self.header_sum,
+            ip_checksum_ok: self.ip_checksum_ok,
             tunnel: self.tunnel,
         }
     }
@@ -233,7 +251,8 @@ pub struct Shards {
 }
 
 impl Shards {
-    pub fn new(workers: usize, msl: Duration) -> Shards {
+    /// `zeek_checksums`: `FlowTable::set_zeek_checksums` for every worker's table.
+    pub fn new(workers: usize, msl: Duration, zeek_checksums: bool) -> Shards {
         let workers = workers.max(1);
         let (give_back, pool) = sync_channel::<Chunk>(POOL);
         for _ in 0..POOL - 1 {
@@ -259,7 +278,7 @@ impl Shards {
                         give_back,
                         hand_over,
                     };
-                    work(channels, in_flight, shard, hasher, msl)
+                    work(channels, in_flight, shard, hasher, (msl, zeek_checksums))
                 });
                 Worker { to_worker, handle }
             })
@@ -553,7 +572,7 @@ fn work(
     in_flight: Arc<AtomicUsize>,
     shard: Shard,
     hasher: FlowHasher,
-    msl: Duration,
+    (msl, zeek_checksums): (Duration, bool),
 ) -> WorkerResult {
     let WorkerChannels {
         inbox,
@@ -561,6 +580,7 @@ fn work(
         hand_over,
     } = channels;
     let mut flows = FlowTable::with_hasher(msl, hasher.clone());
+    flows.set_zeek_checksums(zeek_checksums);
     let mut counts = PacketCounts::default();
     let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
@@ -642,7 +662,7 @@ mod tests {
             .collect();
         files.sort();
         files.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap"));
-        let mut shards = Shards::new(workers, Duration::from_secs(60));
+        let mut shards = Shards::new(workers, Duration::from_secs(60), false);
         shards.force_predecode = Some(predecode);
         // The first chunk is filled before any choice: decide for it too.
         shards.predecode = predecode;
@@ -702,7 +722,7 @@ mod tests {
             frame[23] = 17; // UDP
             frame[26..34].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
             frame[38..40].copy_from_slice(&(1400u16 - 34).to_be_bytes());
-            let mut shards = Shards::new(1, Duration::from_secs(60));
+            let mut shards = Shards::new(1, Duration::from_secs(60), false);
             shards.force_predecode = Some(true);
             shards.predecode = true;
             let packets = (POOL + 4) * CHUNK_BYTES / frame.len();

@@ -268,6 +268,7 @@ impl Pipeline {
                 LiveInput::Interface { .. } => None,
             },
             msl: self.options.msl,
+            verify_checksums: self.options.verify_checksums,
         });
         // A capture may run for days: retired connections only count in the summary.
         analyzer.keep_retired(false);

@@ -240,6 +240,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::new(Options {
         filter: (!filter.trim().is_empty()).then(|| filter.clone()),
         msl: args.msl,
+        ..Options::default()
     })
     .idle_timeout(args.idle_timeout)
     .established_timeout(args.established_timeout)

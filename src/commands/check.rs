@@ -147,6 +147,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let options = Options {
         filter: inputs.filter,
         msl: args.msl,
+        ..Options::default()
     };
     Pipeline::new(options.clone()).check_filter()?;
 

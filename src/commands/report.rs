@@ -79,6 +79,11 @@ pub struct ReportArgs {
         value_parser = values::seconds,
     )]
     msl: Duration,
+    /// Zeek's view leaves out packets with a bad IP or TCP checksum, as Zeek does without
+    /// -C (by default it counts them, as `zeek -C`; synack's own figures count them
+    /// either way).
+    #[arg(long)]
+    verify_checksums: bool,
     /// List every connection in the table.
     #[arg(long, conflicts_with_all = ["abnormal", "top"])]
     all: bool,
@@ -147,6 +152,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = Pipeline::new(Options {
         filter: inputs.filter,
         msl: args.msl,
+        verify_checksums: args.verify_checksums,
     });
     pipeline.check_filter()?;
     pipeline = match args.max_connections {

@@ -66,6 +66,15 @@ pub struct TcpSegment<'a> {
     pub options: &'a [u8],
     /// The captured part of the payload.
     pub payload: &'a [u8],
+    /// The IP header's total length field (IPv6: payload length + 40), as Zeek counts IP
+    /// bytes: zero when segmentation offload left it so.
+    pub ip_len: u32,
+    /// The IPv4 header checksum is right (always, for IPv6).
+    pub ip_checksum_ok: bool,
+    /// The one's-complement sum of the fixed 20-byte TCP header (checksum field included),
+    /// folded to 16 bits: with the options, the payload and the pseudo-header it verifies
+    /// the checksum (`TcpSegment::checksum_ok`) without keeping the header's bytes.
+    pub header_sum: u16,
     /// The tunnel the segment came out of (the innermost one), if any.
     pub tunnel: Option<Tunnel>,
 }
@@ -87,6 +96,9 @@ impl TcpSegment<'_> {
             payload_len: 0,
             options: &[],
             payload: &[],
+            ip_len: 40,
+            ip_checksum_ok: true,
+            header_sum: 0,
             tunnel: None,
         }
     }
@@ -106,6 +118,28 @@ impl TcpSegment<'_> {
         self.payload_len
             .wrapping_add(u32::from(self.flags.syn()))
             .wrapping_add(u32::from(self.flags.fin()))
+    }
+
+    /// Whether the TCP checksum is right, when the whole segment was captured (`None`:
+    /// cut by the snaplen, so it cannot be told, and Zeek takes it as good too). The
+    /// pseudo-header's length is the TCP length the IP header gives.
+    pub fn checksum_ok(&self) -> Option<bool> {
+        let options_len = usize::from(self.header_len).saturating_sub(20);
+        if self.options.len() < options_len
+            || (self.payload.len() as u64) < u64::from(self.payload_len)
+        {
+            return None;
+        }
+        let tcp_len = u64::from(self.header_len) + u64::from(self.payload_len);
+        let mut sum = u64::from(self.header_sum) + 6 + (tcp_len >> 16) + (tcp_len & 0xffff);
+        for ip in [self.src_ip, self.dst_ip] {
+            let bytes = ip.to_be_bytes();
+            // An IPv4 address is the low 32 bits of its mapped form.
+            sum = ones_sum(if self.v6 { &bytes } else { &bytes[12..] }, sum);
+        }
+        sum = ones_sum(&self.options[..options_len], sum);
+        sum = ones_sum(&self.payload[..self.payload_len as usize], sum);
+        Some(fold_sum(sum) == 0xffff)
     }
 
     /// The window-scale shift offered in a SYN's options, if captured.
@@ -187,6 +221,13 @@ const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MC: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const ETHERTYPE_TEB: u16 = 0x6558;
+/// Cisco FabricPath: 2 bytes (FTag, TTL) after the ethertype, then an Ethernet frame.
+const ETHERTYPE_FABRICPATH: u16 = 0x8903;
+/// Provider Backbone Bridging (IEEE 802.1ah): a 4-byte I-TAG, then the customer's
+/// Ethernet frame.
+const ETHERTYPE_PBB: u16 = 0x88e7;
+/// Cisco VN-Tag: 4 bytes of tag, then the next ethertype.
+const ETHERTYPE_VNTAG: u16 = 0x8926;
 /// The largest 802.3 length field: a smaller "ethertype" is a length, and 802.2 LLC follows.
 const MAX_8023_LENGTH: u16 = 1500;
 
@@ -389,6 +430,22 @@ fn ethertype_payload<const FAST: bool>(
             }
             Decoded::Undecodable(DecodeError::TooManyEncapsulations)
         }
+        ETHERTYPE_FABRICPATH | ETHERTYPE_PBB => {
+            let skip = if ethertype == ETHERTYPE_PBB { 4 } else { 2 };
+            match data.get(skip..) {
+                Some(inner) => ethernet::<FAST>(inner, nest.deeper(), cut),
+                None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+            }
+        }
+        ETHERTYPE_VNTAG => match data.get(4..6) {
+            Some(t) => ethertype_payload::<FAST>(
+                u16::from_be_bytes([t[0], t[1]]),
+                &data[6..],
+                nest.deeper(),
+                cut,
+            ),
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
         ETHERTYPE_PPPOE_SESSION => match data.get(6..8) {
             Some(p) => match u16::from_be_bytes([p[0], p[1]]) {
                 0x0021 | 0x0057 => ip_by_version::<FAST>(&data[8..], nest.deeper(), cut),
@@ -457,7 +514,8 @@ fn ip_by_version<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded
                 v6: matches!(ip, LaxIpSlice::Ipv6(_)),
                 via: nest.via,
             };
-            tcp(addrs, payload.payload, wire_len)
+            let ip_facts = (ip_total_len(&ip), ip_checksum_ok(&ip));
+            tcp(addrs, payload.payload, wire_len, ip_facts)
         }
         17 => tunnel::udp::<FAST>(payload.payload, nest, cut),
         1 | 58 => Decoded::Icmp,
@@ -532,7 +590,11 @@ fn plain_ip_tcp(data: &[u8], cut: u32, via: Option<Tunnel>) -> Option<Decoded<'_
             (total - header_len).min(payload.len() + cut as usize),
         )
     };
-    Some(tcp(addrs, payload, wire_len))
+    let ip_ok = match first >> 4 {
+        4 => fold_sum(ones_sum(&data[..header_len], 0)) == 0xffff,
+        _ => true,
+    };
+    Some(tcp(addrs, payload, wire_len, (total as u32, ip_ok)))
 }
 
 /// Length of the IP payload on the wire: what the IP length field claims, but never
@@ -561,6 +623,23 @@ fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8], cut: u32) -> usize 
     }
 }
 
+/// The IP header's total length field as Zeek counts IP bytes (IPv6: payload length +
+/// 40), zero included (segmentation offload leaves it zero, and Zeek counts no bytes).
+fn ip_total_len(ip: &LaxIpSlice<'_>) -> u32 {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => u32::from(v4.header().total_len()),
+        LaxIpSlice::Ipv6(v6) => 40 + u32::from(v6.header().payload_length()),
+    }
+}
+
+/// Whether an IPv4 header's checksum is right (IPv6 has none).
+fn ip_checksum_ok(ip: &LaxIpSlice<'_>) -> bool {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => fold_sum(ones_sum(v4.header().slice(), 0)) == 0xffff,
+        LaxIpSlice::Ipv6(_) => true,
+    }
+}
+
 /// The addresses of an IP header, as `ip_bits` gives them.
 struct IpPair {
     src: u128,
@@ -571,7 +650,9 @@ struct IpPair {
 }
 
 #[inline(always)]
-fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
+/// `ip`: the IP header's total length field and whether its checksum is right.
+fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool)) -> Decoded<'_> {
+    let (ip_len, ip_checksum_ok) = ip;
     let Some(h) = bytes.get(..20) else {
         return Decoded::Undecodable(DecodeError::TcpHeaderCut);
     };
@@ -599,8 +680,44 @@ fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
         payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
         options: &bytes[20..options_end],
         payload: bytes.get(header_len..).unwrap_or(&[]),
+        ip_len,
+        ip_checksum_ok,
+        header_sum: fold_sum(ones_sum(h, 0)),
         tunnel: addrs.via,
     })
+}
+
+/// Adds `bytes` as big-endian 16-bit words (an odd last byte padded with zero) to a
+/// one's-complement sum kept unfolded in 64 bits (RFC 1071). `bytes` must start at an
+/// even offset of what is summed.
+#[inline]
+pub fn ones_sum(bytes: &[u8], sum: u64) -> u64 {
+    // The sum does not depend on byte order (RFC 1071 §2(B)): add native 32-bit words,
+    // which the compiler vectorizes, and swap the folded result's bytes once.
+    let mut words = bytes.chunks_exact(4);
+    let mut native = 0u64;
+    for w in &mut words {
+        native += u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let mut be = 0u64;
+    let rest = words.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for p in &mut pairs {
+        be += u64::from(u16::from_be_bytes([p[0], p[1]]));
+    }
+    if let [last] = pairs.remainder() {
+        be += u64::from(*last) << 8;
+    }
+    sum + be + u64::from(fold_sum(native).swap_bytes())
+}
+
+/// Folds an unfolded one's-complement sum to 16 bits.
+#[inline]
+pub fn fold_sum(mut sum: u64) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
 }
 
 #[cfg(test)]
@@ -639,6 +756,32 @@ mod tests {
         assert_eq!(seg.payload_len, 5);
         assert_eq!(seg.seq_len(), 6);
         assert_eq!(seg.payload, b"hello");
+    }
+
+    #[test]
+    fn checksums_and_ip_length_as_zeek_reads_them() {
+        let mut frame = tcp_frame(b"hello, checksum");
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame, 0));
+        assert_eq!(seg.ip_len, 20 + 24 + 15);
+        assert!(seg.ip_checksum_ok);
+        assert_eq!(seg.checksum_ok(), Some(true));
+        let general = expect_tcp(decode_without_fast_path(LinkType::ETHERNET, &frame, 0));
+        assert_eq!(general.checksum_ok(), Some(true));
+        // A payload byte changed: the TCP checksum is wrong, the IP header's still right.
+        *frame.last_mut().unwrap() ^= 0x20;
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &frame, 0));
+        assert_eq!(seg.checksum_ok(), Some(false));
+        assert!(seg.ip_checksum_ok);
+        // The TTL changed: the IP header's checksum is wrong.
+        frame[14 + 8] ^= 1;
+        assert!(!expect_tcp(decode(LinkType::ETHERNET, &frame, 0)).ip_checksum_ok);
+        // Cut by the snaplen: the checksum cannot be told.
+        let cut = expect_tcp(decode(
+            LinkType::ETHERNET,
+            &frame[..60],
+            frame.len() as u32 - 60,
+        ));
+        assert_eq!(cut.checksum_ok(), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::model::time::Timestamp;
 use crate::store::dormant::Dormant;
 use crate::tcp::connection::Connection;
 use crate::tcp::tracker::{Quiet, TcpTracker};
+use crate::tcp::zeek_observer::ZeekObserver;
 
 impl FlowKey {
     /// A well-mixed 64-bit hash, also used to pick a shard in the parallel reader.
@@ -103,6 +104,8 @@ pub struct FlowTable {
     expiry: Expiry,
     /// Header prediction in the trackers (off only to test it against the general path).
     predict: bool,
+    /// The Zeek view leaves bad-checksum segments out, as Zeek does without `-C`.
+    zeek_checksums: bool,
     /// Connections retired because they closed or idled out.
     pub retired: u64,
     /// Connections dropped to stay under `Limits::max_connections`.
@@ -248,6 +251,7 @@ impl FlowTable {
             limits: Limits::default(),
             expiry: Expiry::of(&Limits::default(), msl),
             predict: true,
+            zeek_checksums: false,
             retired: 0,
             evicted: 0,
         }
@@ -262,6 +266,17 @@ impl FlowTable {
     /// for tests that hold the prediction to the general path.
     pub fn set_header_prediction(&mut self, on: bool) {
         self.predict = on;
+    }
+
+    /// Whether the Zeek view leaves segments with a bad TCP checksum out of its state and
+    /// counts (writing `c`/`C`), as Zeek does unless run with `-C` (docs/records.md).
+    /// synack's own figures count every segment either way.
+    pub fn set_zeek_checksums(&mut self, verify: bool) {
+        self.zeek_checksums = verify;
+    }
+
+    pub fn zeek_checksums(&self) -> bool {
+        self.zeek_checksums
     }
 
     pub fn msl(&self) -> Duration {
@@ -396,6 +411,8 @@ impl FlowTable {
                 .on_segment_unpredicted(sender, seg, wire_len, at, &mut event);
         }
         conn.app.on_segment(sender, seg);
+        conn.zeek
+            .on_segment(sender == Side::Client, seg, at, self.zeek_checksums);
         if S::WANTS_EVENTS {
             let view = conn.view();
             for e in events.iter() {
@@ -655,6 +672,7 @@ fn new_connection(
         key,
         client_is_lo: (client == src) == src_is_lo,
         app: AppDetector::default(),
+        zeek: ZeekObserver::default(),
     }
 }
 

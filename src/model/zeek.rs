@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::model::time::Timestamp;
+
 /// Zeek's `conn_state` (base/protocols/conn/main.zeek).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ConnState {
@@ -155,6 +157,15 @@ pub struct ZeekFacts {
     pub resp: ZeekSide,
     /// Bytes the reassembler would have missed (content gaps).
     pub missed_bytes: u64,
-    /// From the first packet to the last that counted (`duration`).
+    /// From the first packet to the last that counted (`duration`). Zeek writes the
+    /// duration and both `bytes` as `-` when it is zero.
     pub duration: Duration,
+    /// The Zeek connection's first packet (`ts`): the record's first packet, unless Zeek
+    /// let go of an earlier connection on this 4-tuple (`earlier_rows`).
+    pub ts: Timestamp,
+    /// Zeek connections before this one within synack's connection: Zeek's timers let go
+    /// of a connection that synack keeps (an unanswered SYN after 5 s, a closed one 5 s
+    /// after its close, an idle one after 5 min), and the next packet starts another.
+    /// These facts are those of the last; Zeek logs this many rows before it.
+    pub earlier_rows: u32,
 }

@@ -9,6 +9,7 @@ use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
 use crate::tcp::connection::Connection;
 use crate::tcp::tracker::{Quiet, TcpTracker};
+use crate::tcp::zeek_observer::ZeekObserver;
 
 /// A connection that has been quiet for a while, kept as one allocation: a fixed header
 /// that the table reads without decoding, then the connection's compact encoding
@@ -78,6 +79,7 @@ impl Dormant {
         w.varint(conn.first_packet);
         conn.tcp.encode(&mut w);
         conn.app.encode(&mut w);
+        conn.zeek.encode(&mut w);
         Dormant {
             bytes: Box::from(&scratch[..]),
             hash,
@@ -174,6 +176,7 @@ impl Dormant {
             key,
             client_is_lo,
             app: AppDetector::decode(&mut r),
+            zeek: ZeekObserver::decode(&mut r),
         };
         debug_assert_eq!(
             r.remaining(),

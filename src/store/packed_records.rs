@@ -158,7 +158,7 @@ impl ConnectionRecord {
     }
 }
 
-/// Zeek's view: a group of its own (13 bits), the history's letters, the counts.
+/// Zeek's view: a group of its own (14 bits), the history's letters, the counts.
 fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
     w.group(2);
     w.bits(z.conn_state as u32, 4);
@@ -173,8 +173,10 @@ fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
         w.count(side.bytes);
     }
     w.count(z.missed_bytes);
+    w.count(u64::from(z.earlier_rows));
     w.end();
     w.duration(z.duration);
+    w.time(z.ts);
 }
 
 fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
@@ -190,14 +192,18 @@ fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
         bytes: r.count(),
     };
     let (orig, resp) = (side(), side());
+    let missed_bytes = r.count();
+    let earlier_rows = u32::try_from(r.count()).unwrap_or(u32::MAX);
     ZeekFacts {
         orig_is_client,
         conn_state,
         history,
         orig,
         resp,
-        missed_bytes: r.count(),
+        missed_bytes,
         duration: r.duration(),
+        ts: r.time(),
+        earlier_rows,
     }
 }
 

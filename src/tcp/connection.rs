@@ -10,6 +10,7 @@ use crate::model::connection_record::RoleBasis;
 use crate::model::event::{ConnectionView, KeepaliveSoFar};
 use crate::model::time::Timestamp;
 use crate::tcp::tracker::TcpTracker;
+use crate::tcp::zeek_observer::ZeekObserver;
 
 /// One TCP connection: who is who, when, and its tracker.
 #[derive(Clone, Debug)]
@@ -33,6 +34,8 @@ pub struct Connection {
     pub(crate) client_is_lo: bool,
     /// What runs over it (HTTP, TLS, SSH…), from the first payload bytes.
     pub app: AppDetector,
+    /// What Zeek's conn.log would say of it.
+    pub zeek: ZeekObserver,
 }
 
 impl Connection {
@@ -56,22 +59,9 @@ impl Connection {
         }
     }
 
-    /// Zeek's view of it (`crate::model::zeek`). Until the Zeek observer is in, the
-    /// originator is the client and the counts are synack's.
+    /// Zeek's view of it (`crate::model::zeek`).
     pub fn zeek_facts(&self) -> crate::model::zeek::ZeekFacts {
-        use crate::model::zeek::{ZeekFacts, ZeekSide};
-        let side = |e: &crate::tcp::tracker::Endpoint| ZeekSide {
-            packets: e.packets,
-            ip_bytes: 0,
-            bytes: e.payload_bytes,
-        };
-        ZeekFacts {
-            orig_is_client: true,
-            orig: side(&self.tcp.client),
-            resp: side(&self.tcp.server),
-            duration: self.duration(),
-            ..ZeekFacts::default()
-        }
+        self.zeek.facts()
     }
 
     pub fn duration(&self) -> Duration {

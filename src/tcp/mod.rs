@@ -1,2 +1,3 @@
 pub mod connection;
 pub mod tracker;
+pub mod zeek_observer;
