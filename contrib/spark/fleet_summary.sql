@@ -18,10 +18,13 @@ WITH r AS (
     CAST(synack_abnormal AS INT) AS abnormal,
     synack_syn_retransmits AS syn_retransmits,
     synack_synack_retransmits AS synack_retransmits,
-    -- the client's SYN was seen: its history starts with a SYN of the originator (S),
-    -- and the originator is the client
-    CASE WHEN synack_orig_is_client AND history LIKE 'S%' THEN 1 ELSE 0 END AS attempted,
-    CASE WHEN synack_rtt IS NOT NULL THEN 1 ELSE 0 END AS completed,
+    -- attempted: the client's SYN was seen. The records say whether the first packet
+    -- seen was a SYN (not synack_midstream); they differ only for a connection first seen
+    -- at its SYN/ACK (its SYN missed), which synack does not count as attempted.
+    CASE WHEN synack_midstream THEN 0 ELSE 1 END AS attempted,
+    -- completed: the SYN was seen and the handshake completed, which is when the connect
+    -- time (first SYN → completing ACK) is measured
+    CASE WHEN synack_connect IS NOT NULL THEN 1 ELSE 0 END AS completed,
     synack_orig_rst + synack_resp_rst AS rst,
     CASE WHEN synack_orig_is_client THEN synack_orig_rst ELSE synack_resp_rst END AS rst_client,
     CASE WHEN synack_orig_is_client THEN synack_resp_rst ELSE synack_orig_rst END AS rst_server,
@@ -52,7 +55,7 @@ counts AS (
     grp,
     count(*) AS connections,
     sum(attempted) AS handshakes_attempted,
-    sum(CASE WHEN attempted = 1 THEN completed ELSE 0 END) AS handshakes_completed,
+    sum(completed) AS handshakes_completed,
     sum(syn_retransmits) AS syn_retransmits,
     sum(synack_retransmits) AS synack_retransmits,
     sum(CASE WHEN close = 'fin' THEN 1 ELSE 0 END) AS closes_fin,

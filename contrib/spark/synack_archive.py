@@ -238,8 +238,9 @@ def run_synack(binary, files, out, extra):
     cmd = [binary, "report", "--format", "parquet", "-o", out, "--threads", "1", *extra, *files]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     errors = done.stderr.decode("utf-8", "replace").strip()
-    # 2: an input could not be read whole; the records of what was read are written.
-    if done.returncode not in (0, 2) or not os.path.exists(out):
+    # 2: an input could not be read whole: the records of what was read are written, or
+    # no file at all when nothing could be read.
+    if done.returncode not in (0, 2) or (done.returncode == 0 and not os.path.exists(out)):
         raise RuntimeError(f"synack failed ({done.returncode}): {errors}")
     return errors
 
@@ -260,6 +261,8 @@ def records_of_sets(binary_name, extra, arrow_schema):
                     errors = run_synack(binary, files, out, extra)
                     if errors:
                         print(f"synack_archive: set {row['set']}: {errors}", file=sys.stderr)
+                    if not os.path.exists(out):
+                        continue
                     table = pq.read_table(out)
                     n = table.num_rows
                     table = table.append_column("capture_set", pa.array([row["set"]] * n, pa.string()))
@@ -360,7 +363,7 @@ def top_endpoints(spark, records, n):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from pyspark.sql import SparkSession, functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema
     import pyarrow as pa
     import shlex
 
@@ -381,7 +384,7 @@ def main(argv=None):
     schema = records_schema(executable(args.synack))
     schema = schema.append(pa.field("capture_set", pa.string())).append(pa.field("sensor", pa.string()))
     spark_schema = from_arrow_schema(schema)
-    arrow_schema = to_arrow_schema(spark_schema)
+    arrow_schema = schema
 
     # One partition per set, so that each set is one task (and one synack run).
     sets_df = spark.createDataFrame(
