@@ -42,7 +42,8 @@ fn have(test: &str, code: &str, what: &str) -> bool {
 }
 
 fn check(engine: &str) {
-    let work = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("spark-{engine}"));
+    let work =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("spark-{engine}"));
     std::fs::remove_dir_all(&work).ok();
     let out = Command::new("python3")
         .current_dir(common::root())
@@ -66,15 +67,24 @@ fn check(engine: &str) {
 #[test]
 fn spark_summary_equals_synacks_figure_by_figure() {
     let test = "spark_summary_equals_synacks_figure_by_figure";
-    let java = Command::new("java").arg("-version").output().is_ok_and(|o| o.status.success());
+    let java = Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !java {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test}: CI=true but java is missing (.ci/run installs openjdk-17-jre-headless)");
+            panic!(
+                "{test}: CI=true but java is missing (.ci/run installs openjdk-17-jre-headless)"
+            );
         }
         eprintln!("skipping {test}: java not found");
         return;
     }
-    if !have(test, "import pyspark, pyarrow, pandas", "pyspark (with pyarrow and pandas)") {
+    if !have(
+        test,
+        "import pyspark, pyarrow, pandas",
+        "pyspark (with pyarrow and pandas)",
+    ) {
         return;
     }
     check("spark");

@@ -28,7 +28,7 @@ def set_files(path):
     return sorted(found)
 
 
-def synack_json(binary, files):
+def synack_report(binary, files):
     done = subprocess.run(
         [binary, "report", "--format", "json", "--threads", "1", *files],
         stdout=subprocess.PIPE,
@@ -36,7 +36,33 @@ def synack_json(binary, files):
     )
     if done.returncode not in (0, 2):
         raise SystemExit(f"synack failed: {done.stderr.decode()}")
-    return json.loads(done.stdout)["summary"]
+    return json.loads(done.stdout)
+
+
+def synack_json(binary, files):
+    return synack_report(binary, files)["summary"]
+
+
+def host(endpoint):
+    """The address of `10.0.0.1:80` or `[2001:db8::1]:80`."""
+    return endpoint.rsplit(":", 1)[0].strip("[]")
+
+
+def top_from_reports(reports):
+    """top_endpoints.sql's counts, from synack's JSON connections: RSTs sent per address,
+    refused and unanswered connections per server."""
+    counts = {"rst_sent": {}, "refusals": {}, "unanswered": {}}
+    for connections in reports:
+        for c in connections:
+            for side in ("client", "server"):
+                n = c["rst"][side]
+                if n:
+                    key = host(c[side])
+                    counts["rst_sent"][key] = counts["rst_sent"].get(key, 0) + n
+            for ranking, close in (("refusals", "refused"), ("unanswered", "unanswered")):
+                if c["close"] == close:
+                    counts[ranking][c["server"]] = counts[ranking].get(c["server"], 0) + 1
+    return counts
 
 
 def compare(name, want, got, problems):
@@ -143,10 +169,13 @@ def main():
     problems = []
     all_files = []
     want_sum = None
+    connections = []
     for name, path in sets:
         files = set_files(path)
         all_files += files
-        want = synack_json(args.synack, files)
+        report = synack_report(args.synack, files)
+        connections.append(report["connections"])
+        want = report["summary"]
         got = per_set.get(path)
         if got is None and want["connections"] == 0:
             continue  # no record, so no row: nothing to compare
@@ -164,6 +193,17 @@ def main():
             "sets share connections, choose others"
         )
     compare("fleet", fleet_want, fleet, problems)
+    if top is not None:
+        # Every endpoint of each ranking, with its count (the job lists the first ten;
+        # the fixture and corpus sets have fewer).
+        want_top = top_from_reports(connections)
+        for ranking, want in want_top.items():
+            got = {row["endpoint"]: row["count"] for row in top.get(ranking, [])}
+            if got != want:
+                problems.append(f"top {ranking}: synack {want}, archive {got}")
+        for sensor in {name for name, _ in sets}:
+            if not any(p.endswith(f"sensor={sensor}") for p in partitions):
+                problems.append(f"no partition for sensor {sensor}: {partitions}")
     print(json.dumps({"fleet": fleet, "top": top, "partitions": partitions}, indent=1))
     if problems:
         print("\n".join(problems), file=sys.stderr)
