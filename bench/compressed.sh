@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What reading a compressed trace costs (issue 19): `synack report` on the benchmark trace
-# uncompressed, and compressed with zstd, lz4, gzip and xz (the command-line tools
-# xz -1), in one run. The commands are run round-robin RUNS times (the machine
-# is shared: its drift falls on all alike) and each one's median wall-clock time is kept;
-# the target is a ratio to the uncompressed run: at most 1.30 for zstd and lz4.
+# uncompressed, and compressed with zstd, lz4 and gzip (their default levels) and xz (-1),
+# in one run. The commands run round-robin RUNS times (the machine is shared: its drift
+# falls on all alike) and each one's median wall-clock time is kept; the target is a
+# ratio to the uncompressed run: at most 1.30 for zstd and lz4 (docs/performance.md).
 #
 #   bench/compressed.sh                       # 2 M packets, full-size and snaplen 96
 #   PACKETS=500000 RUNS=5 bench/compressed.sh
