@@ -3415,6 +3415,7 @@ fn all_fixtures() -> Vec<Fx> {
     v.extend(decode_fixtures());
     v.extend(tunnel_fixtures());
     v.extend(bad_fixtures());
+    v.extend(archive_fixtures());
     let tcp = tcp_fixtures().into_iter().map(|f| ("tcp", f, true));
     let app = app_fixtures().into_iter().map(|f| ("app", f, true));
     let edge = edge_fixtures().into_iter().map(|f| ("edge", f, false));
@@ -3434,6 +3435,253 @@ fn all_fixtures() -> Vec<Fx> {
         ));
     }
     v
+}
+
+// ---------------------------------------------------------------------------
+// Archives: rotated sets, compressed (tests/archives.rs, contrib/spark)
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Pack {
+    Plain,
+    /// gzip in two members (the file's bytes split in half), as `cat a.gz b.gz` makes.
+    Gzip2,
+    Zstd,
+    Lz4,
+    Xz,
+}
+
+impl Pack {
+    fn name(self) -> &'static str {
+        match self {
+            Pack::Plain => "uncompressed",
+            Pack::Gzip2 => "gzip (two members)",
+            Pack::Zstd => "zstd",
+            Pack::Lz4 => "lz4 frame",
+            Pack::Xz => "xz",
+        }
+    }
+
+    /// The bytes compressed as the command-line tools do by default (checksums on);
+    /// every encoder is deterministic (gzip's header time is 0).
+    fn apply(self, bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        match self {
+            Pack::Plain => bytes.to_vec(),
+            Pack::Gzip2 => {
+                let half = bytes.len() / 2;
+                let mut out = Vec::new();
+                for part in [&bytes[..half], &bytes[half..]] {
+                    let mut e = flate2::GzBuilder::new()
+                        .mtime(0)
+                        .write(Vec::new(), flate2::Compression::default());
+                    e.write_all(part).unwrap();
+                    out.extend(e.finish().unwrap());
+                }
+                out
+            }
+            Pack::Zstd => {
+                let mut e = zstd::Encoder::new(Vec::new(), 3).unwrap();
+                e.include_checksum(true).unwrap();
+                e.write_all(bytes).unwrap();
+                e.finish().unwrap()
+            }
+            Pack::Lz4 => {
+                let info = lz4_flex::frame::FrameInfo::new().content_checksum(true);
+                let mut e = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+                e.write_all(bytes).unwrap();
+                e.finish().unwrap()
+            }
+            Pack::Xz => {
+                let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+                e.write_all(bytes).unwrap();
+                e.finish().unwrap()
+            }
+        }
+    }
+}
+
+/// One sensor's day of traffic, 10.x.0.2.. clients to 10.x.0.1, starting `day` days
+/// after the fixtures' base time: every kind of ending, and connections that last
+/// across the rotations.
+fn archive_conns(net: u8, day: u64) -> Vec<Conn> {
+    let t0 = day * 86_400 * SEC;
+    let cli = |host: u8, port: u16| format!("10.{net}.0.{host}:{port}");
+    let srv = |port: u16| format!("10.{net}.0.1:{port}");
+    let isn = |i: u32| 0x3000_0000 + (u32::from(net) << 20) + (day as u32) * 0x10_0000 + i * 0x1000;
+    let mut v = Vec::new();
+
+    // A short exchange, client closes.
+    let mut k = ex10("fin", &cli(2, 42000), &srv(443), 120, 900);
+    k.c_isn = isn(1);
+    k.s_isn = isn(2);
+    v.push(k.at(t0 + 100 * MS));
+
+    // A long one across every rotation: a request each second, one retransmitted, then
+    // a server-first close.
+    let mut k = Conn::new("long", &cli(2, 42001), &srv(443), isn(3), isn(4)).at(t0 + 200 * MS);
+    hs(&mut k, 0, 2 * MS);
+    let (mut cs, mut ss) = (1u32, 1u32);
+    for i in 0..6u64 {
+        let t = 10 * MS + i * SEC;
+        k.c(t, "PA", cs, ss, 200);
+        if i == 2 {
+            k.c(t + 300 * MS, "PA", cs, ss, 200);
+        }
+        let ta = if i == 2 { t + 302 * MS } else { t + 2 * MS };
+        k.s(ta, "PA", ss, cs + 200, 1000);
+        k.c(ta + 100, "A", cs + 200, ss + 1000, 0);
+        cs += 200;
+        ss += 1000;
+    }
+    let t = 6 * SEC + 100 * MS;
+    k.s(t, "FA", ss, cs, 0);
+    k.c(t + 2 * MS, "FA", cs, ss + 1, 0);
+    k.s(t + 4 * MS, "A", ss + 1, cs + 1, 0);
+    v.push(k);
+
+    // Refused twice by the same server port.
+    for (i, at) in [(5u32, 1_500u64), (6, 3_500)] {
+        let mut k =
+            Conn::new("refused", &cli(3, 42000 + i as u16), &srv(8080), isn(i), 0).at(t0 + at * MS);
+        k.c(0, "S", 0, 0, 0);
+        k.s(300, "RA", 0, 1, 0);
+        v.push(k);
+    }
+
+    // A SYN never answered, retransmitted after 1 s.
+    let mut k = Conn::new("unanswered", &cli(4, 42010), &srv(9000), isn(7), 0).at(t0 + 2_500 * MS);
+    k.c(0, "S", 0, 0, 0);
+    k.c(SEC, "S", 0, 0, 0);
+    v.push(k);
+
+    // Reset by the server mid-stream.
+    let mut k = Conn::new("reset", &cli(5, 42020), &srv(443), isn(8), isn(9)).at(t0 + 3_000 * MS);
+    hs(&mut k, 0, 3 * MS);
+    k.c(3 * MS + 200, "PA", 1, 1, 300);
+    k.s(6 * MS, "RA", 1, 301, 0);
+    v.push(k);
+
+    // Idle after its request, a keep-alive probe ACKed in the next file, then a close.
+    let mut k =
+        Conn::new("keepalive", &cli(6, 42030), &srv(22), isn(10), isn(11)).at(t0 + 1_000 * MS);
+    hs(&mut k, 0, 4 * MS);
+    k.c(4 * MS + 200, "PA", 1, 1, 64);
+    k.s(8 * MS, "PA", 1, 65, 128);
+    k.c(8 * MS + 100, "A", 65, 129, 0);
+    k.c(3_600 * MS, "A", 64, 129, 0);
+    k.s(3_604 * MS, "A", 129, 65, 0);
+    k.c(4_500 * MS, "FA", 65, 129, 0);
+    k.s(4_504 * MS, "FA", 129, 66, 0);
+    k.c(4_504 * MS + 100, "A", 66, 130, 0);
+    v.push(k);
+    v
+}
+
+/// The frames of `conns` cut into files at the times `cuts` (µs after `t0`), as
+/// `tcpdump -G` rotates: each file holds the packets from its cut to the next.
+fn rotate(conns: &[Conn], t0: u64, cuts: &[u64]) -> Vec<Vec<Frame>> {
+    let mut frames = Vec::new();
+    for k in conns {
+        frames.extend(k.frames(&Link::Eth, BASE_NS, false));
+    }
+    let frames = sorted(frames);
+    let mut files = vec![Vec::new(); cuts.len() + 1];
+    for f in frames {
+        let t = (f.ts_ns - BASE_NS) / 1000 - t0;
+        files[cuts.iter().filter(|&&c| t >= c).count()].push(f);
+    }
+    files
+}
+
+/// `trace.pcap`, `trace.pcap1`, …: tcpdump -C's names.
+fn rotated_name(i: usize) -> String {
+    if i == 0 {
+        "trace.pcap".into()
+    } else {
+        format!("trace.pcap{i}")
+    }
+}
+
+fn archive_fixtures() -> Vec<Fx> {
+    let f = PcapFmt::new(1);
+    let mut out = Vec::new();
+    let mut set = |dir: &str, conns: Vec<Conn>, t0: u64, packs: &[Pack], what: &str| {
+        let files = rotate(&conns, t0, &[2 * SEC, 4 * SEC]);
+        let refs: Vec<&Conn> = conns.iter().collect();
+        for (i, frames) in files.iter().enumerate() {
+            let pack = packs[i % packs.len()];
+            let ext = match pack {
+                Pack::Plain => "",
+                Pack::Gzip2 => ".gz",
+                Pack::Zstd => ".zst",
+                Pack::Lz4 => ".lz4",
+                Pack::Xz => ".xz",
+            };
+            let mut fx = pcap_fx(
+                &format!("archive/{dir}/{}{ext}", rotated_name(i)),
+                PcapFmt::new(1),
+                frames,
+                &format!(
+                    "{what}, file {} of 3 (rotated at 2 s and 4 s), {}.",
+                    i + 1,
+                    pack.name()
+                ),
+                if i == 0 { &refs } else { &[] },
+            );
+            fx.bytes = pack.apply(&fx.bytes);
+            fx.format = format!("{}, {}", f.describe(), pack.name());
+            out.push(fx);
+        }
+    };
+    set(
+        "sensor-a/2026-01-01",
+        archive_conns(1, 0),
+        0,
+        &[Pack::Plain],
+        "Sensor a, day 1: a FIN close, a connection lasting across both rotations (one retransmission, server-first close), two refusals, an unanswered SYN, a reset, a keep-alive probe across a rotation",
+    );
+    set(
+        "sensor-a/2026-01-02",
+        archive_conns(1, 1),
+        86_400 * SEC,
+        &[Pack::Gzip2],
+        "Sensor a, day 2: the same traffic a day later",
+    );
+    set(
+        "sensor-b/2026-01-01",
+        archive_conns(2, 0),
+        0,
+        &[Pack::Zstd, Pack::Lz4, Pack::Xz],
+        "Sensor b, day 1: the same traffic on other addresses, each file compressed another way",
+    );
+    // Sensor a's day 1 in each compression, under the same names (known by content).
+    for (dir, pack) in [
+        ("gzip", Pack::Gzip2),
+        ("zstd", Pack::Zstd),
+        ("lz4", Pack::Lz4),
+        ("xz", Pack::Xz),
+    ] {
+        let conns = archive_conns(1, 0);
+        let files = rotate(&conns, 0, &[2 * SEC, 4 * SEC]);
+        for (i, frames) in files.iter().enumerate() {
+            let mut fx = pcap_fx(
+                &format!("archive/compressed/{dir}/{}", rotated_name(i)),
+                PcapFmt::new(1),
+                frames,
+                &format!(
+                    "`archive/sensor-a/2026-01-01/{}`, {}.",
+                    rotated_name(i),
+                    pack.name()
+                ),
+                &[],
+            );
+            fx.bytes = pack.apply(&fx.bytes);
+            fx.format = format!("{}, {}", f.describe(), pack.name());
+            out.push(fx);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------

@@ -217,15 +217,18 @@ const COUNTS: &[Counts] = &[
     c("edge/rst-out-of-window.pcap",    [12, 12, 0, 0, 0, 0, 0, 0, 0, 1]),
 ];
 
-/// Every capture under fixtures/ except bad/ and fuzz/ (tests/cli.rs and
-/// tests/fuzz_regressions.rs pin those), relative to fixtures/.
+/// Every capture under fixtures/ except bad/, fuzz/ and archive/ (tests/cli.rs,
+/// tests/fuzz_regressions.rs and tests/archives.rs pin those), relative to fixtures/.
 fn fixture_files() -> BTreeSet<String> {
     fn walk(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).expect("read fixtures dir") {
             let path = entry.expect("dir entry").path();
             let rel = path.strip_prefix(base).expect("under fixtures/");
             if path.is_dir() {
-                if rel != Path::new("bad") && rel != Path::new("fuzz") {
+                if rel != Path::new("bad")
+                    && rel != Path::new("fuzz")
+                    && rel != Path::new("archive")
+                {
                     walk(&path, base, out);
                 }
             } else if rel != Path::new("README.md") {

@@ -53,9 +53,14 @@ fn when_nothing_could_be_read_only_the_errors_are_printed() {
     let sample = std::fs::read(common::root().join(SAMPLE)).unwrap();
     std::fs::write(&cut, &sample[..24 + 30]).unwrap();
     let cut = cut.display().to_string();
+    // A directory whose only file is not a capture.
+    let no_capture = dir.join("no-capture");
+    std::fs::create_dir(&no_capture).unwrap();
+    std::fs::write(no_capture.join("notes.txt"), "text\n").unwrap();
+    let no_capture = no_capture.display().to_string();
     let inputs = [
         "fixtures/no-such-file.pcap",
-        "fixtures",
+        &no_capture,
         "fixtures/bad/not-a-capture.txt",
         "fixtures/bad/empty-file.pcap",
         &cut,

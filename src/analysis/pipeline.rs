@@ -4,7 +4,7 @@
 //! back end and the inputs' outcomes; a command picks the options and the printers and
 //! never sees a packet.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,9 +182,17 @@ impl Pipeline {
         }
     }
 
-    /// Reads the files as one timeline, in the order given; `sink` sees every
-    /// connection event (a sharing-out run makes none: give `NoEvents`).
-    pub fn run_files(mut self, paths: &[PathBuf], sink: &mut impl EventSink) -> Finished {
+    /// Reads the files as one timeline, in the order of their first packets; a directory
+    /// stands for every capture under it. `sink` sees every connection event (a
+    /// sharing-out run makes none: give `NoEvents`).
+    pub fn run_files(mut self, given: &[PathBuf], sink: &mut impl EventSink) -> Finished {
+        let Expanded {
+            inputs,
+            mut failures,
+            left_out,
+        } = expand(given);
+        let paths: Vec<PathBuf> = inputs.iter().map(|i| i.path.clone()).collect();
+        let paths = &paths[..];
         let mut analyzer = Analyzer::new(&self.options);
         if let Some(max) = self.max_connections {
             analyzer.set_limits(Limits {
@@ -207,14 +215,19 @@ impl Pipeline {
         if let Some(stop) = &self.stop {
             analyzer.set_stop(Arc::clone(stop));
         }
-        let order = time_order(paths);
-        let reordered = order.iter().enumerate().any(|(at, &i)| at != i).then(|| {
-            order
+        let order = time_order(&inputs);
+        // Said of the files given by name only: a directory's files have no order given.
+        let named: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| !inputs[i].in_directory)
+            .collect();
+        let reordered = named.windows(2).any(|w| w[0] > w[1]).then(|| {
+            named
                 .iter()
                 .map(|&i| paths[i].display().to_string())
                 .collect()
         });
-        let mut failures = Vec::new();
         let mut interrupted = false;
         for path in order.iter().map(|&i| &paths[i]) {
             let input = analyzer.read_path(path, sink);
@@ -239,8 +252,12 @@ impl Pipeline {
         let unfilterable_link = unfilterable_link(&self.options, &analysis);
         let overlaps = overlaps(&analysis.inputs);
         let spent = std::mem::take(&mut analysis.spent);
+        let mut report = Report::build(analysis);
+        if let Some(warning) = left_out_warning(&left_out) {
+            report.warnings.push(warning);
+        }
         Finished {
-            report: Report::build(analysis),
+            report,
             failures,
             filter_failure,
             unfilterable_link,
@@ -391,19 +408,137 @@ impl Pipeline {
     }
 }
 
+/// A file to read.
+struct Input {
+    path: PathBuf,
+    /// Found in a directory given, not named.
+    in_directory: bool,
+    /// Its first packet's time, when it was read while looking through a directory.
+    first: Option<Timestamp>,
+}
+
+/// The inputs given, directories replaced by the captures under them.
+struct Expanded {
+    inputs: Vec<Input>,
+    /// Directories that could not be read or hold no capture.
+    failures: Vec<InputFailure>,
+    /// Files in the directories that are not captures.
+    left_out: Vec<String>,
+}
+
+/// Replaces each directory by every capture under it, at any depth, known by its
+/// content (compressed or not), in name order; files that are not captures are left out.
+/// A file that starts as a capture but is damaged is kept, so that its fault is reported.
+fn expand(given: &[PathBuf]) -> Expanded {
+    let mut expanded = Expanded {
+        inputs: Vec::new(),
+        failures: Vec::new(),
+        left_out: Vec::new(),
+    };
+    for path in given {
+        if path.as_os_str() == "-" || !path.is_dir() {
+            expanded.inputs.push(Input {
+                path: path.clone(),
+                in_directory: false,
+                first: None,
+            });
+            continue;
+        }
+        let mut files = Vec::new();
+        let mut seen = Vec::new();
+        if let Err(e) = walk(path, &mut files, &mut seen) {
+            expanded.failures.push(InputFailure {
+                input: path.display().to_string(),
+                message: format!("cannot read the directory: {e}"),
+                partial: false,
+            });
+            continue;
+        }
+        let before = expanded.inputs.len();
+        for file in files {
+            match CaptureReader::open(&file) {
+                Err(e) if e.is_not_a_capture() => {
+                    expanded.left_out.push(file.display().to_string());
+                }
+                opened => expanded.inputs.push(Input {
+                    first: opened.ok().and_then(|mut r| r.first_packet_time()),
+                    path: file,
+                    in_directory: true,
+                }),
+            }
+        }
+        if expanded.inputs.len() == before {
+            expanded.failures.push(InputFailure {
+                input: path.display().to_string(),
+                message: "no capture in this directory".to_string(),
+                partial: false,
+            });
+        }
+    }
+    expanded
+}
+
+/// The files under `dir`, depth first, each directory's entries in name order.
+/// Directories reached again (through a symbolic link) are not read twice.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, seen: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(dir)?;
+    if seen.contains(&real) {
+        return Ok(());
+    }
+    seen.push(real);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            // A subdirectory that cannot be read is left out like a non-capture.
+            if walk(&entry, files, seen).is_err() {
+                files.push(entry);
+            }
+        } else {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// The one warning that lists the files of directories that are not captures.
+fn left_out_warning(left_out: &[String]) -> Option<String> {
+    const SHOWN: usize = 10;
+    if left_out.is_empty() {
+        return None;
+    }
+    let mut names = left_out[..left_out.len().min(SHOWN)].join(", ");
+    if left_out.len() > SHOWN {
+        names.push_str(&format!(" and {} more", left_out.len() - SHOWN));
+    }
+    Some(format!(
+        "left out {} file(s) in the directories given that are not pcap or pcapng captures: {names}",
+        left_out.len()
+    ))
+}
+
 /// The order to read files in: by their first packet's time (rotated files given out of
 /// order), the given order among equals. Standard input, and files whose first packet
 /// cannot be read, keep their places.
-fn time_order(paths: &[PathBuf]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..paths.len()).collect();
-    if paths.len() < 2 {
+fn time_order(inputs: &[Input]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    if inputs.len() < 2 {
         return order;
     }
-    let timed: Vec<(usize, Timestamp)> = paths
+    let timed: Vec<(usize, Timestamp)> = inputs
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.as_os_str() != "-")
-        .filter_map(|(i, p)| Some((i, CaptureReader::open(p).ok()?.first_packet_time()?)))
+        .filter(|(_, input)| input.path.as_os_str() != "-")
+        .filter_map(|(i, input)| {
+            let first = match input.first {
+                Some(t) => Some(t),
+                None if input.in_directory => None,
+                None => CaptureReader::open(&input.path).ok()?.first_packet_time(),
+            };
+            Some((i, first?))
+        })
         .collect();
     let mut sorted = timed.clone();
     sorted.sort_by_key(|&(i, t)| (t, i));

@@ -16,6 +16,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
+use crate::capture::compressed::{Compression, Fault, Faults, LZ4_LEGACY};
 use crate::model::link::LinkType;
 use crate::model::time::Timestamp;
 
@@ -93,8 +94,14 @@ pub enum SourceError {
     Read(io::Error),
     #[error("empty file (0 bytes): not a capture")]
     Empty,
-    #[error("gzip-compressed; decompress it first (e.g. gunzip -c FILE | synack report -)")]
-    Compressed,
+    #[error("{0}")]
+    Decompress(Fault),
+    #[error("{0}-compressed: {1}")]
+    Inside(Compression, Box<SourceError>),
+    #[error(
+        "lz4 legacy format (lz4 -l), which synack does not read: recompress with lz4 without -l"
+    )]
+    Lz4Legacy,
     #[error("not a pcap or pcapng capture (first bytes {0})")]
     NotACapture(String),
     #[error("file ends inside the {0} file header ({1} bytes)")]
@@ -133,7 +140,29 @@ impl SourceError {
                 | SourceError::Corrupt { .. }
                 | SourceError::UnknownInterface { .. }
                 | SourceError::Read(_)
-        )
+                | SourceError::Decompress(_)
+        ) || matches!(self, SourceError::Inside(_, inner) if inner.is_midstream())
+    }
+
+    /// True when the file is not a capture at all (rather than a capture that is
+    /// damaged): what a directory may hold beside its captures.
+    pub fn is_not_a_capture(&self) -> bool {
+        match self {
+            SourceError::Empty | SourceError::NotACapture(_) => true,
+            SourceError::Inside(_, inner) => inner.is_not_a_capture(),
+            _ => false,
+        }
+    }
+
+    /// A read error, or the decompression fault behind it.
+    fn from_read(e: io::Error, faults: Option<&Faults>) -> SourceError {
+        if let Some(fault) = e.get_ref().and_then(|inner| inner.downcast_ref::<Fault>()) {
+            return SourceError::Decompress(fault.clone());
+        }
+        match faults.and_then(Faults::get) {
+            Some(fault) => SourceError::Decompress(fault),
+            None => SourceError::Read(e),
+        }
     }
 }
 
@@ -168,6 +197,8 @@ struct Interface {
 pub struct CaptureReader {
     backend: Backend,
     st: ReaderState,
+    /// Set when the file is compressed: what stopped the decoder, if anything.
+    faults: Option<Faults>,
 }
 
 /// Who parses the records: classic pcap by hand (the hot case, see docs/design.md), or
@@ -236,20 +267,34 @@ impl CaptureReader {
         Self::from_read(wrap(file, meta.len()))
     }
 
-    /// Reads a capture from any byte stream (a file, a pipe, a test buffer).
-    pub fn from_read(mut input: Box<dyn Read + Send>) -> Result<Self, SourceError> {
-        // Sniff with a loop of reads: a pipe may deliver the header in pieces.
-        let mut head = vec![0u8; SNIFF_LEN];
-        let mut filled = 0;
-        while filled < head.len() {
-            match input.read(&mut head[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SourceError::Read(e)),
-            }
+    /// Reads a capture from any byte stream (a file, a pipe, a test buffer), compressed or
+    /// not (known by its first bytes).
+    pub fn from_read(input: Box<dyn Read + Send>) -> Result<Self, SourceError> {
+        let (head, input) = read_head(input).map_err(|e| SourceError::from_read(e, None))?;
+        if head.starts_with(&LZ4_LEGACY) {
+            return Err(SourceError::Lz4Legacy);
         }
-        head.truncate(filled);
+        let Some(kind) = Compression::sniff(&head) else {
+            return Self::from_head(head, input);
+        };
+        let (decoded, faults) = kind.decoder(Box::new(io::Cursor::new(head).chain(input)));
+        let (head, decoded) =
+            read_head(decoded).map_err(|e| SourceError::from_read(e, Some(&faults)))?;
+        let mut reader = Self::from_head(head, decoded).map_err(|e| match e {
+            // The decoder's own fault says more than the header that it cut short.
+            SourceError::ShortHeader(..) | SourceError::Read(_) if faults.get().is_some() => {
+                SourceError::Decompress(faults.get().expect("checked"))
+            }
+            SourceError::Read(e) => SourceError::from_read(e, Some(&faults)),
+            e => SourceError::Inside(kind, Box::new(e)),
+        })?;
+        reader.faults = Some(faults);
+        Ok(reader)
+    }
+
+    /// Opens a capture whose first bytes, `head`, were already read from `input`.
+    fn from_head(head: Vec<u8>, input: Box<dyn Read + Send>) -> Result<Self, SourceError> {
+        let filled = head.len();
         let format = sniff(&head)?;
         if let Format::Pcap {
             modified: false,
@@ -276,6 +321,7 @@ impl CaptureReader {
         Ok(CaptureReader {
             backend: Backend::Parser(reader),
             st: ReaderState::new(format),
+            faults: None,
         })
     }
 
@@ -314,6 +360,7 @@ impl CaptureReader {
                 big_endian,
             }),
             st,
+            faults: None,
         })
     }
 
@@ -393,15 +440,27 @@ impl CaptureReader {
         if let Backend::Classic(classic) = &mut self.backend {
             let result = classic.run(&mut self.st, &mut on_packet, exchange);
             self.st.done = true;
-            return result;
+            return result.map_err(|e| self.decompression_fault(e));
         }
         while !self.st.done {
             if let Err(e) = self.next_block(&mut on_packet) {
                 self.st.done = true;
-                return Err(e);
+                return Err(self.decompression_fault(e));
             }
         }
         Ok(())
+    }
+
+    /// The decoder's fault behind a read error: pcap-parser reports any failed read as
+    /// a `ReadError` without the cause, and a compressed stream cut inside a record
+    /// could look like a record cut short.
+    fn decompression_fault(&self, e: SourceError) -> SourceError {
+        match (&e, self.faults.as_ref().and_then(Faults::get)) {
+            (SourceError::Read(_) | SourceError::Truncated { .. }, Some(fault)) => {
+                SourceError::Decompress(fault)
+            }
+            _ => e,
+        }
     }
 
     /// Reads one block (refilling the buffer as needed) and handles it.
@@ -822,9 +881,43 @@ impl ClassicReader {
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SourceError::Read(e)),
+                Err(e) => return Err(SourceError::from_read(e, None)),
             }
         }
+    }
+}
+
+/// The first bytes of a stream (up to `SNIFF_LEN`), read with a loop of reads (a pipe may
+/// deliver them in pieces), and the stream to read on from. A read error after some bytes
+/// is left for the stream to return again, where they come before it.
+fn read_head(mut input: Box<dyn Read + Send>) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = vec![0u8; SNIFF_LEN];
+    let mut filled = 0;
+    while filled < head.len() {
+        match input.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if filled == 0 => return Err(e),
+            Err(e) => {
+                head.truncate(filled);
+                return Ok((head, Box::new(FailAgain(Some(e)))));
+            }
+        }
+    }
+    head.truncate(filled);
+    Ok((head, input))
+}
+
+/// A stream whose next read fails with the error it already gave.
+struct FailAgain(Option<io::Error>);
+
+impl Read for FailAgain {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("read failed")))
     }
 }
 
@@ -868,9 +961,6 @@ fn pcapng_time(units: u64, iface: &Interface) -> Timestamp {
 fn sniff(head: &[u8]) -> Result<Format, SourceError> {
     if head.is_empty() {
         return Err(SourceError::Empty);
-    }
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Err(SourceError::Compressed);
     }
     let Some(magic) = head.get(..4) else {
         return Err(SourceError::NotACapture(hex_prefix(head)));

@@ -1,2 +1,3 @@
+pub mod compressed;
 pub mod file;
 pub mod live;

@@ -1,0 +1,122 @@
+-- synack's summary (src/model/summary.rs, docs/metrics.md) in SQL, over connection records
+-- in synack's Parquet schema (docs/records.md): one row per group `grp` of a view named
+-- `records` (the records with a `grp` column: a constant for the whole fleet, or the
+-- sensor, or the capture set). The same text runs in Spark SQL and in DuckDB.
+--
+-- Records are in Zeek's originator/responder terms; the summary's client/server split
+-- follows `synack_orig_is_client` (the originator is synack's client).
+--
+-- Percentiles are nearest-rank, as synack's: of the n values sorted ascending, the p-th
+-- percentile is the value at 1-based rank max(1, ceil(p·n/100)) — the smallest value with
+-- at least p% of the values at or below it. (synack itself switches to a 1%-wide
+-- histogram past 65,536 samples in one run; an archive's SQL stays exact.)
+WITH r AS (
+  SELECT
+    grp,
+    synack_close AS close,
+    CAST(synack_midstream AS INT) AS midstream,
+    CAST(synack_abnormal AS INT) AS abnormal,
+    synack_syn_retransmits AS syn_retransmits,
+    synack_synack_retransmits AS synack_retransmits,
+    -- attempted: the client's SYN was seen. The records say only whether the first
+    -- packet seen was a SYN or SYN/ACK (not synack_midstream): a connection first seen at
+    -- its SYN/ACK, its SYN missed, counts here and not in synack (README.md beside this).
+    CASE WHEN synack_midstream THEN 0 ELSE 1 END AS attempted,
+    -- completed: the SYN was seen and the handshake completed, which is when the connect
+    -- time (first SYN → completing ACK) is measured
+    CASE WHEN synack_connect IS NOT NULL THEN 1 ELSE 0 END AS completed,
+    synack_orig_rst + synack_resp_rst AS rst,
+    CASE WHEN synack_orig_is_client THEN synack_orig_rst ELSE synack_resp_rst END AS rst_client,
+    CASE WHEN synack_orig_is_client THEN synack_resp_rst ELSE synack_orig_rst END AS rst_server,
+    synack_rst_answering_syn AS rst_answering_syn,
+    synack_orig_fin + synack_resp_fin AS fin,
+    CASE WHEN synack_time_wait = 'both'
+           OR synack_time_wait = (CASE WHEN synack_orig_is_client THEN 'orig' ELSE 'resp' END)
+         THEN 1 ELSE 0 END AS tw_client,
+    CASE WHEN synack_time_wait = 'both'
+           OR synack_time_wait = (CASE WHEN synack_orig_is_client THEN 'resp' ELSE 'orig' END)
+         THEN 1 ELSE 0 END AS tw_server,
+    CASE WHEN synack_closed_by = 'both' AND synack_time_wait = 'both' THEN 1 ELSE 0 END AS simultaneous,
+    CAST(synack_time_wait_reused AS INT) AS tw_reused,
+    synack_keepalive_probes AS ka_probes,
+    synack_keepalive_acks AS ka_acks,
+    synack_keepalive_unanswered AS ka_unanswered,
+    synack_zero_window_probes AS zwp,
+    synack_orig_retransmissions + synack_resp_retransmissions AS rtx,
+    synack_app AS app,
+    synack_rtt * 1000 AS rtt_ms,
+    synack_connect * 1000 AS connect_ms,
+    synack_syn_to_synack * 1000 AS syn_to_synack_ms,
+    synack_synack_to_ack * 1000 AS synack_to_ack_ms
+  FROM records
+),
+counts AS (
+  SELECT
+    grp,
+    count(*) AS connections,
+    sum(attempted) AS handshakes_attempted,
+    sum(completed) AS handshakes_completed,
+    sum(syn_retransmits) AS syn_retransmits,
+    sum(synack_retransmits) AS synack_retransmits,
+    sum(CASE WHEN close = 'fin' THEN 1 ELSE 0 END) AS closes_fin,
+    sum(CASE WHEN close = 'reset' THEN 1 ELSE 0 END) AS closes_reset,
+    sum(CASE WHEN close = 'refused' THEN 1 ELSE 0 END) AS closes_refused,
+    sum(CASE WHEN close = 'unanswered' THEN 1 ELSE 0 END) AS closes_unanswered,
+    sum(CASE WHEN close = 'handshake_incomplete' THEN 1 ELSE 0 END) AS closes_handshake_incomplete,
+    sum(CASE WHEN close = 'half_closed' THEN 1 ELSE 0 END) AS closes_half_closed,
+    sum(CASE WHEN close = 'open' THEN 1 ELSE 0 END) AS closes_open,
+    sum(midstream) AS closes_midstream,
+    sum(abnormal) AS closes_abnormal,
+    sum(rst) AS rst_packets,
+    sum(rst_client) AS rst_from_client,
+    sum(rst_server) AS rst_from_server,
+    sum(rst_answering_syn) AS rst_answering_syn,
+    sum(fin) AS fin_packets,
+    sum(tw_client) AS time_wait_client,
+    sum(tw_server) AS time_wait_server,
+    sum(simultaneous) AS time_wait_simultaneous,
+    sum(tw_reused) AS time_wait_reused,
+    sum(ka_probes) AS keepalive_probes,
+    sum(ka_acks) AS keepalive_acks,
+    sum(ka_unanswered) AS keepalive_unanswered,
+    sum(CASE WHEN ka_probes > 0 THEN 1 ELSE 0 END) AS keepalive_connections,
+    sum(zwp) AS zero_window_probes,
+    sum(rtx) AS retransmissions,
+    sum(CASE WHEN app = 'none' THEN 1 ELSE 0 END) AS apps_none,
+    sum(CASE WHEN app = 'unknown' THEN 1 ELSE 0 END) AS apps_unknown,
+    sum(CASE WHEN app = 'http' THEN 1 ELSE 0 END) AS apps_http,
+    sum(CASE WHEN app = 'websocket' THEN 1 ELSE 0 END) AS apps_websocket,
+    sum(CASE WHEN app = 'tls' THEN 1 ELSE 0 END) AS apps_tls,
+    sum(CASE WHEN app = 'ssh' THEN 1 ELSE 0 END) AS apps_ssh
+  FROM r
+  GROUP BY grp
+),
+latency AS (
+  SELECT grp, 'handshake_rtt_ms' AS figure, rtt_ms AS ms FROM r WHERE rtt_ms IS NOT NULL
+  UNION ALL
+  SELECT grp, 'connect_ms', connect_ms FROM r WHERE connect_ms IS NOT NULL
+  UNION ALL
+  SELECT grp, 'syn_to_synack_ms', syn_to_synack_ms FROM r WHERE syn_to_synack_ms IS NOT NULL
+  UNION ALL
+  SELECT grp, 'synack_to_ack_ms', synack_to_ack_ms FROM r WHERE synack_to_ack_ms IS NOT NULL
+),
+ranked AS (
+  SELECT grp, figure, ms,
+    row_number() OVER (PARTITION BY grp, figure ORDER BY ms) AS rank,
+    count(*) OVER (PARTITION BY grp, figure) AS n
+  FROM latency
+),
+percentiles AS (
+  SELECT grp, figure,
+    max(n) AS count,
+    min(ms) AS min,
+    min(CASE WHEN rank >= greatest(ceil(50 * n / 100.0), 1) THEN ms END) AS p50,
+    min(CASE WHEN rank >= greatest(ceil(90 * n / 100.0), 1) THEN ms END) AS p90,
+    min(CASE WHEN rank >= greatest(ceil(99 * n / 100.0), 1) THEN ms END) AS p99,
+    max(ms) AS max
+  FROM ranked
+  GROUP BY grp, figure
+)
+SELECT c.*, p.figure, p.count, p.min, p.p50, p.p90, p.p99, p.max
+FROM counts c LEFT JOIN percentiles p ON c.grp = p.grp
+ORDER BY c.grp, p.figure
