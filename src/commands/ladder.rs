@@ -12,9 +12,10 @@ use clap::ValueEnum;
 use synack::analysis::analyzer::Options;
 use synack::analysis::ladder_builder::LadderBuilder;
 use synack::analysis::pipeline::{Finished, Pipeline};
+use synack::analysis::seq_builder::SeqGraphBuilder;
 use synack::model::event::{ConnectionView, Event};
 use synack::model::time::Timestamp;
-use synack::output::{ladder_svg, ladder_text};
+use synack::output::{ladder_svg, ladder_text, seq_svg};
 
 use super::inputs::{self, Inputs};
 use super::{term, values};
@@ -29,12 +30,21 @@ pub enum ColorChoice {
     Never,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Plot {
+    /// The ladder diagram.
+    Ladder,
+    /// The time-sequence graph (tcptrace's).
+    Seq,
+}
+
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   synack ladder capture.pcap                      connection #1
   synack ladder capture.pcap --conn 3 --full      #3, every segment drawn
   synack ladder capture.pcap --client 10.0.0.2    the first from that client, any port
   synack ladder capture.pcap --abnormal --svg bug.svg
+  synack ladder capture.pcap --conn 3 --plot seq > seq.svg   time-sequence graph
   synack ladder capture.pcap --wide | less -S     full labels and lanes")]
 pub struct LadderArgs {
     /// Capture files (pcap or pcapng), read as one timeline as `synack report` reads
@@ -75,6 +85,12 @@ pub struct LadderArgs {
     /// Also write the diagram as an SVG file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// What the SVG draws: the ladder (default), or `seq`, the time-sequence graph
+    /// (sequence number over time per direction, ACK line, window edge, retransmissions,
+    /// SACK blocks, zero windows, keep-alives, RSTs), written to --svg FILE, or to standard
+    /// output instead of the text ladder when no --svg is given.
+    #[arg(long, value_enum, value_name = "KIND")]
+    plot: Option<Plot>,
     /// When to color the text diagram.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -225,6 +241,8 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
     };
 
     let mut builder = LadderBuilder::new(!args.full);
+    let seq = args.plot == Some(Plot::Seq);
+    let mut seq_builder = SeqGraphBuilder::default();
     let mut chosen: Option<u64> = None;
     let Some(finished) = read_all(&inputs, |c, at, e| {
         // Rows are recorded for the one selected connection only.
@@ -232,6 +250,9 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
             chosen = Some(c.id);
         }
         if chosen == Some(c.id) {
+            if seq {
+                seq_builder.on_event(c, at, e);
+            }
             builder.on_event(c, at, e);
         }
     })?
@@ -252,10 +273,26 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let diagram = builder.finish(&conn);
-
-    if let Some(path) = &args.svg {
-        std::fs::write(path, ladder_svg::render(&diagram))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let graph = seq.then(|| seq_builder.finish(&conn));
+    let write = |path: &PathBuf, doc: String| {
+        std::fs::write(path, doc).with_context(|| format!("cannot write {}", path.display()))
+    };
+    match (&args.svg, graph) {
+        (Some(path), Some(g)) => write(path, seq_svg::render(&g))?,
+        (Some(path), None) => write(path, ladder_svg::render(&diagram))?,
+        (None, Some(g)) => {
+            // The graph instead of the text ladder.
+            let mut out = io::stdout().lock();
+            out.write_all(seq_svg::render(&g).as_bytes())?;
+            out.flush()?;
+            inputs::afterword(&finished)?;
+            return Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+        (None, None) => {}
     }
     let color = use_color(args.color);
     let mut out = io::BufWriter::new(io::stdout().lock());

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::ValueEnum;
 
 use synack::analysis::analyzer::Options;
 use synack::analysis::pipeline::Pipeline;
+use synack::analysis::tracer::Tracer;
+use synack::analysis::visuals;
 use synack::model::event::NoEvents;
 use synack::output::table::{Rows, TableOptions};
-use synack::output::{json, table};
+use synack::output::{html, json, table};
 
 use super::{inputs, term, values};
 
@@ -19,6 +22,8 @@ use super::{inputs, term, values};
 pub enum Format {
     Table,
     Json,
+    /// One self-contained page: charts, top lists, worst connections (docs/html.md).
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -27,6 +32,7 @@ pub enum Format {
   synack report --wide --all capture.pcap          every column, every connection
   synack report --columns id,client,server,connect,app capture.pcap
   synack report --format json capture.pcap         one JSON document (docs/json.md)
+  synack report --format html -o report.html capture.pcap   a page to open in a browser
   synack report -f 'tcp port 443' day1.pcap day2.pcap
   tcpdump -i any -w - | synack report -")]
 pub struct ReportArgs {
@@ -41,6 +47,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
     /// JSON output: --format json.
     #[arg(long, conflicts_with = "format")]
     json: bool,
@@ -98,6 +107,11 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         args.format = Format::Json;
     }
+    if matches!(args.format, Format::Html) && (args.abnormal || args.top.is_some()) {
+        anyhow::bail!(
+            "--abnormal and --top choose the table's rows; the HTML page's table sorts and filters in the browser"
+        );
+    }
     if matches!(args.format, Format::Json) && (args.abnormal || args.top.is_some()) {
         anyhow::bail!(
             "--abnormal and --top choose the table's rows; --format json lists every connection (select with jq: docs/json.md)"
@@ -117,7 +131,12 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         pipeline = pipeline.progress(Box::new(progress_bar));
     }
     pipeline = pipeline.stop_on(inputs::stop_on_signal());
-    let finished = pipeline.run_files(&inputs.files, &mut NoEvents);
+    // The HTML page draws the worst connections from events kept in the same pass.
+    let mut tracer = Tracer::default();
+    let finished = match args.format {
+        Format::Html => pipeline.run_files(&inputs.files, &mut tracer),
+        _ => pipeline.run_files(&inputs.files, &mut NoEvents),
+    };
     inputs::notes(&finished)?;
     // JSON is one document whatever happened (its inputs carry their errors).
     if inputs::nothing_read(&finished) && matches!(args.format, Format::Table) {
@@ -126,9 +145,20 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let report = &finished.report;
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out: io::BufWriter<Box<dyn Write>> = io::BufWriter::new(match &args.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        ),
+        None => Box::new(stdout.lock()),
+    });
     match args.format {
         Format::Json => json::write_report(&mut out, report)?,
+        Format::Html => {
+            let (traces, untraced) = tracer.finish();
+            let visuals = visuals::build(report, traces, untraced);
+            html::write_report(&mut out, report, &visuals)?;
+        }
         Format::Table => {
             let rows = if args.all {
                 Rows::All

@@ -3,9 +3,11 @@
 pub mod escape;
 pub mod events;
 pub mod fit;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod ladder_svg;
 pub mod ladder_text;
+pub mod seq_svg;
 pub mod table;
 pub mod verdict;
