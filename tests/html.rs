@@ -66,9 +66,11 @@ fn run_chromium(bin: &Path, page: &Path, args: &[String]) -> (String, String) {
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(args)
-    .arg(format!("file://{}", page.display()))
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    .arg(format!("file://{}", page.display()));
+    // Into files, not pipes: a DOM larger than a pipe's buffer would block chromium.
+    let (out_path, err_path) = (profile.join("stdout"), profile.join("stderr"));
+    cmd.stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()));
     let mut child = cmd.spawn().expect("chromium starts");
     let start = Instant::now();
     loop {
@@ -81,12 +83,11 @@ fn run_chromium(bin: &Path, page: &Path, args: &[String]) -> (String, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
+    let read =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let out = (read(&out_path), read(&err_path));
     let _ = std::fs::remove_dir_all(&profile);
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    out
 }
 
 fn tempdir(what: &str) -> PathBuf {
@@ -121,22 +122,36 @@ fn load(bin: &Path, page: &Path) -> Load {
         .collect();
     let log = std::fs::read_to_string(&netlog).unwrap_or_default();
     let _ = std::fs::remove_dir_all(netlog.parent().unwrap());
-    // Every URL the net log names that is not the page itself or a data: URL.
-    let mut requests = Vec::new();
-    let mut rest = log.as_str();
-    while let Some(at) = rest.find("\"url\":\"") {
-        rest = &rest[at + 7..];
-        let url = &rest[..rest.find('"').unwrap_or(0)];
-        if !url.starts_with("data:") && !url.starts_with("file:") {
-            requests.push(url.to_string());
-        }
-    }
+    let requests = page_requests(&log);
     assert!(!dom.is_empty(), "no DOM for {}: {stderr}", page.display());
     Load {
         dom,
         console,
         requests,
     }
+}
+
+/// The requests the page made, from Chromium's net log: every URL request started on
+/// behalf of a page (the browser's own background traffic, such as its network-time and
+/// update checks, has no origin as initiator: "not an origin"), except `data:` and
+/// `file:` URLs. The log may lack its closing bracket when Chromium exits at once.
+fn page_requests(log: &str) -> Vec<String> {
+    let log = log.trim_end();
+    let doc: Value = serde_json::from_str(log)
+        .or_else(|_| serde_json::from_str(&format!("{}]}}", log.trim_end_matches(','))))
+        .unwrap_or_else(|e| panic!("unreadable net log: {e}"));
+    let start = &doc["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
+    assert!(start.is_u64(), "the net log names no URL_REQUEST_START_JOB");
+    doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| &e["type"] == start)
+        .filter(|e| e["params"]["initiator"] != "not an origin")
+        .filter_map(|e| e["params"]["url"].as_str())
+        .filter(|u| !u.starts_with("data:") && !u.starts_with("file:"))
+        .map(str::to_string)
+        .collect()
 }
 
 fn screenshot(bin: &Path, page: &Path, name: &str, size: (u32, u32)) -> PathBuf {
