@@ -186,7 +186,7 @@ mod tests {
                     flags: TcpFlags(flags),
                     window: 100,
                     payload_len: len,
-                    header_len: 20 + opts.len() as u8,
+                    header_len: 20 + opts.len() as u16,
                     options: opts,
                     ..TcpSegment::between(src, dst)
                 };
@@ -202,12 +202,13 @@ mod tests {
         feed(false, TcpFlags::SYN | a, 5000, u32::MAX - 9, 0, &ws);
         feed(true, a, u32::MAX - 9, 5001, 0, &[]);
         feed(true, a, u32::MAX - 9, 5001, 100, &[]);
-        feed(true, a, u32::MAX - 9 + 100, 5001, 100, &[]);
-        feed(true, a, u32::MAX - 9, 5001, 100, &[]);
+        feed(true, a, (u32::MAX - 9).wrapping_add(100), 5001, 100, &[]);
+        // Both segments again, at once: a retransmission (not a reordering).
+        feed(true, a, u32::MAX - 9, 5001, 200, &[]);
         // The server SACKs the second data segment: [101, 201).
         let mut sack = vec![1, 1, 5, 10];
-        sack.extend_from_slice(&(u32::MAX - 9 + 100).to_be_bytes());
-        sack.extend_from_slice(&(u32::MAX - 9 + 200).to_be_bytes());
+        sack.extend_from_slice(&((u32::MAX - 9).wrapping_add(100)).to_be_bytes());
+        sack.extend_from_slice(&((u32::MAX - 9).wrapping_add(200)).to_be_bytes());
         feed(false, a, 5001, u32::MAX - 9, 0, &sack);
         let mut conns = Vec::new();
         table.finish(|c| conns.push(c));

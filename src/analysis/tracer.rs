@@ -4,9 +4,12 @@
 //!
 //! Every connection is traced from its first segment (while fewer than [`MAX_LIVE`] are
 //! and the event budget lasts); a trace is let go of as soon as it cannot be picked:
-//! a reset or refusal past the first [`KEEP_PER_KIND`] of its kind, or a connection that
-//! closed with FINs while not among the [`KEEP_SLOW`] slowest handshakes so far. What is
-//! left at the end are the candidates `crate::analysis::visuals` picks from.
+//! a reset or refusal past the first [`KEEP_PER_KIND`] of its kind, a connection that
+//! closed with FINs while not among the [`KEEP_SLOW`] slowest handshakes so far, or, once
+//! that many resets are kept, a handshake that is not among the slowest. So on a long
+//! capture most connections are traced for their handshake only, and an event of the
+//! others costs one look-up in a vector by id. What is left at the end are the
+//! candidates `crate::analysis::visuals` picks from.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -78,7 +81,8 @@ impl Tracer {
         }
         let trace = Trace {
             view: *view,
-            events: Vec::new(),
+            // A handshake's worth: most traces end there.
+            events: Vec::with_capacity(4),
             truncated: false,
             abnormal: false,
             slow: false,
@@ -172,6 +176,10 @@ impl EventSink for Tracer {
                         let (_, out) = self.slow.swap_remove(at);
                         self.demote(out);
                     }
+                } else if self.reset >= KEEP_PER_KIND && !abnormal {
+                    // Neither slow nor able to be one of the resets kept: most
+                    // connections stop being traced here, after their handshake.
+                    self.drop_trace(id);
                 }
             }
             Event::FinSent { .. } => {
