@@ -44,7 +44,7 @@ fn substitute(word: &str, line: &str, scratch: &Path) -> String {
     match word {
         "rotated-1.pcap" | "rotated-2.pcap" => format!("fixtures/formats/{word}"),
         w if w.ends_with(".toml") => "tests/golden/rules.toml".into(),
-        w if w.ends_with(".svg") || w.ends_with(".xml") => {
+        w if w.ends_with(".svg") || w.ends_with(".xml") || w.ends_with(".html") => {
             scratch.join(w.replace('/', "_")).display().to_string()
         }
         w => w.to_string(),
