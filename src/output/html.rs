@@ -20,6 +20,7 @@ use crate::model::top::{TopEntry, TopList};
 use crate::model::units::Millis;
 use crate::model::visuals::{LatencyHistogram, Visuals};
 use crate::output::escape::{escape_text, xml_escape};
+use crate::output::ladder_text::thousands;
 use crate::output::{ladder_svg, seq_svg, table};
 
 /// Connections the page's table holds at most (abnormal first, then by id).
@@ -45,18 +46,6 @@ fn esc(s: &str) -> String {
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn ms(d: Duration) -> String {
@@ -135,7 +124,7 @@ pub fn render(r: &Report, v: &Visuals) -> String {
     trouble(&mut h, r);
     worst(&mut h, v);
     connections(&mut h, r);
-    let _ = write!(h, "</main><script>{JS}</script></body></html>\n");
+    let _ = writeln!(h, "</main><script>{JS}</script></body></html>");
     h
 }
 
@@ -344,15 +333,12 @@ fn open_chart(h: &mut String, id: &str, label: &str) {
 fn axes(h: &mut String, max: f64, left: &str, bottom: &[(f64, String)]) {
     let _ = write!(
         h,
-        r#"<text class="tick" x="{}" y="{}" text-anchor="end">0</text><text class="tick" x="{}" y="{}" text-anchor="end">{}</text><text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        r#"<text class="tick" x="{}" y="{}" text-anchor="end">0</text><text class="tick" x="{}" y="{}" text-anchor="end">{}</text>"#,
         ML - 4.0,
         CH - MB + 4.0,
         ML - 4.0,
         MT + 8.0,
         esc(&short(max)),
-        ML - 40.0,
-        (CH - MB + MT) / 2.0,
-        ""
     );
     let _ = write!(
         h,

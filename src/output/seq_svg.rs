@@ -65,17 +65,14 @@ fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     v
 }
 
+/// A whole number with thousands separators, negative ones too.
 fn thousands(n: f64) -> String {
-    let s = format!("{}", n.round() as i64);
-    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    format!("{sign}{out}")
+    let n = n.round() as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}",
+        crate::output::ladder_text::thousands(n.unsigned_abs())
+    )
 }
 
 /// Relative sequence numbers as signed offsets: a segment before the first one seen (a
