@@ -192,6 +192,12 @@ const COUNTS: &[Counts] = &[
     c("app/tls-hostile-sni.pcap",       [ 9,  9, 0, 0, 0, 0, 0, 0, 0, 1]),
     c("app/ssh.pcap",                   [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
     c("app/unknown.pcap",               [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("edge/rst-unacceptable-ack.pcap", [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("edge/spurious-long-rtt.pcap",    [10, 10, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("edge/overlap-new-data.pcap",     [10, 10, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("edge/synack-missed.pcap",        [ 5,  5, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("edge/starts-at-synack.pcap",     [ 5,  5, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("edge/rst-out-of-window.pcap",    [12, 12, 0, 0, 0, 0, 0, 0, 0, 1]),
 ];
 
 /// Every capture under fixtures/ except bad/ and fuzz/ (tests/cli.rs and

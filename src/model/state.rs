@@ -176,16 +176,25 @@ pub enum Anomaly {
     FinSeqChanged,
     /// A SYN/ACK seen before any SYN of the connection (capture reordering).
     HandshakeSynackBeforeSyn,
+    /// A RST from an endpoint in SYN-SENT answering an ACK that does not acknowledge its
+    /// SYN (RFC 9293 §3.10.7.3: `<SEQ=SEG.ACK><CTL=RST>`, a stale or challenge ACK on a
+    /// reused port): the sender stays in SYN-SENT and usually resends its SYN.
+    RstForUnacceptableAck,
+    /// A RST whose sequence number is outside the receiver's window (RFC 5961 §3.2: not
+    /// acceptable; stale, injected, or an evasion attempt): it closes nothing.
+    RstOutOfWindow,
 }
 
 impl Anomaly {
-    pub const ALL: [Anomaly; 6] = [
+    pub const ALL: [Anomaly; 8] = [
         Anomaly::SynWithRstOrFin,
         Anomaly::HandshakeSynackWrongAck,
         Anomaly::ClosedSegmentAfterClose,
         Anomaly::RstWithData,
         Anomaly::FinSeqChanged,
         Anomaly::HandshakeSynackBeforeSyn,
+        Anomaly::RstForUnacceptableAck,
+        Anomaly::RstOutOfWindow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -196,6 +205,8 @@ impl Anomaly {
             Anomaly::RstWithData => "rst_with_data",
             Anomaly::FinSeqChanged => "fin_seq_changed",
             Anomaly::HandshakeSynackBeforeSyn => "handshake_synack_before_syn",
+            Anomaly::RstForUnacceptableAck => "rst_for_unacceptable_ack",
+            Anomaly::RstOutOfWindow => "rst_out_of_window",
         }
     }
 

@@ -158,15 +158,14 @@ impl ConnectionRecord {
     }
 }
 
-/// Zeek's view: a group (state and flags), the history's letters, the counts.
+/// Zeek's view: a group of its own (13 bits), the history's letters, the counts.
 fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
-    w.group(1);
+    w.group(2);
     w.bits(z.conn_state as u32, 4);
     w.flag(z.orig_is_client);
     w.flag(z.history.truncated());
-    w.end();
     let letters = z.history.as_str().as_bytes();
-    w.count(letters.len() as u64);
+    w.varint(letters.len() as u64);
     w.bytes(letters);
     for side in [&z.orig, &z.resp] {
         w.count(side.packets);
@@ -174,15 +173,16 @@ fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
         w.count(side.bytes);
     }
     w.count(z.missed_bytes);
+    w.end();
     w.duration(z.duration);
 }
 
 fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
-    r.group(1);
+    r.group(2);
     let conn_state = ConnState::ALL[(r.bits(4) as usize).min(ConnState::ALL.len() - 1)];
     let orig_is_client = r.flag();
     let truncated = r.flag();
-    let len = r.count() as usize;
+    let len = r.varint() as usize;
     let history = History::from_parts(r.take(len), truncated);
     let mut side = || ZeekSide {
         packets: r.count(),

@@ -146,6 +146,7 @@ impl Endpoint {
         w.seq(self.next_seq);
         w.seq(self.last_ack);
         w.bytes(&self.window.to_le_bytes());
+        w.byte(self.window_scale.unwrap_or(u8::MAX));
         w.seq(self.fin_seq);
         w.count(self.packets);
         w.count(self.bytes);
@@ -183,6 +184,7 @@ impl Endpoint {
             next_seq: r.seq(),
             last_ack: r.seq(),
             window: u16::from_le_bytes([r.byte(), r.byte()]),
+            window_scale: Some(r.byte()).filter(|s| *s != u8::MAX),
             fin_seq: r.seq(),
             packets: r.count(),
             bytes: r.count(),

@@ -121,6 +121,8 @@ pub struct Endpoint {
     pub last_ack: Option<Seq>,
     /// Last window it advertised (unscaled field value).
     pub window: u16,
+    /// The window-scale shift its SYN or SYN/ACK offered (RFC 7323 §2.2), if any.
+    pub window_scale: Option<u8>,
     /// Sequence number its FIN occupies.
     pub fin_seq: Option<Seq>,
     pub packets: u64,
@@ -304,6 +306,18 @@ impl TcpTracker {
         if PREDICT && self.predicted(sender, seg, wire_len, at) {
             return;
         }
+        if flags.rst() && !flags.syn() && !flags.fin() {
+            if let Some(why) = self.unacceptable_rst(sender, seg) {
+                // Counted as sent, but it neither closes nor moves the sender's sequence
+                // space: its sequence number is not the sender's own.
+                let (me, _) = self.endpoints_mut(sender);
+                me.count_sent(seg, wire_len, at);
+                me.rsts += 1;
+                self.last_packet = Some(at);
+                self.anomaly(why, emit);
+                return;
+            }
+        }
         let first_packet = self.last_packet.is_none();
         if first_packet && !flags.syn() {
             self.midstream = true;
@@ -353,6 +367,55 @@ impl TcpTracker {
         if flags.syn() {
             // Last, so the segment's other events keep their order.
             self.note_syn_again(sender, flags.ack(), at, emit);
+        }
+    }
+
+    /// Why a RST is not acceptable to its receiver, so that it changes no state (an
+    /// observer cannot see every RST's fate, so only the two cases the RFCs name, with
+    /// evidence on the wire):
+    /// - RFC 9293 §3.10.7.3: an endpoint in SYN-SENT answers an ACK that does not
+    ///   acknowledge its SYN with `<SEQ=SEG.ACK><CTL=RST>` and stays in SYN-SENT;
+    /// - RFC 5961 §3.2: a RST whose sequence number is outside the receiver's window
+    ///   (below what the receiver has acknowledged, or at or beyond the window's right
+    ///   edge and beyond anything the sender was seen to send) is not acceptable.
+    fn unacceptable_rst(&self, sender: Side, seg: &TcpSegment<'_>) -> Option<Anomaly> {
+        use TcpState::*;
+        let me = self.endpoint(sender);
+        let receiver = self.endpoint(sender.peer());
+        if me.state == SynSent {
+            let (Some(isn), Some(next), Some(peer_ack)) = (me.isn, me.next_seq, receiver.last_ack)
+            else {
+                return None;
+            };
+            let acks_our_syn = peer_ack.gt(isn) && peer_ack.le(next);
+            return (!seg.flags.ack() && !acks_our_syn && seg.seq == peer_ack)
+                .then_some(Anomaly::RstForUnacceptableAck);
+        }
+        // Once reset, the connection has no window left to defend.
+        if self.reset.is_some()
+            || !matches!(
+                receiver.state,
+                Established | FinWait1 | FinWait2 | CloseWait | Closing | LastAck
+            )
+        {
+            return None;
+        }
+        let rcv_nxt = receiver.last_ack?;
+        let window = (u32::from(receiver.window) << self.window_shift(sender.peer())).max(1);
+        let right_edge = rcv_nxt.wrapping_add(window);
+        let beyond = seg.seq.ge(right_edge) && me.next_seq.is_none_or(|n| seg.seq.gt(n));
+        (seg.seq.lt(rcv_nxt) || beyond).then_some(Anomaly::RstOutOfWindow)
+    }
+
+    /// The shift that scales `side`'s advertised window: its offer when both SYNs offered
+    /// one (RFC 7323 §2.2), none when either SYN was seen without, and the largest
+    /// (14) when a SYN was not captured.
+    fn window_shift(&self, side: Side) -> u32 {
+        let (me, peer) = (self.endpoint(side), self.endpoint(side.peer()));
+        match (me.window_scale, peer.window_scale) {
+            (Some(shift), Some(_)) => u32::from(shift.min(14)),
+            _ if me.isn.is_some() && peer.isn.is_some() => 0,
+            _ => 14,
         }
     }
 
@@ -464,6 +527,12 @@ impl TcpTracker {
         me.syns += u64::from(flags.syn());
         me.fins += u64::from(flags.fin());
         me.rsts += u64::from(flags.rst());
+        if flags.syn() && me.isn.is_none() && !first_segment {
+            // Its first SYN after segments of its own (a stale ACK on a reused port):
+            // its sequence space starts at the ISN, not at what came before.
+            me.base_seq = None;
+            me.next_seq = None;
+        }
         me.base_seq.get_or_insert(seg.seq);
         let peer_window_zero = peer.packets > 0 && peer.window == 0;
         let control = flags.syn() || flags.fin() || flags.rst();
@@ -534,6 +603,9 @@ impl TcpTracker {
             // tcp.analysis.duplicate_ack: nothing new from this side but the same ACK.
             me.dup_acks += 1;
             me.last_ack_time = Some(at);
+        } else if seg.payload_len > 1 && seg.seq == next.wrapping_sub(1) {
+            // One byte already sent, then new data: not a keep-alive (it carries more
+            // than one byte) and not a retransmission (tshark's exception).
         } else if seg.seq_len() > 0 && seg.seq.lt(next) {
             let since_highest = me
                 .next_seq_time
@@ -548,6 +620,16 @@ impl TcpTracker {
                 && since_peer_dup_ack < FAST_RETRANSMIT_WINDOW
             {
                 // tcp.analysis.fast_retransmission (also a retransmission for tshark).
+                me.retransmissions += 1;
+                emit(Event::Retransmission { by: sender });
+            } else if seg.payload_len > 0
+                && peer
+                    .last_ack
+                    .is_some_and(|acked| seg.seq.wrapping_add(seg.payload_len).le(acked))
+            {
+                // tcp.analysis.spurious_retransmission: data the receiver had already
+                // acknowledged is resent, never a reordering however soon it comes
+                // (tshark tests this before out-of-order).
                 me.retransmissions += 1;
                 emit(Event::Retransmission { by: sender });
             } else if since_highest < handshake.rtt().unwrap_or(OUT_OF_ORDER_DEFAULT) && next != end
@@ -575,10 +657,18 @@ impl TcpTracker {
     ) {
         let (me, _) = self.endpoints_mut(sender);
         me.isn.get_or_insert(seg.seq);
+        if me.window_scale.is_none() {
+            me.window_scale = seg.window_scale();
+        }
         if !seg.flags.ack() {
             // SYN: an active open (RFC 9293 §3.10.1).
             if sender == Side::Client {
                 self.handshake.syn_count += 1;
+                if self.handshake.first_syn.is_none() && self.handshake.synack.is_some() {
+                    // The SYN/ACK came first: the capture reordered them. (A capture that
+                    // begins at the SYN/ACK, and never shows the SYN, is no anomaly.)
+                    self.anomaly(Anomaly::HandshakeSynackBeforeSyn, emit);
+                }
             }
             if self.handshake.completed.is_none() {
                 // Wireshark measures the handshake from the most recent SYN, whichever
@@ -594,9 +684,6 @@ impl TcpTracker {
         if sender == Side::Server {
             if self.handshake.synack.is_none() {
                 self.handshake.synack = Some(at);
-                if self.handshake.first_syn.is_none() && !self.midstream {
-                    self.anomaly(Anomaly::HandshakeSynackBeforeSyn, emit);
-                }
             }
             self.handshake.synack_count += 1;
             if self.handshake.completed.is_none() {
@@ -799,6 +886,14 @@ impl TcpTracker {
             // No RFC rule: the first ACK of a capture that began mid-connection (and saw no
             // RST). Both endpoints are synchronized (§3.3.2), whatever came before.
             // Tests: `midstream_data_then_close`, `midstream_after_a_rst_stays_closed`.
+            // No RFC rule: a SYN/ACK reaching an endpoint the capture saw send no SYN (it
+            // began after the SYN): it was in SYN-SENT, as a SYN/ACK proves, and enters
+            // ESTABLISHED as SYN-SENT would (§3.10.7.3 fourth check).
+            // Test: `capture_starting_at_the_synack`.
+            (Receiver, Closed | Listen, SynAck) if !self.midstream && self.reset.is_none() => {
+                self.set_state(side, SynSent, at, emit);
+                self.set_state(side, Established, at, emit);
+            }
             (Receiver, Closed, Ack) if self.midstream && self.reset.is_none() => {
                 self.set_state(side, Established, at, emit);
                 if self.state(peer) == Closed {
@@ -919,7 +1014,11 @@ impl TcpTracker {
             CloseKind::Fin
         } else if self.first_fin.is_some() {
             CloseKind::HalfClosed
-        } else if self.handshake.syn_count > 0 && self.server.syns == 0 {
+        } else if self.handshake.syn_count > 0
+            && self.server.syns == 0
+            && self.handshake.completed.is_none()
+        {
+            // A handshake completed without a captured SYN/ACK was answered.
             CloseKind::Unanswered
         } else if self.server.syns > 0 && self.handshake.completed.is_none() && !self.midstream {
             CloseKind::HandshakeIncomplete
@@ -1138,6 +1237,7 @@ mod tests {
         }));
         assert_eq!(s.t.close_kind(), CloseKind::Open);
         assert!(!s.t.midstream);
+        assert_eq!(anomaly_count(&s, Anomaly::HandshakeSynackBeforeSyn), 0);
     }
 
     #[test]
@@ -1427,15 +1527,17 @@ mod tests {
         let mut s = Script::new();
         s.send(Server, 0, S, 0, 0, 0);
         s.send(Server, 10, S | A, 0, 1, 0);
-        assert_eq!(s.states(), (Closed, SynReceived));
+        assert_eq!(s.states(), (Established, SynReceived));
         assert_eq!(
             s.take(),
             vec![
                 changed(Server, Closed, SynSent),
                 // Same sequence number as its SYN.
                 Event::Retransmission { by: Server },
-                Event::Anomaly(Anomaly::HandshakeSynackBeforeSyn),
                 changed(Server, SynSent, SynReceived),
+                // The SYN/ACK proves the client's SYN (`capture_starting_at_the_synack`).
+                changed(Client, Closed, SynSent),
+                changed(Client, SynSent, Established),
             ]
         );
     }
@@ -1683,5 +1785,168 @@ mod tests {
         assert!(!s.t.is_new_connection_syn(Client, &seg(S, C_ISN, 0, 0, 0)));
         assert!(s.t.is_new_connection_syn(Client, &seg(S, 5, 0, 0, 0)));
         assert!(!s.t.is_new_connection_syn(Server, &seg(S, 5, 0, 0, 0)));
+    }
+
+    // ---- Cases real captures hold (issue 20) ----
+
+    fn anomaly_count(s: &Script, a: Anomaly) -> u32 {
+        s.t.anomalies[a.index()]
+    }
+
+    #[test]
+    fn rst_answering_an_unacceptable_ack_leaves_syn_sent() {
+        // RFC 9293 §3.10.7.3: the server answers the SYN with a stale ACK (a previous
+        // connection's sequence space); the client resets it with <SEQ=SEG.ACK>, stays in
+        // SYN-SENT and resends its SYN, which is then answered.
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 1, A, 50_000, 777, 0);
+        s.send(Client, 1, R, 777, 0, 0);
+        assert_eq!(s.states(), (SynSent, Closed));
+        assert!(s.t.reset.is_none());
+        assert_eq!(anomaly_count(&s, Anomaly::RstForUnacceptableAck), 1);
+        assert_eq!(s.t.client.rsts, 1, "the RST is still counted as sent");
+        s.send(Client, 1000, S, 0, 0, 0);
+        s.send(Server, 10, S | A, 0, 1, 0);
+        s.send(Client, 10, A, 1, 1, 0);
+        s.send(Client, 1, A | P, 1, 1, 100);
+        s.send(Server, 1, A | P, 1, 101, 100);
+        assert_eq!(s.states(), (Established, Established));
+        assert!(s.t.handshake.completed.is_some());
+        assert_eq!(s.t.close_kind(), CloseKind::Open);
+        // The resent SYN, and nothing after: the RST's seq is not the client's.
+        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(101))));
+        assert_eq!(
+            s.t.server.retransmissions, 0,
+            "the SYN/ACK starts the server's space"
+        );
+        assert_eq!(s.t.server.base_seq, Some(Seq(S_ISN)));
+    }
+
+    #[test]
+    fn a_rst_acknowledging_the_syn_still_refuses() {
+        // The guard of the case above: a RST/ACK answering a SYN is a refusal.
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 1, R | A, 0, 1, 0);
+        assert!(s.t.refused);
+        assert_eq!(anomaly_count(&s, Anomaly::RstForUnacceptableAck), 0);
+    }
+
+    #[test]
+    fn rst_outside_the_window_closes_nothing() {
+        // RFC 5961 §3.2. Neither SYN offered window scaling: the window is 64000 bytes.
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, A | P, 1, 1, 100);
+        s.send(Server, 1, A, 1, 101, 0);
+        // Far beyond the server's window, and beyond anything the client sent.
+        s.send(Client, 1, R, 1_000_000, 0, 0);
+        // Below what the server has acknowledged.
+        s.send(Client, 1, R, 50, 0, 0);
+        assert_eq!(s.states(), (Established, Established));
+        assert!(s.t.reset.is_none());
+        assert_eq!(anomaly_count(&s, Anomaly::RstOutOfWindow), 2);
+        assert_eq!(s.t.client.rsts, 2);
+        // In the window: an abort.
+        s.send(Client, 1, R, 101, 0, 0);
+        assert_eq!(s.states(), (Closed, Closed));
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+    }
+
+    #[test]
+    fn window_scaling_widens_the_rst_window() {
+        let mut s = Script::new();
+        s.handshake();
+        s.t.client.window_scale = Some(7);
+        s.t.server.window_scale = Some(7);
+        s.send(Client, 1, A | P, 1, 1, 100);
+        s.send_win(Server, 1, A, 1, 101, 0, 1000);
+        // 1000 << 7 = 128,000 bytes: in the window.
+        s.send(Client, 1, R, 101 + 100_000, 0, 0);
+        assert_eq!(anomaly_count(&s, Anomaly::RstOutOfWindow), 0);
+        assert_eq!(s.t.close_kind(), CloseKind::Reset);
+    }
+
+    #[test]
+    fn data_below_the_peers_ack_is_a_retransmission_however_soon() {
+        // A 2-second handshake RTT: tshark's out-of-order window is that long, yet data
+        // the receiver has acknowledged is resent, never reordered (spurious).
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 1000, S | A, 0, 1, 0);
+        s.send(Client, 1000, A, 1, 1, 0);
+        s.send(Client, 1, A | P, 1, 1, 100);
+        s.send(Client, 1, A | P, 101, 1, 100);
+        s.send(Server, 1, A, 1, 201, 0);
+        s.send(Client, 5, A | P, 1, 1, 100);
+        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.out_of_order, 0);
+    }
+
+    #[test]
+    fn a_hole_filled_soon_is_still_out_of_order() {
+        // The guard of the case above: not yet acknowledged, within the RTT.
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Server, 1000, S | A, 0, 1, 0);
+        s.send(Client, 1000, A, 1, 1, 0);
+        s.send(Client, 1, A | P, 101, 1, 100);
+        s.send(Client, 1, A | P, 1, 1, 100);
+        assert_eq!(s.t.client.out_of_order, 1);
+        assert_eq!(s.t.client.retransmissions, 0);
+    }
+
+    #[test]
+    fn one_byte_resent_with_new_data_is_new_data() {
+        let mut s = Script::new();
+        s.handshake();
+        s.send(Client, 1, A | P, 1, 1, 100);
+        s.send(Client, 500, A | P, 100, 1, 50);
+        assert_eq!(s.t.client.retransmissions, 0);
+        assert_eq!(s.t.client.out_of_order, 0);
+        assert_eq!(s.t.client.keepalive.probes, 0);
+        assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(150))));
+    }
+
+    #[test]
+    fn handshake_completed_without_a_captured_synack_is_answered() {
+        let mut s = Script::new();
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Client, 10, A, 1, 1, 0);
+        s.send(Client, 1, A | P, 1, 1, 100);
+        s.send(Server, 1, A | P, 1, 101, 100);
+        assert_eq!(s.states(), (Established, Established));
+        assert!(s.t.handshake.completed.is_some());
+        assert_eq!(s.t.close_kind(), CloseKind::Open);
+    }
+
+    #[test]
+    fn capture_starting_at_the_synack() {
+        let mut s = Script::new();
+        s.send(Server, 0, S | A, 0, 1, 0);
+        assert_eq!(s.states(), (Established, SynReceived));
+        s.send(Client, 10, A, 1, 1, 0);
+        s.send(Client, 1, A | P, 1, 1, 100);
+        assert_eq!(s.states(), (Established, Established));
+        assert!(s.t.handshake.completed.is_some());
+        assert_eq!(s.t.close_kind(), CloseKind::Open);
+        assert!(!s.t.midstream);
+        assert_eq!(anomaly_count(&s, Anomaly::HandshakeSynackBeforeSyn), 0);
+        // A SYN/ACK alone is still an incomplete handshake.
+        let mut alone = Script::new();
+        alone.send(Server, 0, S | A, 0, 1, 0);
+        assert_eq!(alone.t.close_kind(), CloseKind::HandshakeIncomplete);
+    }
+
+    #[test]
+    fn a_syn_after_its_synack_is_a_reordering() {
+        let mut s = Script::new();
+        s.send(Server, 0, S | A, 0, 1, 0);
+        s.send(Client, 0, S, 0, 0, 0);
+        s.send(Client, 20, A, 1, 1, 0);
+        assert_eq!(anomaly_count(&s, Anomaly::HandshakeSynackBeforeSyn), 1);
+        assert_eq!(s.states(), (Established, Established));
     }
 }
