@@ -153,8 +153,9 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
 const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 
 /// Value names of options that take no number.
-const NOT_NUMERIC: [&str; 8] = [
+const NOT_NUMERIC: [&str; 9] = [
     "FILE",
+    "KIND",
     "BPF",
     "FORMAT",
     "INTERFACE",

@@ -272,7 +272,7 @@ fn self_contained(html: &str, name: &str) {
 
 fn fixtures() -> Vec<PathBuf> {
     let mut paths = vec![root().join("fixtures/sample.pcap")];
-    for dir in ["tcp", "app", "decode", "formats", "linktypes"] {
+    for dir in ["tcp", "edge", "app", "decode", "formats", "linktypes"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures").join(dir))
             .unwrap()
             .map(|e| e.unwrap().path())

@@ -208,3 +208,68 @@ impl Tracer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::flags::TcpFlags;
+    use crate::model::seq::Seq;
+    use crate::model::state::{Side, TcpState};
+
+    fn view(id: u64) -> ConnectionView {
+        ConnectionView {
+            id,
+            client: "10.0.0.2:40000".parse().unwrap(),
+            server: "10.0.0.1:80".parse().unwrap(),
+            first_seen: Timestamp::from_secs_nanos(1, 0),
+            base_seq: [Some(Seq(1)), None],
+            refused: false,
+            first_fin: None,
+            keepalive: Default::default(),
+        }
+    }
+
+    fn segment() -> Event {
+        Event::Segment {
+            by: Side::Client,
+            flags: TcpFlags(TcpFlags::SYN),
+            seq: Seq(1),
+            ack: Seq(0),
+            window: 100,
+            len: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_the_first_resets_the_slowest_and_lets_the_rest_go() {
+        let mut t = Tracer::default();
+        let at = Timestamp::from_secs_nanos(1, 0);
+        let reset = Event::Reset {
+            by: Side::Server,
+            in_state: TcpState::Established,
+        };
+        // Ten connections reset after a handshake of 1..10 ms; ten more close with FINs.
+        for id in 1..=10u64 {
+            let v = view(id);
+            t.event(&v, at, segment());
+            let rtt = Duration::from_millis(id);
+            t.event(&v, at, Event::HandshakeCompleted { rtt: Some(rtt) });
+            t.event(&v, at, reset);
+        }
+        for id in 11..=20u64 {
+            let v = view(id);
+            t.event(&v, at, segment());
+            let rtt = Some(Duration::from_micros(id));
+            t.event(&v, at, Event::HandshakeCompleted { rtt });
+            t.event(&v, at, Event::FinSent { by: Side::Client });
+            t.event(&v, at, Event::FinSent { by: Side::Server });
+        }
+        let (kept, untraced) = t.finish();
+        let mut ids: Vec<u64> = kept.keys().copied().collect();
+        ids.sort_unstable();
+        // The first four resets, and the slowest handshakes (also resets, 5..10 ms).
+        assert_eq!(ids, (1..=10).collect::<Vec<_>>());
+        assert_eq!(untraced, 0);
+        assert_eq!(kept[&1].events.len(), 3);
+    }
+}
