@@ -39,8 +39,9 @@ pub struct LatencyHistogram {
     pub label: &'static str,
     /// Bin upper edges; the last bin takes everything above the one before.
     pub upper: Vec<Duration>,
+    /// Connections per bin (values below the first edge fall in the first bin).
     pub counts: Vec<u64>,
-    /// Values below the first bin's lower edge, counted in the first bin.
+    /// Connections with the figure.
     pub total: u64,
 }
 
