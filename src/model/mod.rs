@@ -16,6 +16,7 @@ pub mod state;
 pub mod summary;
 pub mod time;
 pub mod top;
+pub mod tunnel;
 pub mod units;
 pub mod visuals;
 pub mod zeek;

@@ -11,6 +11,7 @@ use crate::model::figures;
 use crate::model::report::Report;
 use crate::model::state::CloseKind;
 use crate::model::summary::Distribution;
+use crate::model::tunnel::Tunnel;
 use crate::model::units::Millis;
 use crate::output::escape::escape_bytes;
 use crate::output::fit;
@@ -174,6 +175,22 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         p.snaplen_truncated, p.unsupported_link, p.filtered_out
     );
     write_table(out, t, opts, Some(vec![compact]))?;
+    let tunnelled = p.tunnelled.total();
+    if tunnelled > 0 {
+        let kinds: Vec<String> = Tunnel::ALL
+            .into_iter()
+            .filter(|&k| p.tunnelled.get(k) > 0)
+            .map(|k| format!("{} {}", k.label(), p.tunnelled.get(k)))
+            .collect();
+        write_parts(
+            out,
+            opts,
+            &[format!(
+                "TCP packets out of tunnels: {tunnelled} ({})",
+                kinds.join(", ")
+            )],
+        )?;
+    }
 
     // Summary.
     let s = &r.summary;
