@@ -1,7 +1,7 @@
 //! The `synack report` command line, run as a real process: standard input, filters, bad
 //! input and exit codes, table output, the pinned JSON shape, and a closed stdout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 
 use serde_json::Value;
@@ -593,6 +593,40 @@ mod schema {
         pub zero_window_probes: u64,
         pub retransmissions: u64,
         pub apps: Apps,
+        pub top: Top,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Top {
+        pub rst_senders: TopList<TopEntry>,
+        pub refusing_servers: TopList<TopEntry>,
+        pub unanswered_destinations: TopList<TopEntry>,
+        pub slowest_servers: TopList<SlowServer>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TopList<E> {
+        pub exact: bool,
+        pub max_undercount: u64,
+        pub entries: Vec<E>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TopEntry {
+        pub endpoint: String,
+        pub count: u64,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct SlowServer {
+        pub endpoint: String,
+        pub handshakes: u64,
+        pub mean_rtt_ms: Number,
+        pub max_rtt_ms: Number,
     }
 
     #[derive(Deserialize, Serialize)]
@@ -839,7 +873,25 @@ fn json_schema_is_pinned() {
             "zero_window_probes",
             "retransmissions",
             "apps",
+            "top",
         ])
+    );
+    assert_eq!(
+        keys(&s["top"]),
+        sorted(vec![
+            "rst_senders",
+            "refusing_servers",
+            "unanswered_destinations",
+            "slowest_servers",
+        ])
+    );
+    assert_eq!(
+        keys(&s["top"]["slowest_servers"]["entries"][0]),
+        sorted(vec!["endpoint", "handshakes", "mean_rtt_ms", "max_rtt_ms"])
+    );
+    assert_eq!(
+        keys(&s["top"]["refusing_servers"]["entries"][0]),
+        sorted(vec!["endpoint", "count"])
     );
     assert_eq!(
         keys(&s["handshakes"]),
@@ -907,6 +959,66 @@ fn json_schema_is_pinned() {
     assert_eq!(c["first_seen"].to_string(), "1767225601.000000000");
     assert_eq!(c["handshake"]["rtt_ms"].to_string(), "1.260000");
     assert_eq!(j["inputs"][0]["duration_s"].to_string(), "197.009850000");
+}
+
+/// `summary.top` counted again from the connections the same document lists.
+#[test]
+fn top_lists_agree_with_the_connections() {
+    for file in [
+        "fixtures/sample.pcap",
+        "fixtures/tcp/refused.pcap",
+        "fixtures/tcp/rst-established-server.pcap",
+        "fixtures/tcp/unanswered.pcap",
+    ] {
+        let j = report_json(&[], &[file]);
+        let conns = j["connections"].as_array().unwrap();
+        let mut rst: BTreeMap<String, u64> = BTreeMap::new();
+        let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+        let mut unanswered: BTreeMap<String, u64> = BTreeMap::new();
+        let ip = |a: &Value| {
+            let a = a.as_str().unwrap();
+            let host = &a[..a.rfind(':').unwrap()];
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
+        };
+        for c in conns {
+            for (side, addr) in [("client", &c["client"]), ("server", &c["server"])] {
+                let n = c["rst"][side].as_u64().unwrap();
+                if n > 0 {
+                    *rst.entry(ip(addr)).or_default() += n;
+                }
+            }
+            let server = c["server"].as_str().unwrap().to_string();
+            match c["close"].as_str().unwrap() {
+                "refused" => *refused.entry(server).or_default() += 1,
+                "unanswered" => *unanswered.entry(server).or_default() += 1,
+                _ => {}
+            }
+        }
+        let listed = |name: &str| -> BTreeMap<String, u64> {
+            let l = &j["summary"]["top"][name];
+            assert_eq!(l["exact"], Value::Bool(true), "{file} {name}");
+            l["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["endpoint"].as_str().unwrap().to_string(),
+                        e["count"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(listed("rst_senders"), rst, "{file}");
+        assert_eq!(listed("refusing_servers"), refused, "{file}");
+        assert_eq!(listed("unanswered_destinations"), unanswered, "{file}");
+        assert!(
+            !(rst.is_empty() && refused.is_empty() && unanswered.is_empty()),
+            "{file}"
+        );
+    }
 }
 
 #[test]

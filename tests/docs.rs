@@ -44,7 +44,7 @@ fn substitute(word: &str, line: &str, scratch: &Path) -> String {
     match word {
         "rotated-1.pcap" | "rotated-2.pcap" => format!("fixtures/formats/{word}"),
         w if w.ends_with(".toml") => "tests/golden/rules.toml".into(),
-        w if [".svg", ".xml", ".parquet", ".log"]
+        w if [".svg", ".xml", ".parquet", ".log", ".html"]
             .iter()
             .any(|x| w.ends_with(x)) =>
         {

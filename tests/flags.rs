@@ -155,6 +155,7 @@ const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 /// Value names of options that take no number.
 const NOT_NUMERIC: [&str; 9] = [
     "FILE",
+    "KIND",
     "BPF",
     "FORMAT",
     "INTERFACE",

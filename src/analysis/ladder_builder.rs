@@ -121,7 +121,8 @@ impl LadderBuilder {
             | Event::Segment { .. }
             | Event::FinSent { .. }
             | Event::TimeWaitEntered { .. }
-            | Event::SynRetransmitted { .. } => {}
+            | Event::SynRetransmitted { .. }
+            | Event::Options(_) => {}
         }
     }
 

@@ -14,10 +14,11 @@ use clap::ValueEnum;
 use synack::analysis::analyzer::Options;
 use synack::analysis::ladder_builder::LadderBuilder;
 use synack::analysis::pipeline::{Finished, Pipeline};
+use synack::analysis::seq_builder::SeqGraphBuilder;
 use synack::model::event::{ConnectionView, Event, NoEvents};
 use synack::model::report::ConnectionList;
 use synack::model::time::Timestamp;
-use synack::output::{ladder_svg, ladder_text};
+use synack::output::{ladder_svg, ladder_text, seq_svg};
 
 use super::inputs::{self, Inputs};
 use super::{term, values};
@@ -32,12 +33,21 @@ pub enum ColorChoice {
     Never,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Plot {
+    /// The ladder diagram.
+    Ladder,
+    /// The time-sequence graph (tcptrace's).
+    Seq,
+}
+
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   synack ladder capture.pcap                      connection #1
   synack ladder capture.pcap --conn 3 --full      #3, every segment drawn
   synack ladder capture.pcap --client 10.0.0.2    the first from that client, any port
   synack ladder capture.pcap --abnormal --svg bug.svg
+  synack ladder capture.pcap --conn 3 --plot seq > seq.svg   time-sequence graph
   synack ladder capture.pcap --wide | less -S     full labels and lanes")]
 pub struct LadderArgs {
     /// Capture files (pcap or pcapng), read as one timeline as `synack report` reads
@@ -78,6 +88,12 @@ pub struct LadderArgs {
     /// Also write the diagram as an SVG file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// What the SVG draws: the ladder (default), or `seq`, the time-sequence graph
+    /// (sequence number over time per direction, ACK line, window edge, retransmissions,
+    /// SACK blocks, zero windows, keep-alives, RSTs), written to --svg FILE, or to standard
+    /// output instead of the text ladder when no --svg is given.
+    #[arg(long, value_enum, value_name = "KIND")]
+    plot: Option<Plot>,
     /// When to color the text diagram.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -248,6 +264,8 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
         Some(Select::Id(args.conn.unwrap_or(1)))
     };
     let mut builder = LadderBuilder::new(!args.full);
+    let seq = args.plot == Some(Plot::Seq);
+    let mut seq_builder = SeqGraphBuilder::default();
     // Files are read twice: once as `synack report` reads them, which finds the
     // connection (a close kind is known only at the end); then until its last segment,
     // with the events of that one connection drawn. Standard input is read once, the
@@ -263,6 +281,9 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
                     chosen = Some(c.id);
                 }
                 if chosen == Some(c.id) {
+                    if seq {
+                        seq_builder.on_event(c, at, e);
+                    }
                     builder.on_event(c, at, e);
                 }
             },
@@ -295,6 +316,9 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
                     &inputs,
                     |c, at, e| {
                         if c.id == conn.id {
+                            if seq {
+                                seq_builder.on_event(c, at, e);
+                            }
                             builder.on_event(c, at, e);
                             if matches!(e, Event::Segment { .. }) {
                                 seen += 1;
@@ -336,10 +360,26 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let diagram = builder.finish(&conn);
-
-    if let Some(path) = &args.svg {
-        std::fs::write(path, ladder_svg::render(&diagram))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let graph = seq.then(|| seq_builder.finish(&conn));
+    let write = |path: &PathBuf, doc: String| {
+        std::fs::write(path, doc).with_context(|| format!("cannot write {}", path.display()))
+    };
+    match (&args.svg, graph) {
+        (Some(path), Some(g)) => write(path, seq_svg::render(&g))?,
+        (Some(path), None) => write(path, ladder_svg::render(&diagram))?,
+        (None, Some(g)) => {
+            // The graph instead of the text ladder.
+            let mut out = io::stdout().lock();
+            out.write_all(seq_svg::render(&g).as_bytes())?;
+            out.flush()?;
+            inputs::afterword(&finished)?;
+            return Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+        (None, None) => {}
     }
     let color = use_color(args.color);
     let mut out = io::BufWriter::new(io::stdout().lock());

@@ -9,10 +9,12 @@ use clap::ValueEnum;
 
 use synack::analysis::analyzer::Options;
 use synack::analysis::pipeline::Pipeline;
+use synack::analysis::tracer::Tracer;
+use synack::analysis::visuals;
 use synack::model::event::NoEvents;
 use synack::output::records::{LocalNets, RecordOptions};
 use synack::output::table::{Rows, TableOptions};
-use synack::output::{json, parquet, table, zeek};
+use synack::output::{html, json, parquet, table, zeek};
 
 use super::{inputs, term, values};
 
@@ -26,6 +28,8 @@ pub enum Format {
     ZeekJson,
     /// A Parquet file of the same records (needs -o FILE).
     Parquet,
+    /// One self-contained page: charts, top lists, worst connections (docs/html.md).
+    Html,
 }
 
 impl Format {
@@ -43,6 +47,7 @@ impl Format {
   synack report --format json capture.pcap         one JSON document (docs/json.md)
   synack report --format zeek capture.pcap | zeek-cut id.orig_h conn_state synack.rtt
   synack report --format parquet -o conns.parquet capture.pcap   (docs/records.md)
+  synack report --format html -o report.html capture.pcap   a page to open in a browser
   synack report -f 'tcp port 443' day1.pcap day2.pcap
   tcpdump -i any -w - | synack report -")]
 pub struct ReportArgs {
@@ -126,6 +131,11 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         args.format = Format::Json;
     }
+    if matches!(args.format, Format::Html) && (args.abnormal || args.top.is_some()) {
+        anyhow::bail!(
+            "--abnormal and --top choose the table's rows; the HTML page's table sorts and filters in the browser"
+        );
+    }
     if matches!(args.format, Format::Json) && (args.abnormal || args.top.is_some()) {
         anyhow::bail!(
             "--abnormal and --top choose the table's rows; --format json lists every connection (select with jq: docs/json.md)"
@@ -163,7 +173,12 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         pipeline = pipeline.progress(Box::new(progress_bar));
     }
     pipeline = pipeline.stop_on(inputs::stop_on_signal());
-    let finished = pipeline.run_files(&inputs.files, &mut NoEvents);
+    // The HTML page draws the worst connections from events kept in the same pass.
+    let mut tracer = Tracer::default();
+    let finished = match args.format {
+        Format::Html => pipeline.run_files(&inputs.files, &mut tracer),
+        _ => pipeline.run_files(&inputs.files, &mut NoEvents),
+    };
     inputs::notes(&finished)?;
     // JSON is one document whatever happened (its inputs carry their errors).
     if inputs::nothing_read(&finished) && !matches!(args.format, Format::Json) {
@@ -188,6 +203,11 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         Format::Zeek => zeek::write_log(&mut out, report, &records)?,
         Format::ZeekJson => zeek::write_json(&mut out, report, &records)?,
         Format::Parquet => parquet::write(&mut out, report, &records)?,
+        Format::Html => {
+            let (traces, untraced) = tracer.finish();
+            let visuals = visuals::build(report, traces, untraced);
+            html::write_report(&mut out, report, &visuals)?;
+        }
         Format::Table => {
             let rows = if args.all {
                 Rows::All

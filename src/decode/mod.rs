@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 use etherparse::{LaxIpSlice, LenSource};
 
+use crate::model::event::SegmentOptions;
 use crate::model::flags::TcpFlags;
 use crate::model::link::LinkType;
 use crate::model::seq::Seq;
@@ -140,6 +141,40 @@ impl TcpSegment<'_> {
         sum = ones_sum(&self.options[..options_len], sum);
         sum = ones_sum(&self.payload[..self.payload_len as usize], sum);
         Some(fold_sum(sum) == 0xffff)
+    }
+
+    /// The window scale and SACK blocks among the captured options (option bytes cut by
+    /// the snaplen are left out).
+    pub fn scale_and_sack(&self) -> SegmentOptions {
+        let mut o = SegmentOptions {
+            window_scale: self.window_scale(),
+            ..SegmentOptions::default()
+        };
+        let mut opts = self.options;
+        while let Some((&kind, rest)) = opts.split_first() {
+            match kind {
+                0 => break,
+                1 => opts = rest,
+                _ => {
+                    let Some(&len) = rest.first() else { break };
+                    let len = usize::from(len);
+                    if len < 2 || len > opts.len() {
+                        break;
+                    }
+                    if kind == 5 {
+                        for b in opts[2..len].chunks_exact(8).take(4) {
+                            let edge = |i: usize| {
+                                Seq(u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
+                            };
+                            o.sack[usize::from(o.sack_len)] = (edge(0), edge(4));
+                            o.sack_len += 1;
+                        }
+                    }
+                    opts = &opts[len..];
+                }
+            }
+        }
+        o
     }
 
     /// The window-scale shift offered in a SYN's options, if captured.
@@ -957,5 +992,28 @@ mod tests {
             ..TcpSegment::between("1.1.1.1:1".parse().unwrap(), "2.2.2.2:2".parse().unwrap())
         };
         assert_eq!(seg.window_scale(), Some(7));
+    }
+
+    #[test]
+    fn sack_blocks_and_a_cut_option() {
+        let mut opts = vec![1, 1, 5, 18];
+        opts.extend_from_slice(&[0, 0, 0, 10, 0, 0, 0, 20, 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 5]);
+        let seg = TcpSegment {
+            header_len: 40,
+            options: &opts,
+            ..TcpSegment::between("1.1.1.1:1".parse().unwrap(), "2.2.2.2:2".parse().unwrap())
+        };
+        let o = seg.scale_and_sack();
+        assert_eq!(o.window_scale, None);
+        assert_eq!(
+            o.sack_blocks(),
+            [(Seq(10), Seq(20)), (Seq(0xffff_fff0), Seq(5))]
+        );
+        // The same option cut by the snaplen gives nothing, not a panic.
+        let cut = TcpSegment {
+            options: &opts[..10],
+            ..seg
+        };
+        assert!(cut.scale_and_sack().is_empty());
     }
 }

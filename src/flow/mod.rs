@@ -418,6 +418,11 @@ impl FlowTable {
             for e in events.iter() {
                 sink.event(&view, at, e);
             }
+            // The options are parsed only for those who listen (time-sequence graphs).
+            let options = seg.scale_and_sack();
+            if !options.is_empty() {
+                sink.event(&view, at, Event::Options(options));
+            }
         }
         if self.active_len() > self.limits.max_connections {
             self.evict();

@@ -59,6 +59,9 @@ pub enum Event {
         by: Side,
     },
     Anomaly(Anomaly),
+    /// The options of the segment before (only when it had a window scale or SACK
+    /// blocks), for the time-sequence graph; sequence numbers absolute.
+    Options(SegmentOptions),
     /// The client's SYN, or the server's SYN/ACK, sent again before the handshake
     /// completed (the last event of its segment): `count` such segments so far, the first
     /// `since_first` before this one.
@@ -67,6 +70,25 @@ pub enum Event {
         count: u64,
         since_first: Duration,
     },
+}
+
+/// A segment's window scale (a SYN's) and SACK blocks (RFC 2018: at most four).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentOptions {
+    pub window_scale: Option<u8>,
+    /// `[left, right)` edges; the first `sack_len` are set.
+    pub sack: [(Seq, Seq); 4],
+    pub sack_len: u8,
+}
+
+impl SegmentOptions {
+    pub fn sack_blocks(&self) -> &[(Seq, Seq)] {
+        &self.sack[..usize::from(self.sack_len).min(4)]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.window_scale.is_none() && self.sack_len == 0
+    }
 }
 
 /// What a printer of events may know of the connection an event belongs to, as it stands

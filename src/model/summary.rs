@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::model::app_label::AppKind;
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::figures;
+use crate::model::top::{TopBuilder, TopLists};
 use crate::model::units::Millis;
 
 /// Totals over all connections (docs/metrics.md).
@@ -27,6 +28,8 @@ pub struct Summary {
     pub retransmissions: u64,
     /// Connections per application protocol label.
     pub apps: AppTotals,
+    /// Who causes the trouble (`crate::model::top`).
+    pub top: TopLists,
 }
 
 impl Summary {
@@ -49,6 +52,7 @@ impl Summary {
             zero_window_probes,
             retransmissions,
             apps,
+            top: _,
         } = other;
         self.connections += connections;
         let HandshakeTotals {
@@ -217,6 +221,7 @@ pub struct SummaryBuilder {
     connect: Samples,
     syn_to_synack: Samples,
     synack_to_ack: Samples,
+    top: TopBuilder,
 }
 
 impl SummaryBuilder {
@@ -262,6 +267,7 @@ impl SummaryBuilder {
         s.zero_window_probes += figures::zero_window_probes(c);
         s.retransmissions += figures::retransmissions(c);
         s.apps.add(c.app.kind);
+        self.top.add(c);
     }
 
     /// Adds another builder's connections, as if each had been added here (the parallel
@@ -273,12 +279,14 @@ impl SummaryBuilder {
             connect,
             syn_to_synack,
             synack_to_ack,
+            top,
         } = other;
         self.summary.absorb(summary);
         self.rtt.merge(rtt);
         self.connect.merge(connect);
         self.syn_to_synack.merge(syn_to_synack);
         self.synack_to_ack.merge(synack_to_ack);
+        self.top.merge(top);
     }
 
     /// The counters so far (the distributions are filled in by `finish`).
@@ -292,6 +300,7 @@ impl SummaryBuilder {
         s.connect_ms = self.connect.distribution();
         s.syn_to_synack_ms = self.syn_to_synack.distribution();
         s.synack_to_ack_ms = self.synack_to_ack.distribution();
+        s.top = self.top.finish();
         s
     }
 }
@@ -492,7 +501,13 @@ mod tests {
         let whole = summary_json(whole);
         // Every counter is non-zero somewhere in the fixtures, so a field that merging
         // left out would show.
-        assert!(!whole.contains(":0,") && !whole.contains(":0}"), "{whole}");
+        let counters = whole.replace("\"max_undercount\":0", "");
+        assert!(
+            !counters.contains(":0,") && !counters.contains(":0}"),
+            "{whole}"
+        );
+        assert!(whole
+            .contains("\"slowest_servers\":{\"exact\":true,\"max_undercount\":0,\"entries\":[{"));
         for parts in [2, 3, 7] {
             let mut shards = vec![SummaryBuilder::default(); parts];
             for (i, r) in records.iter().enumerate() {

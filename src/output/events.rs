@@ -192,6 +192,7 @@ impl<W: Write> EventPrinter<W> {
             Event::ZeroWindowProbe { by } if verbose => format!("zero-window probe from {by}"),
             Event::Retransmission { by } if verbose => format!("retransmission from {by}"),
             Event::Anomaly(a) => format!("anomaly: {}", a.as_str()),
+            Event::Options(_) => return Ok(()),
             Event::SynRetransmitted {
                 by,
                 count,
@@ -309,7 +310,7 @@ impl<W: Write> EventPrinter<W> {
                 "anomaly"
             }
             // The `retransmission` event of the same segment already says it.
-            Event::SynRetransmitted { .. } => return Ok(()),
+            Event::SynRetransmitted { .. } | Event::Options(_) => return Ok(()),
         };
         let mut line = serde_json::Map::new();
         line.insert(
