@@ -1,2 +1,4 @@
 pub mod file;
 pub mod live;
+pub mod privileges;
+pub mod rotate;
