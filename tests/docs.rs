@@ -44,7 +44,10 @@ fn substitute(word: &str, line: &str, scratch: &Path) -> String {
     match word {
         "rotated-1.pcap" | "rotated-2.pcap" => format!("fixtures/formats/{word}"),
         w if w.ends_with(".toml") => "tests/golden/rules.toml".into(),
-        w if w.ends_with(".svg") || w.ends_with(".xml") => {
+        w if [".svg", ".xml", ".parquet", ".log"]
+            .iter()
+            .any(|x| w.ends_with(x)) =>
+        {
             scratch.join(w.replace('/', "_")).display().to_string()
         }
         w => w.to_string(),

@@ -10,8 +10,9 @@ use clap::ValueEnum;
 use synack::analysis::analyzer::Options;
 use synack::analysis::pipeline::Pipeline;
 use synack::model::event::NoEvents;
+use synack::output::records::{LocalNets, RecordOptions};
 use synack::output::table::{Rows, TableOptions};
-use synack::output::{json, table};
+use synack::output::{json, parquet, table, zeek};
 
 use super::{inputs, term, values};
 
@@ -19,6 +20,19 @@ use super::{inputs, term, values};
 pub enum Format {
     Table,
     Json,
+    /// Zeek's conn.log, tab-separated with its header (docs/records.md).
+    Zeek,
+    /// Zeek's JSON conn.log: one object per connection and line.
+    ZeekJson,
+    /// A Parquet file of the same records (needs -o FILE).
+    Parquet,
+}
+
+impl Format {
+    /// One record per connection (docs/records.md), not synack's report.
+    fn is_records(self) -> bool {
+        matches!(self, Format::Zeek | Format::ZeekJson | Format::Parquet)
+    }
 }
 
 #[derive(clap::Args)]
@@ -27,6 +41,8 @@ pub enum Format {
   synack report --wide --all capture.pcap          every column, every connection
   synack report --columns id,client,server,connect,app capture.pcap
   synack report --format json capture.pcap         one JSON document (docs/json.md)
+  synack report --format zeek capture.pcap | zeek-cut id.orig_h conn_state synack.rtt
+  synack report --format parquet -o conns.parquet capture.pcap   (docs/records.md)
   synack report -f 'tcp port 443' day1.pcap day2.pcap
   tcpdump -i any -w - | synack report -")]
 pub struct ReportArgs {
@@ -44,6 +60,13 @@ pub struct ReportArgs {
     /// JSON output: --format json.
     #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Write the output to FILE instead of standard output (`-`: standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Zeek's Site::local_nets for the record formats' local_orig/local_resp
+    /// (comma-separated networks, e.g. 10.0.0.0/8,fd00::/8); without it both are unset.
+    #[arg(long, value_name = "NETS", value_parser = clap::value_parser!(LocalNets))]
+    local_nets: Option<LocalNets>,
     /// Only packets matching this libpcap filter expression (as tcpdump -r FILE EXPR).
     #[arg(short = 'f', long, value_name = "BPF")]
     filter: Option<String>,
@@ -103,7 +126,24 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
             "--abnormal and --top choose the table's rows; --format json lists every connection (select with jq: docs/json.md)"
         );
     }
+    if args.format.is_records() && (args.abnormal || args.top.is_some() || args.all) {
+        anyhow::bail!(
+            "--all, --abnormal and --top choose the table's rows; the record formats write every connection"
+        );
+    }
+    let to_stdout = args.output.as_deref().is_none_or(|p| p.as_os_str() == "-");
+    if matches!(args.format, Format::Parquet) && to_stdout && io::stdout().is_terminal() {
+        anyhow::bail!("--format parquet writes a binary file: give -o FILE");
+    }
     let inputs = inputs::resolve(&args.read, &args.files, args.filter.as_deref())?;
+    // Opened before the run: a path that cannot be written fails at once, not after it.
+    let output_file = match &args.output {
+        Some(path) if !to_stdout => Some(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
+        ),
+        _ => None,
+    };
     let mut pipeline = Pipeline::new(Options {
         filter: inputs.filter,
         msl: args.msl,
@@ -120,15 +160,28 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     let finished = pipeline.run_files(&inputs.files, &mut NoEvents);
     inputs::notes(&finished)?;
     // JSON is one document whatever happened (its inputs carry their errors).
-    if inputs::nothing_read(&finished) && matches!(args.format, Format::Table) {
+    if inputs::nothing_read(&finished) && !matches!(args.format, Format::Json) {
+        if output_file.is_some() {
+            // Not left behind empty: no record could be made.
+            let _ = args.output.as_ref().map(std::fs::remove_file);
+        }
         inputs::afterword(&finished)?;
         return Ok(ExitCode::from(2));
     }
     let report = &finished.report;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let sink: Box<dyn Write + Send> = match output_file {
+        Some(file) => Box::new(file),
+        None => Box::new(io::stdout()),
+    };
+    let mut out = io::BufWriter::with_capacity(OUTPUT_BUFFER, sink);
+    let records = RecordOptions {
+        local_nets: args.local_nets.clone(),
+    };
     match args.format {
         Format::Json => json::write_report(&mut out, report)?,
+        Format::Zeek => zeek::write_log(&mut out, report, &records)?,
+        Format::ZeekJson => zeek::write_json(&mut out, report, &records)?,
+        Format::Parquet => parquet::write(&mut out, report, &records)?,
         Format::Table => {
             let rows = if args.all {
                 Rows::All
@@ -157,6 +210,9 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(2)
     })
 }
+
+/// Output is written in blocks of this size (standard output's own buffer is 8 KiB).
+const OUTPUT_BUFFER: usize = 256 << 10;
 
 /// Files smaller than this read in well under a second: no bar.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;

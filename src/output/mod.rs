@@ -1,5 +1,6 @@
 //! Printers. They read the [`crate::model::report::Report`] model only; none knows about packets.
 
+pub mod community_id;
 pub mod escape;
 pub mod events;
 pub mod fit;
@@ -7,5 +8,8 @@ pub mod json;
 pub mod junit;
 pub mod ladder_svg;
 pub mod ladder_text;
+pub mod parquet;
+pub mod records;
 pub mod table;
 pub mod verdict;
+pub mod zeek;

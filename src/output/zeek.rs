@@ -1,0 +1,245 @@
+//! Zeek's two text forms of conn.log, from the columns of `output::records`: the ASCII log
+//! (`--format zeek`, tab-separated with Zeek's `#` header lines, which zeek-cut and every
+//! conn.log reader take) and the JSON log (`--format zeek-json`, one object per line with
+//! Zeek's dotted keys, unset fields left out). Written one record at a time.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use crate::model::report::Report;
+use crate::model::time::Timestamp;
+use crate::output::records::{self, RecordOptions, Value, COLUMNS};
+
+/// `--format zeek`: the header, one line per connection, `#close`.
+pub fn write_log<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
+    let (open, close) = log_times(report);
+    let mut head = String::from("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n");
+    head.push_str("#unset_field\t-\n#path\tconn\n");
+    head.push_str(&format!("#open\t{}\n#fields", zeek_date(open)));
+    for c in COLUMNS {
+        head.push('\t');
+        head.push_str(c.name);
+    }
+    head.push_str("\n#types");
+    for c in COLUMNS {
+        head.push('\t');
+        head.push_str(c.zeek_type.as_str());
+    }
+    head.push('\n');
+    out.write_all(head.as_bytes())?;
+    records::write_rows(out, report, opts, |row, line| {
+        for (i, c) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                line.push(b'\t');
+            }
+            tsv_value(line, (c.value)(row));
+        }
+        line.push(b'\n');
+    })?;
+    writeln!(out, "#close\t{}", zeek_date(close))
+}
+
+/// `--format zeek-json`: one object per connection and line.
+pub fn write_json<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
+    // Each key with its quotes and colon, made once.
+    let keys: Vec<Vec<u8>> = COLUMNS
+        .iter()
+        .map(|c| {
+            let mut k = Vec::new();
+            json_string(&mut k, c.name.as_bytes());
+            k.push(b':');
+            k
+        })
+        .collect();
+    records::write_rows(out, report, opts, |row, line| {
+        line.push(b'{');
+        let start = line.len();
+        for (c, key) in COLUMNS.iter().zip(&keys) {
+            let v = (c.value)(row);
+            if v == Value::Unset {
+                continue;
+            }
+            if line.len() > start {
+                line.push(b',');
+            }
+            line.extend_from_slice(key);
+            json_value(line, v);
+        }
+        line.extend_from_slice(b"}\n");
+    })
+}
+
+/// `#open` and `#close`. Zeek writes the wall-clock times of opening and closing the log;
+/// synack writes the capture's first and last packet times (UTC), so that one capture
+/// always gives the same log. Without packets, the epoch.
+fn log_times(report: &Report) -> (Timestamp, Timestamp) {
+    let first = report.inputs.iter().filter_map(|i| i.first_packet).min();
+    let last = report.inputs.iter().filter_map(|i| i.last_packet).max();
+    let first = first.map_or(Timestamp::ZERO, |t| t.0);
+    (first, last.map_or(first, |t| t.0))
+}
+
+/// Zeek's `%Y-%m-%d-%H-%M-%S`.
+fn zeek_date(t: Timestamp) -> String {
+    let s = t.utc_string(); // "YYYY-MM-DD HH:MM:SS.ffffff"
+    s.get(..19).unwrap_or(&s).replace([' ', ':'], "-")
+}
+
+fn tsv_value(out: &mut Vec<u8>, v: Value<'_>) {
+    match v {
+        Value::Unset => out.push(b'-'),
+        Value::Time(t) => records::write_time(out, t, false),
+        Value::Interval(d) => records::write_interval(out, d, false),
+        Value::Str(s) => tsv_text(out, s.as_bytes()),
+        Value::Bytes(b) => tsv_text(out, b),
+        Value::Addr(a) => write_addr(out, a),
+        Value::Port(p) => out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes()),
+        Value::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        Value::Bool(b) => out.push(if b { b'T' } else { b'F' }),
+    }
+}
+
+/// Text in a TSV field: printable ASCII as is, any other byte (tab, newline, control,
+/// non-ASCII) and the backslash as `\xNN`, as Zeek escapes them; an empty text is
+/// `(empty)`, and a text that would read as the unset or empty mark has its first byte
+/// escaped.
+fn tsv_text(out: &mut Vec<u8>, text: &[u8]) {
+    if text.is_empty() {
+        out.extend_from_slice(b"(empty)");
+        return;
+    }
+    let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'\\';
+    let mark = text == b"-" || text == b"(empty)";
+    if !mark && text.iter().all(plain) {
+        out.extend_from_slice(text);
+        return;
+    }
+    for (i, &b) in text.iter().enumerate() {
+        if (0x20..0x7f).contains(&b) && b != b'\\' && !(mark && i == 0) {
+            out.push(b);
+        } else {
+            hex_escape(out, b);
+        }
+    }
+}
+
+fn hex_escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 15)],
+    ]);
+}
+
+fn write_addr(out: &mut Vec<u8>, a: IpAddr) {
+    records::push_addr(out, a);
+}
+
+fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
+    match v {
+        Value::Unset => out.extend_from_slice(b"null"),
+        Value::Time(t) => records::write_time(out, t, true),
+        Value::Interval(d) => records::write_interval(out, d, true),
+        Value::Str(s) => json_string(out, s.as_bytes()),
+        Value::Bytes(b) => json_string(out, b),
+        Value::Addr(a) => {
+            out.push(b'"');
+            write_addr(out, a);
+            out.push(b'"');
+        }
+        Value::Port(p) => out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes()),
+        Value::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+    }
+}
+
+/// A JSON string of text from packets, kept as Zeek keeps it (`records::utf8_text`).
+fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    match std::str::from_utf8(bytes) {
+        Ok(s) => json_escape(out, s),
+        Err(_) => {
+            let mut text = String::with_capacity(bytes.len() + 8);
+            records::utf8_text(bytes, &mut text);
+            json_escape(out, &text);
+        }
+    }
+    out.push(b'"');
+}
+
+fn json_escape(out: &mut Vec<u8>, s: &str) {
+    let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f;
+    if !s.bytes().any(needs) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+            _ => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tsv(b: &[u8]) -> String {
+        let mut out = Vec::new();
+        tsv_text(&mut out, b);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn json(b: &[u8]) -> String {
+        let mut out = Vec::new();
+        json_string(&mut out, b);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn tsv_text_cannot_break_a_line_or_read_as_a_mark() {
+        assert_eq!(tsv(b"www.example.org"), "www.example.org");
+        assert_eq!(tsv(b"a\tb\nc"), "a\\x09b\\x0ac");
+        assert_eq!(tsv(b"\\"), "\\x5c");
+        assert_eq!(tsv(b"-"), "\\x2d");
+        assert_eq!(tsv(b"--"), "--");
+        assert_eq!(tsv(b""), "(empty)");
+        assert_eq!(tsv(b"(empty)"), "\\x28empty)");
+        assert_eq!(tsv("é".as_bytes()), "\\xc3\\xa9");
+        assert_eq!(tsv(b"a,b"), "a,b");
+    }
+
+    #[test]
+    fn json_strings_are_valid_json_whatever_the_bytes() {
+        for (bytes, want) in [
+            (&b"plain"[..], "plain"),
+            (b"q\"uote\\", "q\"uote\\"),
+            (b"\x1b[31m", "\u{1b}[31m"),
+            ("é".as_bytes(), "é"),
+            (b"a\xffb", "a\\xffb"),
+        ] {
+            let text = json(bytes);
+            let back: String = serde_json::from_str(&text).expect(&text);
+            assert_eq!(back, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn zeek_dates() {
+        assert_eq!(zeek_date(Timestamp::ZERO), "1970-01-01-00-00-00");
+        assert_eq!(
+            zeek_date(Timestamp::from_secs_nanos(1_767_225_600 + 3723, 5)),
+            "2026-01-01-01-02-03"
+        );
+    }
+}
