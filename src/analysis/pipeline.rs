@@ -275,6 +275,7 @@ impl Pipeline {
         // A capture may run for days: retired connections only count in the summary.
         analyzer.keep_retired(false);
         analyzer.note_unanswered(true);
+        analyzer.stream_finished(observer.wants_records());
         analyzer.set_limits(Limits {
             idle_timeout: self.idle_timeout,
             retire_closed: true,
@@ -407,6 +408,14 @@ impl Pipeline {
         }
         if let Some(e) = output.finish(observer) {
             read_error.get_or_insert(e);
+        }
+        if observer.wants_records() {
+            // What ended since the last sweep, then the connections still open, as they are.
+            if let Some(now) = run.last_ts {
+                run.retire(now, observer);
+            }
+            run.analyzer
+                .for_each_tracked(|c| observer.finished(&ConnectionRecord::of(c)));
         }
         let LiveRun {
             analyzer, packets, ..
@@ -555,6 +564,13 @@ pub trait LiveObserver: EventSink {
     /// One line worth telling the user, not an error (privileges dropped, a `-z` command
     /// that could not start, the `-W` limit reached).
     fn notice(&mut self, _line: &str) {}
+    /// Whether to be handed each connection's record as it ends (`finished`).
+    fn wants_records(&self) -> bool {
+        false
+    }
+    /// A connection let go of (closed and retired, idle, or evicted), or still open when
+    /// the run ends: its record, once.
+    fn finished(&mut self, _record: &ConnectionRecord) {}
     /// Stop the run (its output was closed, say).
     fn failed(&self) -> bool {
         false
@@ -620,6 +636,9 @@ impl LiveRun<'_> {
         self.analyzer.retire(now);
         for record in self.analyzer.take_unanswered() {
             observer.unanswered(now, &record);
+        }
+        for record in self.analyzer.take_finished() {
+            observer.finished(&record);
         }
     }
 

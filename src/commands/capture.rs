@@ -20,6 +20,8 @@ use synack::model::event::{ConnectionView, Event, EventSink};
 use synack::model::summary::Summary;
 use synack::model::time::Timestamp;
 use synack::output::events::{self, EventOptions, EventPrinter};
+use synack::output::record_stream::{RecordStream, StreamFormat};
+use synack::output::records::{LocalNets, RecordOptions};
 use synack::output::table::{self, Rows, TableOptions};
 
 use super::{term, values};
@@ -86,6 +88,22 @@ pub struct CaptureArgs {
     /// and the first -w file are open; the -w files are given to USER.
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
     user: Option<String>,
+    /// Write each connection's record when it ends (closed and retired, idle, evicted;
+    /// those still open at the end as they are) to FILE (`-`: standard output, instead of
+    /// the events and the report).
+    #[arg(long, value_name = "FILE|-")]
+    records: Option<PathBuf>,
+    /// The records' format: Zeek's conn.log, tab-separated or JSON (docs/records.md).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "zeek",
+        requires = "records"
+    )]
+    records_format: RecordsFormat,
+    /// Zeek's Site::local_nets for the records' local_orig/local_resp.
+    #[arg(long, value_name = "NETS", value_parser = clap::value_parser!(LocalNets))]
+    local_nets: Option<LocalNets>,
     /// Stop after this many packets.
     #[arg(
         short = 'c',
@@ -189,10 +207,20 @@ pub struct CaptureArgs {
     table: term::TableArgs,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RecordsFormat {
+    /// Zeek's conn.log, tab-separated with its header.
+    Zeek,
+    /// Zeek's JSON conn.log, one object per line.
+    ZeekJson,
+}
+
 /// The event printer as the live run's observer: it keeps the first write error, which
 /// stops the run.
 struct Printer<W: Write> {
     printer: EventPrinter<W>,
+    /// `--records`: each connection's record as it ends.
+    records: Option<RecordStream<Box<dyn Write>>>,
     io_error: Option<io::Error>,
     utc: bool,
     /// The banner's snapshot length and filter.
@@ -238,6 +266,10 @@ impl<W: Write> LiveObserver for Printer<W> {
     fn after_batch(&mut self) {
         let result = self.printer.flush();
         self.keep(result);
+        if let Some(r) = &mut self.records {
+            let result = r.flush();
+            self.keep(result);
+        }
     }
 
     fn interval(&mut self, now: Timestamp, tracked: &[(&'static str, u64)], summary: &Summary) {
@@ -278,6 +310,19 @@ impl<W: Write> LiveObserver for Printer<W> {
             stats.dropped_by_interface,
         );
         self.keep(result);
+    }
+
+    fn wants_records(&self) -> bool {
+        self.records.is_some()
+    }
+
+    fn finished(&mut self, record: &ConnectionRecord) {
+        if self.io_error.is_none() {
+            if let Some(r) = &mut self.records {
+                let result = r.record(record);
+                self.keep(result);
+            }
+        }
     }
 
     fn notice(&mut self, line: &str) {
@@ -367,10 +412,38 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let stdout = io::stdout();
+    // `--records -`: standard output carries the records only.
+    let records_to_stdout = args.records.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    let records = match &args.records {
+        None => None,
+        Some(path) => {
+            let out: Box<dyn Write> = if records_to_stdout {
+                Box::new(io::BufWriter::new(io::stdout()))
+            } else {
+                let file = std::fs::File::create(path).with_context(|| {
+                    format!("{}: cannot create the records file", path.display())
+                })?;
+                Box::new(io::BufWriter::new(file))
+            };
+            let format = match args.records_format {
+                RecordsFormat::Zeek => StreamFormat::Zeek,
+                RecordsFormat::ZeekJson => StreamFormat::ZeekJson,
+            };
+            let opts = RecordOptions {
+                local_nets: args.local_nets.clone(),
+            };
+            Some(RecordStream::new(out, format, opts))
+        }
+    };
+    let events: Box<dyn Write> = if records_to_stdout {
+        Box::new(io::sink())
+    } else {
+        Box::new(io::BufWriter::new(io::stdout()))
+    };
     let mut printer = Printer {
+        records,
         printer: EventPrinter::new(
-            io::BufWriter::new(stdout.lock()),
+            events,
             EventOptions {
                 verbose: args.verbose,
                 json: args.json,
@@ -408,6 +481,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
         return Err(e.into());
     }
+    if let Some(r) = &mut printer.records {
+        r.finish()?;
+    }
     let LiveFinished {
         report,
         packets,
@@ -415,7 +491,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         read_error,
     } = finished;
     let mut out = printer.printer.into_inner();
-    if args.json {
+    if records_to_stdout {
+        // The records were the output.
+    } else if args.json {
         // Written as it is serialized: made into a `serde_json::Value` first, the report
         // took about 15 KB per listed connection (docs/live.md).
         write!(out, "{{\"event\":\"report\",\"report\":")?;
