@@ -125,6 +125,173 @@ enum Link {
     },
     /// OpenBSD loopback (108): family always big-endian.
     Loop,
+    /// Ethernet (1) carrying the IP packet through tunnels, innermost first, between
+    /// the tunnel endpoints 198.51.100.1 (client side) and 198.51.100.2.
+    Tunnel(Vec<Encap>),
+    /// Ethernet 802.3 (1): a length field, then LLC/SNAP (AA-AA-03, OUI 00-00-00).
+    Llc,
+    /// FDDI (10): frame control 0x50 (async LLC), addresses, then LLC/SNAP.
+    Fddi,
+}
+
+/// A tunnel the fixtures wrap packets in (docs/inputs.md lists what synack follows).
+#[derive(Clone, Copy, Debug)]
+enum Encap {
+    /// GRE with a key, carrying the IP packet.
+    Gre,
+    /// GRE carrying an Ethernet frame (transparent bridging, 0x6558).
+    GreEthernet,
+    /// ERSPAN type II: GRE with a sequence number, the 8-byte header, Ethernet.
+    Erspan2,
+    /// ERSPAN type III: GRE with a sequence number, the 12-byte header, Ethernet.
+    Erspan3,
+    /// PPTP: enhanced GRE (version 1) with key and sequence number, PPP.
+    Pptp,
+    /// GRE in UDP (RFC 8086, port 4754).
+    GreUdp,
+    /// VXLAN (UDP 4789), VNI 42, Ethernet.
+    Vxlan,
+    /// Geneve (UDP 6081), one 4-byte option, Ethernet.
+    Geneve,
+    /// Teredo (UDP 3544 at the server): IPv6 only; server-to-client packets carry an
+    /// origin indication.
+    Teredo,
+    /// IPv4 or IPv6 directly in IPv4 (protocol 4 or 41).
+    IpInIp,
+    /// GTP-U (UDP 2152), T-PDU.
+    GtpU,
+    /// AYIYA (UDP 5072), forward, 16-byte identity, SHA-1 signature.
+    Ayiya,
+}
+
+impl Encap {
+    fn name(self) -> &'static str {
+        match self {
+            Encap::Gre => "GRE (key 0x2a) carrying IP",
+            Encap::GreEthernet => "GRE carrying Ethernet (0x6558)",
+            Encap::Erspan2 => "ERSPAN type II (GRE 0x88be with sequence number, 8-byte header, session 5)",
+            Encap::Erspan3 => "ERSPAN type III (GRE 0x22eb with sequence number, 12-byte header, session 5)",
+            Encap::Pptp => "PPTP enhanced GRE (version 1, key, sequence number) and PPP (FF 03, protocol 0x0021/0x0057)",
+            Encap::GreUdp => "GRE in UDP (port 4754)",
+            Encap::Vxlan => "VXLAN (UDP 4789, VNI 42)",
+            Encap::Geneve => "Geneve (UDP 6081, VNI 42, one empty 4-byte option)",
+            Encap::Teredo => "Teredo (UDP 40001 <-> 3544; server-to-client packets with an origin indication)",
+            Encap::IpInIp => "IP-in-IP (IPv4 protocol 4, or 41 for IPv6)",
+            Encap::GtpU => "GTP-U (UDP 2152, T-PDU, TEID 0x2a)",
+            Encap::Ayiya => "AYIYA (UDP 5072, forward, 16-byte identity, 20-byte signature)",
+        }
+    }
+
+    /// Wraps `pkt` (an IP packet, IPv6 if `v6`) in this tunnel: the outer IPv4 packet.
+    fn wrap(self, pkt: &[u8], v6: bool, outgoing: bool) -> Vec<u8> {
+        let ethertype: u16 = if v6 { 0x86dd } else { 0x0800 };
+        let bridged = || {
+            let (a, b) = ([2, 0, 0xc0, 0, 2, 1], [2, 0, 0xc0, 0, 2, 2]);
+            let (dst, src) = if outgoing { (b, a) } else { (a, b) };
+            eth(dst, src, ethertype, pkt)
+        };
+        let udp = |src: u16, dst: u16, payload: &[u8]| {
+            let (src, dst) = if outgoing { (src, dst) } else { (dst, src) };
+            let mut u = src.to_be_bytes().to_vec();
+            u.extend_from_slice(&dst.to_be_bytes());
+            u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            u.extend_from_slice(&[0, 0]); // no checksum (IPv4 allows it)
+            u.extend_from_slice(payload);
+            outer_ipv4(17, &u, outgoing)
+        };
+        let et = ethertype.to_be_bytes();
+        match self {
+            Encap::Gre => outer_ipv4(
+                47,
+                &[&[0x20, 0, et[0], et[1], 0, 0, 0, 0x2a], pkt].concat(),
+                outgoing,
+            ),
+            Encap::GreEthernet => outer_ipv4(
+                47,
+                &[&[0, 0, 0x65, 0x58][..], &bridged()].concat(),
+                outgoing,
+            ),
+            Encap::Erspan2 => {
+                let hdr = [0x10, 0x01, 0, 0x05, 0, 0, 0, 0];
+                outer_ipv4(
+                    47,
+                    &[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1][..], &hdr, &bridged()].concat(),
+                    outgoing,
+                )
+            }
+            Encap::Erspan3 => {
+                let hdr = [0x20, 0x01, 0, 0x05, 0, 0, 0, 0, 0, 0, 0, 0];
+                outer_ipv4(
+                    47,
+                    &[&[0x10, 0, 0x22, 0xeb, 0, 0, 0, 1][..], &hdr, &bridged()].concat(),
+                    outgoing,
+                )
+            }
+            Encap::Pptp => {
+                let ppp: [u8; 4] = [0xff, 0x03, 0, if v6 { 0x57 } else { 0x21 }];
+                let len = (pkt.len() + 4) as u16;
+                let l = len.to_be_bytes();
+                let gre = [0x30, 0x01, 0x88, 0x0b, l[0], l[1], 0, 7, 0, 0, 0, 1];
+                outer_ipv4(47, &[&gre[..], &ppp, pkt].concat(), outgoing)
+            }
+            Encap::GreUdp => udp(49152, 4754, &[&[0, 0, et[0], et[1]], pkt].concat()),
+            Encap::Vxlan => udp(
+                49152,
+                4789,
+                &[&[0x08, 0, 0, 0, 0, 0, 0x2a, 0][..], &bridged()].concat(),
+            ),
+            Encap::Geneve => {
+                let hdr = [0x01, 0, 0x65, 0x58, 0, 0, 0x2a, 0, 0x01, 0x02, 0x03, 0];
+                udp(49152, 6081, &[&hdr[..], &bridged()].concat())
+            }
+            Encap::Teredo => {
+                assert!(v6, "Teredo carries IPv6");
+                let origin: &[u8] = if outgoing {
+                    &[]
+                } else {
+                    &[0x00, 0x00, 0x62, 0x3e, 0x3f, 0x57, 0xfd, 0xee]
+                };
+                udp(40001, 3544, &[origin, pkt].concat())
+            }
+            Encap::IpInIp => outer_ipv4(if v6 { 41 } else { 4 }, pkt, outgoing),
+            Encap::GtpU => {
+                let l = (pkt.len() as u16).to_be_bytes();
+                udp(
+                    2152,
+                    2152,
+                    &[&[0x30, 0xff, l[0], l[1], 0, 0, 0, 0x2a], pkt].concat(),
+                )
+            }
+            Encap::Ayiya => {
+                let mut hdr = vec![
+                    0x41,
+                    0x52,
+                    0x11,
+                    if v6 { 41 } else { 4 },
+                    0x69,
+                    0x6d,
+                    0x2a,
+                    0,
+                ];
+                hdr.extend_from_slice(&[0x11; 16]); // identity
+                hdr.extend_from_slice(&[0x22; 20]); // signature
+                udp(5072, 5072, &[&hdr[..], pkt].concat())
+            }
+        }
+    }
+}
+
+/// An IPv4 packet between the tunnel endpoints, with a correct header checksum.
+fn outer_ipv4(protocol: u8, payload: &[u8], outgoing: bool) -> Vec<u8> {
+    let (a, b) = ([198, 51, 100, 1], [198, 51, 100, 2]);
+    let (src, dst) = if outgoing { (a, b) } else { (b, a) };
+    let mut h = Ipv4Header::new(payload.len() as u16, 64, IpNumber(protocol), src, dst)
+        .expect("outer IPv4 header");
+    h.identification = 0x7700 + payload.len() as u16;
+    h.header_checksum = h.calc_header_checksum();
+    let mut out = h.to_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
 }
 
 impl Link {
@@ -136,6 +303,8 @@ impl Link {
             Link::Raw(lt) => *lt,
             Link::Null { .. } => 0,
             Link::Loop => 108,
+            Link::Tunnel(_) | Link::Llc => 1,
+            Link::Fddi => 10,
         }
     }
 
@@ -161,6 +330,12 @@ impl Link {
                 if *be { "big-endian" } else { "little-endian" }
             ),
             Link::Loop => "OpenBSD LOOP (108), family big-endian".into(),
+            Link::Tunnel(encaps) => {
+                let e: Vec<&str> = encaps.iter().map(|e| e.name()).collect();
+                format!("Ethernet (1) and IPv4 198.51.100.1 <-> 198.51.100.2, then {}", e.join(", inside "))
+            }
+            Link::Llc => "Ethernet 802.3 (1): length field, LLC/SNAP (AA-AA-03, OUI 00-00-00), ethertype".into(),
+            Link::Fddi => "FDDI (10): frame control 0x50, addresses, LLC/SNAP (AA-AA-03, OUI 00-00-00), ethertype".into(),
         }
     }
 
@@ -215,6 +390,31 @@ impl Link {
             Link::Loop => {
                 let fam: u32 = if v6 { 24 } else { 2 };
                 out.extend_from_slice(&fam.to_be_bytes());
+            }
+            Link::Tunnel(encaps) => {
+                let mut pkt = ip.to_vec();
+                let mut inner_v6 = v6;
+                for e in encaps {
+                    pkt = e.wrap(&pkt, inner_v6, outgoing);
+                    inner_v6 = false;
+                }
+                let (a, b) = ([2, 0, 0xc6, 0x33, 0x64, 1], [2, 0, 0xc6, 0x33, 0x64, 2]);
+                let (dst, src) = if outgoing { (b, a) } else { (a, b) };
+                return eth(dst, src, 0x0800, &pkt);
+            }
+            Link::Llc => {
+                out.extend_from_slice(&mac_of(dst));
+                out.extend_from_slice(&mac_of(src));
+                out.extend_from_slice(&((8 + ip.len()) as u16).to_be_bytes());
+                out.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+                out.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Fddi => {
+                out.push(0x50);
+                out.extend_from_slice(&mac_of(dst));
+                out.extend_from_slice(&mac_of(src));
+                out.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+                out.extend_from_slice(&ethertype.to_be_bytes());
             }
         }
         out.extend_from_slice(ip);
@@ -2689,6 +2889,70 @@ fn v4_fragments(
     out
 }
 
+/// The 10-packet exchange through each tunnel synack opens, through tunnels nested two
+/// and four deep, and in 802.3 LLC/SNAP and FDDI frames.
+fn tunnel_fixtures() -> Vec<Fx> {
+    use Encap::*;
+    let (v4, v6) = (ex10_v4(), ex10_v6());
+    let cases: Vec<(&str, Link, bool)> = vec![
+        ("tunnel-gre.pcap", Link::Tunnel(vec![Gre]), false),
+        (
+            "tunnel-gre-ethernet.pcap",
+            Link::Tunnel(vec![GreEthernet]),
+            false,
+        ),
+        ("tunnel-erspan2.pcap", Link::Tunnel(vec![Erspan2]), false),
+        ("tunnel-erspan3.pcap", Link::Tunnel(vec![Erspan3]), false),
+        ("tunnel-pptp.pcap", Link::Tunnel(vec![Pptp]), false),
+        ("tunnel-gre-udp.pcap", Link::Tunnel(vec![GreUdp]), false),
+        ("tunnel-vxlan.pcap", Link::Tunnel(vec![Vxlan]), false),
+        ("tunnel-geneve.pcap", Link::Tunnel(vec![Geneve]), false),
+        ("tunnel-teredo.pcap", Link::Tunnel(vec![Teredo]), true),
+        ("tunnel-ipip.pcap", Link::Tunnel(vec![IpInIp]), false),
+        ("tunnel-6in4.pcap", Link::Tunnel(vec![IpInIp]), true),
+        ("tunnel-gtpu.pcap", Link::Tunnel(vec![GtpU]), false),
+        ("tunnel-ayiya.pcap", Link::Tunnel(vec![Ayiya]), true),
+        ("tunnel-nested.pcap", Link::Tunnel(vec![Gre, Vxlan]), false),
+        ("tunnel-too-deep.pcap", Link::Tunnel(vec![IpInIp; 4]), false),
+        ("llc-snap.pcap", Link::Llc, false),
+        ("fddi.pcap", Link::Fddi, false),
+    ];
+    let mut out = Vec::new();
+    for (name, link, is6) in cases {
+        let k = if is6 { &v6 } else { &v4 };
+        let mut frames = k.frames(&link, BASE_NS, false);
+        let too_deep = matches!(&link, Link::Tunnel(e) if e.len() > 3);
+        if too_deep {
+            for f in &mut frames {
+                f.kind = Kind::Undecodable;
+                f.conn = None;
+            }
+        }
+        let desc = format!(
+            "The 10-packet exchange ({}) wrapped in {}.{}",
+            if is6 {
+                "[2001:db8::10]:40000 -> [2001:db8::80]:80"
+            } else {
+                "192.0.2.10:40000 -> 192.0.2.80:80"
+            },
+            link.name(),
+            if too_deep {
+                " Four tunnels deep, one more than synack opens: every packet undecodable (tshark opens them all: 10 TCP)."
+            } else {
+                ""
+            }
+        );
+        out.push(pcap_fx(
+            &format!("decode/{name}"),
+            PcapFmt::new(link.linktype()),
+            &frames,
+            &desc,
+            &[],
+        ));
+    }
+    out
+}
+
 fn decode_fixtures() -> Vec<Fx> {
     let mut out = Vec::new();
     // IPv4 options
@@ -3149,6 +3413,7 @@ fn all_fixtures() -> Vec<Fx> {
     v.extend(linktype_fixtures());
     v.extend(format_fixtures());
     v.extend(decode_fixtures());
+    v.extend(tunnel_fixtures());
     v.extend(bad_fixtures());
     let tcp = tcp_fixtures().into_iter().map(|f| ("tcp", f, true));
     let app = app_fixtures().into_iter().map(|f| ("app", f, true));
@@ -3307,6 +3572,11 @@ above come from the scenario definitions and were cross-checked with tshark 4.x:
 * Checksums: with `ip/tcp/udp.check_checksum:TRUE` every IP, TCP, UDP, ICMP and ICMPv6
   checksum is good, except the deliberately broken IHL-3 frame in `decode/mixed.pcap`.
 * tshark decodes every `linktypes/` file to 10 TCP packets (`unsupported.pcap`: 3 `user_dlt:data`).
+* tshark decodes every `decode/tunnel-*.pcap`, `decode/llc-snap.pcap` and `decode/fddi.pcap`
+  to 10 TCP packets through the layers described (e.g. `eth:ethertype:ip:gre:erspan:eth:ethertype:ip:tcp`,
+  `eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:gre:ip:tcp`, `fddi:llc:ip:tcp`), with no
+  malformed packet, expert error or bad IPv4 checksum. It opens `tunnel-too-deep.pcap`'s four
+  IP-in-IP levels too; synack stops at three.
 * `app/`: tshark 4.0 dissects `http-keepalive.pcap` as 3 GETs answered 200, 200, 404 (the
   last pair with `Connection: close`) and frame 9 as the only retransmission; `http10.pcap`
   as one GET / 200; `websocket.pcap` as GET + 101 (`Connection: Upgrade`) then 4 WebSocket

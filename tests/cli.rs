@@ -551,6 +551,20 @@ mod schema {
         pub unsupported_link: u64,
         pub snaplen_truncated: u64,
         pub filtered_out: u64,
+        pub tunnelled: Tunnelled,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tunnelled {
+        pub gre: u64,
+        pub erspan: u64,
+        pub ip_in_ip: u64,
+        pub vxlan: u64,
+        pub geneve: u64,
+        pub teredo: u64,
+        pub gtp_u: u64,
+        pub ayiya: u64,
     }
 
     #[derive(Deserialize, Serialize)]

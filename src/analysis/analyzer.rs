@@ -30,7 +30,12 @@ impl PacketCounts {
     #[inline]
     pub fn count(&mut self, decoded: &Decoded<'_>) {
         match decoded {
-            Decoded::Tcp(_) => self.tcp += 1,
+            Decoded::Tcp(seg) => {
+                self.tcp += 1;
+                if let Some(kind) = seg.tunnel {
+                    *self.tunnelled.get_mut(kind) += 1;
+                }
+            }
             Decoded::Udp => self.udp += 1,
             Decoded::Icmp => self.icmp += 1,
             Decoded::OtherIp(_) | Decoded::NonIp => self.other += 1,
@@ -49,6 +54,7 @@ impl PacketCounts {
         self.fragments += other.fragments;
         self.undecodable += other.undecodable;
         self.unsupported_link += other.unsupported_link;
+        self.tunnelled.add(&other.tunnelled);
     }
 }
 

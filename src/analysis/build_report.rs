@@ -102,7 +102,7 @@ impl Report {
         let p = &analysis.packets;
         if p.undecodable > 0 {
             warnings.push(format!(
-                "{} packet(s) could not be decoded (cut inside a header or malformed)",
+                "{} packet(s) could not be decoded (cut inside a header, malformed, or tunnels nested too deep)",
                 p.undecodable
             ));
         }

@@ -31,6 +31,7 @@ use crate::model::report::PacketCounts;
 use crate::model::seq::Seq;
 use crate::model::summary::SummaryBuilder;
 use crate::model::time::Timestamp;
+use crate::model::tunnel::Tunnel;
 use crate::store::packed_records::PackedRecord;
 use crate::tcp::connection::Connection;
 
@@ -92,6 +93,7 @@ struct Detached {
     src_is_lo: bool,
     /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
     v6: bool,
+    tunnel: Option<Tunnel>,
 }
 
 impl Detached {
@@ -104,6 +106,7 @@ impl Detached {
             key: key.0,
             src_is_lo: key.1,
             v6: seg.v6,
+            tunnel: seg.tunnel,
             hash,
             seq: seg.seq,
             ack: seg.ack,
@@ -134,6 +137,7 @@ impl Detached {
             payload_len: self.payload_len,
             options: part(self.options.0 as usize, usize::from(self.options.1)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
+            tunnel: self.tunnel,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::check::rules::{Rule, Severity};
 use crate::check::Amount;
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::report::Report;
-use crate::model::summary::Distribution;
+use crate::model::summary::Samples;
 use crate::model::units::{JsonTime, Millis};
 
 // ---------------------------------------------------------------------------------------
@@ -75,9 +75,12 @@ pub struct RuleResult {
     pub measured: Option<Amount>,
     /// Connections the rule's filter selected.
     pub connections: u64,
-    /// Every connection that broke the rule (none for a minimum, which no one connection
-    /// breaks); the printers show the first few.
+    /// The connections that broke the rule (none for a minimum, which no one connection
+    /// breaks): all of them, or the first that the verdict lists (`check_report`).
     pub offenders: Vec<Offender>,
+    /// How many connections broke the rule, listed or not.
+    #[serde(skip)]
+    pub offending: u64,
 }
 
 impl RuleResult {
@@ -179,96 +182,220 @@ fn offender(c: &ConnectionRecord, value: Amount, what: String) -> Offender {
     }
 }
 
-fn evaluate(rule: &Rule, conns: &[ConnectionRecord], reading: &Reading) -> RuleResult {
-    let selected: Vec<&ConnectionRecord> = conns
-        .iter()
-        .filter(|c| rule.filter.is_empty() || rule.filter.matches(c.client, c.server))
-        .collect();
-    let limit = rule.limit.value;
-    let mut offenders = Vec::new();
-    let measured = match rule.key.metric.measure {
-        Measure::Count { of, what } => {
-            let total = selected
-                .iter()
-                .map(|c| of(c))
-                .fold(0u64, u64::saturating_add);
-            if rule.key.bound == Bound::Max && total > limit {
-                offenders = selected
-                    .iter()
-                    .filter(|c| of(c) > 0)
-                    .map(|c| offender(c, Amount::count(of(c)), what(c)))
-                    .collect();
-            }
-            Some(Amount::count(total))
-        }
-        Measure::Latency { of, pick, what } => {
-            let values: Vec<(Duration, &ConnectionRecord)> =
-                selected.iter().filter_map(|c| Some((of(c)?, *c))).collect();
-            let measured = pick(&Distribution::of(values.iter().map(|(d, _)| *d).collect()));
-            let measured = measured.map(Amount::millis);
-            if rule.key.bound == Bound::Max && measured.is_some_and(|m| m.value > limit) {
-                let mut slow: Vec<_> = values
-                    .into_iter()
-                    .filter(|(d, _)| Amount::millis(Millis(*d)).value > limit)
-                    .collect();
-                // Slowest first: they are the ones to look at.
-                slow.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-                offenders = slow
-                    .into_iter()
-                    .map(|(d, c)| {
-                        let amount = Amount::millis(Millis(d));
-                        offender(c, amount, format!("{what} {amount}; {}", describe_close(c)))
-                    })
-                    .collect();
-            }
-            measured
-        }
-    };
-    let too_few = (selected.len() as u64) < rule.min_selected;
-    let broken = too_few
-        || measured.is_some_and(|m| match rule.key.bound {
-            Bound::Max => m.value > limit,
-            Bound::Min => m.value < limit,
-        });
-    let (status, measured) = match reading {
-        Reading::Unreadable(_) => (Status::Error, None),
-        _ if broken => (
-            match rule.severity {
-                Severity::Fail => Status::Fail,
-                Severity::Warn => Status::Warn,
+/// One rule's measure so far, folded one record at a time: what the verdict needs and no
+/// more (the count or the latency samples, and the offenders it will list, by index).
+struct Tally<'r> {
+    rule: &'r Rule,
+    selected: u64,
+    /// Offenders kept: at most `listed` of them (all with `None`).
+    listed: Option<usize>,
+    /// Connections that broke the rule, kept or not.
+    offending: u64,
+    measure: TallyOf,
+}
+
+enum TallyOf {
+    /// The sum so far, and the first offenders (each with what it contributed) in id
+    /// order: the records' own order.
+    Count { total: u64, kept: Vec<(u64, u32)> },
+    /// The samples (`None` for an unfiltered rule: the report's summary has them), and
+    /// the slowest connections over the limit.
+    Latency {
+        samples: Option<Samples>,
+        slow: Vec<(Duration, u64, u32)>,
+    },
+}
+
+impl<'r> Tally<'r> {
+    fn new(rule: &'r Rule, listed: Option<usize>) -> Self {
+        let measure = match rule.key.metric.measure {
+            Measure::Count { .. } => TallyOf::Count {
+                total: 0,
+                kept: Vec::new(),
             },
-            measured,
-        ),
-        // A rule that held on part of a trace proves nothing about the rest.
-        Reading::CutShort(_) => (Status::Error, measured),
-        Reading::Complete => (Status::Pass, measured),
-    };
-    if status == Status::Error {
-        offenders.clear();
+            Measure::Latency { .. } => TallyOf::Latency {
+                samples: (!rule.filter.is_empty()).then(Samples::default),
+                slow: Vec::new(),
+            },
+        };
+        Tally {
+            rule,
+            selected: 0,
+            listed,
+            offending: 0,
+            measure,
+        }
     }
-    RuleResult {
-        title: rule.title(),
-        rule: rule.clone(),
-        figure: rule.key.metric.figure,
-        status,
-        measured,
-        connections: selected.len() as u64,
-        offenders,
+
+    /// Folds the connection at `index` in.
+    fn add(&mut self, index: usize, c: &ConnectionRecord) {
+        let rule = self.rule;
+        if !(rule.filter.is_empty() || rule.filter.matches(c.client, c.server)) {
+            return;
+        }
+        self.selected += 1;
+        let max = rule.key.bound == Bound::Max;
+        // Records number in the millions at most; an index past u32 keeps no offender.
+        let at = u32::try_from(index).unwrap_or(u32::MAX);
+        match (&mut self.measure, rule.key.metric.measure) {
+            (TallyOf::Count { total, kept }, Measure::Count { of, .. }) => {
+                let n = of(c);
+                *total = total.saturating_add(n);
+                // A minimum is broken by no one connection.
+                if max && n > 0 {
+                    self.offending += 1;
+                    if self.listed.is_none_or(|l| kept.len() < l) {
+                        kept.push((n, at));
+                    }
+                }
+            }
+            (TallyOf::Latency { samples, slow }, Measure::Latency { of, .. }) => {
+                let Some(d) = of(c) else {
+                    return;
+                };
+                if let Some(s) = samples {
+                    s.push(d);
+                }
+                if max && Amount::millis(Millis(d)).value > rule.limit.value {
+                    self.offending += 1;
+                    slow.push((d, c.id, at));
+                    // Keep the slowest `listed`: trimmed when twice that, so that the
+                    // sort is paid once per `listed` offenders.
+                    if let Some(l) = self.listed {
+                        if slow.len() >= 2 * l.max(16) {
+                            slowest_first(slow);
+                            slow.truncate(l);
+                        }
+                    }
+                }
+            }
+            _ => unreachable!("a tally is made for its rule's measure"),
+        }
+    }
+
+    /// The rule's result; the report gives the offenders' records back by index, and an
+    /// unfiltered latency its distribution.
+    fn finish(self, report: &Report, reading: &Reading) -> RuleResult {
+        let rule = self.rule;
+        let limit = rule.limit.value;
+        let records = &report.connections;
+        let (measured, offenders, broken_max) = match (self.measure, rule.key.metric.measure) {
+            (TallyOf::Count { total, kept }, Measure::Count { what, .. }) => {
+                let broken = rule.key.bound == Bound::Max && total > limit;
+                let offenders = if broken {
+                    kept.into_iter()
+                        .map(|(n, at)| {
+                            let c = records.record(at as usize);
+                            offender(&c, Amount::count(n), what(&c))
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (Some(Amount::count(total)), offenders, broken)
+            }
+            (
+                TallyOf::Latency { samples, mut slow },
+                Measure::Latency {
+                    pick,
+                    what,
+                    summary,
+                    ..
+                },
+            ) => {
+                let measured = match samples {
+                    Some(s) => pick(&s.distribution()),
+                    None => pick(summary(&report.summary)),
+                };
+                let measured = measured.map(Amount::millis);
+                let broken =
+                    rule.key.bound == Bound::Max && measured.is_some_and(|m| m.value > limit);
+                let offenders = if broken {
+                    slowest_first(&mut slow);
+                    if let Some(l) = self.listed {
+                        slow.truncate(l);
+                    }
+                    slow.into_iter()
+                        .map(|(d, _, at)| {
+                            let c = records.record(at as usize);
+                            let amount = Amount::millis(Millis(d));
+                            let text = format!("{what} {amount}; {}", describe_close(&c));
+                            offender(&c, amount, text)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (measured, offenders, broken)
+            }
+            _ => unreachable!("a tally is made for its rule's measure"),
+        };
+        let offending = if broken_max { self.offending } else { 0 };
+        let too_few = self.selected < rule.min_selected;
+        let broken = too_few
+            || measured.is_some_and(|m| match rule.key.bound {
+                Bound::Max => m.value > limit,
+                Bound::Min => m.value < limit,
+            });
+        let (status, measured) = match reading {
+            Reading::Unreadable(_) => (Status::Error, None),
+            _ if broken => (
+                match rule.severity {
+                    Severity::Fail => Status::Fail,
+                    Severity::Warn => Status::Warn,
+                },
+                measured,
+            ),
+            // A rule that held on part of a trace proves nothing about the rest.
+            Reading::CutShort(_) => (Status::Error, measured),
+            Reading::Complete => (Status::Pass, measured),
+        };
+        let (offenders, offending) = if status == Status::Error {
+            (Vec::new(), 0)
+        } else {
+            (offenders, offending)
+        };
+        RuleResult {
+            title: rule.title(),
+            rule: rule.clone(),
+            figure: rule.key.metric.figure,
+            status,
+            measured,
+            connections: self.selected,
+            offenders,
+            offending,
+        }
     }
 }
 
-/// Checks one trace's report against every rule.
+/// Slowest first, then by id: the ones to look at first.
+fn slowest_first(slow: &mut [(Duration, u64, u32)]) {
+    slow.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+}
+
+/// Checks one trace's report against every rule, in one pass over its records (made one
+/// at a time from their packed form, and dropped once every rule has folded them in).
+/// Each rule keeps its sum or latency samples and, of its offenders, the first `listed`
+/// (all with `None`: JSON lists them all), so memory does not grow with the trace.
 pub fn check_report(
     file: &str,
     report: &Report,
     reading: Reading,
     rules: &[Rule],
+    listed: Option<usize>,
     elapsed: Duration,
 ) -> FileVerdict {
-    let conns: Vec<ConnectionRecord> = report.connections.records().collect();
-    let results: Vec<RuleResult> = rules
-        .iter()
-        .map(|r| evaluate(r, &conns, &reading))
+    let mut tallies: Vec<Tally> = rules.iter().map(|r| Tally::new(r, listed)).collect();
+    let records = &report.connections;
+    for index in 0..records.len() {
+        let c = records.record(index);
+        for t in &mut tallies {
+            t.add(index, &c);
+        }
+    }
+    let results: Vec<RuleResult> = tallies
+        .into_iter()
+        .map(|t| t.finish(report, &reading))
         .collect();
     let worst = results
         .iter()

@@ -10,7 +10,7 @@ use crate::check::Unit;
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::figures;
 use crate::model::state::{CloseKind, Closer};
-use crate::model::summary::Distribution;
+use crate::model::summary::{Distribution, Summary};
 use crate::model::units::Millis;
 
 // ---------------------------------------------------------------------------------------
@@ -30,6 +30,9 @@ pub enum Measure {
         pick: fn(&Distribution) -> Option<Millis>,
         /// What the per-connection value is called, e.g. `handshake RTT`.
         what: &'static str,
+        /// The report summary's distribution of `of` over every connection, which an
+        /// unfiltered rule reads instead of ranking the connections again.
+        summary: fn(&Summary) -> &Distribution,
     },
 }
 
@@ -209,7 +212,7 @@ macro_rules! count {
 }
 
 macro_rules! latency {
-    ($figure:literal, $label:literal, $max:literal, $of:expr, $pick:expr, $what:literal) => {
+    ($figure:literal, $label:literal, $max:literal, $of:expr, $summary:expr, $pick:expr, $what:literal) => {
         MetricDef {
             figure: $figure,
             label: $label,
@@ -220,6 +223,7 @@ macro_rules! latency {
                 of: $of,
                 pick: $pick,
                 what: $what,
+                summary: $summary,
             },
         }
     };
@@ -301,6 +305,7 @@ pub static METRICS: &[MetricDef] = &[
         "handshake RTT p50",
         "max-handshake-p50-ms",
         figures::handshake_rtt,
+        |s| &s.handshake_rtt_ms,
         |d| d.p50,
         "handshake RTT"
     ),
@@ -309,6 +314,7 @@ pub static METRICS: &[MetricDef] = &[
         "handshake RTT p90",
         "max-handshake-p90-ms",
         figures::handshake_rtt,
+        |s| &s.handshake_rtt_ms,
         |d| d.p90,
         "handshake RTT"
     ),
@@ -317,6 +323,7 @@ pub static METRICS: &[MetricDef] = &[
         "handshake RTT p99",
         "max-handshake-p99-ms",
         figures::handshake_rtt,
+        |s| &s.handshake_rtt_ms,
         |d| d.p99,
         "handshake RTT"
     ),
@@ -325,6 +332,7 @@ pub static METRICS: &[MetricDef] = &[
         "handshake RTT max",
         "max-handshake-max-ms",
         figures::handshake_rtt,
+        |s| &s.handshake_rtt_ms,
         |d| d.max,
         "handshake RTT"
     ),
@@ -333,6 +341,7 @@ pub static METRICS: &[MetricDef] = &[
         "connect time p50",
         "max-connect-p50-ms",
         figures::connect_time,
+        |s| &s.connect_ms,
         |d| d.p50,
         "connect time"
     ),
@@ -341,6 +350,7 @@ pub static METRICS: &[MetricDef] = &[
         "connect time p90",
         "max-connect-p90-ms",
         figures::connect_time,
+        |s| &s.connect_ms,
         |d| d.p90,
         "connect time"
     ),
@@ -349,6 +359,7 @@ pub static METRICS: &[MetricDef] = &[
         "connect time p99",
         "max-connect-p99-ms",
         figures::connect_time,
+        |s| &s.connect_ms,
         |d| d.p99,
         "connect time"
     ),
@@ -357,6 +368,7 @@ pub static METRICS: &[MetricDef] = &[
         "connect time max",
         "max-connect-max-ms",
         figures::connect_time,
+        |s| &s.connect_ms,
         |d| d.max,
         "connect time"
     ),
@@ -365,6 +377,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN→SYN/ACK p50",
         "max-syn-synack-p50-ms",
         figures::syn_to_synack,
+        |s| &s.syn_to_synack_ms,
         |d| d.p50,
         "SYN→SYN/ACK"
     ),
@@ -373,6 +386,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN→SYN/ACK p90",
         "max-syn-synack-p90-ms",
         figures::syn_to_synack,
+        |s| &s.syn_to_synack_ms,
         |d| d.p90,
         "SYN→SYN/ACK"
     ),
@@ -381,6 +395,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN→SYN/ACK p99",
         "max-syn-synack-p99-ms",
         figures::syn_to_synack,
+        |s| &s.syn_to_synack_ms,
         |d| d.p99,
         "SYN→SYN/ACK"
     ),
@@ -389,6 +404,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN→SYN/ACK max",
         "max-syn-synack-max-ms",
         figures::syn_to_synack,
+        |s| &s.syn_to_synack_ms,
         |d| d.max,
         "SYN→SYN/ACK"
     ),
@@ -397,6 +413,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN/ACK→ACK p50",
         "max-synack-ack-p50-ms",
         figures::synack_to_ack,
+        |s| &s.synack_to_ack_ms,
         |d| d.p50,
         "SYN/ACK→ACK"
     ),
@@ -405,6 +422,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN/ACK→ACK p90",
         "max-synack-ack-p90-ms",
         figures::synack_to_ack,
+        |s| &s.synack_to_ack_ms,
         |d| d.p90,
         "SYN/ACK→ACK"
     ),
@@ -413,6 +431,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN/ACK→ACK p99",
         "max-synack-ack-p99-ms",
         figures::synack_to_ack,
+        |s| &s.synack_to_ack_ms,
         |d| d.p99,
         "SYN/ACK→ACK"
     ),
@@ -421,6 +440,7 @@ pub static METRICS: &[MetricDef] = &[
         "SYN/ACK→ACK max",
         "max-synack-ack-max-ms",
         figures::synack_to_ack,
+        |s| &s.synack_to_ack_ms,
         |d| d.max,
         "SYN/ACK→ACK"
     ),

@@ -148,7 +148,14 @@ mod tests {
 
     fn check(path: &str, rules: &[Rule]) -> FileVerdict {
         let report = report_of(&fixture(path));
-        check_report(path, &report, Reading::Complete, rules, Duration::ZERO)
+        check_report(
+            path,
+            &report,
+            Reading::Complete,
+            rules,
+            None,
+            Duration::ZERO,
+        )
     }
 
     fn all_fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -186,7 +193,14 @@ mod tests {
                     )
                 })
                 .collect();
-            let verdict = check_report("x", &report, Reading::Complete, &rules, Duration::ZERO);
+            let verdict = check_report(
+                "x",
+                &report,
+                Reading::Complete,
+                &rules,
+                None,
+                Duration::ZERO,
+            );
             for r in &verdict.rules {
                 let pointer = format!("/{}", r.figure.replace('.', "/"));
                 let expected = json
@@ -323,6 +337,7 @@ mod tests {
             &report,
             Reading::CutShort("cut".into()),
             &rules,
+            None,
             Duration::ZERO,
         );
         assert_eq!(
@@ -341,6 +356,7 @@ mod tests {
             &report,
             Reading::Unreadable("no".into()),
             &rules,
+            None,
             Duration::ZERO,
         );
         assert!(none

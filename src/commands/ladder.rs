@@ -5,6 +5,8 @@ use std::io::{self, IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -12,7 +14,8 @@ use clap::ValueEnum;
 use synack::analysis::analyzer::Options;
 use synack::analysis::ladder_builder::LadderBuilder;
 use synack::analysis::pipeline::{Finished, Pipeline};
-use synack::model::event::{ConnectionView, Event};
+use synack::model::event::{ConnectionView, Event, NoEvents};
+use synack::model::report::ConnectionList;
 use synack::model::time::Timestamp;
 use synack::output::{ladder_svg, ladder_text};
 
@@ -178,12 +181,13 @@ fn use_color(choice: ColorChoice) -> bool {
 fn read_all(
     inputs: &Inputs,
     mut sink: impl FnMut(&ConnectionView, Timestamp, Event),
+    stop: Option<Arc<AtomicBool>>,
 ) -> anyhow::Result<Option<Finished>> {
-    let pipeline = Pipeline::new(Options {
-        filter: inputs.filter.clone(),
-        ..Options::default()
-    });
+    let mut pipeline = pipeline(inputs);
     pipeline.check_filter()?;
+    if let Some(stop) = stop {
+        pipeline = pipeline.stop_on(stop);
+    }
     let finished = pipeline.run_files(&inputs.files, &mut sink);
     if inputs::nothing_read(&finished) {
         inputs::afterword(&finished)?;
@@ -192,20 +196,120 @@ fn read_all(
     Ok(Some(finished))
 }
 
+fn pipeline(inputs: &Inputs) -> Pipeline {
+    Pipeline::new(Options {
+        filter: inputs.filter.clone(),
+        ..Options::default()
+    })
+}
+
+/// The first pass over files: the report alone, as `synack report` makes it (on two
+/// cores for a big trace, no events), to find the connection to draw.
+fn find_pass(inputs: &Inputs) -> anyhow::Result<Option<Finished>> {
+    let pipeline = pipeline(inputs).threads(0);
+    pipeline.check_filter()?;
+    let finished = pipeline.run_files(&inputs.files, &mut NoEvents);
+    if inputs::nothing_read(&finished) {
+        inputs::afterword(&finished)?;
+        return Ok(None);
+    }
+    Ok(Some(finished))
+}
+
+/// The index of the first connection `select` picks, in id order.
+fn find(list: &ConnectionList, select: &Select) -> Option<usize> {
+    match *select {
+        // Ids count from 1 in the list's order.
+        Select::Id(id) => {
+            let at = usize::try_from(id).ok()?.checked_sub(1)?;
+            (at < list.len() && list.record(at).id == id).then_some(at)
+        }
+        Select::Endpoints { client, server } => (0..list.len()).find(|&i| {
+            let c = list.record(i);
+            client.is_none_or(|a| a.matches(c.client)) && server.is_none_or(|a| a.matches(c.server))
+        }),
+    }
+}
+
 pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
     let inputs = inputs::resolve(&args.read, &args.files, args.filter.as_deref())?;
+    let stdin = inputs.files.iter().any(|f| f == Path::new("-"));
+    if args.abnormal && stdin {
+        anyhow::bail!("--abnormal reads the input twice: give files, not standard input");
+    }
     let select = if args.abnormal {
-        if inputs.files.iter().any(|f| f == Path::new("-")) {
-            anyhow::bail!("--abnormal reads the input twice: give files, not standard input");
-        }
-        // First pass: a connection's close kind is known only at the end.
-        let Some(finished) = read_all(&inputs, |_, _, _| {})? else {
+        None
+    } else if args.client.is_some() || args.server.is_some() {
+        Some(Select::Endpoints {
+            client: args.client,
+            server: args.server,
+        })
+    } else {
+        Some(Select::Id(args.conn.unwrap_or(1)))
+    };
+    let mut builder = LadderBuilder::new(!args.full);
+    // Files are read twice: once as `synack report` reads them, which finds the
+    // connection (a close kind is known only at the end); then until its last segment,
+    // with the events of that one connection drawn. Standard input is read once, the
+    // connection picked by its first event.
+    let (finished, conn) = if stdin {
+        let select = select.unwrap_or(Select::Id(1));
+        let mut chosen: Option<u64> = None;
+        let Some(finished) = read_all(
+            &inputs,
+            |c, at, e| {
+                // Rows are recorded for the one selected connection only.
+                if chosen.is_none() && select.matches(c) {
+                    chosen = Some(c.id);
+                }
+                if chosen == Some(c.id) {
+                    builder.on_event(c, at, e);
+                }
+            },
+            None,
+        )?
+        else {
             return Ok(ExitCode::from(2));
         };
         let list = &finished.report.connections;
-        match (0..list.len()).find(|&i| list.is_abnormal(i)) {
-            Some(i) => Select::Id(list.record(i).id),
-            None => {
+        let conn = chosen.and_then(|id| find(list, &Select::Id(id)).map(|i| list.record(i)));
+        let conn = conn.ok_or(select);
+        (finished, conn)
+    } else {
+        let Some(finished) = find_pass(&inputs)? else {
+            return Ok(ExitCode::from(2));
+        };
+        let list = &finished.report.connections;
+        let found = match &select {
+            Some(select) => find(list, select),
+            None => (0..list.len()).find(|&i| list.is_abnormal(i)),
+        };
+        match (found, select) {
+            (Some(i), _) => {
+                let conn = list.record(i);
+                // Its events, until its last segment: the rest of the input is not read.
+                let segments = conn.client_figures.packets + conn.server_figures.packets;
+                let stop = Arc::new(AtomicBool::new(false));
+                let mut seen = 0;
+                read_all(
+                    &inputs,
+                    |c, at, e| {
+                        if c.id == conn.id {
+                            builder.on_event(c, at, e);
+                            if matches!(e, Event::Segment { .. }) {
+                                seen += 1;
+                                if seen == segments {
+                                    stop.store(true, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    },
+                    Some(Arc::clone(&stop)),
+                )?;
+                (finished, Ok(conn))
+            }
+            (None, Some(select)) => (finished, Err(select)),
+            (None, None) => {
                 inputs::afterword(&finished)?;
                 writeln!(
                     io::stderr(),
@@ -215,41 +319,21 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
-    } else if args.client.is_some() || args.server.is_some() {
-        Select::Endpoints {
-            client: args.client,
-            server: args.server,
-        }
-    } else {
-        Select::Id(args.conn.unwrap_or(1))
-    };
-
-    let mut builder = LadderBuilder::new(!args.full);
-    let mut chosen: Option<u64> = None;
-    let Some(finished) = read_all(&inputs, |c, at, e| {
-        // Rows are recorded for the one selected connection only.
-        if chosen.is_none() && select.matches(c) {
-            chosen = Some(c.id);
-        }
-        if chosen == Some(c.id) {
-            builder.on_event(c, at, e);
-        }
-    })?
-    else {
-        return Ok(ExitCode::from(2));
     };
     inputs::notes(&finished)?;
     let failed = !finished.complete();
-    let list = &finished.report.connections;
-    let Some(conn) = chosen.and_then(|id| list.records().find(|c| c.id == id)) else {
-        inputs::afterword(&finished)?;
-        writeln!(
-            io::stderr(),
-            "synack: no connection matches {} (the input has {} connection(s); `synack report` lists them with their ids)",
-            select.describe(),
-            list.len()
-        )?;
-        return Ok(ExitCode::from(2));
+    let conn = match conn {
+        Ok(conn) => conn,
+        Err(select) => {
+            inputs::afterword(&finished)?;
+            writeln!(
+                io::stderr(),
+                "synack: no connection matches {} (the input has {} connection(s); `synack report` lists them with their ids)",
+                select.describe(),
+                finished.report.connections.len()
+            )?;
+            return Ok(ExitCode::from(2));
+        }
     };
     let diagram = builder.finish(&conn);
 

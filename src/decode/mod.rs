@@ -8,6 +8,7 @@
 //! come from the IP length fields, not from the captured bytes (docs/inputs.md).
 
 pub mod key;
+mod tunnel;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -17,6 +18,7 @@ use etherparse::{LaxIpSlice, LenSource};
 use crate::model::flags::TcpFlags;
 use crate::model::link::LinkType;
 use crate::model::seq::Seq;
+use crate::model::tunnel::Tunnel;
 
 /// The IPv4-mapped IPv6 prefix (::ffff:0:0/96, RFC 4291 §2.5.5.2).
 pub const V4_MAPPED: u128 = 0xffff_0000_0000;
@@ -64,6 +66,8 @@ pub struct TcpSegment<'a> {
     pub options: &'a [u8],
     /// The captured part of the payload.
     pub payload: &'a [u8],
+    /// The tunnel the segment came out of (the innermost one), if any.
+    pub tunnel: Option<Tunnel>,
 }
 
 impl TcpSegment<'_> {
@@ -83,6 +87,7 @@ impl TcpSegment<'_> {
             payload_len: 0,
             options: &[],
             payload: &[],
+            tunnel: None,
         }
     }
 
@@ -139,6 +144,8 @@ pub enum DecodeError {
     BadTcpOffset,
     /// Tunnels nested deeper than synack follows.
     TooManyEncapsulations,
+    /// A tunnel header (GRE, VXLAN, Geneve, GTP-U...) cut short or invalid.
+    BadTunnelHeader,
 }
 
 impl fmt::Display for DecodeError {
@@ -149,6 +156,7 @@ impl fmt::Display for DecodeError {
             DecodeError::TcpHeaderCut => "TCP header cut short",
             DecodeError::BadTcpOffset => "TCP data offset invalid",
             DecodeError::TooManyEncapsulations => "too many nested encapsulations",
+            DecodeError::BadTunnelHeader => "tunnel header cut short or invalid",
         })
     }
 }
@@ -179,9 +187,51 @@ const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MC: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const ETHERTYPE_TEB: u16 = 0x6558;
+/// The largest 802.3 length field: a smaller "ethertype" is a length, and 802.2 LLC follows.
+const MAX_8023_LENGTH: u16 = 1500;
 
-/// Nesting limit for VLAN tags, MPLS labels and tunnels together.
+/// Nesting limit for VLAN tags, MPLS labels, LLC/SNAP headers and tunnels together.
 const MAX_DEPTH: u8 = 8;
+/// Nesting limit for tunnels alone: real traffic nests two at most (GRE in VXLAN...);
+/// deeper is crafted, and counted as `TooManyEncapsulations`.
+const MAX_TUNNELS: u8 = 3;
+
+/// How deep a decoder is: levels passed (tags, labels, tunnels), tunnels among them, and
+/// the innermost tunnel. Every recursion goes through `ethertype_payload` or
+/// `ip_by_version`, which stop at the limits, so crafted nesting cannot recurse for ever.
+#[derive(Clone, Copy, Debug)]
+struct Nest {
+    depth: u8,
+    tunnels: u8,
+    via: Option<Tunnel>,
+}
+
+impl Nest {
+    const TOP: Nest = Nest {
+        depth: 0,
+        tunnels: 0,
+        via: None,
+    };
+
+    fn deeper(self) -> Nest {
+        Nest {
+            depth: self.depth.saturating_add(1),
+            ..self
+        }
+    }
+
+    fn into_tunnel(self, kind: Tunnel) -> Nest {
+        Nest {
+            depth: self.depth.saturating_add(1),
+            tunnels: self.tunnels.saturating_add(1),
+            via: Some(kind),
+        }
+    }
+
+    fn too_deep(self) -> bool {
+        self.depth > MAX_DEPTH || self.tunnels > MAX_TUNNELS
+    }
+}
 
 /// Decodes one captured frame of the given link type. `cut` is how many bytes of the
 /// frame the snaplen cut off (original length − captured length).
@@ -218,7 +268,7 @@ fn ethernet_plain_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
     if ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6 {
         return None;
     }
-    plain_ip_tcp(ip, cut)
+    plain_ip_tcp(ip, cut, None)
 }
 
 /// `decode` without the hand-written IPv4/IPv6 fast path: etherparse reads every IP
@@ -230,53 +280,93 @@ pub fn decode_without_fast_path(link_type: LinkType, data: &[u8], cut: u32) -> D
 
 fn decode_with<const FAST: bool>(link_type: LinkType, data: &[u8], cut: u32) -> Decoded<'_> {
     match link_type {
-        LinkType::ETHERNET => ethernet::<FAST>(data, 0, cut),
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => ip_by_version::<FAST>(data, 0, cut),
-        LinkType::IPV4 | LinkType::IPV6 => ip_by_version::<FAST>(data, 0, cut),
+        LinkType::ETHERNET => ethernet::<FAST>(data, Nest::TOP, cut),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => {
+            ip_by_version::<FAST>(data, Nest::TOP, cut)
+        }
+        LinkType::IPV4 | LinkType::IPV6 => ip_by_version::<FAST>(data, Nest::TOP, cut),
         LinkType::NULL | LinkType::LOOP => bsd_loopback::<FAST>(link_type, data, cut),
         LinkType::LINUX_SLL => match data.get(14..16) {
             Some(p) => {
-                ethertype_payload::<FAST>(u16::from_be_bytes([p[0], p[1]]), &data[16..], 0, cut)
+                let ethertype = u16::from_be_bytes([p[0], p[1]]);
+                ethertype_payload::<FAST>(ethertype, &data[16..], Nest::TOP, cut)
             }
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
         },
         LinkType::LINUX_SLL2 => match data.get(..20) {
             Some(h) => {
-                ethertype_payload::<FAST>(u16::from_be_bytes([h[0], h[1]]), &data[20..], 0, cut)
+                let ethertype = u16::from_be_bytes([h[0], h[1]]);
+                ethertype_payload::<FAST>(ethertype, &data[20..], Nest::TOP, cut)
             }
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
         },
+        LinkType::FDDI => fddi::<FAST>(data, cut),
         _ => Decoded::UnsupportedLink,
     }
 }
 
-fn ethernet<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
+fn ethernet<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded<'_> {
     match data.get(12..14) {
         Some(t) => {
-            ethertype_payload::<FAST>(u16::from_be_bytes([t[0], t[1]]), &data[14..], depth, cut)
+            ethertype_payload::<FAST>(u16::from_be_bytes([t[0], t[1]]), &data[14..], nest, cut)
         }
         None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+    }
+}
+
+/// FDDI: frame control (1 byte), destination and source (6 each), then 802.2 LLC for
+/// the asynchronous LLC frames (frame control 0x50–0x57); other frames (SMT, MAC,
+/// tokens) carry no IP.
+fn fddi<const FAST: bool>(data: &[u8], cut: u32) -> Decoded<'_> {
+    match data.get(..13) {
+        Some(h) if h[0] & 0xf8 == 0x50 => llc::<FAST>(&data[13..], Nest::TOP, cut),
+        Some(_) => Decoded::NonIp,
+        None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+    }
+}
+
+/// 802.2 LLC, after an 802.3 length field or an FDDI header: SNAP (AA-AA-03) with an
+/// Ethernet OUI carries an ethertype, and SAP 06 carries IPv4 directly (RFC 948); other
+/// SAPs (spanning tree, NetBIOS, IPX) carry no IP.
+fn llc<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded<'_> {
+    let Some(h) = data.get(..3) else {
+        return Decoded::Undecodable(DecodeError::LinkHeaderCut);
+    };
+    match h {
+        [0xaa, 0xaa, 0x03] => match data.get(3..8) {
+            // OUI 00-00-00 (RFC 1042) or 00-00-F8 (802.1H bridge tunnel).
+            Some([0, 0, 0 | 0xf8, t0, t1]) => {
+                let ethertype = u16::from_be_bytes([*t0, *t1]);
+                ethertype_payload::<FAST>(ethertype, &data[8..], nest.deeper(), cut)
+            }
+            Some(_) => Decoded::NonIp,
+            None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
+        },
+        [0x06, 0x06, 0x03] => ip_by_version::<FAST>(&data[3..], nest.deeper(), cut),
+        _ => Decoded::NonIp,
     }
 }
 
 fn ethertype_payload<const FAST: bool>(
     ethertype: u16,
     data: &[u8],
-    depth: u8,
+    nest: Nest,
     cut: u32,
 ) -> Decoded<'_> {
-    if depth > MAX_DEPTH {
+    if nest.too_deep() {
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
     }
     match ethertype {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version::<FAST>(data, depth, cut),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version::<FAST>(data, nest, cut),
+        // An 802.3 length field: the frame carries 802.2 LLC.
+        length if length <= MAX_8023_LENGTH => llc::<FAST>(data, nest, cut),
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD1 | ETHERTYPE_QINQ_OLD2 => {
             // Tag control (2 bytes), then the next ethertype.
             match data.get(2..4) {
                 Some(t) => ethertype_payload::<FAST>(
                     u16::from_be_bytes([t[0], t[1]]),
                     &data[4..],
-                    depth + 1,
+                    nest.deeper(),
                     cut,
                 ),
                 None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
@@ -292,7 +382,7 @@ fn ethertype_payload<const FAST: bool>(
                 rest = &rest[4..];
                 if entry[2] & 0x01 != 0 {
                     return match rest.first().map(|b| b >> 4) {
-                        Some(4) | Some(6) => ip_by_version::<FAST>(rest, depth + 1, cut),
+                        Some(4) | Some(6) => ip_by_version::<FAST>(rest, nest.deeper(), cut),
                         _ => Decoded::NonIp,
                     };
                 }
@@ -301,7 +391,7 @@ fn ethertype_payload<const FAST: bool>(
         }
         ETHERTYPE_PPPOE_SESSION => match data.get(6..8) {
             Some(p) => match u16::from_be_bytes([p[0], p[1]]) {
-                0x0021 | 0x0057 => ip_by_version::<FAST>(&data[8..], depth + 1, cut),
+                0x0021 | 0x0057 => ip_by_version::<FAST>(&data[8..], nest.deeper(), cut),
                 _ => Decoded::NonIp,
             },
             None => Decoded::Undecodable(DecodeError::LinkHeaderCut),
@@ -329,17 +419,17 @@ fn bsd_loopback<const FAST: bool>(link_type: LinkType, data: &[u8], cut: u32) ->
     match family {
         // AF_INET everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS),
         // 10 (Linux), 23 (Windows).
-        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version::<FAST>(&data[4..], 0, cut),
+        2 | 10 | 23 | 24 | 28 | 30 => ip_by_version::<FAST>(&data[4..], Nest::TOP, cut),
         _ => Decoded::NonIp,
     }
 }
 
-fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
-    if depth > MAX_DEPTH {
+fn ip_by_version<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded<'_> {
+    if nest.too_deep() {
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
     }
     if FAST {
-        if let Some(decoded) = plain_ip_tcp(data, cut) {
+        if let Some(decoded) = plain_ip_tcp(data, cut, nest.via) {
             return decoded;
         }
     }
@@ -365,14 +455,16 @@ fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<
                 src: ip_bits(ip.source_addr()),
                 dst: ip_bits(ip.destination_addr()),
                 v6: matches!(ip, LaxIpSlice::Ipv6(_)),
+                via: nest.via,
             };
             tcp(addrs, payload.payload, wire_len)
         }
-        17 => Decoded::Udp,
+        17 => tunnel::udp::<FAST>(payload.payload, nest, cut),
         1 | 58 => Decoded::Icmp,
-        // IPv4-in-IP and IPv6-in-IP tunnels: tshark analyses the inner packet.
-        4 | 41 => ip_by_version::<FAST>(payload.payload, depth + 1, cut),
-        47 => gre::<FAST>(payload.payload, depth + 1, cut),
+        // IPv4-in-IP and IPv6-in-IP tunnels (either inside either): tshark analyses the
+        // inner packet.
+        4 | 41 => ip_by_version::<FAST>(payload.payload, nest.into_tunnel(Tunnel::IpInIp), cut),
+        47 => tunnel::gre::<FAST>(payload.payload, nest, cut).unwrap_or(Decoded::OtherIp(47)),
         other => Decoded::OtherIp(other),
     }
 }
@@ -381,7 +473,7 @@ fn ip_by_version<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<
 /// extension headers, carrying TCP, with usable length fields. Anything else (`None`)
 /// goes to etherparse. The lengths follow `ip_payload_wire_len` exactly.
 #[inline(always)]
-fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
+fn plain_ip_tcp(data: &[u8], cut: u32, via: Option<Tunnel>) -> Option<Decoded<'_>> {
     let first = *data.first()?;
     let (addrs, header_len, total) = match first >> 4 {
         4 => {
@@ -404,6 +496,7 @@ fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
                 src: v4(12),
                 dst: v4(16),
                 v6: false,
+                via,
             };
             (addrs, header_len, total)
         }
@@ -422,6 +515,7 @@ fn plain_ip_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
                 src: v6(8),
                 dst: v6(24),
                 v6: true,
+                via,
             };
             (addrs, 40, 40 + payload_len)
         }
@@ -467,37 +561,13 @@ fn ip_payload_wire_len(ip: &LaxIpSlice<'_>, ip_bytes: &[u8], cut: u32) -> usize 
     }
 }
 
-fn gre<const FAST: bool>(data: &[u8], depth: u8, cut: u32) -> Decoded<'_> {
-    let Some(h) = data.get(..4) else {
-        return Decoded::OtherIp(47);
-    };
-    let (flags, version) = (u16::from_be_bytes([h[0], h[1]]), h[1] & 0x07);
-    if version != 0 {
-        // Version 1 is PPTP's enhanced GRE carrying PPP, not followed here.
-        return Decoded::OtherIp(47);
-    }
-    let mut len = 4;
-    for bit in [0x8000u16, 0x2000, 0x1000] {
-        // Checksum(+reserved), key, sequence number: 4 bytes each when present.
-        if flags & bit != 0 {
-            len += 4;
-        }
-    }
-    let Some(inner) = data.get(len..) else {
-        return Decoded::OtherIp(47);
-    };
-    match u16::from_be_bytes([h[2], h[3]]) {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_by_version::<FAST>(inner, depth, cut),
-        ETHERTYPE_TEB => ethernet::<FAST>(inner, depth, cut),
-        _ => Decoded::OtherIp(47),
-    }
-}
-
 /// The addresses of an IP header, as `ip_bits` gives them.
 struct IpPair {
     src: u128,
     dst: u128,
     v6: bool,
+    /// The tunnel the IP packet came out of.
+    via: Option<Tunnel>,
 }
 
 #[inline(always)]
@@ -529,6 +599,7 @@ fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize) -> Decoded<'_> {
         payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
         options: &bytes[20..options_end],
         payload: bytes.get(header_len..).unwrap_or(&[]),
+        tunnel: addrs.via,
     })
 }
 
@@ -654,6 +725,69 @@ mod tests {
         let seg = expect_tcp(decode(LinkType::RAW, &frame, u32::MAX));
         assert_eq!(seg.payload_len, u32::MAX);
         assert_eq!(seg.seq_len(), 1);
+    }
+
+    /// An 802.3 frame: the length field where the ethertype would be, then LLC.
+    fn llc_frame(llc: &[u8], ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        f.extend_from_slice(&((llc.len() + ip.len()) as u16).to_be_bytes());
+        f.extend_from_slice(llc);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    const SNAP_IPV4: [u8; 8] = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00];
+
+    #[test]
+    fn ethernet_802_3_llc_snap_carries_ip() {
+        let frame = tcp_frame(b"hello");
+        let ip = &frame[14..];
+        let snap = llc_frame(&SNAP_IPV4, ip);
+        let seg = expect_tcp(decode(LinkType::ETHERNET, &snap, 0));
+        assert_eq!(seg.payload, b"hello");
+        assert_eq!(seg.tunnel, None);
+        // The bridge-tunnel OUI, and SAP 06 (IP directly).
+        let bridge = [0xaa, 0xaa, 0x03, 0, 0, 0xf8, 0x08, 0x00];
+        expect_tcp(decode(LinkType::ETHERNET, &llc_frame(&bridge, ip), 0));
+        expect_tcp(decode(LinkType::ETHERNET, &llc_frame(&[6, 6, 3], ip), 0));
+        // Spanning tree, and SNAP with Cisco's OUI (CDP): no IP.
+        for llc in [
+            &[0x42, 0x42, 0x03][..],
+            &[0xaa, 0xaa, 0x03, 0, 0, 0x0c, 0x20, 0],
+        ] {
+            assert!(matches!(
+                decode(LinkType::ETHERNET, &llc_frame(llc, ip), 0),
+                Decoded::NonIp
+            ));
+        }
+        // Cut inside LLC or SNAP: counted, never TCP.
+        let whole = llc_frame(&SNAP_IPV4, ip);
+        for len in 14..22 {
+            assert!(matches!(
+                decode(LinkType::ETHERNET, &whole[..len], 0),
+                Decoded::Undecodable(DecodeError::LinkHeaderCut)
+            ));
+        }
+    }
+
+    #[test]
+    fn fddi_llc_snap_carries_ip() {
+        let frame = tcp_frame(b"hello");
+        let mut fddi = vec![0x50];
+        fddi.extend_from_slice(&[0xaa; 12]);
+        fddi.extend_from_slice(&SNAP_IPV4);
+        fddi.extend_from_slice(&frame[14..]);
+        assert_eq!(
+            expect_tcp(decode(LinkType::FDDI, &fddi, 0)).payload,
+            b"hello"
+        );
+        // A MAC or SMT frame, and a header cut short.
+        fddi[0] = 0x41;
+        assert!(matches!(decode(LinkType::FDDI, &fddi, 0), Decoded::NonIp));
+        assert!(matches!(
+            decode(LinkType::FDDI, &fddi[..12], 0),
+            Decoded::Undecodable(DecodeError::LinkHeaderCut)
+        ));
     }
 
     #[test]

@@ -11,6 +11,8 @@ impl LinkType {
     pub const ETHERNET: LinkType = LinkType(1);
     /// DLT_RAW as most BSDs and Linux number it in files written long ago.
     pub const RAW_12: LinkType = LinkType(12);
+    /// FDDI: frame control, two addresses, then 802.2 LLC.
+    pub const FDDI: LinkType = LinkType(10);
     /// DLT_RAW on OpenBSD.
     pub const RAW_14: LinkType = LinkType(14);
     pub const RAW: LinkType = LinkType(101);
@@ -24,6 +26,7 @@ impl LinkType {
         match self {
             LinkType::NULL => "NULL (BSD loopback)",
             LinkType::ETHERNET => "EN10MB (Ethernet)",
+            LinkType::FDDI => "FDDI",
             LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "RAW (raw IP)",
             LinkType::LOOP => "LOOP (OpenBSD loopback)",
             LinkType::LINUX_SLL => "LINUX_SLL (Linux cooked)",

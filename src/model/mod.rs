@@ -14,5 +14,6 @@ pub mod seq;
 pub mod state;
 pub mod summary;
 pub mod time;
+pub mod tunnel;
 pub mod units;
 pub mod zeek;

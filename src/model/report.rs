@@ -4,6 +4,7 @@
 
 use crate::model::connection_record::{ConnectionRecord, RecordList};
 use crate::model::summary::Summary;
+use crate::model::tunnel::Tunnel;
 use crate::model::units::{JsonTime, Seconds};
 
 #[derive(Debug, serde::Serialize)]
@@ -103,7 +104,10 @@ impl ConnectionList {
 
 /// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
 /// `icmp`, `other`, `fragments`, `undecodable`, `unsupported_link` (or `filtered_out`);
-/// `snaplen_truncated` counts, across those, records cut by the snaplen.
+/// `snaplen_truncated` counts, across those, records cut by the snaplen. A tunnelled
+/// packet counts once, in the layer of what it carries (an encapsulated TCP segment is a
+/// `tcp` packet of its inner connection); `tunnelled` counts, among `tcp`, those that came
+/// out of a tunnel.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PacketCounts {
     pub total: u64,
@@ -118,4 +122,56 @@ pub struct PacketCounts {
     pub snaplen_truncated: u64,
     /// Rejected by the --filter expression.
     pub filtered_out: u64,
+    pub tunnelled: TunnelCounts,
+}
+
+/// TCP packets that came out of a tunnel, by the kind of the innermost one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TunnelCounts {
+    pub gre: u64,
+    pub erspan: u64,
+    pub ip_in_ip: u64,
+    pub vxlan: u64,
+    pub geneve: u64,
+    pub teredo: u64,
+    pub gtp_u: u64,
+    pub ayiya: u64,
+}
+
+impl TunnelCounts {
+    pub fn get_mut(&mut self, kind: Tunnel) -> &mut u64 {
+        match kind {
+            Tunnel::Gre => &mut self.gre,
+            Tunnel::Erspan => &mut self.erspan,
+            Tunnel::IpInIp => &mut self.ip_in_ip,
+            Tunnel::Vxlan => &mut self.vxlan,
+            Tunnel::Geneve => &mut self.geneve,
+            Tunnel::Teredo => &mut self.teredo,
+            Tunnel::GtpU => &mut self.gtp_u,
+            Tunnel::Ayiya => &mut self.ayiya,
+        }
+    }
+
+    pub fn get(&self, kind: Tunnel) -> u64 {
+        match kind {
+            Tunnel::Gre => self.gre,
+            Tunnel::Erspan => self.erspan,
+            Tunnel::IpInIp => self.ip_in_ip,
+            Tunnel::Vxlan => self.vxlan,
+            Tunnel::Geneve => self.geneve,
+            Tunnel::Teredo => self.teredo,
+            Tunnel::GtpU => self.gtp_u,
+            Tunnel::Ayiya => self.ayiya,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        Tunnel::ALL.iter().map(|&k| self.get(k)).sum()
+    }
+
+    pub fn add(&mut self, other: &TunnelCounts) {
+        for kind in Tunnel::ALL {
+            *self.get_mut(kind) += other.get(kind);
+        }
+    }
 }

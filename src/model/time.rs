@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::model::units::push_decimal;
+
 /// Nanoseconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -73,9 +75,37 @@ impl Timestamp {
 
     /// `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
     pub fn utc_string(self) -> String {
+        let mut out = String::with_capacity(26);
+        self.push_utc(&mut out);
+        out
+    }
+
+    /// [`Timestamp::utc_string`] appended to `out` (for printers of many rows).
+    pub fn push_utc(self, out: &mut String) {
         let days = self.secs().div_euclid(86_400);
         let (y, mo, d) = civil_from_days(days);
-        format!("{y:04}-{mo:02}-{d:02} {}", self.time_of_day(false))
+        let Ok(year @ 0..=9999) = u64::try_from(y) else {
+            // Years of malformed timestamps, signed or of five digits.
+            out.push_str(&format!(
+                "{y:04}-{mo:02}-{d:02} {}",
+                self.time_of_day(false)
+            ));
+            return;
+        };
+        let secs_of_day = self.secs().rem_euclid(86_400) as u64;
+        let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+        for (n, width, after) in [
+            (year, 4, '-'),
+            (u64::from(mo), 2, '-'),
+            (u64::from(d), 2, ' '),
+            (h, 2, ':'),
+            (m, 2, ':'),
+            (s, 2, '.'),
+        ] {
+            push_decimal(out, n, width);
+            out.push(after);
+        }
+        push_decimal(out, u64::from(self.subsec_nanos() / 1000), 6);
     }
 }
 
@@ -104,6 +134,26 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_text_as_format_writes_it() {
+        let old = |t: Timestamp| {
+            let (y, mo, d) = civil_from_days(t.secs().div_euclid(86_400));
+            format!("{y:04}-{mo:02}-{d:02} {}", t.time_of_day(false))
+        };
+        let mut n: i64 = 7;
+        for _ in 0..100_000 {
+            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            for t in [n, n / 3, n % 300_000_000_000_000_000] {
+                let t = Timestamp::from_nanos(t);
+                assert_eq!(t.utc_string(), old(t), "{}", t.as_nanos());
+            }
+        }
+        for t in [0, -1, i64::MIN, i64::MAX, 253_402_300_799_999_999] {
+            let t = Timestamp::from_nanos(t);
+            assert_eq!(t.utc_string(), old(t));
+        }
+    }
 
     #[test]
     fn keeps_every_nanosecond_digit() {

@@ -11,7 +11,8 @@ use crate::model::figures;
 use crate::model::report::Report;
 use crate::model::state::CloseKind;
 use crate::model::summary::Distribution;
-use crate::model::units::Millis;
+use crate::model::tunnel::Tunnel;
+use crate::model::units::{push_3_decimals, push_decimal, Millis};
 use crate::output::escape::escape_bytes;
 use crate::output::fit;
 use crate::output::json::{connection_close_text, http_version_text, sides_text};
@@ -174,6 +175,22 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
         p.snaplen_truncated, p.unsupported_link, p.filtered_out
     );
     write_table(out, t, opts, Some(vec![compact]))?;
+    let tunnelled = p.tunnelled.total();
+    if tunnelled > 0 {
+        let kinds: Vec<String> = Tunnel::ALL
+            .into_iter()
+            .filter(|&k| p.tunnelled.get(k) > 0)
+            .map(|k| format!("{} {}", k.label(), p.tunnelled.get(k)))
+            .collect();
+        write_parts(
+            out,
+            opts,
+            &[format!(
+                "TCP packets out of tunnels: {tunnelled} ({})",
+                kinds.join(", ")
+            )],
+        )?;
+    }
 
     // Summary.
     let s = &r.summary;
@@ -368,13 +385,18 @@ fn write_parts<W: Write>(out: &mut W, opts: &TableOptions, parts: &[String]) -> 
     Ok(())
 }
 
-fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionRecord>, usize) {
+/// The indices of the rows listed, in order, and how many connections the selection
+/// had before `--top`/the default cut it.
+fn selected(r: &Report, rows: Rows) -> (Vec<u32>, usize) {
     // Abnormal first, then the rest, each in id order: the records' own order, so two
-    // passes make the list without sorting every connection.
+    // passes make the list without sorting every connection. Records are made from the
+    // list one row at a time, twice (widths, then lines): never all at once.
     let all = &r.connections;
-    let abnormal = (0..all.len()).filter(|&i| all.is_abnormal(i));
-    let normal = (0..all.len()).filter(|&i| !all.is_abnormal(i));
-    let (list, total): (Vec<usize>, _) = match rows {
+    // A report holds fewer than 2^32 connections: its records alone would fill memory.
+    let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+    let abnormal = (0..all.len()).filter(|&i| all.is_abnormal(i)).map(index);
+    let normal = (0..all.len()).filter(|&i| !all.is_abnormal(i)).map(index);
+    match rows {
         Rows::All => (abnormal.chain(normal).collect(), all.len()),
         Rows::Abnormal => {
             let list: Vec<_> = abnormal.collect();
@@ -382,10 +404,7 @@ fn selected(r: &Report, rows: Rows) -> (Vec<ConnectionRecord>, usize) {
             (list, total)
         }
         Rows::Default(n) | Rows::Top(n) => (abnormal.chain(normal).take(n).collect(), all.len()),
-    };
-    // Only the rows shown are made into records.
-    let shown = list.into_iter().map(|i| all.record(i)).collect();
-    (shown, total)
+    }
 }
 
 /// A column of the connection table: its name for `--columns`, its header.
@@ -579,46 +598,54 @@ impl Column {
         )
     }
 
-    /// This column's text for one connection; `addr_max` shortens long IPv6 addresses.
-    fn cell(self, c: &ConnectionRecord, addr_max: usize) -> String {
+    /// This column's text for one connection, into `out` (cleared first); `addr_max`
+    /// shortens long IPv6 addresses.
+    fn cell_into(self, out: &mut String, c: &ConnectionRecord, addr_max: usize) {
+        out.clear();
         let (client, server) = (&c.client_figures, &c.server_figures);
+        let ms = |out: &mut String, d: Option<std::time::Duration>| match d {
+            Some(d) => push_3_decimals(out, d, false),
+            None => out.push('-'),
+        };
         match self {
-            Column::Id => c.id.to_string(),
-            Column::Client => fit::short_addr(&c.client, addr_max),
-            Column::Server => fit::short_addr(&c.server, addr_max),
-            Column::Peers => format!(
-                "{} → {}",
-                fit::short_addr(&c.client, addr_max),
-                fit::short_addr(&c.server, addr_max)
-            ),
-            Column::Packets => (client.packets + server.packets).to_string(),
-            Column::PacketsCs => client.packets.to_string(),
-            Column::PacketsSc => server.packets.to_string(),
-            Column::Bytes => (client.bytes + server.bytes).to_string(),
-            Column::BytesCs => client.bytes.to_string(),
-            Column::BytesSc => server.bytes.to_string(),
-            Column::FirstSeen => c.first_seen.utc_string(),
-            Column::Duration => format!("{:.3}", Millis(c.duration()).as_f64() / 1000.0),
-            Column::Rtt => opt_ms(c.handshake_rtt().map(Millis)),
-            Column::Connect => opt_ms(figures::connect_time(c).map(Millis)),
-            Column::SynRetransmits => figures::syn_retransmits(c).to_string(),
-            Column::Retransmissions => figures::retransmissions(c).to_string(),
+            Column::Id => push_decimal(out, c.id, 1),
+            Column::Client => fit::push_short_addr(out, &c.client, addr_max),
+            Column::Server => fit::push_short_addr(out, &c.server, addr_max),
+            Column::Peers => {
+                fit::push_short_addr(out, &c.client, addr_max);
+                out.push_str(" → ");
+                fit::push_short_addr(out, &c.server, addr_max);
+            }
+            Column::Packets => push_decimal(out, client.packets + server.packets, 1),
+            Column::PacketsCs => push_decimal(out, client.packets, 1),
+            Column::PacketsSc => push_decimal(out, server.packets, 1),
+            Column::Bytes => push_decimal(out, client.bytes + server.bytes, 1),
+            Column::BytesCs => push_decimal(out, client.bytes, 1),
+            Column::BytesSc => push_decimal(out, server.bytes, 1),
+            Column::FirstSeen => c.first_seen.push_utc(out),
+            Column::Duration => push_3_decimals(out, c.duration(), true),
+            Column::Rtt => ms(out, c.handshake_rtt()),
+            Column::Connect => ms(out, figures::connect_time(c)),
+            Column::SynRetransmits => push_decimal(out, figures::syn_retransmits(c), 1),
+            Column::Retransmissions => push_decimal(out, figures::retransmissions(c), 1),
             Column::Close => {
+                out.push_str(c.close.as_str());
                 if c.midstream {
-                    format!("{} (mid-stream)", c.close.as_str())
-                } else {
-                    c.close.as_str().to_string()
+                    out.push_str(" (mid-stream)");
                 }
             }
-            Column::By => match (c.close, c.reset, c.closer) {
+            Column::By => out.push_str(match (c.close, c.reset, c.closer) {
                 (CloseKind::Reset | CloseKind::Refused, Some(r), _) => r.by.as_str(),
                 (_, _, Some(b)) => b.as_str(),
                 _ => "-",
+            }),
+            Column::TimeWait => out.push_str(sides_text(c.time_wait).unwrap_or("-")),
+            Column::States => {
+                out.push_str(c.client_state.as_str());
+                out.push_str(" / ");
+                out.push_str(c.server_state.as_str());
             }
-            .to_string(),
-            Column::TimeWait => sides_text(c.time_wait).unwrap_or("-").to_string(),
-            Column::States => format!("{} / {}", c.client_state.as_str(), c.server_state.as_str()),
-            Column::App => app_label(&c.app),
+            Column::App => out.push_str(&app_label(&c.app)),
         }
     }
 }
@@ -649,36 +676,23 @@ fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> 
         return Ok(());
     }
     writeln!(out, "\nTCP connections (abnormal first)")?;
+    let list = &r.connections;
+    let records = || rows.iter().map(|&i| list.record(i as usize));
     match (opts.width, &opts.columns) {
         (None, columns) => {
             let columns = columns.as_deref().unwrap_or(&Column::WIDE);
-            let mut t = new_table(opts);
-            t.set_header(columns.iter().map(|c| c.header()).collect::<Vec<_>>());
-            for c in &rows {
-                t.add_row(
-                    columns
-                        .iter()
-                        .map(|col| {
-                            let text = col.cell(c, usize::MAX);
-                            if col.right_aligned() {
-                                right(text)
-                            } else {
-                                Cell::new(text)
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                );
-            }
-            writeln!(out, "{t}")?;
+            let layout = Layout::measure(columns, usize::MAX, records());
+            write_boxed(out, &layout, records())?;
         }
         (Some(_), Some(columns)) => {
-            let cols = columns
-                .iter()
-                .map(|&col| (col, rows.iter().map(|c| col.cell(c, usize::MAX)).collect()))
-                .collect();
-            write_plain(out, cols)?;
+            let layout = Layout::measure(columns, usize::MAX, records());
+            write_plain(out, &layout, records())?;
         }
-        (Some(width), None) => write_plain(out, fitted(&rows, width))?,
+        (Some(width), None) => {
+            let mut layout = Layout::measure(&Column::FITTED, ADDR_MAX, records());
+            layout.fit(width);
+            write_plain(out, &layout, records())?;
+        }
     }
     if rows.len() < total {
         write_parts(
@@ -693,85 +707,276 @@ fn write_connections<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> 
     Ok(())
 }
 
-/// The columns of a fitted table and their cells: lower-priority columns dropped, the
-/// app column cut, until the table fits `width` (id and client → server always stay).
-fn fitted(rows: &[ConnectionRecord], width: usize) -> Vec<(Column, Vec<String>)> {
-    let mut cols: Vec<(Column, Vec<String>)> = Column::FITTED
-        .iter()
-        .map(|&col| (col, rows.iter().map(|c| col.cell(c, ADDR_MAX)).collect()))
-        .collect();
-    let too_wide = |cols: &[(Column, Vec<String>)]| plain_width(cols) > width;
-    for drop in Column::DROP_FIRST {
-        if !too_wide(&cols) {
-            return cols;
+/// The connection table's columns and their widths, measured over every row before any
+/// is written, so that rows are then written one at a time as their records are made,
+/// never held all at once.
+struct Layout {
+    /// Each column and its width: its widest cell or its header.
+    cols: Vec<(Column, usize)>,
+    /// IPv6 addresses longer than this are shortened.
+    addr_max: usize,
+    /// The app column's cells are cut to this many characters.
+    app_max: Option<usize>,
+}
+
+impl Layout {
+    fn measure(
+        columns: &[Column],
+        addr_max: usize,
+        records: impl Iterator<Item = ConnectionRecord>,
+    ) -> Layout {
+        let mut cols: Vec<(Column, usize)> = columns
+            .iter()
+            .map(|&c| (c, fit::width(c.header())))
+            .collect();
+        let mut cell = String::new();
+        for c in records {
+            for (col, w) in &mut cols {
+                col.cell_into(&mut cell, &c, addr_max);
+                *w = (*w).max(fit::width(&cell));
+            }
         }
-        cols.retain(|(c, _)| *c != drop);
+        Layout {
+            cols,
+            addr_max,
+            app_max: None,
+        }
     }
-    // Cut the app column (the last) to what is left, if that leaves enough of it.
-    let over = plain_width(&cols).saturating_sub(width);
-    if over > 0 {
-        if let Some((_, cells)) = cols.iter_mut().find(|(c, _)| *c == Column::App) {
-            let now = column_width(Column::App, cells);
-            if now.saturating_sub(over) >= APP_MIN {
-                for cell in cells.iter_mut() {
-                    *cell = fit::truncate(cell, now - over);
+
+    /// Two spaces between columns.
+    fn plain_width(&self) -> usize {
+        let sum: usize = self.cols.iter().map(|(_, w)| w).sum();
+        sum + 2 * self.cols.len().saturating_sub(1)
+    }
+
+    /// Lower-priority columns dropped, the app column cut, until the table fits `width`
+    /// (id and client → server always stay).
+    fn fit(&mut self, width: usize) {
+        for drop in Column::DROP_FIRST {
+            if self.plain_width() <= width {
+                return;
+            }
+            self.cols.retain(|(c, _)| *c != drop);
+        }
+        // Cut the app column (the last) to what is left, if that leaves enough of it.
+        let over = self.plain_width().saturating_sub(width);
+        if over > 0 {
+            if let Some((_, w)) = self.cols.iter_mut().find(|(c, _)| *c == Column::App) {
+                if w.saturating_sub(over) >= APP_MIN {
+                    // Its widest cell is cut to exactly this (wider than the header).
+                    *w -= over;
+                    self.app_max = Some(*w);
                 }
             }
         }
-    }
-    for drop in Column::DROP_LAST {
-        if !too_wide(&cols) {
-            break;
+        for drop in Column::DROP_LAST {
+            if self.plain_width() <= width {
+                break;
+            }
+            self.cols.retain(|(c, _)| *c != drop);
         }
-        cols.retain(|(c, _)| *c != drop);
     }
-    cols
+
+    /// Column `col`'s text for one connection, into `cell`.
+    fn cell(&self, cell: &mut String, col: Column, c: &ConnectionRecord) {
+        col.cell_into(cell, c, self.addr_max);
+        if let (Column::App, Some(max)) = (col, self.app_max) {
+            if fit::width(cell) > max {
+                *cell = fit::truncate(cell, max);
+            }
+        }
+    }
 }
 
-fn column_width(col: Column, cells: &[String]) -> usize {
-    cells
-        .iter()
-        .map(|c| fit::width(c))
-        .chain([fit::width(col.header())])
-        .max()
-        .unwrap_or(0)
-}
-
-/// Two spaces between columns.
-fn plain_width(cols: &[(Column, Vec<String>)]) -> usize {
-    let sum: usize = cols.iter().map(|(c, cells)| column_width(*c, cells)).sum();
-    sum + 2 * cols.len().saturating_sub(1)
+/// `text` padded to `width` characters, on the left for a right-aligned column.
+fn pad(line: &mut String, text: &str, width: usize, right: bool) {
+    let spaces = width.saturating_sub(fit::width(text));
+    if right {
+        line.extend(std::iter::repeat_n(' ', spaces));
+        line.push_str(text);
+    } else {
+        line.push_str(text);
+        line.extend(std::iter::repeat_n(' ', spaces));
+    }
 }
 
 /// A table without borders, as ps and ss print them: a header, a rule, the rows; two
 /// spaces between columns, numbers right-aligned, no line ending in spaces.
-fn write_plain<W: Write>(out: &mut W, cols: Vec<(Column, Vec<String>)>) -> io::Result<()> {
-    let widths: Vec<usize> = cols
-        .iter()
-        .map(|(c, cells)| column_width(*c, cells))
-        .collect();
-    let line = |cell: &dyn Fn(usize) -> String| -> String {
-        let parts: Vec<String> = cols
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, ((col, _), &w))| {
-                let text = cell(i);
-                let pad = " ".repeat(w.saturating_sub(fit::width(&text)));
-                if col.right_aligned() {
-                    format!("{pad}{text}")
-                } else {
-                    format!("{text}{pad}")
-                }
-            })
-            .collect();
-        parts.join("  ").trim_end().to_string()
+fn write_plain<W: Write>(
+    out: &mut W,
+    layout: &Layout,
+    records: impl Iterator<Item = ConnectionRecord>,
+) -> io::Result<()> {
+    let mut line = String::new();
+    let mut cell = String::new();
+    let end = |out: &mut W, line: &mut String| -> io::Result<()> {
+        let kept = line.trim_end().len();
+        line.truncate(kept);
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+        line.clear();
+        Ok(())
     };
-    writeln!(out, "{}", line(&|i| cols[i].0.header().to_string()))?;
-    writeln!(out, "{}", "─".repeat(plain_width(&cols)))?;
-    let n = cols.first().map_or(0, |(_, cells)| cells.len());
-    for row in 0..n {
-        writeln!(out, "{}", line(&|i| cols[i].1[row].clone()))?;
+    for (i, (col, w)) in layout.cols.iter().enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        pad(&mut line, col.header(), *w, col.right_aligned());
+    }
+    end(out, &mut line)?;
+    line.extend(std::iter::repeat_n('─', layout.plain_width()));
+    end(out, &mut line)?;
+    for c in records {
+        for (i, (col, w)) in layout.cols.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            layout.cell(&mut cell, *col, &c);
+            pad(&mut line, &cell, *w, col.right_aligned());
+        }
+        end(out, &mut line)?;
     }
     Ok(())
+}
+
+/// A boxed table (`--wide`), drawn as comfy-table draws `UTF8_FULL_CONDENSED` with
+/// content arrangement disabled (a unit test holds it to comfy-table's output): a space
+/// either side of each cell, no rule between rows, headers left-aligned.
+fn write_boxed<W: Write>(
+    out: &mut W,
+    layout: &Layout,
+    records: impl Iterator<Item = ConnectionRecord>,
+) -> io::Result<()> {
+    let widths: Vec<usize> = layout.cols.iter().map(|(_, w)| *w).collect();
+    let mut line = String::new();
+    let mut cell = String::new();
+    boxed_rule(&mut line, &widths, ['┌', '─', '┬', '┐']);
+    boxed_row(&mut line, &mut cell, &widths, |i, cell| {
+        cell.clear();
+        cell.push_str(layout.cols[i].0.header());
+        false
+    });
+    boxed_rule(&mut line, &widths, ['╞', '═', '╪', '╡']);
+    for c in records {
+        boxed_row(&mut line, &mut cell, &widths, |i, cell| {
+            let col = layout.cols[i].0;
+            layout.cell(cell, col, &c);
+            col.right_aligned()
+        });
+        out.write_all(line.as_bytes())?;
+        line.clear();
+    }
+    boxed_rule(&mut line, &widths, ['└', '─', '┴', '┘']);
+    out.write_all(line.as_bytes())
+}
+
+/// A border line of a boxed table: left corner, fill, crossing, right corner.
+fn boxed_rule(line: &mut String, widths: &[usize], [left, fill, mid, right]: [char; 4]) {
+    line.push(left);
+    for (i, w) in widths.iter().enumerate() {
+        if i > 0 {
+            line.push(mid);
+        }
+        line.extend(std::iter::repeat_n(fill, w + 2));
+    }
+    line.push(right);
+    line.push('\n');
+}
+
+/// A row of a boxed table; `text(i, cell)` puts column i's text in `cell` and says
+/// whether it is right-aligned.
+fn boxed_row(
+    line: &mut String,
+    cell: &mut String,
+    widths: &[usize],
+    mut text: impl FnMut(usize, &mut String) -> bool,
+) {
+    line.push('│');
+    for (i, w) in widths.iter().enumerate() {
+        if i > 0 {
+            line.push('┆');
+        }
+        let right = text(i, cell);
+        line.push(' ');
+        pad(line, cell, *w, right);
+        line.push(' ');
+    }
+    line.push('│');
+    line.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows drawn by [`boxed_rule`] and [`boxed_row`] are comfy-table's, character for
+    /// character: empty cells, arrows and ellipses, spaces at either end, a header wider
+    /// or narrower than its cells, left and right alignment.
+    #[test]
+    fn boxed_rows_are_comfy_tables() {
+        let header = ["id", "client → server", "", "app", "x"];
+        let right = [true, false, true, false, false];
+        let rows = [
+            [
+                "1",
+                "10.0.0.1:80 → [2001:db8:…:1]:443",
+                "",
+                "tls, SNI a b ",
+                " ",
+            ],
+            ["12345", "-", "0.250", "", "tail "],
+            [
+                "",
+                "",
+                "9999999.999",
+                "http/1.1, 3 requests, close: both",
+                "",
+            ],
+        ];
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_content_arrangement(ContentArrangement::Disabled);
+        t.set_header(header.to_vec());
+        for row in &rows {
+            t.add_row(
+                row.iter()
+                    .zip(right)
+                    .map(|(text, r)| {
+                        let cell = Cell::new(text);
+                        if r {
+                            cell.set_alignment(CellAlignment::Right)
+                        } else {
+                            cell
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let comfy = format!("{t}\n");
+
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|r| fit::width(r[i]))
+                    .chain([fit::width(header[i])])
+                    .max()
+                    .unwrap()
+            })
+            .collect();
+        let (mut line, mut cell) = (String::new(), String::new());
+        boxed_rule(&mut line, &widths, ['┌', '─', '┬', '┐']);
+        boxed_row(&mut line, &mut cell, &widths, |i, cell| {
+            *cell = header[i].to_string();
+            false
+        });
+        boxed_rule(&mut line, &widths, ['╞', '═', '╪', '╡']);
+        for row in &rows {
+            boxed_row(&mut line, &mut cell, &widths, |i, cell| {
+                *cell = row[i].to_string();
+                right[i]
+            });
+        }
+        boxed_rule(&mut line, &widths, ['└', '─', '┴', '┘']);
+        assert_eq!(line, comfy);
+    }
 }

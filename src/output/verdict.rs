@@ -23,7 +23,9 @@ pub fn offender_lines(r: &RuleResult, listed: usize) -> Vec<String> {
         .take(listed)
         .map(|o| o.to_string())
         .collect();
-    let more = r.offenders.len().saturating_sub(listed);
+    let more = usize::try_from(r.offending)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(listed.min(r.offenders.len()));
     if more > 0 {
         lines.push(format!(
             "… and {more} more connection(s) (--offenders N lists more; --format json lists all)"
