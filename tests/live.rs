@@ -3,76 +3,15 @@
 //! test owns. Without permission to capture the test says so and skips, except under
 //! CI=true, where it must run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::process::Child;
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
+use common::live::{in_ci, start_capture, stop};
 use common::synack;
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Starts `synack capture` and waits for its "listening on" line. `None` when capture is
-/// not permitted here.
-fn start_capture(args: &[&str]) -> Option<(Child, mpsc::Receiver<String>)> {
-    let mut child = synack().arg("capture").args(args).spawn();
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains("listening on") => break,
-            Ok(line) if line.contains("no permission") => {
-                let _ = child.wait();
-                assert!(!in_ci(), "CI=true but capture is not permitted: {line}");
-                eprintln!("skipping live capture test: {line}");
-                return None;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                let _ = child.kill();
-                panic!("synack capture did not start listening");
-            }
-        }
-    }
-    // Let the kernel ring settle before traffic starts.
-    thread::sleep(Duration::from_millis(300));
-    Some((child, rx))
-}
-
-/// Sends SIGINT and collects stdout and the rest of stderr.
-fn stop(mut child: Child, stderr: mpsc::Receiver<String>) -> (String, String, i32) {
-    thread::sleep(Duration::from_millis(500));
-    // SAFETY: plain kill(2) on the child we started.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-    }
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read stdout");
-    let status = child.wait().expect("wait");
-    // Every line, up to the end of the stream: the reading thread may lag behind the exit.
-    let err: Vec<String> = stderr.iter().collect();
-    (out, err.join("\n"), status.code().unwrap_or(-1))
-}
 
 fn keepalive(stream: &TcpStream, idle_s: i32, interval_s: i32) {
     let fd = stream.as_raw_fd();

@@ -175,6 +175,9 @@ pub struct Analyzer {
     /// See `note_unanswered`.
     note_unanswered: bool,
     unanswered: Vec<ConnectionRecord>,
+    /// See `stream_finished`.
+    stream_finished: bool,
+    finished: Vec<ConnectionRecord>,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
@@ -203,6 +206,8 @@ impl Analyzer {
             stop: None,
             note_unanswered: false,
             unanswered: Vec::new(),
+            stream_finished: false,
+            finished: Vec::new(),
         }
     }
 
@@ -238,6 +243,9 @@ impl Analyzer {
             if self.note_unanswered && record.close == CloseKind::Unanswered {
                 self.unanswered.push(record.clone());
             }
+            if self.stream_finished {
+                self.finished.push(record.clone());
+            }
             if self.keep_retired {
                 self.listed.add(&record);
                 self.records.push(PackedRecord::pack(&record));
@@ -249,8 +257,23 @@ impl Analyzer {
 
     fn fold_evicted(&mut self) {
         for c in self.flows.drain_evicted() {
-            self.uncounted.add(&ConnectionRecord::of(&c));
+            let record = ConnectionRecord::of(&c);
+            self.uncounted.add(&record);
+            if self.stream_finished {
+                self.finished.push(record);
+            }
         }
+    }
+
+    /// Keep the record of every connection let go of (retired or evicted) for
+    /// `take_finished` (`capture --records` writes them as they end).
+    pub fn stream_finished(&mut self, stream: bool) {
+        self.stream_finished = stream;
+    }
+
+    /// The connections let go of since the last call.
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, ConnectionRecord> {
+        self.finished.drain(..)
     }
 
     /// Keep the records of connections let go of with their SYN unanswered, for

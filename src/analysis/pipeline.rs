@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Options};
 use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
-pub use crate::capture::live::{list_interfaces, LiveOptions};
-use crate::capture::live::{LiveError, LiveSource, LiveStats};
+pub use crate::capture::live::{list_interfaces, LiveOptions, LiveStats};
+use crate::capture::live::{LiveError, LiveSource};
+use crate::capture::privileges;
+pub use crate::capture::rotate::Rotation;
+use crate::capture::rotate::{RotatingWriter, Written};
 use crate::flow::{Limits, Spent};
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{ConnectionView, Event, EventSink};
@@ -290,6 +293,7 @@ impl Pipeline {
         // A capture may run for days: retired connections only count in the summary.
         analyzer.keep_retired(false);
         analyzer.note_unanswered(true);
+        analyzer.stream_finished(observer.wants_records());
         analyzer.set_limits(Limits {
             idle_timeout: self.idle_timeout,
             retire_closed: true,
@@ -307,6 +311,7 @@ impl Pipeline {
         };
         let mut stats = None;
         let mut read_error = None;
+        let mut output = Output::default();
         match input {
             LiveInput::Replay(path) => {
                 run.analyzer.check_filter(LinkType::ETHERNET)?;
@@ -314,18 +319,38 @@ impl Pipeline {
                     input: path.display().to_string(),
                     message: e.to_string(),
                 })?;
+                if let Some(w) = &control.write {
+                    let link = reader.link_types().first().copied();
+                    // The first window opens at the first packet: capture time drives -G.
+                    let first = CaptureReader::open(&path)
+                        .ok()
+                        .and_then(|mut r| r.first_packet_time())
+                        .map(Timestamp::secs);
+                    output.open(
+                        w,
+                        link.unwrap_or(LinkType::ETHERNET),
+                        reader.snaplen(),
+                        first,
+                    )?;
+                }
+                output.drop_privileges(control.user.as_deref(), false, observer)?;
                 let mut last_sweep: Option<Timestamp> = None;
                 let result = reader.for_each_packet(|p| {
-                    if run.done(observer) {
+                    if run.done(observer) || output.halted() {
+                        return;
+                    }
+                    if !output.write(p) {
                         return;
                     }
                     run.packet(p, observer);
                     let now = run.last_ts.unwrap_or(p.ts);
                     if last_sweep.is_none_or(|t| now.saturating_since(t) >= LIVE_SWEEP) {
                         run.retire(now, observer);
+                        output.tick(observer);
                         last_sweep = Some(now);
                     }
                     run.tick(now, observer);
+                    run.on_demand(now, None, observer);
                 });
                 run.analyzer.add_input(InputReport {
                     name: path.display().to_string(),
@@ -339,34 +364,50 @@ impl Pipeline {
                     read_error = Some(format!("{}: {e}", path.display()));
                 }
             }
-            LiveInput::Interface { options, write } => {
+            LiveInput::Interface { options } => {
                 let mut source = LiveSource::open(&options)?;
-                if let Some(path) = &write {
-                    source
-                        .write_to(path)
-                        .map_err(|message| LiveRunError::Write {
-                            path: path.display().to_string(),
-                            message,
-                        })?;
+                if let Some(w) = &control.write {
+                    let snaplen = options.snaplen.max(0) as u32;
+                    output.open(w, source.link_type(), snaplen, Some(wall_clock().secs()))?;
                 }
                 observer.listening(&options.interface, &source.link_type().to_string());
+                output.drop_privileges(control.user.as_deref(), true, observer)?;
                 let mut last_sweep = Instant::now();
-                while !run.done(observer) {
-                    if let Err(e) = source.next(|p| run.packet(p, observer)) {
+                let mut kernel_drops = 0;
+                while !run.done(observer) && !output.halted() {
+                    let got = source.next(|p| {
+                        if output.write(p) {
+                            run.packet(p, observer);
+                        }
+                    });
+                    if let Err(e) = got {
                         read_error = Some(e);
                         break;
                     }
                     observer.after_batch();
                     if last_sweep.elapsed() >= LIVE_SWEEP {
-                        let now = wall_clock().max(run.last_ts.unwrap_or_default());
+                        let now = run.now();
                         run.retire(now, observer);
                         run.tick(now, observer);
+                        output.tick(observer);
+                        // Checked on the sweep: libpcap's counts are cumulative.
+                        if let Some(s) = source.stats() {
+                            if s.dropped_by_kernel > kernel_drops {
+                                observer.kernel_drops(now, s, s.dropped_by_kernel - kernel_drops);
+                                kernel_drops = s.dropped_by_kernel;
+                            }
+                        }
                         last_sweep = Instant::now();
                     }
+                    if control
+                        .report_now
+                        .is_some_and(|f| f.load(Ordering::Relaxed))
+                    {
+                        let stats = source.stats();
+                        let now = run.now();
+                        run.on_demand(now, stats, observer);
+                    }
                 }
-                source
-                    .close_savefile()
-                    .map_err(|message| LiveRunError::Flush { message })?;
                 stats = source.stats();
                 run.analyzer.add_input(InputReport {
                     name: format!("{} (live)", options.interface),
@@ -382,6 +423,17 @@ impl Pipeline {
                     error: None,
                 });
             }
+        }
+        if let Some(e) = output.finish(observer) {
+            read_error.get_or_insert(e);
+        }
+        if observer.wants_records() {
+            // What ended since the last sweep, then the connections still open, as they are.
+            if let Some(now) = run.last_ts {
+                run.retire(now, observer);
+            }
+            run.analyzer
+                .for_each_tracked(|c| observer.finished(&ConnectionRecord::of(c)));
         }
         let LiveRun {
             analyzer, packets, ..
@@ -585,11 +637,8 @@ fn unfilterable_link(options: &Options, analysis: &Analysis) -> Option<String> {
 
 /// Where a live run reads.
 pub enum LiveInput {
-    /// A capture on an interface, kept in a pcap file too when `write` is given.
-    Interface {
-        options: LiveOptions,
-        write: Option<PathBuf>,
-    },
+    /// A capture on an interface.
+    Interface { options: LiveOptions },
     /// A capture file replayed through the live path (`synack capture -r`).
     Replay(PathBuf),
 }
@@ -604,6 +653,19 @@ pub struct LiveControl<'a> {
     pub duration: Option<Duration>,
     /// Hand the observer a summary this often (capture time).
     pub interval: Option<Duration>,
+    /// Set by SIGUSR1: hand the observer the statistics now (cleared when done).
+    pub report_now: Option<&'a AtomicBool>,
+    /// Keep the packets in pcap files (`-w`), rotated as tcpdump rotates them.
+    pub write: Option<LiveWrite>,
+    /// Drop to this user once the source and the first file are open (`-Z`).
+    pub user: Option<String>,
+}
+
+/// `-w FILE` and its rotation (`-C`, `-G`, `-W`, `-z`).
+#[derive(Clone, Debug)]
+pub struct LiveWrite {
+    pub path: PathBuf,
+    pub rotation: Rotation,
 }
 
 /// What a live run tells as it goes.
@@ -621,6 +683,30 @@ pub trait LiveObserver: EventSink {
     /// A connection let go of (no packet for `--idle-timeout`) with its SYN never
     /// answered.
     fn unanswered(&mut self, _now: Timestamp, _record: &ConnectionRecord) {}
+    /// Statistics asked for (SIGUSR1): packets captured so far, the tracked connections
+    /// and summary as for `interval`, and libpcap's counts (an interface only).
+    fn statistics(
+        &mut self,
+        _now: Timestamp,
+        _packets: u64,
+        _tracked: &[(&'static str, u64)],
+        _summary: &Summary,
+        _stats: Option<LiveStats>,
+    ) {
+    }
+    /// The kernel's drop count grew by `grown` since the last check (`stats` holds the
+    /// totals).
+    fn kernel_drops(&mut self, _now: Timestamp, _stats: LiveStats, _grown: u64) {}
+    /// One line worth telling the user, not an error (privileges dropped, a `-z` command
+    /// that could not start, the `-W` limit reached).
+    fn notice(&mut self, _line: &str) {}
+    /// Whether to be handed each connection's record as it ends (`finished`).
+    fn wants_records(&self) -> bool {
+        false
+    }
+    /// A connection let go of (closed and retired, idle, or evicted), or still open when
+    /// the run ends: its record, once.
+    fn finished(&mut self, _record: &ConnectionRecord) {}
     /// Stop the run (its output was closed, say).
     fn failed(&self) -> bool {
         false
@@ -648,8 +734,8 @@ pub enum LiveRunError {
     Open { input: String, message: String },
     #[error("{path}: cannot write: {message}")]
     Write { path: String, message: String },
-    #[error("cannot flush the -w file: {message}")]
-    Flush { message: String },
+    #[error("{0}")]
+    Privileges(String),
 }
 
 /// The live loop's state beside the source.
@@ -687,6 +773,9 @@ impl LiveRun<'_> {
         for record in self.analyzer.take_unanswered() {
             observer.unanswered(now, &record);
         }
+        for record in self.analyzer.take_finished() {
+            observer.finished(&record);
+        }
     }
 
     /// Hands the observer the summary when an interval is due.
@@ -698,6 +787,35 @@ impl LiveRun<'_> {
         if now < due {
             return;
         }
+        let (tracked, all) = self.snapshot();
+        observer.interval(now, &tracked, &all);
+        self.next_interval = Some(now.saturating_add(every));
+    }
+
+    /// A live capture's time: the wall clock, never behind the packets.
+    fn now(&self) -> Timestamp {
+        wall_clock().max(self.last_ts.unwrap_or_default())
+    }
+
+    /// SIGUSR1: the statistics, when asked for.
+    fn on_demand(
+        &mut self,
+        now: Timestamp,
+        stats: Option<LiveStats>,
+        observer: &mut impl LiveObserver,
+    ) {
+        let Some(flag) = self.control.report_now else {
+            return;
+        };
+        if flag.swap(false, Ordering::Relaxed) {
+            let (tracked, all) = self.snapshot();
+            observer.statistics(now, self.packets, &tracked, &all, stats);
+        }
+    }
+
+    /// The tracked connections by what they are doing, and the summary of every
+    /// connection seen so far.
+    fn snapshot(&mut self) -> (Vec<(&'static str, u64)>, Summary) {
         let mut all = self.analyzer.unlisted_summary().clone();
         let mut tracked: Vec<(&'static str, u64)> = Vec::new();
         // Dormant connections too: quiet for a second is not over.
@@ -711,8 +829,131 @@ impl LiveRun<'_> {
             all.add(&record);
         });
         tracked.sort_by_key(|&(s, _)| TRACKED_STATES.iter().position(|&t| t == s));
-        observer.interval(now, &tracked, &all.finish());
-        self.next_interval = Some(now.saturating_add(every));
+        (tracked, all.finish())
+    }
+}
+
+/// The `-w` files of a live run, and what stopped them.
+#[derive(Default)]
+struct Output {
+    writer: Option<RotatingWriter>,
+    /// The first write error: the run stops.
+    failed: Option<String>,
+    /// `-G` with `-W`: the last file is full; the run stops.
+    limit: bool,
+    /// Packets of another link type than the files' (a replayed pcapng): not written.
+    other_link: u64,
+}
+
+impl Output {
+    fn open(
+        &mut self,
+        w: &LiveWrite,
+        link: LinkType,
+        snaplen: u32,
+        now: Option<i64>,
+    ) -> Result<(), LiveRunError> {
+        let writer = RotatingWriter::create(&w.path, w.rotation.clone(), link, snaplen, now)
+            .map_err(|e| LiveRunError::Write {
+                path: w.path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        self.writer = Some(writer);
+        Ok(())
+    }
+
+    /// `-Z`, once the source and the first file are open. As root without `-Z` a live
+    /// capture stays root and says so (docs/live.md: why not a default user).
+    fn drop_privileges(
+        &self,
+        user: Option<&str>,
+        live: bool,
+        observer: &mut impl LiveObserver,
+    ) -> Result<(), LiveRunError> {
+        match user {
+            Some(user) if privileges::is_root() => {
+                let owned: Vec<&Path> = self.writer.iter().map(|w| w.current()).collect();
+                let d = privileges::drop_to(user, &owned).map_err(LiveRunError::Privileges)?;
+                observer.notice(&format!(
+                    "dropped privileges to {} (uid {}, gid {})",
+                    d.user, d.uid, d.gid
+                ));
+            }
+            Some(user) => observer.notice(&format!(
+                "not running as root: -Z {user} has no privileges to drop"
+            )),
+            None if live && privileges::is_root() => observer.notice(
+                "running as root for the whole capture; -Z USER drops privileges once the capture is open",
+            ),
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn halted(&self) -> bool {
+        self.limit || self.failed.is_some()
+    }
+
+    /// Writes the packet; false when it must not be counted (the run stops before it).
+    fn write(&mut self, p: &Packet<'_>) -> bool {
+        let Some(w) = self.writer.as_mut() else {
+            return true;
+        };
+        if self.limit || self.failed.is_some() {
+            return false;
+        }
+        if p.link_type != w.link_type() {
+            self.other_link += 1;
+            return true;
+        }
+        // -G windows follow the packets' time: the wall clock live, capture time replayed.
+        match w.write(p, p.ts.secs()) {
+            Ok(Written::Packet) => true,
+            Ok(Written::Limit) => {
+                self.limit = true;
+                false
+            }
+            Err(e) => {
+                self.failed = Some(format!("{}: cannot write: {e}", w.current().display()));
+                false
+            }
+        }
+    }
+
+    /// On the sweep: reap finished `-z` commands, and say once if one could not start.
+    fn tick(&mut self, observer: &mut impl LiveObserver) {
+        if let Some(w) = self.writer.as_mut() {
+            w.reap();
+            if let Some(e) = w.take_command_error() {
+                observer.notice(&e);
+            }
+        }
+    }
+
+    /// Closes the last file; the error that ended the writing, if any.
+    fn finish(&mut self, observer: &mut impl LiveObserver) -> Option<String> {
+        let mut w = self.writer.take()?;
+        if self.limit {
+            let n = w.rotation().files.unwrap_or(0);
+            observer.notice(&format!("maximum file limit reached: {n}"));
+        }
+        if self.other_link > 0 {
+            observer.notice(&format!(
+                "{} packets of another link type than {} were not written to {}",
+                self.other_link,
+                w.link_type(),
+                w.current().display()
+            ));
+        }
+        let closed = w.finish();
+        if let Some(e) = w.take_command_error() {
+            observer.notice(&e);
+        }
+        if let Err(e) = closed {
+            self.failed
+                .get_or_insert(format!("{}: cannot write: {e}", w.current().display()));
+        }
+        self.failed.take()
     }
 }
 

@@ -2,7 +2,6 @@
 //! the same [`Packet`] views as the file source, so everything downstream is shared.
 
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::time::Duration;
 
 use crate::capture::file::Packet;
@@ -54,7 +53,6 @@ pub struct LiveSource {
     capture: pcap::Capture<pcap::Active>,
     link_type: LinkType,
     nanosecond: bool,
-    savefile: Option<pcap::Savefile>,
 }
 
 /// Names and descriptions of the interfaces libpcap can open (tcpdump -D).
@@ -142,7 +140,6 @@ impl LiveSource {
             capture,
             link_type,
             nanosecond,
-            savefile: None,
         })
     }
 
@@ -150,20 +147,10 @@ impl LiveSource {
         self.link_type
     }
 
-    /// Also writes every captured packet to a pcap file (tcpdump -w).
-    pub fn write_to(&mut self, path: &Path) -> Result<(), String> {
-        let file = self.capture.savefile(path).map_err(|e| e.to_string())?;
-        self.savefile = Some(file);
-        Ok(())
-    }
-
     /// The next packet, or `None` when the read timeout expired with nothing captured.
     pub fn next(&mut self, on_packet: impl FnOnce(&Packet<'_>)) -> Result<bool, String> {
         match self.capture.next_packet() {
             Ok(p) => {
-                if let Some(file) = &mut self.savefile {
-                    file.write(&p);
-                }
                 // time_t and suseconds_t are 32-bit on some targets.
                 #[allow(clippy::useless_conversion)]
                 let secs = i64::from(p.header.ts.tv_sec);
@@ -198,14 +185,6 @@ impl LiveSource {
         unsafe {
             libc::poll(&mut fd, 1, limit.as_millis() as libc::c_int);
         }
-    }
-
-    /// Flushes and closes the -w file so that tcpdump and tshark can read it.
-    pub fn close_savefile(&mut self) -> Result<(), String> {
-        if let Some(mut file) = self.savefile.take() {
-            file.flush().map_err(|e| e.to_string())?;
-        }
-        Ok(())
     }
 
     pub fn stats(&mut self) -> Option<LiveStats> {

@@ -1,3 +1,5 @@
 pub mod compressed;
 pub mod file;
 pub mod live;
+pub mod privileges;
+pub mod rotate;

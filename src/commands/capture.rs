@@ -13,13 +13,15 @@ use anyhow::Context;
 use synack::analysis::analyzer::Options;
 use synack::analysis::pipeline::{
     default_interface, list_interfaces, LiveControl, LiveFinished, LiveInput, LiveObserver,
-    LiveOptions, Pipeline,
+    LiveOptions, LiveStats, LiveWrite, Pipeline, Rotation,
 };
 use synack::model::connection_record::ConnectionRecord;
 use synack::model::event::{ConnectionView, Event, EventSink};
 use synack::model::summary::Summary;
 use synack::model::time::Timestamp;
-use synack::output::events::{EventOptions, EventPrinter};
+use synack::output::events::{self, EventOptions, EventPrinter};
+use synack::output::record_stream::{RecordStream, StreamFormat};
+use synack::output::records::{LocalNets, RecordOptions};
 use synack::output::table::{self, Rows, TableOptions};
 
 use super::{term, values};
@@ -28,6 +30,8 @@ use super::{term, values};
 #[command(after_help = "Examples:
   sudo synack capture -i eth0 'tcp port 443'       events as they happen; Ctrl-C: report
   sudo synack capture -i any -w out.pcap -c 10000  keep the packets too
+  sudo synack capture -i eth0 -w ring.pcap -C 100 -W 10 -Z nobody
+                                                   a ring of 10 files of 100 MB, not as root
   synack capture -r capture.pcap -v                replay a file, every segment
   sudo synack capture -i eth0 --json | jq .        NDJSON events (docs/live.md)")]
 pub struct CaptureArgs {
@@ -48,6 +52,58 @@ pub struct CaptureArgs {
     /// Also write every captured packet to this pcap file (as tcpdump -w).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<PathBuf>,
+    /// With -w: start a new file once the current one is larger than this, in millions of
+    /// bytes (as tcpdump; `k`, `m`, `g`: KiB, MiB, GiB); files FILE, FILE1, FILE2…
+    #[arg(
+        short = 'C',
+        value_name = "MB",
+        requires = "write",
+        allow_hyphen_values = true,
+        value_parser = values::file_size,
+    )]
+    file_size: Option<u64>,
+    /// With -w: start a new file every this many seconds; FILE is a strftime(3) format in
+    /// local time (e.g. `trace-%Y%m%d-%H%M%S.pcap`).
+    #[arg(
+        short = 'G',
+        value_name = "SECONDS",
+        requires = "write",
+        allow_hyphen_values = true,
+        value_parser = values::whole(1u64, Some(values::SECONDS_MAX as u64)),
+    )]
+    rotate_seconds: Option<u64>,
+    /// With -C: a ring of N files (FILE0…, numbered to the width of N−1); with -G alone:
+    /// stop after N files.
+    #[arg(
+        short = 'W',
+        value_name = "N",
+        allow_hyphen_values = true,
+        value_parser = values::whole(1u32, Some(i32::MAX as u32)),
+    )]
+    file_count: Option<u32>,
+    /// Run CMD FILE on each -w file once it is closed (e.g. `-z gzip`), not waited for.
+    #[arg(short = 'z', value_name = "CMD", requires = "write")]
+    post_rotate: Option<String>,
+    /// As root: drop to USER (its groups, then group, then user id) once the interface
+    /// and the first -w file are open; the -w files are given to USER.
+    #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
+    user: Option<String>,
+    /// Write each connection's record when it ends (closed and retired, idle, evicted;
+    /// those still open at the end as they are) to FILE (`-`: standard output, instead of
+    /// the events and the report).
+    #[arg(long, value_name = "FILE|-")]
+    records: Option<PathBuf>,
+    /// The records' format: Zeek's conn.log, tab-separated or JSON (docs/records.md).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "zeek",
+        requires = "records"
+    )]
+    records_format: RecordsFormat,
+    /// Zeek's Site::local_nets for the records' local_orig/local_resp.
+    #[arg(long, value_name = "NETS", value_parser = clap::value_parser!(LocalNets))]
+    local_nets: Option<LocalNets>,
     /// Stop after this many packets.
     #[arg(
         short = 'c',
@@ -151,11 +207,22 @@ pub struct CaptureArgs {
     table: term::TableArgs,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RecordsFormat {
+    /// Zeek's conn.log, tab-separated with its header.
+    Zeek,
+    /// Zeek's JSON conn.log, one object per line.
+    ZeekJson,
+}
+
 /// The event printer as the live run's observer: it keeps the first write error, which
 /// stops the run.
 struct Printer<W: Write> {
     printer: EventPrinter<W>,
+    /// `--records`: each connection's record as it ends.
+    records: Option<RecordStream<Box<dyn Write>>>,
     io_error: Option<io::Error>,
+    utc: bool,
     /// The banner's snapshot length and filter.
     snaplen: i32,
     filter: String,
@@ -199,6 +266,10 @@ impl<W: Write> LiveObserver for Printer<W> {
     fn after_batch(&mut self) {
         let result = self.printer.flush();
         self.keep(result);
+        if let Some(r) = &mut self.records {
+            let result = r.flush();
+            self.keep(result);
+        }
     }
 
     fn interval(&mut self, now: Timestamp, tracked: &[(&'static str, u64)], summary: &Summary) {
@@ -211,9 +282,78 @@ impl<W: Write> LiveObserver for Printer<W> {
         self.keep(result);
     }
 
+    fn statistics(
+        &mut self,
+        now: Timestamp,
+        packets: u64,
+        tracked: &[(&'static str, u64)],
+        summary: &Summary,
+        stats: Option<LiveStats>,
+    ) {
+        // To standard error, as tcpdump answers SIGUSR1: the event stream stays clean.
+        let mut err = io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "{} {}",
+            events::clock(now, self.utc),
+            events::summary_line(tracked, summary)
+        );
+        let _ = write_counts(&mut err, packets, stats);
+    }
+
+    fn kernel_drops(&mut self, now: Timestamp, stats: LiveStats, grown: u64) {
+        let result = self.printer.kernel_drops(
+            now,
+            grown,
+            stats.dropped_by_kernel,
+            stats.received_by_filter,
+            stats.dropped_by_interface,
+        );
+        self.keep(result);
+    }
+
+    fn wants_records(&self) -> bool {
+        self.records.is_some()
+    }
+
+    fn finished(&mut self, record: &ConnectionRecord) {
+        if self.io_error.is_none() {
+            if let Some(r) = &mut self.records {
+                let result = r.record(record);
+                self.keep(result);
+            }
+        }
+    }
+
+    fn notice(&mut self, line: &str) {
+        eprintln!("synack: {line}");
+    }
+
     fn failed(&self) -> bool {
         self.io_error.is_some()
     }
+}
+
+/// libpcap's counts as tcpdump prints them.
+fn write_counts(err: &mut impl Write, packets: u64, stats: Option<LiveStats>) -> io::Result<()> {
+    writeln!(err, "{packets} packets captured")?;
+    if let Some(s) = stats {
+        writeln!(err, "{} packets received by filter", s.received_by_filter)?;
+        writeln!(err, "{} packets dropped by kernel", s.dropped_by_kernel)?;
+        writeln!(
+            err,
+            "{} packets dropped by interface",
+            s.dropped_by_interface
+        )?;
+    }
+    Ok(())
+}
+
+/// Set by SIGUSR1: print the statistics (tcpdump's SIGINFO/SIGUSR1).
+static STATISTICS_ASKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigusr1(_: libc::c_int) {
+    STATISTICS_ASKED.store(true, Ordering::Relaxed);
 }
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
@@ -229,12 +369,20 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let filter = args.filter.join(" ");
+    if args.file_count.is_some() && args.file_size.is_none() && args.rotate_seconds.is_none() {
+        anyhow::bail!("-W needs -C or -G (a ring of files, or a number of time windows)");
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("cannot install the SIGINT/SIGTERM handler")?;
+    }
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        let handler: extern "C" fn(libc::c_int) = on_sigusr1;
+        libc::signal(libc::SIGUSR1, handler as libc::sighandler_t);
     }
 
     let pipeline = Pipeline::new(Options {
@@ -262,14 +410,41 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
                     promiscuous: !args.no_promiscuous,
                     immediate: args.immediate_mode,
                 },
-                write: args.write.clone(),
             }
         }
     };
-    let stdout = io::stdout();
+    // `--records -`: standard output carries the records only.
+    let records_to_stdout = args.records.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    let records = match &args.records {
+        None => None,
+        Some(path) => {
+            let out: Box<dyn Write> = if records_to_stdout {
+                Box::new(io::BufWriter::new(io::stdout()))
+            } else {
+                let file = std::fs::File::create(path).with_context(|| {
+                    format!("{}: cannot create the records file", path.display())
+                })?;
+                Box::new(io::BufWriter::new(file))
+            };
+            let format = match args.records_format {
+                RecordsFormat::Zeek => StreamFormat::Zeek,
+                RecordsFormat::ZeekJson => StreamFormat::ZeekJson,
+            };
+            let opts = RecordOptions {
+                local_nets: args.local_nets.clone(),
+            };
+            Some(RecordStream::new(out, format, opts))
+        }
+    };
+    let events: Box<dyn Write> = if records_to_stdout {
+        Box::new(io::sink())
+    } else {
+        Box::new(io::BufWriter::new(io::stdout()))
+    };
     let mut printer = Printer {
+        records,
         printer: EventPrinter::new(
-            io::BufWriter::new(stdout.lock()),
+            events,
             EventOptions {
                 verbose: args.verbose,
                 json: args.json,
@@ -277,6 +452,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             },
         ),
         io_error: None,
+        utc: args.utc,
         snaplen: args.snaplen,
         filter,
     };
@@ -285,6 +461,17 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         count: args.count,
         duration: args.duration,
         interval: args.interval,
+        report_now: Some(&STATISTICS_ASKED),
+        write: args.write.clone().map(|path| LiveWrite {
+            path,
+            rotation: Rotation {
+                size: args.file_size,
+                seconds: args.rotate_seconds,
+                files: args.file_count,
+                command: args.post_rotate.clone(),
+            },
+        }),
+        user: args.user.clone(),
     };
     let finished = pipeline.run_live(input, &control, &mut printer)?;
 
@@ -295,6 +482,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
         return Err(e.into());
     }
+    if let Some(r) = &mut printer.records {
+        r.finish()?;
+    }
     let LiveFinished {
         report,
         packets,
@@ -302,7 +492,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         read_error,
     } = finished;
     let mut out = printer.printer.into_inner();
-    if args.json {
+    if records_to_stdout {
+        // The records were the output.
+    } else if args.json {
         // Written as it is serialized: made into a `serde_json::Value` first, the report
         // took about 15 KB per listed connection (docs/live.md).
         write!(out, "{{\"event\":\"report\",\"report\":")?;
@@ -322,16 +514,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     let mut err = io::stderr().lock();
-    writeln!(err, "{packets} packets captured")?;
-    if let Some(s) = stats {
-        writeln!(err, "{} packets received by filter", s.received_by_filter)?;
-        writeln!(err, "{} packets dropped by kernel", s.dropped_by_kernel)?;
-        writeln!(
-            err,
-            "{} packets dropped by interface",
-            s.dropped_by_interface
-        )?;
-    }
+    write_counts(&mut err, packets, stats)?;
     if let Some(e) = read_error {
         writeln!(err, "synack: {e}")?;
         return Ok(ExitCode::from(2));

@@ -87,9 +87,37 @@ pub fn snaplen(text: &str) -> Result<i32, String> {
     Ok(if n == 0 { SNAPLEN_MAX } else { n })
 }
 
+/// `capture -C`: a file size in tcpdump's unit, millions of bytes (1,000,000), or with a
+/// `k`, `m` or `g` suffix in KiB, MiB or GiB as tcpdump 4.99 takes it; a whole number ≥ 1.
+/// Returned in bytes.
+pub fn file_size(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("expected a whole number ≥ 1 of millions of bytes, or with k, m or g (KiB, MiB, GiB), found `{text}`")
+    };
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&text[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&text[..i], 1 << 30),
+        _ => (text, 1_000_000),
+    };
+    let n = whole(1u64, None)(digits).map_err(|_| bad())?;
+    n.checked_mul(unit).ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_sizes_are_tcpdumps_units() {
+        assert_eq!(file_size("1"), Ok(1_000_000));
+        assert_eq!(file_size("10k"), Ok(10_240));
+        assert_eq!(file_size("2M"), Ok(2 << 20));
+        assert_eq!(file_size("1g"), Ok(1 << 30));
+        for bad in ["", "0", "k", "-1", "1.5", "1t", "99999999999999999999"] {
+            assert!(file_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn seconds_take_fractions_and_refuse_what_no_duration_is() {

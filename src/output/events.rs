@@ -351,8 +351,44 @@ impl<W: Write> EventPrinter<W> {
             });
             return self.json_line(&v);
         }
-        let ms = |m: Option<Millis>| m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()));
+        let text = summary_line(tracked, s);
+        self.line(now, &text)
+    }
+
+    /// The kernel dropped `grown` more packets (libpcap's totals with it), said when
+    /// the count grows.
+    pub fn kernel_drops(
+        &mut self,
+        now: Timestamp,
+        grown: u64,
+        dropped_by_kernel: u64,
+        received_by_filter: u64,
+        dropped_by_interface: u64,
+    ) -> io::Result<()> {
+        if self.opts.json {
+            let v = serde_json::json!({
+                "ts": serde_json::to_value(JsonTime(now)).unwrap_or_default(),
+                "event": "kernel_drops",
+                "dropped": grown,
+                "dropped_by_kernel": dropped_by_kernel,
+                "received_by_filter": received_by_filter,
+                "dropped_by_interface": dropped_by_interface,
+            });
+            return self.json_line(&v);
+        }
         let text = format!(
+            "kernel dropped {grown} packets ({dropped_by_kernel} dropped by kernel, {received_by_filter} received by filter, {dropped_by_interface} dropped by interface)"
+        );
+        self.line(now, &text)
+    }
+}
+
+/// The `--interval` line without its time: `summary: 12 tracked (…), 340 seen, …`.
+pub fn summary_line(tracked: &[(&'static str, u64)], s: &Summary) -> String {
+    let open: u64 = tracked.iter().map(|(_, n)| n).sum();
+    {
+        let ms = |m: Option<Millis>| m.map_or("-".to_string(), |m| format!("{:.3}", m.as_f64()));
+        format!(
             "summary: {} tracked{}, {} seen, handshake p50 {} ms p99 {} ms, RST {} ({} client / {} server), TIME_WAIT {} client / {} server",
             open,
             by_state(tracked),
@@ -364,10 +400,11 @@ impl<W: Write> EventPrinter<W> {
             s.rst.from_server,
             s.time_wait.client,
             s.time_wait.server
-        );
-        self.line(now, &text)
+        )
     }
+}
 
+impl<W: Write> EventPrinter<W> {
     /// A connection let go of with its SYN never answered.
     pub fn unanswered(&mut self, now: Timestamp, r: &ConnectionRecord) -> io::Result<()> {
         let h = &r.handshake;

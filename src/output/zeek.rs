@@ -8,11 +8,18 @@ use std::net::IpAddr;
 
 use crate::model::report::Report;
 use crate::model::time::Timestamp;
-use crate::output::records::{self, RecordOptions, Value, COLUMNS};
+use crate::output::records::{self, RecordOptions, Row, Value, COLUMNS};
 
 /// `--format zeek`: the header, one line per connection, `#close`.
 pub fn write_log<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
     let (open, close) = log_times(report);
+    out.write_all(log_header(open).as_bytes())?;
+    records::write_rows(out, report, opts, tsv_line)?;
+    out.write_all(log_close(close).as_bytes())
+}
+
+/// The header lines of an ASCII conn.log opened at `open`.
+pub fn log_header(open: Timestamp) -> String {
     let mut head = String::from("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n");
     head.push_str("#unset_field\t-\n#path\tconn\n");
     head.push_str(&format!("#open\t{}\n#fields", zeek_date(open)));
@@ -26,23 +33,28 @@ pub fn write_log<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -
         head.push_str(c.zeek_type.as_str());
     }
     head.push('\n');
-    out.write_all(head.as_bytes())?;
-    records::write_rows(out, report, opts, |row, line| {
-        for (i, c) in COLUMNS.iter().enumerate() {
-            if i > 0 {
-                line.push(b'\t');
-            }
-            tsv_value(line, (c.value)(row));
-        }
-        line.push(b'\n');
-    })?;
-    writeln!(out, "#close\t{}", zeek_date(close))
+    head
 }
 
-/// `--format zeek-json`: one object per connection and line.
-pub fn write_json<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
-    // Each key with its quotes and colon, made once.
-    let keys: Vec<Vec<u8>> = COLUMNS
+/// The `#close` line of an ASCII conn.log.
+pub fn log_close(close: Timestamp) -> String {
+    format!("#close\t{}\n", zeek_date(close))
+}
+
+/// One record as a line of the ASCII log.
+pub fn tsv_line(row: &Row<'_>, line: &mut Vec<u8>) {
+    for (i, c) in COLUMNS.iter().enumerate() {
+        if i > 0 {
+            line.push(b'\t');
+        }
+        tsv_value(line, (c.value)(row));
+    }
+    line.push(b'\n');
+}
+
+/// Each JSON key with its quotes and colon, made once for `json_line`.
+pub fn json_keys() -> Vec<Vec<u8>> {
+    COLUMNS
         .iter()
         .map(|c| {
             let mut k = Vec::new();
@@ -50,23 +62,31 @@ pub fn write_json<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) 
             k.push(b':');
             k
         })
-        .collect();
-    records::write_rows(out, report, opts, |row, line| {
-        line.push(b'{');
-        let start = line.len();
-        for (c, key) in COLUMNS.iter().zip(&keys) {
-            let v = (c.value)(row);
-            if v == Value::Unset {
-                continue;
-            }
-            if line.len() > start {
-                line.push(b',');
-            }
-            line.extend_from_slice(key);
-            json_value(line, v);
+        .collect()
+}
+
+/// One record as a line of the JSON log (`keys` from `json_keys`).
+pub fn json_line(row: &Row<'_>, keys: &[Vec<u8>], line: &mut Vec<u8>) {
+    line.push(b'{');
+    let start = line.len();
+    for (c, key) in COLUMNS.iter().zip(keys) {
+        let v = (c.value)(row);
+        if v == Value::Unset {
+            continue;
         }
-        line.extend_from_slice(b"}\n");
-    })
+        if line.len() > start {
+            line.push(b',');
+        }
+        line.extend_from_slice(key);
+        json_value(line, v);
+    }
+    line.extend_from_slice(b"}\n");
+}
+
+/// `--format zeek-json`: one object per connection and line.
+pub fn write_json<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
+    let keys = json_keys();
+    records::write_rows(out, report, opts, |row, line| json_line(row, &keys, line))
 }
 
 /// `#open` and `#close`. Zeek writes the wall-clock times of opening and closing the log;

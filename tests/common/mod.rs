@@ -5,6 +5,8 @@
 //! Each test file that says `mod common;` compiles its own copy, and uses only part of it.
 #![allow(dead_code, unused_macros)]
 
+pub mod live;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -231,3 +233,21 @@ macro_rules! require_shared {
 
 #[allow(unused_imports)]
 pub(crate) use {require_shared, test_name};
+
+/// Packets in a capture file as `synack report` reads it; the file must read whole.
+pub fn packets_in(file: &Path) -> u64 {
+    let out = synack().args(["report", "--json"]).arg(file).output();
+    out.success();
+    let v = out.json();
+    let error = &v["inputs"][0]["error"];
+    assert!(error.is_null(), "{}: {error}", file.display());
+    v["packets"]["total"].as_u64().expect("packets.total")
+}
+
+/// `N packets captured` from a capture's standard error.
+pub fn packets_captured(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_suffix(" packets captured")?.parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in: {stderr}"))
+}
