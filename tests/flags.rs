@@ -153,7 +153,7 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
 const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 
 /// Value names of options that take no number.
-const NOT_NUMERIC: [&str; 9] = [
+const NOT_NUMERIC: [&str; 10] = [
     "FILE",
     "KIND",
     "BPF",

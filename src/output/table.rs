@@ -907,6 +907,57 @@ fn boxed_row(
     line.push('\n');
 }
 
+/// Entries of each "who causes the trouble" list the table shows (JSON has them all).
+const TROUBLE_SHOWN: usize = 5;
+
+/// The summary's top lists, one line each, only those with entries.
+fn write_trouble<W: Write>(
+    out: &mut W,
+    opts: &TableOptions,
+    top: &crate::model::top::TopLists,
+) -> io::Result<()> {
+    let approx = |exact: bool| if exact { "" } else { " (approximate)" };
+    let counted = |name: &str, l: &crate::model::top::TopList<crate::model::top::TopEntry>| {
+        let items: Vec<String> = l
+            .entries
+            .iter()
+            .take(TROUBLE_SHOWN)
+            .map(|e| format!("{} ({})", e.endpoint, e.count))
+            .collect();
+        (!items.is_empty()).then(|| format!("{name}{}: {}", approx(l.exact), items.join(", ")))
+    };
+    let slow = &top.slowest_servers;
+    let slow_items: Vec<String> = slow
+        .entries
+        .iter()
+        .take(TROUBLE_SHOWN)
+        .map(|e| {
+            format!(
+                "{} {}/{}",
+                e.endpoint,
+                opt_ms(Some(e.mean_rtt_ms)),
+                e.handshakes
+            )
+        })
+        .collect();
+    let lines = [
+        counted("most RSTs sent by", &top.rst_senders),
+        counted("most refusals by", &top.refusing_servers),
+        counted("most unanswered SYNs to", &top.unanswered_destinations),
+        (!slow_items.is_empty()).then(|| {
+            format!(
+                "slowest servers (mean handshake RTT in ms/handshakes){}: {}",
+                approx(slow.exact),
+                slow_items.join(", ")
+            )
+        }),
+    ];
+    for line in lines.into_iter().flatten() {
+        write_parts(out, opts, &[line])?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -981,55 +1032,4 @@ mod tests {
         boxed_rule(&mut line, &widths, ['└', '─', '┴', '┘']);
         assert_eq!(line, comfy);
     }
-}
-
-/// Entries of each "who causes the trouble" list the table shows (JSON has them all).
-const TROUBLE_SHOWN: usize = 5;
-
-/// The summary's top lists, one line each, only those with entries.
-fn write_trouble<W: Write>(
-    out: &mut W,
-    opts: &TableOptions,
-    top: &crate::model::top::TopLists,
-) -> io::Result<()> {
-    let approx = |exact: bool| if exact { "" } else { " (approximate)" };
-    let counted = |name: &str, l: &crate::model::top::TopList<crate::model::top::TopEntry>| {
-        let items: Vec<String> = l
-            .entries
-            .iter()
-            .take(TROUBLE_SHOWN)
-            .map(|e| format!("{} ({})", e.endpoint, e.count))
-            .collect();
-        (!items.is_empty()).then(|| format!("{name}{}: {}", approx(l.exact), items.join(", ")))
-    };
-    let slow = &top.slowest_servers;
-    let slow_items: Vec<String> = slow
-        .entries
-        .iter()
-        .take(TROUBLE_SHOWN)
-        .map(|e| {
-            format!(
-                "{} {}/{}",
-                e.endpoint,
-                opt_ms(Some(e.mean_rtt_ms)),
-                e.handshakes
-            )
-        })
-        .collect();
-    let lines = [
-        counted("most RSTs sent by", &top.rst_senders),
-        counted("most refusals by", &top.refusing_servers),
-        counted("most unanswered SYNs to", &top.unanswered_destinations),
-        (!slow_items.is_empty()).then(|| {
-            format!(
-                "slowest servers (mean handshake RTT in ms/handshakes){}: {}",
-                approx(slow.exact),
-                slow_items.join(", ")
-            )
-        }),
-    ];
-    for line in lines.into_iter().flatten() {
-        write_parts(out, opts, &[line])?;
-    }
-    Ok(())
 }
