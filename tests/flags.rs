@@ -34,6 +34,10 @@ enum Kind {
     Kib,
     /// A connection id, ≥ 1.
     Id,
+    /// `capture -C`: millions of bytes, or with k/m/g, ≥ 1.
+    FileSize,
+    /// `capture -G`: whole seconds, ≥ 1.
+    WholeSeconds,
 }
 
 use Kind::*;
@@ -41,7 +45,8 @@ use Kind::*;
 impl Kind {
     fn value_name(self) -> &'static str {
         match self {
-            Seconds => "SECONDS",
+            Seconds | WholeSeconds => "SECONDS",
+            FileSize => "MB",
             Count0 | Count1 | Threads | Limit => "N",
             LimitMs => "MS",
             Snaplen => "SNAPLEN",
@@ -61,6 +66,8 @@ impl Kind {
             LimitMs => &["-0.5", "2.5ms"],
             Snaplen => &["262145", "1.5"],
             Kib => &["0", "2097152"],
+            FileSize => &["0", "1.5", "1t", "k"],
+            WholeSeconds => &["0", "0.5", "1e3", "60s"],
         });
         v
     }
@@ -78,6 +85,8 @@ impl Kind {
             LimitMs => vec!["1000000", "100000.5"],
             Snaplen => vec!["0", "96", "262144"],
             Kib => vec!["1", "2097151"],
+            FileSize => vec!["1", "10k"],
+            WholeSeconds => vec!["1", "3600"],
         }
     }
 }
@@ -147,13 +156,16 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
     ("capture", "--established-timeout", Seconds),
     ("capture", "--max-connections", Count1),
     ("capture", "--msl", Seconds),
+    ("capture", "-C", FileSize),
+    ("capture", "-G", WholeSeconds),
+    ("capture", "-W", Count1),
     ("ladder", "--conn", Id),
 ];
 
 const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 
 /// Value names of options that take no number.
-const NOT_NUMERIC: [&str; 10] = [
+const NOT_NUMERIC: [&str; 13] = [
     "FILE",
     "KIND",
     "BPF",
@@ -165,6 +177,10 @@ const NOT_NUMERIC: [&str; 10] = [
     "NAMES",
     // report --local-nets: networks (ADDRESS/LENGTH, comma-separated), parsed by LocalNets.
     "NETS",
+    // capture -z: a command; -Z: a user name; --records: a file or `-`.
+    "CMD",
+    "USER",
+    "FILE|-",
 ];
 
 fn synack(args: &[&str]) -> Out {
@@ -179,6 +195,17 @@ fn text(bytes: &[u8]) -> String {
 fn run(cmd: &str, flag: &str, value: &str) -> Out {
     let mut args = vec![cmd];
     match cmd {
+        // The rotation options need a file to rotate (-W a rotation to ring).
+        "capture" if ["-C", "-G", "-W"].contains(&flag) => {
+            let file =
+                std::env::temp_dir().join(format!("synack-flags-{}.pcap", std::process::id()));
+            let file = file.to_string_lossy().into_owned();
+            let mut full = vec!["capture", "-r", SAMPLE, "-w", &file, flag, value];
+            if flag == "-W" {
+                full.extend(["-C", "1"]);
+            }
+            return synack(&full);
+        }
         "capture" => args.extend(["-r", SAMPLE, flag, value]),
         // `check` needs a limit; a limit flag is one.
         "check" if !flag.starts_with("--max-") && !flag.starts_with("--min-") => {
