@@ -12,7 +12,7 @@ mod gen;
 
 use std::path::{Path, PathBuf};
 
-use common::{require_shared, synack};
+use common::{captures, require_shared, synack};
 
 fn report(files: &[PathBuf], threads: usize) -> (Vec<u8>, Option<i32>) {
     let out = synack()
@@ -118,26 +118,6 @@ fn big_traces_report_the_same_on_any_number_of_threads() {
         }
     }
     std::fs::remove_dir_all(&dir).ok();
-}
-
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn assert_same(files: &[PathBuf]) {

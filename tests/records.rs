@@ -5,7 +5,7 @@
 //! over the Parquet, by a zeek-cut-style reader of the log) equal to the report's.
 
 mod common;
-use common::{require_shared, synack};
+use common::{captures, require_shared, synack};
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -59,26 +59,6 @@ impl Cell {
 
 /// A record: Zeek's dotted column name → value.
 type Rec = BTreeMap<String, Cell>;
-
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("synack-records-{}", std::process::id()));

@@ -251,3 +251,24 @@ pub fn packets_captured(stderr: &str) -> u64 {
         .find_map(|l| l.strip_suffix(" packets captured")?.parse().ok())
         .unwrap_or_else(|| panic!("no packet count in: {stderr}"))
 }
+
+/// Every pcap, pcapng and cap file under `dir`, at any depth, sorted.
+pub fn captures(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
