@@ -271,8 +271,10 @@ impl Analyzer {
         self.stream_finished = stream;
     }
 
-    /// The connections let go of since the last call.
+    /// The connections let go of since the last call, in the report's order (ids): the
+    /// flow table lets them go in hash order, which differs run to run.
     pub fn take_finished(&mut self) -> std::vec::Drain<'_, ConnectionRecord> {
+        self.finished.sort_unstable_by_key(|r| r.id);
         self.finished.drain(..)
     }
 
@@ -282,8 +284,10 @@ impl Analyzer {
         self.note_unanswered = note;
     }
 
-    /// The connections let go of with their SYN unanswered since the last call.
+    /// The connections let go of with their SYN unanswered since the last call, by id
+    /// (as `take_finished`).
     pub fn take_unanswered(&mut self) -> std::vec::Drain<'_, ConnectionRecord> {
+        self.unanswered.sort_unstable_by_key(|r| r.id);
         self.unanswered.drain(..)
     }
 
