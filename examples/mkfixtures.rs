@@ -539,9 +539,24 @@ struct Step {
     data: Option<Vec<u8>>,
     win: Option<u16>,
     opts: Option<Vec<u8>>,
+    /// What orders it, when it was not sent when it passes (issue 20's evidence):
+    /// `Sent::Before(n, us)` a late original, sent at `us` (its TSval) with the IP ID the
+    /// sender had `n` packets back; `Sent::CopyOf(i)` a network duplicate of step `i` (its
+    /// IP ID and TSval). Neither takes a new IP ID.
+    sent: Option<Sent>,
+}
+
+#[derive(Clone, Copy)]
+enum Sent {
+    Before(u16, u64),
+    CopyOf(usize),
 }
 
 impl Step {
+    fn sent(&mut self, s: Sent) -> &mut Self {
+        self.sent = Some(s);
+        self
+    }
     fn data(&mut self, d: &[u8]) -> &mut Self {
         self.len = d.len();
         self.data = Some(d.to_vec());
@@ -627,6 +642,7 @@ impl Conn {
             data: None,
             win: None,
             opts: None,
+            sent: None,
         });
         self.steps.last_mut().unwrap()
     }
@@ -674,6 +690,8 @@ impl Conn {
             0x8000u16.wrapping_add((self.s_isn >> 20) as u16),
         ];
         let mut out = Vec::new();
+        // Each step's IP ID and TSval as sent, for `Sent::CopyOf`.
+        let mut stamps: Vec<(u16, u32)> = Vec::new();
         for (i, st) in self.steps.iter().enumerate() {
             let d = st.dir;
             let f = parse_flags(st.flags);
@@ -689,7 +707,15 @@ impl Conn {
                 Dir::C => 1_000_000,
                 Dir::S => 3_000_000,
             };
-            let tsval = ts_base.wrapping_add((abs_us / 1000) as u32);
+            let (ipid_now, tsval) = match st.sent {
+                None => (ipid[d.idx()], ts_base.wrapping_add((abs_us / 1000) as u32)),
+                Some(Sent::Before(n, us)) => (
+                    ipid[d.idx()].wrapping_sub(n),
+                    ts_base.wrapping_add(((self.start + us) / 1000) as u32),
+                ),
+                Some(Sent::CopyOf(j)) => stamps[j],
+            };
+            stamps.push((ipid_now, tsval));
             let tsecr = if f.ack {
                 last_tsval[d.other().idx()]
             } else {
@@ -723,14 +749,16 @@ impl Conn {
             let ipb = ip_tcp(
                 src.ip(),
                 dst.ip(),
-                ipid[d.idx()],
+                ipid_now,
                 flow,
                 &v4opts,
                 v6ext,
                 tcp,
                 &payload,
             );
-            ipid[d.idx()] = ipid[d.idx()].wrapping_add(1);
+            if st.sent.is_none() {
+                ipid[d.idx()] = ipid[d.idx()].wrapping_add(1);
+            }
             let frame = link.wrap(&ipb, src.ip(), dst.ip(), d == Dir::C);
             let link_len = frame.len() - ipb.len();
             let tcp_end = link_len + ipb.len() - payload.len() - opts.len();
@@ -3408,6 +3436,185 @@ fn edge_fixtures() -> Vec<(&'static str, &'static str, Vec<Conn>)> {
     v
 }
 
+/// Issue 20's evidence: one capture per kind of out-of-sequence segment, the server
+/// sending (tests/evidence.rs holds the classification to each description).
+fn evidence_fixtures() -> Vec<(&'static str, &'static str, Vec<Conn>)> {
+    let mut v: Vec<(&'static str, &'static str, Vec<Conn>)> = Vec::new();
+    let c = |p: u16| format!("{CLI}:{p}");
+    let s = |p: u16| format!("{SRV}:{p}");
+    // Handshake with `rtt`, a 100-byte request; returns the time after it.
+    let open = |k: &mut Conn, rtt: u64| {
+        let t = hs(k, 0, rtt);
+        k.c(t + 100, "PA", 1, 1, 100);
+        t
+    };
+    // The client acknowledges everything up to `to`, then both close.
+    let close = |k: &mut Conn, t: u64, to: u32| {
+        k.c(t, "A", 101, to, 0);
+        k.c(t + MS, "FA", 101, to, 0);
+        k.s(t + 2 * MS, "FA", to, 102, 0);
+        k.c(t + 3 * MS, "A", 102, to + 1, 0);
+    };
+    {
+        let mut k = Conn::new(
+            "fast-retransmit",
+            &c(40061),
+            &s(80),
+            0x5100_0000,
+            0x5200_0000,
+        );
+        let t = open(&mut k, 60 * MS);
+        k.s(t + 70 * MS, "A", 1, 101, 1000);
+        k.c(t + 70 * MS + 100, "A", 101, 1001, 0);
+        // 1001..2001 lost before the capture point: the client acknowledges 1001 again.
+        for i in 0..3u64 {
+            k.s(t + (71 + i) * MS, "A", 2001 + 1000 * i as u32, 101, 1000);
+            k.c(t + (71 + i) * MS + 100, "A", 101, 1001, 0);
+        }
+        // Resent a round trip after the duplicate ACKs, with a newer TSval: tshark sees
+        // a hole filled within the handshake RTT of the highest segment, out-of-order.
+        k.s(t + 133 * MS, "A", 1001, 101, 1000);
+        close(&mut k, t + 134 * MS, 5001);
+        v.push((
+            "fast-retransmit.pcap",
+            "60 ms handshake; the server's second 1000 B segment is lost before the capture point, the client sends three duplicate ACKs, and the server resends it 60 ms later (newer TSval). Expected: server retransmissions 1 (fast 1), lost_before_capture 1, out_of_order 0; tshark_retransmissions 0, tshark_out_of_order 1.",
+            vec![k],
+        ));
+    }
+    {
+        let mut k = Conn::new(
+            "rto-retransmit",
+            &c(40062),
+            &s(80),
+            0x5300_0000,
+            0x5400_0000,
+        );
+        let t = open(&mut k, 20 * MS);
+        k.s(t + 25 * MS, "A", 1, 101, 1000);
+        // Seen here, lost beyond: only the first is acknowledged.
+        k.s(t + 26 * MS, "A", 1001, 101, 1000);
+        k.c(t + 46 * MS, "A", 101, 1001, 0);
+        k.s(t + 326 * MS, "A", 1001, 101, 1000);
+        close(&mut k, t + 346 * MS, 2001);
+        v.push((
+            "rto-retransmit.pcap",
+            "20 ms handshake; two 1000 B segments from the server, the second lost after the capture point; resent after 300 ms of silence. Expected: server retransmissions 1 (timeout 1), lost_after_capture 1; tshark_retransmissions 1.",
+            vec![k],
+        ));
+    }
+    {
+        let mut k = Conn::new(
+            "tail-loss-probe",
+            &c(40063),
+            &s(80),
+            0x5500_0000,
+            0x5600_0000,
+        );
+        let t = open(&mut k, 20 * MS);
+        for i in 0..3u32 {
+            k.s(t + (25 + u64::from(i)) * MS, "A", 1 + 1000 * i, 101, 1000);
+        }
+        k.c(t + 46 * MS, "A", 101, 2001, 0);
+        // The last segment resent alone, 45 ms (about two RTTs) after it was sent.
+        k.s(t + 72 * MS, "A", 2001, 101, 1000);
+        close(&mut k, t + 92 * MS, 3001);
+        v.push((
+            "tail-loss-probe.pcap",
+            "20 ms handshake; three 1000 B segments from the server, the last lost after the capture point and resent alone 45 ms later, with no duplicate ACK. Expected: server retransmissions 1 (tail_loss_probe 1), lost_after_capture 1.",
+            vec![k],
+        ));
+    }
+    {
+        let mut k = Conn::new("spurious", &c(40064), &s(80), 0x5700_0000, 0x5800_0000);
+        let t = open(&mut k, 20 * MS);
+        k.s(t + 25 * MS, "A", 1, 101, 1000);
+        k.c(t + 46 * MS, "A", 101, 1001, 0);
+        // Resent although acknowledged (the ACK lost beyond the capture point).
+        k.s(t + 250 * MS, "A", 1, 101, 1000);
+        k.s(t + 300 * MS, "A", 1001, 101, 1000);
+        // The client's ACK of it lost before the capture point; resent; the client
+        // reports the copy with a D-SACK on the ACK that follows.
+        k.s(t + 600 * MS, "A", 1001, 101, 1000);
+        let (l, r) = (0x5800_0000u32 + 1001, 0x5800_0000u32 + 2001);
+        let mut dsack = vec![1, 1, 5, 10];
+        dsack.extend_from_slice(&l.to_be_bytes());
+        dsack.extend_from_slice(&r.to_be_bytes());
+        k.c(t + 620 * MS, "A", 101, 2001, 0).opts(dsack);
+        close(&mut k, t + 640 * MS, 2001);
+        v.push((
+            "spurious.pcap",
+            "20 ms handshake; a 1000 B segment acknowledged, then resent; a second one resent after 300 ms and reported by the client's D-SACK. Expected: server retransmissions 2 (timeout 2), spurious_retransmissions 2, lost_after_capture 0.",
+            vec![k],
+        ));
+    }
+    for (name, ts, port, desc) in [
+        ("reorder-tsval", true, 40065, "20 ms handshake; three 1000 B segments from the server, the second arriving 34 ms after the third (more than the RTT) with an older TSval and IP ID: a late original. Expected: server out_of_order 1, retransmissions 0, ordering_evidence timestamps; tshark_retransmissions 1."),
+        ("reorder-ipid", false, 40066, "As reorder-tsval.pcap without TCP timestamps: the IPv4 ID orders the segments. Expected: server out_of_order 1, retransmissions 0, ordering_evidence ip_id; tshark_retransmissions 1."),
+    ] {
+        let mut k = Conn::new(name, &c(port), &s(80), 0x5900_0000, 0x5a00_0000);
+        k.ts = ts;
+        let t = open(&mut k, 20 * MS);
+        k.s(t + 25 * MS, "A", 1, 101, 1000);
+        k.s(t + 26 * MS, "A", 2001, 101, 1000);
+        // Sent between the two, delayed in the network.
+        k.s(t + 60 * MS, "A", 1001, 101, 1000)
+            .sent(Sent::Before(2, t + 25 * MS + 500));
+        close(&mut k, t + 80 * MS, 3001);
+        v.push((
+            if ts { "reorder-tsval.pcap" } else { "reorder-ipid.pcap" },
+            desc,
+            vec![k],
+        ));
+    }
+    {
+        let mut k = Conn::new(
+            "network-duplicate",
+            &c(40067),
+            &s(80),
+            0x5b00_0000,
+            0x5c00_0000,
+        );
+        let t = open(&mut k, 20 * MS);
+        k.s(t + 25 * MS, "A", 1, 101, 1000);
+        let original = k.steps.len() - 1;
+        k.s(t + 26 * MS, "A", 1, 101, 1000)
+            .sent(Sent::CopyOf(original));
+        close(&mut k, t + 46 * MS, 1001);
+        v.push((
+            "network-duplicate.pcap",
+            "20 ms handshake; a 1000 B segment from the server and its copy 1 ms later with the same IP ID and TSval. Expected: server network_duplicates 1, retransmissions 0; tshark_retransmissions 1.",
+            vec![k],
+        ));
+    }
+    {
+        let mut k = Conn::new(
+            "loss-before-after",
+            &c(40068),
+            &s(80),
+            0x5d00_0000,
+            0x5e00_0000,
+        );
+        let t = open(&mut k, 20 * MS);
+        k.s(t + 25 * MS, "A", 1, 101, 1000);
+        // 1001..2001 lost before the capture point.
+        k.s(t + 27 * MS, "A", 2001, 101, 1000);
+        k.c(t + 46 * MS, "A", 101, 1001, 0);
+        k.c(t + 48 * MS, "A", 101, 1001, 0);
+        k.s(t + 327 * MS, "A", 1001, 101, 1000);
+        k.c(t + 347 * MS, "A", 101, 3001, 0);
+        // Seen here, lost beyond.
+        k.s(t + 350 * MS, "A", 3001, 101, 1000);
+        k.s(t + 650 * MS, "A", 3001, 101, 1000);
+        close(&mut k, t + 670 * MS, 4001);
+        v.push((
+            "loss-before-after.pcap",
+            "20 ms handshake; one segment lost before the capture point (a hole, filled by its resend after 300 ms) and one lost after it (seen, resent after 300 ms). Expected: server retransmissions 2 (timeout 2), lost_before_capture 1, lost_after_capture 1.",
+            vec![k],
+        ));
+    }
+    v
+}
+
 fn all_fixtures() -> Vec<Fx> {
     let mut v = vec![sample_pcap()];
     v.extend(linktype_fixtures());
@@ -3419,7 +3626,10 @@ fn all_fixtures() -> Vec<Fx> {
     let tcp = tcp_fixtures().into_iter().map(|f| ("tcp", f, true));
     let app = app_fixtures().into_iter().map(|f| ("app", f, true));
     let edge = edge_fixtures().into_iter().map(|f| ("edge", f, false));
-    for (dir, (name, desc, conns), with_truth) in tcp.chain(app).chain(edge) {
+    let evidence = evidence_fixtures()
+        .into_iter()
+        .map(|f| ("evidence", f, false));
+    for (dir, (name, desc, conns), with_truth) in tcp.chain(app).chain(edge).chain(evidence) {
         let mut frames = Vec::new();
         for k in &conns {
             frames.extend(k.frames(&Link::Eth, BASE_NS, false));

@@ -592,6 +592,11 @@ mod schema {
         pub keepalive: KeepaliveTotals,
         pub zero_window_probes: u64,
         pub retransmissions: u64,
+        pub out_of_order: u64,
+        pub lost_before_capture: u64,
+        pub lost_after_capture: u64,
+        pub tshark_retransmissions: u64,
+        pub tshark_out_of_order: u64,
         pub apps: Apps,
         pub top: Top,
     }
@@ -740,6 +745,22 @@ mod schema {
 
     #[derive(Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
+    pub struct Sides<T> {
+        pub client: T,
+        pub server: T,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RetransmissionKinds {
+        pub fast: u64,
+        pub timeout: u64,
+        pub tail_loss_probe: u64,
+        pub unclassified: u64,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
     pub struct States {
         pub client: String,
         pub server: String,
@@ -803,6 +824,14 @@ mod schema {
         pub zero_window_probes: u64,
         pub retransmissions: PerSide,
         pub out_of_order: PerSide,
+        pub retransmission_kinds: Sides<RetransmissionKinds>,
+        pub spurious_retransmissions: PerSide,
+        pub network_duplicates: PerSide,
+        pub lost_before_capture: PerSide,
+        pub lost_after_capture: PerSide,
+        pub tshark_retransmissions: PerSide,
+        pub tshark_out_of_order: PerSide,
+        pub ordering_evidence: Sides<String>,
         pub anomalies: BTreeMap<String, u32>,
         pub app: App,
     }
@@ -872,6 +901,11 @@ fn json_schema_is_pinned() {
             "keepalive",
             "zero_window_probes",
             "retransmissions",
+            "out_of_order",
+            "lost_before_capture",
+            "lost_after_capture",
+            "tshark_retransmissions",
+            "tshark_out_of_order",
             "apps",
             "top",
         ])

@@ -5,21 +5,9 @@
 use serde_json::Value;
 
 mod common;
-use common::synack;
 
 fn connection(file: &str) -> Value {
-    let out = synack()
-        .args([
-            "report",
-            "--format",
-            "json",
-            &format!("fixtures/edge/{file}"),
-        ])
-        .output();
-    let report = out.success().json();
-    let connections = report["connections"].as_array().expect("connections");
-    assert_eq!(connections.len(), 1, "{file}: one connection");
-    connections[0].clone()
+    common::only_connection(&format!("fixtures/edge/{file}"))
 }
 
 fn pair(c: &Value, key: &str) -> (u64, u64) {

@@ -215,6 +215,14 @@ const COUNTS: &[Counts] = &[
     c("edge/synack-missed.pcap",        [ 5,  5, 0, 0, 0, 0, 0, 0, 0, 1]),
     c("edge/starts-at-synack.pcap",     [ 5,  5, 0, 0, 0, 0, 0, 0, 0, 1]),
     c("edge/rst-out-of-window.pcap",    [12, 12, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/fast-retransmit.pcap",   [17, 17, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/loss-before-after.pcap", [16, 16, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/network-duplicate.pcap", [10, 10, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/reorder-ipid.pcap",      [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/reorder-tsval.pcap",     [11, 11, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/rto-retransmit.pcap",    [12, 12, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/spurious.pcap",          [14, 14, 0, 0, 0, 0, 0, 0, 0, 1]),
+    c("evidence/tail-loss-probe.pcap",   [13, 13, 0, 0, 0, 0, 0, 0, 0, 1]),
 ];
 
 /// Every capture under fixtures/ except bad/, fuzz/ and archive/ (tests/cli.rs,

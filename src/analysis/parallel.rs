@@ -91,11 +91,13 @@ struct Detached {
     options_len: u8,
     flags: TcpFlags,
     window: u16,
-    header_len: u16,
+    /// At most 60 (15 words): a byte, which leaves room for the IP ID within 120 bytes.
+    header_len: u8,
     /// The IP length field as the header has it (IPv6: the payload length, 40 less than
     /// `TcpSegment::ip_len`): two bytes, where the whole length takes four.
     ip_len_field: u16,
     header_sum: u16,
+    ip_id: u16,
     ip_checksum_ok: bool,
     src_is_lo: bool,
     /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
@@ -119,13 +121,14 @@ impl Detached {
             ack: seg.ack,
             flags: seg.flags,
             window: seg.window,
-            header_len: seg.header_len,
+            header_len: seg.header_len as u8,
             ip_len_field: if seg.v6 {
                 seg.ip_len.saturating_sub(40) as u16
             } else {
                 seg.ip_len as u16
             },
             header_sum: seg.header_sum,
+            ip_id: seg.ip_id,
             ip_checksum_ok: seg.ip_checksum_ok,
             payload_len: seg.payload_len,
             // TCP options are at most 40 bytes.
@@ -148,13 +151,14 @@ impl Detached {
             ack: self.ack,
             flags: self.flags,
             window: self.window,
-            header_len: self.header_len,
+            header_len: u16::from(self.header_len),
             payload_len: self.payload_len,
             options: part(self.options_at as usize, usize::from(self.options_len)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
             ip_len: u32::from(self.ip_len_field) + if self.v6 { 40 } else { 0 },
             header_sum: self.header_sum,
             ip_checksum_ok: self.ip_checksum_ok,
+            ip_id: self.ip_id,
             tunnel: self.tunnel,
         }
     }

@@ -646,7 +646,7 @@ pub static METRICS: &[MetricDef] = &[
     count!(
         "summary.retransmissions",
         "retransmissions",
-        "docs/metrics.md#retransmissions",
+        "docs/metrics.md#retransmissions-and-reordering-by-evidence",
         Some("max-retransmissions"),
         None,
         figures::retransmissions,

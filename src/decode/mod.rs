@@ -76,6 +76,9 @@ pub struct TcpSegment<'a> {
     /// folded to 16 bits: with the options, the payload and the pseudo-header it verifies
     /// the checksum (`TcpSegment::checksum_ok`) without keeping the header's bytes.
     pub header_sum: u16,
+    /// The IPv4 identification field; 0 for IPv6, which has none (a sender that leaves it
+    /// zero gives no ordering evidence either: `crate::tcp::evidence`).
+    pub ip_id: u16,
     /// The tunnel the segment came out of (the innermost one), if any.
     pub tunnel: Option<Tunnel>,
 }
@@ -100,8 +103,38 @@ impl TcpSegment<'_> {
             ip_len: 40,
             ip_checksum_ok: true,
             header_sum: 0,
+            ip_id: 0,
             tunnel: None,
         }
+    }
+
+    /// The TCP timestamps option's TSval and TSecr (RFC 7323 §3), if captured. Linux and
+    /// the BSDs put it first after two NOPs, which is tried before walking the options.
+    #[inline]
+    pub fn timestamps(&self) -> Option<(u32, u32)> {
+        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let o = self.options;
+        if o.len() >= 12 && o[..4] == [1, 1, 8, 10] {
+            return Some((be32(&o[4..8]), be32(&o[8..12])));
+        }
+        let mut opts = o;
+        while let Some((&kind, rest)) = opts.split_first() {
+            match kind {
+                0 => return None,
+                1 => opts = rest,
+                _ => {
+                    let len = usize::from(*rest.first()?);
+                    if len < 2 || len > opts.len() {
+                        return None;
+                    }
+                    if kind == 8 && len == 10 {
+                        return Some((be32(&opts[2..6]), be32(&opts[6..10])));
+                    }
+                    opts = &opts[len..];
+                }
+            }
+        }
+        None
     }
 
     pub fn src(&self) -> SocketAddr {
@@ -549,7 +582,11 @@ fn ip_by_version<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded
                 v6: matches!(ip, LaxIpSlice::Ipv6(_)),
                 via: nest.via,
             };
-            let ip_facts = (ip_total_len(&ip), ip_checksum_ok(&ip));
+            let ip_facts = (
+                ip_total_len(&ip),
+                ip_checksum_ok(&ip),
+                ip_identification(&ip),
+            );
             tcp(addrs, payload.payload, wire_len, ip_facts)
         }
         17 => tunnel::udp::<FAST>(payload.payload, nest, cut),
@@ -629,7 +666,11 @@ fn plain_ip_tcp(data: &[u8], cut: u32, via: Option<Tunnel>) -> Option<Decoded<'_
         4 => fold_sum(ones_sum(&data[..header_len], 0)) == 0xffff,
         _ => true,
     };
-    Some(tcp(addrs, payload, wire_len, (total as u32, ip_ok)))
+    let ip_id = match first >> 4 {
+        4 => u16::from_be_bytes([data[4], data[5]]),
+        _ => 0,
+    };
+    Some(tcp(addrs, payload, wire_len, (total as u32, ip_ok, ip_id)))
 }
 
 /// Length of the IP payload on the wire: what the IP length field claims, but never
@@ -667,6 +708,14 @@ fn ip_total_len(ip: &LaxIpSlice<'_>) -> u32 {
     }
 }
 
+/// The IPv4 identification field (IPv6 has none: 0).
+fn ip_identification(ip: &LaxIpSlice<'_>) -> u16 {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => v4.header().identification(),
+        LaxIpSlice::Ipv6(_) => 0,
+    }
+}
+
 /// Whether an IPv4 header's checksum is right (IPv6 has none).
 fn ip_checksum_ok(ip: &LaxIpSlice<'_>) -> bool {
     match ip {
@@ -685,9 +734,10 @@ struct IpPair {
 }
 
 #[inline(always)]
-/// `ip`: the IP header's total length field and whether its checksum is right.
-fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool)) -> Decoded<'_> {
-    let (ip_len, ip_checksum_ok) = ip;
+/// `ip`: the IP header's total length field, whether its checksum is right, and its
+/// identification field (0 for IPv6).
+fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool, u16)) -> Decoded<'_> {
+    let (ip_len, ip_checksum_ok, ip_id) = ip;
     let Some(h) = bytes.get(..20) else {
         return Decoded::Undecodable(DecodeError::TcpHeaderCut);
     };
@@ -718,6 +768,7 @@ fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool)) -> Decoded
         ip_len,
         ip_checksum_ok,
         header_sum: fold_sum(ones_sum(h, 0)),
+        ip_id,
         tunnel: addrs.via,
     })
 }

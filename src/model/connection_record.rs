@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::model::app_label::AppLabel;
+use crate::model::loss::{LossCounts, OrderingEvidence};
 use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
 use crate::model::zeek::ZeekFacts;
@@ -19,8 +20,16 @@ pub struct SideFigures {
     pub payload_bytes: u64,
     pub fins: u64,
     pub rsts: u64,
+    /// Retransmissions as the evidence tells them (`loss`'s four kinds).
     pub retransmissions: u64,
+    /// Originals that arrived late, as the evidence tells them.
     pub out_of_order: u64,
+    /// The evidence's split of its out-of-sequence segments.
+    pub loss: LossCounts,
+    pub ordering_evidence: OrderingEvidence,
+    /// What tshark's heuristic counts (docs/metrics.md).
+    pub tshark_retransmissions: u64,
+    pub tshark_out_of_order: u64,
     pub zero_window_probes: u64,
     pub keepalive_probes: u64,
     pub keepalive_acks: u64,

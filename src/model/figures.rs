@@ -161,3 +161,7 @@ pub fn zero_window_probes(c: &ConnectionRecord) -> u64 {
 pub fn retransmissions(c: &ConnectionRecord) -> u64 {
     c.total(|e| e.retransmissions)
 }
+
+pub fn tshark_retransmissions(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.tshark_retransmissions)
+}

@@ -9,6 +9,7 @@ pub mod figures;
 pub mod flags;
 pub mod ladder;
 pub mod link;
+pub mod loss;
 pub mod report;
 pub mod seq;
 pub mod seq_graph;

@@ -25,7 +25,15 @@ pub struct Summary {
     pub time_wait: TimeWaitTotals,
     pub keepalive: KeepaliveTotals,
     pub zero_window_probes: u64,
+    /// Retransmissions and late originals as the evidence tells them, and where the
+    /// retransmitted segments were lost (docs/metrics.md).
     pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub lost_before_capture: u64,
+    pub lost_after_capture: u64,
+    /// tshark's figures, as before the evidence.
+    pub tshark_retransmissions: u64,
+    pub tshark_out_of_order: u64,
     /// Connections per application protocol label.
     pub apps: AppTotals,
     /// Who causes the trouble (`crate::model::top`).
@@ -51,6 +59,11 @@ impl Summary {
             keepalive,
             zero_window_probes,
             retransmissions,
+            out_of_order,
+            lost_before_capture,
+            lost_after_capture,
+            tshark_retransmissions,
+            tshark_out_of_order,
             apps,
             top: _,
         } = other;
@@ -123,6 +136,11 @@ impl Summary {
         k.connections += connections;
         self.zero_window_probes += zero_window_probes;
         self.retransmissions += retransmissions;
+        self.out_of_order += out_of_order;
+        self.lost_before_capture += lost_before_capture;
+        self.lost_after_capture += lost_after_capture;
+        self.tshark_retransmissions += tshark_retransmissions;
+        self.tshark_out_of_order += tshark_out_of_order;
         self.apps.absorb(apps);
     }
 }
@@ -266,6 +284,11 @@ impl SummaryBuilder {
         k.connections += figures::keepalive_connection(c);
         s.zero_window_probes += figures::zero_window_probes(c);
         s.retransmissions += figures::retransmissions(c);
+        s.out_of_order += c.total(|e| e.out_of_order);
+        s.lost_before_capture += c.total(|e| e.loss.lost_before_capture.into());
+        s.lost_after_capture += c.total(|e| e.loss.lost_after_capture.into());
+        s.tshark_retransmissions += figures::tshark_retransmissions(c);
+        s.tshark_out_of_order += c.total(|e| e.tshark_out_of_order);
         s.apps.add(c.app.kind);
         self.top.add(c);
     }
@@ -463,7 +486,7 @@ mod tests {
     fn fixture_records() -> Vec<ConnectionRecord> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let mut paths = vec![root.join("sample.pcap")];
-        for dir in ["tcp", "app", "decode"] {
+        for dir in ["tcp", "app", "decode", "evidence"] {
             let files = std::fs::read_dir(root.join(dir)).unwrap();
             paths.extend(files.map(|e| e.unwrap().path()));
         }

@@ -42,6 +42,28 @@ pub struct PerSide {
     pub server: u64,
 }
 
+/// One value for each side, of any type.
+#[derive(Debug, serde::Serialize)]
+pub struct Sides<T> {
+    pub client: T,
+    pub server: T,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct RetransmissionKinds {
+    pub fast: u64,
+    pub timeout: u64,
+    pub tail_loss_probe: u64,
+    pub unclassified: u64,
+}
+
+fn sides<T>(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> T) -> Sides<T> {
+    Sides {
+        client: f(&r.client_figures),
+        server: f(&r.server_figures),
+    }
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct HandshakeReport {
     pub first_syn: Option<JsonTime>,
@@ -104,9 +126,20 @@ pub struct ConnectionReport {
     pub fin: PerSide,
     pub keepalive: KeepaliveReport,
     pub zero_window_probes: u64,
+    /// Segments resent by their sender, as the evidence tells them (docs/metrics.md).
     pub retransmissions: PerSide,
-    /// Segments below the highest sequence that filled a hole within an RTT (not resends).
+    /// Originals that arrived after a later segment, as the evidence tells them.
     pub out_of_order: PerSide,
+    pub retransmission_kinds: Sides<RetransmissionKinds>,
+    pub spurious_retransmissions: PerSide,
+    pub network_duplicates: PerSide,
+    pub lost_before_capture: PerSide,
+    pub lost_after_capture: PerSide,
+    /// tshark's tcp.analysis.retransmission and out_of_order, as before the evidence.
+    pub tshark_retransmissions: PerSide,
+    pub tshark_out_of_order: PerSide,
+    /// `timestamps`, `ip_id` or `timing`: what ordered each side's segments.
+    pub ordering_evidence: Sides<&'static str>,
     pub anomalies: BTreeMap<&'static str, u32>,
     /// What ran over the connection, from its first payload bytes.
     pub app: AppReport,
@@ -208,6 +241,19 @@ impl ConnectionReport {
             zero_window_probes: r.total(|e| e.zero_window_probes),
             retransmissions: per_side(r, |e| e.retransmissions),
             out_of_order: per_side(r, |e| e.out_of_order),
+            retransmission_kinds: sides(r, |e| RetransmissionKinds {
+                fast: e.loss.fast.into(),
+                timeout: e.loss.timeout.into(),
+                tail_loss_probe: e.loss.tail_loss_probe.into(),
+                unclassified: e.loss.unclassified.into(),
+            }),
+            spurious_retransmissions: per_side(r, |e| e.loss.spurious.into()),
+            network_duplicates: per_side(r, |e| e.loss.network_duplicates.into()),
+            lost_before_capture: per_side(r, |e| e.loss.lost_before_capture.into()),
+            lost_after_capture: per_side(r, |e| e.loss.lost_after_capture.into()),
+            tshark_retransmissions: per_side(r, |e| e.tshark_retransmissions),
+            tshark_out_of_order: per_side(r, |e| e.tshark_out_of_order),
+            ordering_evidence: sides(r, |e| e.ordering_evidence.as_str()),
             anomalies: r.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
             app: AppReport::of(&r.app),
         }

@@ -5,6 +5,7 @@ use std::cell::Cell;
 
 use crate::model::app_label::AppLabel;
 use crate::model::connection_record::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
+use crate::model::loss::{LossCounts, OrderingEvidence};
 use crate::model::state::{CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
 use crate::model::zeek::{ConnState, History, ZeekFacts, ZeekSide};
@@ -70,28 +71,40 @@ impl SideFigures {
         w.count(self.payload_bytes);
         w.count(self.fins);
         w.count(self.rsts);
-        w.count(self.retransmissions);
-        w.count(self.out_of_order);
+        w.count(self.tshark_retransmissions);
+        w.count(self.tshark_out_of_order);
         w.count(self.zero_window_probes);
         w.count(self.keepalive_probes);
         w.count(self.keepalive_acks);
+        w.end();
+        // The true counts are the evidence's (`LossCounts`), not written twice.
+        w.group(2);
+        self.loss.encode(w);
+        self.ordering_evidence.encode(w);
         w.end();
     }
 
     fn decode(r: &mut Reader<'_>) -> SideFigures {
         r.group(2);
-        SideFigures {
+        let mut f = SideFigures {
             packets: r.count(),
             bytes: r.count(),
             payload_bytes: r.count(),
             fins: r.count(),
             rsts: r.count(),
-            retransmissions: r.count(),
-            out_of_order: r.count(),
+            tshark_retransmissions: r.count(),
+            tshark_out_of_order: r.count(),
             zero_window_probes: r.count(),
             keepalive_probes: r.count(),
             keepalive_acks: r.count(),
-        }
+            ..SideFigures::default()
+        };
+        r.group(2);
+        f.loss = LossCounts::decode(r);
+        f.ordering_evidence = OrderingEvidence::decode(r);
+        f.retransmissions = f.loss.retransmissions();
+        f.out_of_order = u64::from(f.loss.out_of_order);
+        f
     }
 }
 

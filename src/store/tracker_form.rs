@@ -1,9 +1,12 @@
 //! The compact form of the tracker's types: a dormant connection keeps the whole tracker,
 //! a record some of its parts.
 
+use crate::model::loss::{LossCounts, OrderingEvidence};
+use crate::model::seq::Seq;
 use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, Side, TcpState};
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
+use crate::tcp::evidence::{Evidence, Hole, Recovery, Resent, Seen, Stamp};
 use crate::tcp::tracker::{Endpoint, KeepaliveStats, TcpTracker};
 
 impl TcpState {
@@ -154,8 +157,8 @@ impl Endpoint {
         w.count(self.syns);
         w.count(self.fins);
         w.count(self.rsts);
-        w.count(self.retransmissions);
-        w.count(self.out_of_order);
+        w.count(self.tshark_retransmissions);
+        w.count(self.tshark_out_of_order);
         w.count(self.zero_window_probes);
         let k = &self.keepalive;
         w.count(k.probes);
@@ -173,6 +176,7 @@ impl Endpoint {
         w.opt_time(self.last_ack_time);
         w.flag(self.last_was_keepalive);
         w.end();
+        self.evidence.encode(w);
     }
 
     fn decode(r: &mut Reader<'_>) -> Endpoint {
@@ -192,8 +196,8 @@ impl Endpoint {
             syns: r.count(),
             fins: r.count(),
             rsts: r.count(),
-            retransmissions: r.count(),
-            out_of_order: r.count(),
+            tshark_retransmissions: r.count(),
+            tshark_out_of_order: r.count(),
             zero_window_probes: r.count(),
             keepalive: KeepaliveStats {
                 probes: r.count(),
@@ -211,6 +215,7 @@ impl Endpoint {
             dup_acks: r.count() as u32,
             last_ack_time: r.opt_time(),
             last_was_keepalive: r.flag(),
+            evidence: Evidence::decode(r),
         }
     }
 }
@@ -271,6 +276,163 @@ impl TcpTracker {
             time_wait_entered: r.opt_time(),
             last_packet: r.opt_time(),
             anomalies: decode_anomalies(r),
+        }
+    }
+}
+
+impl LossCounts {
+    /// Nine counters inside the caller's group (9 bits).
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) {
+        for n in [
+            self.fast,
+            self.timeout,
+            self.tail_loss_probe,
+            self.unclassified,
+            self.spurious,
+            self.network_duplicates,
+            self.out_of_order,
+            self.lost_before_capture,
+            self.lost_after_capture,
+        ] {
+            w.count(u64::from(n));
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> LossCounts {
+        let mut n = || r.count() as u32;
+        LossCounts {
+            fast: n(),
+            timeout: n(),
+            tail_loss_probe: n(),
+            unclassified: n(),
+            spurious: n(),
+            network_duplicates: n(),
+            out_of_order: n(),
+            lost_before_capture: n(),
+            lost_after_capture: n(),
+        }
+    }
+}
+
+impl OrderingEvidence {
+    const ALL: [OrderingEvidence; 3] = [
+        OrderingEvidence::Timestamps,
+        OrderingEvidence::IpId,
+        OrderingEvidence::Timing,
+    ];
+
+    /// Two bits.
+    pub(crate) fn encode(self, w: &mut Writer<'_>) {
+        w.bits(self as u32, 2);
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> OrderingEvidence {
+        Self::ALL[r.bits(2) as usize]
+    }
+}
+
+fn encode_stamp(s: Stamp, w: &mut Writer<'_>) {
+    w.flag(s.tsval.is_some());
+    if let Some(v) = s.tsval {
+        w.bytes(&v.to_le_bytes());
+    }
+    w.count(u64::from(s.ip_id));
+}
+
+fn decode_stamp(r: &mut Reader<'_>) -> Stamp {
+    let tsval = r
+        .flag()
+        .then(|| u32::from_le_bytes(r.take(4).try_into().unwrap()));
+    Stamp {
+        tsval,
+        ip_id: r.count() as u16,
+    }
+}
+
+impl Evidence {
+    /// A group of its own (49 bits).
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.group(7);
+        self.counts.encode(w);
+        for h in &self.holes {
+            w.flag(h.is_some());
+            if let Some(h) = h {
+                w.bytes(&h.start.0.to_le_bytes());
+                w.bytes(&h.end.0.to_le_bytes());
+                w.time(h.opened);
+                encode_stamp(h.jumper, w);
+            }
+        }
+        for s in &self.recent {
+            w.seq(Some(s.seq).filter(|q| q.0 != 0 || s.len != 0));
+            w.count(u64::from(s.len));
+            encode_stamp(s.stamp, w);
+        }
+        w.bits(u32::from(self.recent_next), 2);
+        w.bits(u32::from(self.resent_next), 1);
+        for r in &self.resent {
+            w.flag(r.is_some());
+            if let Some(r) = r {
+                w.bytes(&r.start.0.to_le_bytes());
+                w.bytes(&r.end.0.to_le_bytes());
+                w.flag(r.lost_after);
+            }
+        }
+        w.seq(self.sack_high);
+        w.opt_time(self.last_sent_at);
+        w.bits(self.recovery as u32, 2);
+        w.bytes(&self.recover.0.to_le_bytes());
+        w.flag(self.timestamps);
+        w.count(u64::from(self.last_ip_id));
+        w.count(u64::from(self.ip_id_rising));
+        w.count(u64::from(self.ip_id_other));
+        w.end();
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Evidence {
+        r.group(7);
+        let seq = |r: &mut Reader<'_>| Seq(u32::from_le_bytes(r.take(4).try_into().unwrap()));
+        let counts = LossCounts::decode(r);
+        let holes = std::array::from_fn(|_| {
+            r.flag().then(|| Hole {
+                start: seq(r),
+                end: seq(r),
+                opened: r.time(),
+                jumper: decode_stamp(r),
+            })
+        });
+        let recent = std::array::from_fn(|_| Seen {
+            seq: r.seq().unwrap_or_default(),
+            len: r.count() as u16,
+            stamp: decode_stamp(r),
+        });
+        let recent_next = r.bits(2) as u8;
+        let resent_next = r.bits(1) as u8;
+        let resent = std::array::from_fn(|_| {
+            r.flag().then(|| Resent {
+                start: seq(r),
+                end: seq(r),
+                lost_after: r.flag(),
+            })
+        });
+        let sack_high = r.seq();
+        let last_sent_at = r.opt_time();
+        let recovery = [Recovery::None, Recovery::Fast, Recovery::Timeout][r.bits(2) as usize];
+        Evidence {
+            counts,
+            holes,
+            recent,
+            recent_next,
+            resent,
+            resent_next,
+            sack_high,
+            last_sent_at,
+            recovery,
+            recover: seq(r),
+            timestamps: r.flag(),
+            last_ip_id: r.count() as u16,
+            ip_id_rising: r.count() as u16,
+            ip_id_other: r.count() as u16,
         }
     }
 }

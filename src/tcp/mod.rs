@@ -1,3 +1,4 @@
 pub mod connection;
+pub mod evidence;
 pub mod tracker;
 pub mod zeek_observer;

@@ -29,6 +29,7 @@ use crate::model::state::ResetFacts;
 use crate::model::state::Side;
 use crate::model::state::TcpState;
 use crate::model::time::Timestamp;
+use crate::tcp::evidence::{Context, Evidence, Stamp, Verdict};
 
 /// Keep-alive figures for the probes one endpoint sent.
 #[derive(Clone, Debug, Default)]
@@ -133,10 +134,14 @@ pub struct Endpoint {
     pub syns: u64,
     pub fins: u64,
     pub rsts: u64,
-    pub retransmissions: u64,
+    /// Wireshark's tcp.analysis.retransmission (fast and spurious included): what tshark
+    /// would count, kept beside the evidence's figures (`evidence`).
+    pub tshark_retransmissions: u64,
     /// Segments below the highest sequence that arrive within an RTT of it (Wireshark's
-    /// tcp.analysis.out_of_order): a reordering, not a retransmission.
-    pub out_of_order: u64,
+    /// tcp.analysis.out_of_order), which on a lossy link are mostly fast retransmissions.
+    pub tshark_out_of_order: u64,
+    /// Its out-of-sequence segments classified by evidence (docs/metrics.md).
+    pub evidence: Evidence,
     pub zero_window_probes: u64,
     pub keepalive: KeepaliveStats,
     /// When `next_seq` last advanced.
@@ -149,6 +154,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Retransmissions as the evidence tells them (spurious ones included).
+    pub fn retransmissions(&self) -> u64 {
+        self.evidence.counts.retransmissions()
+    }
+
+    /// Originals that arrived late, as the evidence tells them.
+    pub fn out_of_order(&self) -> u64 {
+        u64::from(self.evidence.counts.out_of_order)
+    }
+
     /// What any segment it sends adds to its counts, and what its ACK field and window
     /// say (the general path and header prediction alike).
     #[inline]
@@ -181,6 +196,31 @@ impl Endpoint {
             Some(fin) => seg.flags.ack() && seg.ack.ge(fin.wrapping_add(1)),
             None => false,
         }
+    }
+}
+
+/// What orders a segment: its TSval (only data and SYN/FIN segments are ordered, so a
+/// bare ACK's options are not read here) and IPv4 ID.
+#[inline]
+fn stamp_of(seg: &TcpSegment<'_>) -> Stamp {
+    Stamp {
+        tsval: if seg.seq_len() > 0 {
+            seg.timestamps().map(|(tsval, _)| tsval)
+        } else {
+            None
+        },
+        ip_id: seg.ip_id,
+    }
+}
+
+/// Options beyond the timestamps Linux and the BSDs put on every segment (NOP, NOP, TS):
+/// SACK blocks, perhaps.
+#[inline]
+fn more_than_timestamps(options: &[u8]) -> bool {
+    match options.len() {
+        0 => false,
+        12 => options[..4] != [1, 1, 8, 10],
+        _ => true,
     }
 }
 
@@ -312,6 +352,8 @@ impl TcpTracker {
                 // space: its sequence number is not the sender's own.
                 let (me, _) = self.endpoints_mut(sender);
                 me.count_sent(seg, wire_len, at);
+                me.evidence
+                    .on_sent(seg.seq, seg.seq_len(), seg.payload_len, stamp_of(seg), at);
                 me.rsts += 1;
                 self.last_packet = Some(at);
                 self.anomaly(why, emit);
@@ -480,7 +522,9 @@ impl TcpTracker {
         let prev_ack = me.last_ack;
         let moves_ack = prev_ack != Some(seg.ack);
         let plain = match seg.payload_len {
-            0 => moves_ack && !peer.last_was_keepalive,
+            // An ACK with SACK blocks (more options than the timestamps) takes the general
+            // path, which reads them (a D-SACK may come on an ACK that moves).
+            0 => moves_ack && !peer.last_was_keepalive && !more_than_timestamps(seg.options),
             1 => false,
             _ => true,
         };
@@ -490,6 +534,8 @@ impl TcpTracker {
             return false;
         }
         me.count_sent(seg, wire_len, at);
+        me.evidence
+            .on_sent(seg.seq, seg.seq_len(), seg.payload_len, stamp_of(seg), at);
         me.last_was_keepalive = false;
         me.reach(next, seg.seq.wrapping_add(seg.payload_len), at);
         self.last_packet = Some(at);
@@ -537,10 +583,21 @@ impl TcpTracker {
         let peer_window_zero = peer.packets > 0 && peer.window == 0;
         let control = flags.syn() || flags.fin() || flags.rst();
         let end = seg.seq.wrapping_add(seg.seq_len());
+        let stamp = stamp_of(seg);
+        if flags.ack() && !seg.options.is_empty() {
+            // Its SACK blocks, as the receiver of the peer's data: how far the peer's data
+            // got, and whether the peer resent what it already had (D-SACK).
+            let opts = seg.scale_and_sack();
+            if let Some((start, end)) = me.evidence.on_sack(seg.ack, opts.sack_blocks()) {
+                peer.evidence.on_dsack(start, end);
+            }
+        }
         let Some(next) = me.next_seq else {
             me.next_seq = Some(end);
             me.next_seq_time = Some(at);
             me.last_was_keepalive = false;
+            me.evidence
+                .on_sent(seg.seq, seg.seq_len(), seg.payload_len, stamp, at);
             return;
         };
         let mut probe = false;
@@ -607,6 +664,7 @@ impl TcpTracker {
             // One byte already sent, then new data: not a keep-alive (it carries more
             // than one byte) and not a retransmission (tshark's exception).
         } else if seg.seq_len() > 0 && seg.seq.lt(next) {
+            // Wireshark's figures first, as tshark would count them (docs/metrics.md).
             let since_highest = me
                 .next_seq_time
                 .and_then(|t| at.checked_since(t))
@@ -620,8 +678,7 @@ impl TcpTracker {
                 && since_peer_dup_ack < FAST_RETRANSMIT_WINDOW
             {
                 // tcp.analysis.fast_retransmission (also a retransmission for tshark).
-                me.retransmissions += 1;
-                emit(Event::Retransmission { by: sender });
+                me.tshark_retransmissions += 1;
             } else if seg.payload_len > 0
                 && peer
                     .last_ack
@@ -630,17 +687,42 @@ impl TcpTracker {
                 // tcp.analysis.spurious_retransmission: data the receiver had already
                 // acknowledged is resent, never a reordering however soon it comes
                 // (tshark tests this before out-of-order).
-                me.retransmissions += 1;
-                emit(Event::Retransmission { by: sender });
+                me.tshark_retransmissions += 1;
             } else if since_highest < handshake.rtt().unwrap_or(OUT_OF_ORDER_DEFAULT) && next != end
             {
                 // tcp.analysis.out_of_order: a hole filled soon after the highest segment.
-                me.out_of_order += 1;
+                me.tshark_out_of_order += 1;
             } else {
-                me.retransmissions += 1;
+                me.tshark_retransmissions += 1;
+            }
+            // Then what the evidence says (`crate::tcp::evidence`).
+            let cx = Context {
+                next,
+                next_at: me.next_seq_time,
+                peer_ack: peer.last_ack,
+                peer_dup_acks: peer.dup_acks,
+                peer_sack_high: peer.evidence.sack_high,
+                rtt: handshake.rtt(),
+                default_rtt: OUT_OF_ORDER_DEFAULT,
+            };
+            let verdict = me.evidence.classify(
+                seg.seq,
+                seg.seq_len(),
+                seg.payload_len,
+                flags.syn(),
+                stamp,
+                at,
+                &cx,
+            );
+            if let Verdict::Retransmission(_) = verdict {
                 emit(Event::Retransmission { by: sender });
             }
+        } else if seg.seq_len() > 0 && seg.seq.gt(next) {
+            // Beyond the highest sequence: the space between was not seen here.
+            me.evidence.on_jump(next, seg.seq, at, stamp, peer.last_ack);
         }
+        me.evidence
+            .on_sent(seg.seq, seg.seq_len(), seg.payload_len, stamp, at);
         me.last_was_keepalive = keepalive;
         if !probe {
             me.reach(next, end, at);
@@ -1251,7 +1333,7 @@ mod tests {
         assert_eq!(h.syn_retransmits(), 1);
         assert_eq!(h.rtt(), Some(Duration::from_millis(40)));
         assert_eq!(h.first_syn_to_ack(), Some(Duration::from_millis(1040)));
-        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.retransmissions(), 1);
     }
 
     #[test]
@@ -1268,7 +1350,7 @@ mod tests {
             Some(Duration::from_millis(10))
         );
         assert_eq!(s.t.handshake.rtt(), Some(Duration::from_millis(1020)));
-        assert_eq!(s.t.server.retransmissions, 1);
+        assert_eq!(s.t.server.retransmissions(), 1);
         assert_eq!(s.states(), (Established, Established));
     }
 
@@ -1325,7 +1407,7 @@ mod tests {
         assert_eq!(s.states(), (Established, Established));
         assert_eq!(s.t.anomalies().count(), 0);
         assert_eq!(s.t.client.payload_bytes, 100);
-        assert_eq!(s.t.client.retransmissions, 0);
+        assert_eq!(s.t.client.retransmissions(), 0);
     }
 
     // ---- Tests for a capture that starts mid-connection ----
@@ -1412,7 +1494,7 @@ mod tests {
         s.handshake();
         s.send(Client, 1, F | A, 1, 1, 0);
         s.send(Client, 200, F | A, 1, 1, 0);
-        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.retransmissions(), 1);
         assert_eq!(s.t.client.fins, 2);
         assert_eq!(s.states(), (FinWait1, CloseWait));
     }
@@ -1686,7 +1768,7 @@ mod tests {
         assert_eq!((ka.probes, ka.acks, ka.unanswered()), (3, 3, 0));
         assert_eq!(ka.idle_before_first, Some(Duration::from_secs(75)));
         assert_eq!(ka.intervals, vec![Duration::from_millis(75_001); 2]);
-        assert_eq!(s.t.client.retransmissions, 0);
+        assert_eq!(s.t.client.retransmissions(), 0);
     }
 
     #[test]
@@ -1699,7 +1781,7 @@ mod tests {
         s.send(Server, 1, A, 1, 11, 0);
         assert_eq!(s.t.client.keepalive.probes, 1);
         assert_eq!(s.t.client.keepalive.acks, 1);
-        assert_eq!(s.t.client.retransmissions, 0);
+        assert_eq!(s.t.client.retransmissions(), 0);
     }
 
     #[test]
@@ -1774,7 +1856,7 @@ mod tests {
         s.send(Client, 1, P | A, 201, 1, 200);
         s.send(Client, 1, P | A, 201, 1, 200);
         s.send(Client, 1, P | A, 401, 1, 200);
-        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.retransmissions(), 1);
         assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(601))));
     }
 
@@ -1815,10 +1897,11 @@ mod tests {
         assert!(s.t.handshake.completed.is_some());
         assert_eq!(s.t.close_kind(), CloseKind::Open);
         // The resent SYN, and nothing after: the RST's seq is not the client's.
-        assert_eq!(s.t.client.retransmissions, 1);
+        assert_eq!(s.t.client.retransmissions(), 1);
         assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(101))));
         assert_eq!(
-            s.t.server.retransmissions, 0,
+            s.t.server.retransmissions(),
+            0,
             "the SYN/ACK starts the server's space"
         );
         assert_eq!(s.t.server.base_seq, Some(Seq(S_ISN)));
@@ -1881,8 +1964,8 @@ mod tests {
         s.send(Client, 1, A | P, 101, 1, 100);
         s.send(Server, 1, A, 1, 201, 0);
         s.send(Client, 5, A | P, 1, 1, 100);
-        assert_eq!(s.t.client.retransmissions, 1);
-        assert_eq!(s.t.client.out_of_order, 0);
+        assert_eq!(s.t.client.retransmissions(), 1);
+        assert_eq!(s.t.client.out_of_order(), 0);
     }
 
     #[test]
@@ -1894,8 +1977,8 @@ mod tests {
         s.send(Client, 1000, A, 1, 1, 0);
         s.send(Client, 1, A | P, 101, 1, 100);
         s.send(Client, 1, A | P, 1, 1, 100);
-        assert_eq!(s.t.client.out_of_order, 1);
-        assert_eq!(s.t.client.retransmissions, 0);
+        assert_eq!(s.t.client.out_of_order(), 1);
+        assert_eq!(s.t.client.retransmissions(), 0);
     }
 
     #[test]
@@ -1904,8 +1987,8 @@ mod tests {
         s.handshake();
         s.send(Client, 1, A | P, 1, 1, 100);
         s.send(Client, 500, A | P, 100, 1, 50);
-        assert_eq!(s.t.client.retransmissions, 0);
-        assert_eq!(s.t.client.out_of_order, 0);
+        assert_eq!(s.t.client.retransmissions(), 0);
+        assert_eq!(s.t.client.out_of_order(), 0);
         assert_eq!(s.t.client.keepalive.probes, 0);
         assert_eq!(s.t.client.next_seq, Some(Seq(C_ISN.wrapping_add(150))));
     }

@@ -272,3 +272,15 @@ pub fn captures(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// The one connection `synack report --format json FILE` finds in a fixture.
+pub fn only_connection(file: &str) -> serde_json::Value {
+    let report = synack()
+        .args(["report", "--format", "json", file])
+        .output()
+        .success()
+        .json();
+    let connections = report["connections"].as_array().expect("connections");
+    assert_eq!(connections.len(), 1, "{file}: one connection");
+    connections[0].clone()
+}
