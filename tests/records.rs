@@ -674,6 +674,7 @@ community_id Utf8 not null
 synack_id Int64 not null
 synack_orig_is_client Boolean not null
 synack_midstream Boolean not null
+synack_handshake_attempted Boolean not null
 synack_rtt Float64
 synack_connect Float64
 synack_syn_to_synack Float64

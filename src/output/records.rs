@@ -433,6 +433,7 @@ pub const COLUMNS: &[Column] = &[
     col!("synack.id", Count, false, "the connection's number in synack's report (`report --format json` `id`)", |r| count(r.record.id)),
     col!("synack.orig_is_client", Bool, false, "the originator is synack's client; false when Zeek's rules and synack's picked opposite roles (seen without a SYN)", |r| Value::Bool(r.record.zeek.orig_is_client)),
     col!("synack.midstream", Bool, false, "the capture began after the connection did", |r| Value::Bool(r.record.midstream)),
+    col!("synack.handshake_attempted", Bool, false, "the client's SYN was seen: the summary's handshakes attempted", |r| Value::Bool(figures::handshake_attempted(r.record) == 1)),
     col!("synack.rtt", Interval, true, "handshake RTT: last SYN → completing ACK, seconds", |r| interval(r.record.handshake_rtt())),
     col!("synack.connect", Interval, true, "connect time: first SYN → completing ACK (SYN retransmissions included), seconds", |r| interval(figures::connect_time(r.record))),
     col!("synack.syn_to_synack", Interval, true, "last SYN → first SYN/ACK, seconds", |r| interval(figures::syn_to_synack(r.record))),
