@@ -156,3 +156,34 @@ fn every_truth_log_adds_up() {
         }
     }
 }
+
+/// The table of docs/metrics.md ("Ground truth") shows these fixtures' truth: a
+/// regenerated fixture without a regenerated table fails here.
+#[test]
+fn the_docs_table_shows_the_fixtures_truth() {
+    let docs = std::fs::read_to_string(root().join("docs/metrics.md")).expect("metrics.md");
+    let mut rows = 0;
+    for (name, truth) in truths() {
+        for point in POINTS {
+            for side in SIDES {
+                let prefix = format!("| `{name}` | {point} | {side} |");
+                let row = docs
+                    .lines()
+                    .find(|l| l.starts_with(&prefix))
+                    .unwrap_or_else(|| panic!("docs/metrics.md: no row {prefix}"));
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                let t = &truth["at"][point][side];
+                let want = [
+                    t["retransmissions"].to_string(),
+                    t["out_of_order"].to_string(),
+                    t["network_duplicates"].to_string(),
+                    t["lost_before_capture"].to_string(),
+                ];
+                let got = [cells[4], cells[6], cells[8], cells[9]];
+                assert_eq!(got, want.each_ref().map(String::as_str), "{row}");
+                rows += 1;
+            }
+        }
+    }
+    assert_eq!(rows, 36);
+}
