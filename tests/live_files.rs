@@ -188,7 +188,7 @@ fn a_capture_drops_to_nobody_rotates_and_answers_sigusr1() {
 /// connection still open at SIGINT among them as open (Zeek's `S1`).
 #[test]
 fn parquet_records_rotate_with_the_capture_files_and_sigint_writes_the_open_ones() {
-    let Some((dir, uid, gid)) = nobodys_dir("liverecords") else {
+    let Some((dir, uid, _)) = nobodys_dir("liverecords") else {
         return;
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
