@@ -422,6 +422,12 @@ def make_truth(name, cfg, seed, log, kernel, pcaps):
             t = min(e["delivered"]) if e["delivered"] else e["sent"]
             e["spurious"] = all_arrived_before(e, t)
 
+    def dropped_upstream(resend):
+        """Did the link drop an earlier sending of any of this resend's bytes?"""
+        lo, hi = resend["rel"], resend["rel"] + resend["space"]
+        return any(e["src"] == resend["src"] and e["action"] == "drop" and e["space"] and e["sent"] < resend["sent"]
+                   and e["rel"] < hi and lo < e["rel"] + e["space"] for e in log)
+
     # What each capture point saw, matched to the log by identity; a frame
     # seen twice at one point is a network duplicate.
     by_identity = {}
@@ -434,7 +440,7 @@ def make_truth(name, cfg, seed, log, kernel, pcaps):
         counts = {
             side: dict(retransmissions=0, out_of_order=0, network_duplicates=0, spurious_retransmissions=0,
                        lost_before_capture=0, lost_after_capture=0, segments=0, pure_ack_duplicates=0,
-                       pure_acks_lost_before_capture=0)
+                       pure_acks_lost_before_capture=0, retransmissions_in_sequence=0)
             for side in ("client", "server")
         }
         copies = {}
@@ -463,15 +469,21 @@ def make_truth(name, cfg, seed, log, kernel, pcaps):
             rng_ = (e["rel"], e["rel"] + e["space"])
             ranges = covered.setdefault(e["src"], [])
             new_bytes = uncovered(rng_, ranges)
-            if e["retransmission"]:
+            out_of_sequence = e["rel"] < top_seen.get(e["src"], 0)
+            if e["retransmission"] and not out_of_sequence:
+                # Its earlier sendings, and everything sent after them, were
+                # lost upstream: here it looks like an original, and no
+                # observer can tell it from one.
+                c["retransmissions_in_sequence"] += 1
+            elif e["retransmission"]:
                 c["retransmissions"] += 1
                 if e["spurious"]:
                     c["spurious_retransmissions"] += 1
-                if new_bytes and s["src"] != local_ip:
-                    # It fills a gap here: an earlier sending was lost
-                    # upstream of this point.
+                if new_bytes and dropped_upstream(e):
+                    # It fills a gap here that a drop upstream of this point
+                    # left (not one a late original has yet to fill).
                     c["lost_before_capture"] += 1
-            elif e["rel"] < top_seen.get(e["src"], 0):
+            elif out_of_sequence:
                 c["out_of_order"] += 1
             ranges.append(rng_)
             top_seen[e["src"]] = max(top_seen.get(e["src"], 0), rng_[1])
