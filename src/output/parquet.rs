@@ -204,6 +204,12 @@ impl Builder {
             }
             (Builder::Float(b), Value::Interval(d)) => b.append_value(d.as_secs_f64()),
             (Builder::Bool(b), Value::Bool(x)) => b.append_value(x),
+            (Builder::List(b), Value::Names(names)) => {
+                for n in names {
+                    b.values().append_value(n);
+                }
+                b.append(true)
+            }
             (b, v) => {
                 debug_assert_eq!(v, Value::Unset, "a column's value has another type");
                 b.append_null()
