@@ -151,6 +151,10 @@ pub struct CaptureArgs {
     /// Also print every TCP segment (tcpdump-like) with the state changes it caused.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// No connection events: only `--interval` summaries, kernel drops, the records and
+    /// the final report (a capture whose records are its output).
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    quiet: bool,
     /// Print events as JSON, one object per line (NDJSON).
     #[arg(long)]
     json: bool,
@@ -243,6 +247,8 @@ struct Printer<W: Write> {
     /// `--records`: each connection's record as it ends.
     records: Option<RecordFiles>,
     io_error: Option<io::Error>,
+    /// `-q`: no connection events.
+    quiet: bool,
     utc: bool,
     /// The banner's snapshot length and filter.
     snaplen: i32,
@@ -259,7 +265,7 @@ impl<W: Write> Printer<W> {
 
 impl<W: Write> EventSink for Printer<W> {
     fn event(&mut self, c: &ConnectionView, ts: Timestamp, e: Event) {
-        if self.io_error.is_none() {
+        if self.io_error.is_none() && !self.quiet {
             let result = self.printer.event(c, ts, e);
             self.keep(result);
         }
@@ -299,6 +305,9 @@ impl<W: Write> LiveObserver for Printer<W> {
     }
 
     fn unanswered(&mut self, now: Timestamp, record: &ConnectionRecord) {
+        if self.quiet {
+            return;
+        }
         let result = self.printer.unanswered(now, record);
         self.keep(result);
     }
@@ -527,6 +536,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             },
         ),
         io_error: None,
+        quiet: args.quiet,
         utc: args.utc,
         snaplen: args.snaplen,
         filter,
