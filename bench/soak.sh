@@ -74,8 +74,10 @@ ip -n "$NS" link set lo up
 rm -rf "$DIR"
 mkdir -p "$DIR/files"
 DIR=$(realpath "$DIR")
-# -z: count each closed file's packets (libpcap's classic format: 24-byte header, then
-# 16-byte record headers), and delete it unless the files are kept.
+# -z: count each closed file's packets into counts.tsv (name, packets, whether the file
+# ends on a whole record), then delete the file when SOAK_DELETE_COUNTED=1 (not kept).
+# capinfos when there is one (C, several times faster); else Python reads the record
+# headers (classic pcap: a 24-byte header, then 16-byte record headers).
 cat > "$DIR/count.py" <<'EOF'
 import os, struct, sys
 path = sys.argv[1]
@@ -90,14 +92,23 @@ with open(path, "rb") as f:
         caplen = struct.unpack(endian + "I", f.read(4))[0]
         pos += 16 + caplen
         n += 1
-with open(os.path.join(os.path.dirname(path), "..", "counts.tsv"), "a") as out:
-    out.write(f"{os.path.basename(path)}\t{n}\t{pos == size}\n")
-if os.environ.get("SOAK_KEEP") != "1":
-    os.remove(path)
+print(f"{os.path.basename(path)}\t{n}\t{pos == size}")
 EOF
-printf '#!/bin/sh\nexec python3 %s "$1"\n' "$DIR/count.py" > "$DIR/count.sh"
+cat > "$DIR/count.sh" <<EOF
+#!/bin/sh
+if command -v capinfos >/dev/null; then
+    # capinfos fails on a file cut short.
+    if line=\$(capinfos -c -M -T -r "\$1"); then whole=True; else whole=False; fi
+    printf '%s\t%s\t%s\n' "\$(basename "\$1")" "\$(echo "\$line" | cut -f2)" "\$whole" \
+        >> "$DIR/counts.tsv"
+else
+    python3 "$DIR/count.py" "\$1" >> "$DIR/counts.tsv"
+fi
+[ "\${SOAK_DELETE_COUNTED:-0}" = 1 ] && rm -f "\$1"
+exit 0
+EOF
 chmod +x "$DIR/count.sh"
-export SOAK_KEEP=$KEEP
+if [ "$KEEP" = 1 ]; then export SOAK_DELETE_COUNTED=0; else export SOAK_DELETE_COUNTED=1; fi
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_START=$(load)
