@@ -13,12 +13,14 @@
 //! sends it back for reuse. No allocation per packet, and the reader never runs more than
 //! the pool ahead.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::analysis::tracer::{Trace, Tracer};
 use crate::capture::file::{BufferExchange, Packet};
 use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded, TcpSegment};
@@ -89,20 +91,21 @@ struct Detached {
     /// Apart, not a tuple: a `(u32, u8)` pads to 8 bytes.
     options_at: u32,
     options_len: u8,
-    flags: TcpFlags,
+    /// The TCP flags (9 bits) and, above them from bit 12, the tunnel (`TUNNELS`' index
+    /// plus one, 0 for none): a byte saved for the IP ID.
+    flags_and_tunnel: u16,
     window: u16,
-    /// At most 60 (15 words): a byte, which leaves room for the IP ID within 120 bytes.
-    header_len: u8,
     /// The IP length field as the header has it (IPv6: the payload length, 40 less than
     /// `TcpSegment::ip_len`): two bytes, where the whole length takes four.
     ip_len_field: u16,
     header_sum: u16,
     ip_id: u16,
-    ip_checksum_ok: bool,
-    src_is_lo: bool,
-    /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
-    v6: bool,
-    tunnel: Option<Tunnel>,
+    /// `IP_CHECKSUM_OK`, `SRC_IS_LO` (the source is the key's low end) and `V6` (IPv6
+    /// addresses: an IPv4-mapped IPv6 address has the key of the IPv4 one), and from bit
+    /// 4 the TCP header length in words (at most 15), in one byte so that a `Routed`
+    /// keeps to 120 bytes.
+    bits: u8,
+    tunnel_parent: u32,
 }
 
 impl Detached {
@@ -113,15 +116,17 @@ impl Detached {
         };
         Detached {
             key: key.0,
-            src_is_lo: key.1,
-            v6: seg.v6,
-            tunnel: seg.tunnel,
+            bits: (u8::from(seg.ip_checksum_ok) * Detached::IP_CHECKSUM_OK)
+                | (u8::from(key.1) * Detached::SRC_IS_LO)
+                | (u8::from(seg.v6) * Detached::V6)
+                // A multiple of 4 up to 60 (the data offset's 4 bits × 4).
+                | (((seg.header_len.min(60) / 4) as u8) << 4),
+            tunnel_parent: seg.tunnel_parent,
             hash,
             seq: seg.seq,
             ack: seg.ack,
-            flags: seg.flags,
+            flags_and_tunnel: seg.flags.0 | (seg.tunnel.map_or(0, tunnel_code) << 12),
             window: seg.window,
-            header_len: seg.header_len as u8,
             ip_len_field: if seg.v6 {
                 seg.ip_len.saturating_sub(40) as u16
             } else {
@@ -129,7 +134,6 @@ impl Detached {
             },
             header_sum: seg.header_sum,
             ip_id: seg.ip_id,
-            ip_checksum_ok: seg.ip_checksum_ok,
             payload_len: seg.payload_len,
             // TCP options are at most 40 bytes.
             options_at: from(seg.options) as u32,
@@ -138,31 +142,73 @@ impl Detached {
         }
     }
 
+    const IP_CHECKSUM_OK: u8 = 1;
+    const SRC_IS_LO: u8 = 2;
+    const V6: u8 = 4;
+
+    fn src_is_lo(&self) -> bool {
+        self.bits & Detached::SRC_IS_LO != 0
+    }
+
     fn attach<'a>(&self, data: &'a [u8]) -> TcpSegment<'a> {
         let part = |from: usize, len: usize| &data[from..from + len];
-        let [(src_ip, src_port), (dst_ip, dst_port)] = self.key.ends(self.src_is_lo);
+        let v6 = self.bits & Detached::V6 != 0;
+        let [(src_ip, src_port), (dst_ip, dst_port)] = self.key.ends(self.src_is_lo());
         TcpSegment {
             src_ip,
             dst_ip,
             src_port,
             dst_port,
-            v6: self.v6,
+            v6,
             seq: self.seq,
             ack: self.ack,
-            flags: self.flags,
+            flags: TcpFlags(self.flags_and_tunnel & 0x0fff),
             window: self.window,
-            header_len: u16::from(self.header_len),
+            header_len: u16::from(self.bits >> 4) * 4,
             payload_len: self.payload_len,
             options: part(self.options_at as usize, usize::from(self.options_len)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
-            ip_len: u32::from(self.ip_len_field) + if self.v6 { 40 } else { 0 },
+            ip_len: u32::from(self.ip_len_field) + if v6 { 40 } else { 0 },
             header_sum: self.header_sum,
-            ip_checksum_ok: self.ip_checksum_ok,
+            ip_checksum_ok: self.bits & Detached::IP_CHECKSUM_OK != 0,
             ip_id: self.ip_id,
-            tunnel: self.tunnel,
+            tunnel: match self.flags_and_tunnel >> 12 {
+                0 => None,
+                i => TUNNELS.get(usize::from(i) - 1).copied(),
+            },
+            tunnel_parent: self.tunnel_parent,
         }
     }
 }
+
+/// A tunnel's index in `TUNNELS` plus one (the match makes a new tunnel a compile error
+/// here rather than one lost in `Detached`).
+fn tunnel_code(t: Tunnel) -> u16 {
+    let i = match t {
+        Tunnel::Gre => 0,
+        Tunnel::Erspan => 1,
+        Tunnel::IpInIp => 2,
+        Tunnel::Vxlan => 3,
+        Tunnel::Geneve => 4,
+        Tunnel::Teredo => 5,
+        Tunnel::GtpU => 6,
+        Tunnel::Ayiya => 7,
+    };
+    debug_assert_eq!(TUNNELS[i], t);
+    i as u16 + 1
+}
+
+/// Every tunnel, for the four bits `Detached` keeps one in.
+const TUNNELS: [Tunnel; 8] = [
+    Tunnel::Gre,
+    Tunnel::Erspan,
+    Tunnel::IpInIp,
+    Tunnel::Vxlan,
+    Tunnel::Geneve,
+    Tunnel::Teredo,
+    Tunnel::GtpU,
+    Tunnel::Ayiya,
+];
 
 /// A buffer of records and the packets in it.
 struct Chunk {
@@ -222,6 +268,8 @@ struct WorkerResult {
     /// only: every worker decodes every packet of those; the reader counts the rest).
     counts: PacketCounts,
     spent: Spent,
+    /// The worker's tracer (`Shards::new`'s `trace`), its traces by local id.
+    tracer: Option<Tracer>,
 }
 
 struct Worker {
@@ -256,7 +304,9 @@ pub struct Shards {
 
 impl Shards {
     /// `zeek_checksums`: `FlowTable::set_zeek_checksums` for every worker's table.
-    pub fn new(workers: usize, msl: Duration, zeek_checksums: bool) -> Shards {
+    /// `trace`: each worker keeps the events of its candidates for the worst connections
+    /// in a `Tracer` of its own (the HTML report), as one tracker on one thread would.
+    pub fn new(workers: usize, msl: Duration, zeek_checksums: bool, trace: bool) -> Shards {
         let workers = workers.max(1);
         let (give_back, pool) = sync_channel::<Chunk>(POOL);
         for _ in 0..POOL - 1 {
@@ -282,7 +332,8 @@ impl Shards {
                         give_back,
                         hand_over,
                     };
-                    work(channels, in_flight, shard, hasher, (msl, zeek_checksums))
+                    let settings = (msl, zeek_checksums, trace);
+                    work(channels, in_flight, shard, hasher, settings)
                 });
                 Worker { to_worker, handle }
             })
@@ -443,6 +494,7 @@ impl Shards {
             evicted: 0,
             counts: PacketCounts::default(),
             spent,
+            traces: None,
         };
         for (i, handle) in handles.into_iter().enumerate() {
             let result = handle
@@ -456,6 +508,13 @@ impl Shards {
             if i == 0 {
                 outcome.counts = result.counts;
             }
+            if let Some(tracer) = result.tracer {
+                let (traces, untraced) = tracer.finish();
+                let (all, all_untraced) = outcome.traces.get_or_insert_default();
+                // Local ids mean nothing outside the worker: the first packet names it.
+                all.extend(traces.into_values().map(|t| (t.view.first_packet, t)));
+                *all_untraced += untraced;
+            }
         }
         outcome.counts.add_layers(&self.layers);
         outcome
@@ -466,6 +525,9 @@ impl Shards {
 pub struct Sharded {
     /// Every connection's record, in sorted runs, with the ids of no table yet.
     pub records: Vec<PackedRecord>,
+    /// With `trace`: the workers' traces by their connection's first packet, and how many
+    /// connections were not traced.
+    pub traces: Option<(HashMap<u64, Trace>, u64)>,
     pub summary: SummaryBuilder,
     pub retired: u64,
     pub evicted: u64,
@@ -576,7 +638,7 @@ fn work(
     in_flight: Arc<AtomicUsize>,
     shard: Shard,
     hasher: FlowHasher,
-    (msl, zeek_checksums): (Duration, bool),
+    (msl, zeek_checksums, trace): (Duration, bool, bool),
 ) -> WorkerResult {
     let WorkerChannels {
         inbox,
@@ -588,6 +650,7 @@ fn work(
     let mut counts = PacketCounts::default();
     let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
+    let mut tracer = trace.then(Tracer::default);
     // Every packet of the shard's connections, in capture order.
     let mut track = |place: &Place, seg: &TcpSegment<'_>, keyed: (FlowKey, bool, u64)| {
         if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analysis::analyzer::SWEEP_EVERY)) {
@@ -595,13 +658,16 @@ fn work(
             last_sweep = Some(place.ts);
         }
         let (number, at) = (place.number, place.ts);
-        flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents);
+        match tracer.as_mut() {
+            Some(t) => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, t),
+            None => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents),
+        }
     };
     for chunk in inbox {
         if chunk.routed {
             for r in chunk.by_shard.get(shard.me).map_or(&[][..], Vec::as_slice) {
                 let seg = r.seg.attach(chunk.data(&r.place));
-                track(&r.place, &seg, (r.seg.key, r.seg.src_is_lo, r.seg.hash));
+                track(&r.place, &seg, (r.seg.key, r.seg.src_is_lo(), r.seg.hash));
             }
         } else {
             for (i, m) in chunk.packets.iter().enumerate() {
@@ -648,12 +714,14 @@ fn work(
         evicted,
         counts,
         spent,
+        tracer,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::capture::file::CaptureReader;
 
     /// Records (as text) and packet counts of every fixture, its packets queued by copy
@@ -666,7 +734,7 @@ mod tests {
             .collect();
         files.sort();
         files.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap"));
-        let mut shards = Shards::new(workers, Duration::from_secs(60), false);
+        let mut shards = Shards::new(workers, Duration::from_secs(60), false, false);
         shards.force_predecode = Some(predecode);
         // The first chunk is filled before any choice: decide for it too.
         shards.predecode = predecode;
@@ -726,7 +794,7 @@ mod tests {
             frame[23] = 17; // UDP
             frame[26..34].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
             frame[38..40].copy_from_slice(&(1400u16 - 34).to_be_bytes());
-            let mut shards = Shards::new(1, Duration::from_secs(60), false);
+            let mut shards = Shards::new(1, Duration::from_secs(60), false, false);
             shards.force_predecode = Some(true);
             shards.predecode = true;
             let packets = (POOL + 4) * CHUNK_BYTES / frame.len();

@@ -4,12 +4,14 @@
 //! back end and the inputs' outcomes; a command picks the options and the printers and
 //! never sees a packet.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Options};
+use crate::analysis::tracer::{Trace, Tracer};
 use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
 pub use crate::capture::live::{list_interfaces, LiveOptions, LiveStats};
 use crate::capture::live::{LiveError, LiveSource};
@@ -48,6 +50,8 @@ pub struct Pipeline {
     progress: Option<Box<InputWrapper>>,
     /// Set by a signal handler: stop reading (`stop_on`).
     stop: Option<Arc<AtomicBool>>,
+    /// Keep the traces of the worst connections' candidates (`trace`).
+    trace: bool,
 }
 
 /// An input that could not be read, or not to its end.
@@ -82,6 +86,9 @@ pub struct Finished {
     /// Inputs whose time spans overlap (read one after the other, their packets are not
     /// in time order): each pair as (the earlier input, the later one).
     pub overlaps: Vec<(String, String)>,
+    /// With `Pipeline::trace`: the worst connections' candidate traces by connection id,
+    /// and how many connections were not traced.
+    pub traces: Option<(HashMap<u64, Trace>, u64)>,
     /// Held only to be left to the system with the report (`leave_to_os`).
     #[allow(dead_code)]
     spent: Spent,
@@ -111,6 +118,7 @@ impl Pipeline {
             threads: 1,
             progress: None,
             stop: None,
+            trace: false,
         }
     }
 
@@ -148,6 +156,13 @@ impl Pipeline {
     /// is the same whatever the number.
     pub fn threads(mut self, threads: usize) -> Pipeline {
         self.threads = threads;
+        self
+    }
+
+    /// Offline runs: keep the events of the connections that may be the worst
+    /// (`crate::analysis::tracer`), on every tracking thread, for `Finished::traces`.
+    pub fn trace(mut self) -> Pipeline {
+        self.trace = true;
         self
     }
 
@@ -210,8 +225,10 @@ impl Pipeline {
             self.workers(paths)
         };
         if workers > 0 {
-            analyzer.share_out(workers);
+            analyzer.share_out(workers, self.trace);
         }
+        // One thread: the tracer follows the events here.
+        let mut tracer = (self.trace && workers == 0).then(Tracer::default);
         if let Some(wrap) = self.progress.take() {
             analyzer.set_input_wrapper(wrap);
         }
@@ -233,7 +250,10 @@ impl Pipeline {
         });
         let mut interrupted = false;
         for path in order.iter().map(|&i| &paths[i]) {
-            let input = analyzer.read_path(path, sink);
+            let input = match tracer.as_mut() {
+                Some(t) => analyzer.read_path(path, t),
+                None => analyzer.read_path(path, sink),
+            };
             if let Some(e) = &input.error {
                 failures.push(InputFailure {
                     input: input.name.clone(),
@@ -255,6 +275,10 @@ impl Pipeline {
         let unfilterable_link = unfilterable_link(&self.options, &analysis);
         let overlaps = overlaps(&analysis.inputs);
         let spent = std::mem::take(&mut analysis.spent);
+        let traces = match tracer {
+            Some(t) => Some(t.finish()),
+            None => analysis.traces.take(),
+        };
         let mut report = Report::build(analysis);
         if let Some(warning) = left_out_warning(&left_out) {
             report.warnings.push(warning);
@@ -267,6 +291,7 @@ impl Pipeline {
             interrupted,
             reordered,
             overlaps,
+            traces,
             spent,
         }
     }
@@ -331,6 +356,7 @@ impl Pipeline {
                         link.unwrap_or(LinkType::ETHERNET),
                         reader.snaplen(),
                         first,
+                        observer,
                     )?;
                 }
                 output.drop_privileges(control.user.as_deref(), false, observer)?;
@@ -339,12 +365,13 @@ impl Pipeline {
                     if run.done(observer) || output.halted() {
                         return;
                     }
-                    if !output.write(p) {
+                    if !output.write(p, observer) {
                         return;
                     }
                     run.packet(p, observer);
                     let now = run.last_ts.unwrap_or(p.ts);
                     if last_sweep.is_none_or(|t| now.saturating_since(t) >= LIVE_SWEEP) {
+                        observer.sweep(now);
                         run.retire(now, observer);
                         output.tick(observer);
                         last_sweep = Some(now);
@@ -368,7 +395,8 @@ impl Pipeline {
                 let mut source = LiveSource::open(&options)?;
                 if let Some(w) = &control.write {
                     let snaplen = options.snaplen.max(0) as u32;
-                    output.open(w, source.link_type(), snaplen, Some(wall_clock().secs()))?;
+                    let now = Some(wall_clock().secs());
+                    output.open(w, source.link_type(), snaplen, now, observer)?;
                 }
                 observer.listening(&options.interface, &source.link_type().to_string());
                 output.drop_privileges(control.user.as_deref(), true, observer)?;
@@ -376,7 +404,7 @@ impl Pipeline {
                 let mut kernel_drops = 0;
                 while !run.done(observer) && !output.halted() {
                     let got = source.next(|p| {
-                        if output.write(p) {
+                        if output.write(p, observer) {
                             run.packet(p, observer);
                         }
                     });
@@ -387,6 +415,7 @@ impl Pipeline {
                     observer.after_batch();
                     if last_sweep.elapsed() >= LIVE_SWEEP {
                         let now = run.now();
+                        observer.sweep(now);
                         run.retire(now, observer);
                         run.tick(now, observer);
                         output.tick(observer);
@@ -697,6 +726,15 @@ pub trait LiveObserver: EventSink {
     /// The kernel's drop count grew by `grown` since the last check (`stats` holds the
     /// totals).
     fn kernel_drops(&mut self, _now: Timestamp, _stats: LiveStats, _grown: u64) {}
+    /// The once-a-second sweep, at `now` (capture time when a file is replayed), before
+    /// the connections that are over are handed to `finished`.
+    fn sweep(&mut self, _now: Timestamp) {}
+    /// A `-w` file was opened (the first, and each rotation's).
+    fn capture_file(&mut self, _path: &Path) {}
+    /// Files of the observer's own, open when `-Z` drops privileges: given to the user too.
+    fn own_files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
     /// One line worth telling the user, not an error (privileges dropped, a `-z` command
     /// that could not start, the `-W` limit reached).
     fn notice(&mut self, _line: &str) {}
@@ -843,6 +881,8 @@ struct Output {
     limit: bool,
     /// Packets of another link type than the files' (a replayed pcapng): not written.
     other_link: u64,
+    /// Files opened so far, told to the observer.
+    files_told: usize,
 }
 
 impl Output {
@@ -852,6 +892,7 @@ impl Output {
         link: LinkType,
         snaplen: u32,
         now: Option<i64>,
+        observer: &mut impl LiveObserver,
     ) -> Result<(), LiveRunError> {
         let writer = RotatingWriter::create(&w.path, w.rotation.clone(), link, snaplen, now)
             .map_err(|e| LiveRunError::Write {
@@ -859,7 +900,18 @@ impl Output {
                 message: e.to_string(),
             })?;
         self.writer = Some(writer);
+        self.tell_new_file(observer);
         Ok(())
+    }
+
+    /// Tells the observer of a file opened since it was last told.
+    fn tell_new_file(&mut self, observer: &mut impl LiveObserver) {
+        if let Some(w) = &self.writer {
+            if w.opened().len() != self.files_told {
+                self.files_told = w.opened().len();
+                observer.capture_file(w.current());
+            }
+        }
     }
 
     /// `-Z`, once the source and the first file are open. As root without `-Z` a live
@@ -872,7 +924,13 @@ impl Output {
     ) -> Result<(), LiveRunError> {
         match user {
             Some(user) if privileges::is_root() => {
-                let owned: Vec<&Path> = self.writer.iter().map(|w| w.current()).collect();
+                let theirs = observer.own_files();
+                let owned: Vec<&Path> = self
+                    .writer
+                    .iter()
+                    .map(|w| w.current())
+                    .chain(theirs.iter().map(PathBuf::as_path))
+                    .collect();
                 let d = privileges::drop_to(user, &owned).map_err(LiveRunError::Privileges)?;
                 observer.notice(&format!(
                     "dropped privileges to {} (uid {}, gid {})",
@@ -895,7 +953,7 @@ impl Output {
     }
 
     /// Writes the packet; false when it must not be counted (the run stops before it).
-    fn write(&mut self, p: &Packet<'_>) -> bool {
+    fn write(&mut self, p: &Packet<'_>, observer: &mut impl LiveObserver) -> bool {
         let Some(w) = self.writer.as_mut() else {
             return true;
         };
@@ -908,7 +966,10 @@ impl Output {
         }
         // -G windows follow the packets' time: the wall clock live, capture time replayed.
         match w.write(p, p.ts.secs()) {
-            Ok(Written::Packet) => true,
+            Ok(Written::Packet) => {
+                self.tell_new_file(observer);
+                true
+            }
             Ok(Written::Limit) => {
                 self.limit = true;
                 false
