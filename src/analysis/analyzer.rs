@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::analysis::parallel::Shards;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
+use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowTable, Limits, Spent};
 use crate::model::connection_record::ConnectionRecord;
@@ -178,6 +179,8 @@ pub struct Analyzer {
     /// See `stream_finished`.
     stream_finished: bool,
     finished: Vec<ConnectionRecord>,
+    /// See `track_only`.
+    only: Option<FlowKey>,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
@@ -208,6 +211,7 @@ impl Analyzer {
             unanswered: Vec::new(),
             stream_finished: false,
             finished: Vec::new(),
+            only: None,
         }
     }
 
@@ -226,7 +230,15 @@ impl Analyzer {
         }
     }
 
-    /// Processes one packet; `sink` sees the connection events it caused.
+    /// Tracks only the connections of one 4-tuple: every other packet is read, counted
+    /// and decoded, and goes no further. A connection's tracking depends on its own
+    /// packets alone (as a worker's, which sees some 4-tuples), so its events are those
+    /// of a whole run; its id is not (ids count the connections tracked).
+    pub fn track_only(&mut self, key: FlowKey) {
+        self.only = Some(key);
+    }
+
+    /// Bounds the flow table (`--max-connections` and live timeouts).
     pub fn set_limits(&mut self, limits: Limits) {
         self.flows.set_limits(limits);
     }
@@ -331,6 +343,9 @@ impl Analyzer {
         let decoded = decode(packet.link_type, packet.data, cut);
         self.packets.count(&decoded);
         if let Decoded::Tcp(seg) = decoded {
+            if self.only.is_some_and(|key| FlowKey::of(&seg).0 != key) {
+                return;
+            }
             self.flows
                 .on_segment(&seg, packet.orig_len, packet.ts, sink);
             // At once, not at the next sweep: a flood evicts thousands a second.

@@ -15,6 +15,7 @@ use synack::analysis::analyzer::Options;
 use synack::analysis::ladder_builder::LadderBuilder;
 use synack::analysis::pipeline::{Finished, Pipeline};
 use synack::analysis::seq_builder::SeqGraphBuilder;
+use synack::decode::key::FlowKey;
 use synack::model::event::{ConnectionView, Event, NoEvents};
 use synack::model::report::ConnectionList;
 use synack::model::time::Timestamp;
@@ -308,28 +309,52 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
         match (found, select) {
             (Some(i), _) => {
                 let conn = list.record(i);
-                // Its events, until its last segment: the rest of the input is not read.
+                // Its events, until its last segment: the rest of the input is not read,
+                // and of what is read only its 4-tuple's packets are tracked. There the
+                // ids count that 4-tuple's connections alone, so it is known by its
+                // first packet's time, after as many others of that time as came before
+                // it (connections of one 4-tuple that began at the same instant).
+                let twins_before = (0..i)
+                    .filter(|&j| list.first_seen(j) == conn.first_seen)
+                    .filter(|&j| {
+                        let other = list.record(j);
+                        FlowKey::between(other.client, other.server)
+                            == FlowKey::between(conn.client, conn.server)
+                    })
+                    .count();
                 let segments = conn.client_figures.packets + conn.server_figures.packets;
                 let stop = Arc::new(AtomicBool::new(false));
+                let mut twins_passed: Vec<u64> = Vec::new();
+                let mut chosen: Option<u64> = None;
                 let mut seen = 0;
-                read_all(
-                    &inputs,
-                    |c, at, e| {
-                        if c.id == conn.id {
-                            if seq {
-                                seq_builder.on_event(c, at, e);
-                            }
-                            builder.on_event(c, at, e);
-                            if matches!(e, Event::Segment { .. }) {
-                                seen += 1;
-                                if seen == segments {
-                                    stop.store(true, Ordering::Relaxed);
-                                }
+                let second = pipeline(&inputs)
+                    .track_only(conn.client, conn.server)
+                    .stop_on(Arc::clone(&stop));
+                let mut sink = |c: &ConnectionView, at: Timestamp, e: Event| {
+                    if chosen.is_none()
+                        && c.first_seen == conn.first_seen
+                        && !twins_passed.contains(&c.id)
+                    {
+                        if twins_passed.len() == twins_before {
+                            chosen = Some(c.id);
+                        } else {
+                            twins_passed.push(c.id);
+                        }
+                    }
+                    if chosen == Some(c.id) {
+                        if seq {
+                            seq_builder.on_event(c, at, e);
+                        }
+                        builder.on_event(c, at, e);
+                        if matches!(e, Event::Segment { .. }) {
+                            seen += 1;
+                            if seen == segments {
+                                stop.store(true, Ordering::Relaxed);
                             }
                         }
-                    },
-                    Some(Arc::clone(&stop)),
-                )?;
+                    }
+                };
+                second.run_files(&inputs.files, &mut sink);
                 (finished, Ok(conn))
             }
             (None, Some(select)) => (finished, Err(select)),
