@@ -3702,6 +3702,11 @@ plus microsecond offsets, or nanosecond offsets in the nanosecond files), fixed 
 (`02:00:` + the last 4 bytes of the IP address), fixed IPs, ISNs and payload patterns, no
 randomness, no current time. Running it twice produces identical bytes.
 
+Except `truth/`: real Linux TCP over an emulated lossy link, with the link's log of what it
+dropped, held back and duplicated (`NAME.truth.json` beside `NAME.at-client.pcap` and
+`NAME.at-server.pcap`). Made by `sudo contrib/truth/mktruth.py fixtures/truth` (root,
+tcpdump, network namespaces; see `contrib/truth/README.md`), checked by `tests/truth.rs`.
+
 ## Conventions used in the numbers below
 
 * **Packets by kind.** `TCP`/`UDP`/`ICMP` count packets whose fixed transport header

@@ -217,8 +217,9 @@ const COUNTS: &[Counts] = &[
     c("edge/rst-out-of-window.pcap",    [12, 12, 0, 0, 0, 0, 0, 0, 0, 1]),
 ];
 
-/// Every capture under fixtures/ except bad/, fuzz/ and archive/ (tests/cli.rs,
-/// tests/fuzz_regressions.rs and tests/archives.rs pin those), relative to fixtures/.
+/// Every capture under fixtures/ except bad/, fuzz/, archive/ and truth/ (tests/cli.rs,
+/// tests/fuzz_regressions.rs, tests/archives.rs and tests/truth.rs pin those), relative
+/// to fixtures/.
 fn fixture_files() -> BTreeSet<String> {
     fn walk(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).expect("read fixtures dir") {
@@ -228,6 +229,7 @@ fn fixture_files() -> BTreeSet<String> {
                 if rel != Path::new("bad")
                     && rel != Path::new("fuzz")
                     && rel != Path::new("archive")
+                    && rel != Path::new("truth")
                 {
                     walk(&path, base, out);
                 }

@@ -165,7 +165,7 @@ const OPTIONS: &[(&str, &str, Kind)] = &[
 const SUBCOMMANDS: [&str; 4] = ["report", "check", "capture", "ladder"];
 
 /// Value names of options that take no number.
-const NOT_NUMERIC: [&str; 13] = [
+const NOT_NUMERIC: [&str; 14] = [
     "FILE",
     "KIND",
     "BPF",
@@ -181,6 +181,9 @@ const NOT_NUMERIC: [&str; 13] = [
     "CMD",
     "USER",
     "FILE|-",
+    // capture --records-rotate: whole seconds or the word `capture` (its parser's own
+    // unit test in src/commands/capture.rs).
+    "SECONDS|capture",
 ];
 
 fn synack(args: &[&str]) -> Out {

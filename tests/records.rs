@@ -150,6 +150,14 @@ fn read_json_lines(text: &str, fields: &[String]) -> Vec<Rec> {
                         Some(Json::Bool(b)) => Cell::Bool(*b),
                         Some(Json::Number(n)) => Cell::Num(n.as_f64().expect("number")),
                         Some(Json::String(s)) => Cell::Text(s.clone()),
+                        // A set (`tunnel_parents`): its names as the TSV log joins them.
+                        Some(Json::Array(names)) => Cell::Text(
+                            names
+                                .iter()
+                                .map(|n| n.as_str().expect("a set of strings"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
                         Some(other) => panic!("{f}: {other}"),
                     };
                     (f.clone(), cell)
@@ -190,6 +198,11 @@ fn read_parquet(path: &Path, fields: &[String]) -> Vec<Rec> {
                     Cell::Num(a.value(i) as f64 / 1e6)
                 } else if let Some(a) = col.as_boolean_opt() {
                     Cell::Bool(a.value(i))
+                } else if let Some(a) = col.as_list_opt::<i32>() {
+                    // A set (`tunnel_parents`): its names as the TSV log joins them.
+                    let names = a.value(i);
+                    let names = names.as_string::<i32>();
+                    Cell::Text(names.iter().flatten().collect::<Vec<_>>().join(","))
                 } else {
                     panic!("{f}: unexpected type {}", col.data_type())
                 };
@@ -661,6 +674,7 @@ community_id Utf8 not null
 synack_id Int64 not null
 synack_orig_is_client Boolean not null
 synack_midstream Boolean not null
+synack_handshake_attempted Boolean not null
 synack_rtt Float64
 synack_connect Float64
 synack_syn_to_synack Float64

@@ -8,10 +8,10 @@ mod common;
 
 use std::process::Command;
 
-/// The capture sets: the rotated fixture sets, and two groups of the shared corpus (prefix
-/// sets), when ../shared is there. Not the whole corpus: its tcpdump and Zeek captures
-/// have connections first seen at their SYN/ACK, which the SQL counts as handshakes
-/// attempted and synack does not (contrib/spark/README.md, "One known difference").
+/// The capture sets: the rotated fixture sets, and groups of the shared corpus (prefix
+/// sets), when ../shared is there. The tcpdump and Zeek groups have connections first seen
+/// at their SYN/ACK (6 in all): not midstream, yet no handshake attempted, which the SQL
+/// reads from `synack_handshake_attempted`.
 fn sets() -> Vec<String> {
     let mut sets: Vec<String> = [
         "sensor-a=fixtures/archive/sensor-a/2026-01-01",
@@ -21,7 +21,12 @@ fn sets() -> Vec<String> {
     .map(String::from)
     .to_vec();
     if let Some(corpus) = common::shared("corpus", "spark sets") {
-        for prefix in ["chrissanders__tcp_", "pcapplusplus__four"] {
+        for prefix in [
+            "chrissanders__tcp_",
+            "pcapplusplus__four",
+            "tcpdump__",
+            "zeek__",
+        ] {
             sets.push(format!("corpus={}/{prefix}", corpus.display()));
         }
     }

@@ -2,7 +2,7 @@
 //! primary row of ../shared/zeek/zeek_conn.tsv (what Zeek 9.1-dev logs for 78 real
 //! traces, from its regression baselines) against what synack computes on the same trace,
 //! field by field: orientation, conn_state, history (without `X`), packets, IP bytes,
-//! payload bytes and duration. Rows are matched by their 4-tuple and, where it repeats,
+//! payload bytes, duration and how many tunnels it ran in. Rows are matched by their 4-tuple and, where it repeats,
 //! in log order. Every difference left is in [`EXCEPTIONS`], with its reason (also in
 //! docs/records.md, "Held to Zeek"), and is asserted to still be a difference.
 //!
@@ -90,7 +90,7 @@ const SPLITS: &[(&str, usize)] = &[
 ];
 
 /// The fields compared, in the order printed.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "orientation",
     "conn_state",
     "history",
@@ -101,6 +101,7 @@ const FIELDS: [&str; 11] = [
     "orig_bytes",
     "resp_bytes",
     "duration",
+    "tunnel_parents",
     "row",
 ];
 
@@ -142,6 +143,14 @@ fn read_rows(dir: &Path) -> Vec<ZeekRow> {
         ] {
             values.insert(field, get(column));
         }
+        // Zeek's uids are its own (random, seeded in its tests): compared is how many
+        // tunnels the connection ran in.
+        let parents = get("tunnel_parents");
+        let parents = match parents.as_str() {
+            "-" => "-".to_string(),
+            set => set.split(',').count().to_string(),
+        };
+        values.insert("tunnel_parents", parents);
         values.insert("row", "present".to_string());
         let endpoint = |h: &str, p: &str| format!("{}:{}", get(h), get(p));
         rows.push(ZeekRow {
@@ -214,6 +223,12 @@ fn synack_row(r: &ConnectionRecord) -> (String, String, BTreeMap<&'static str, S
     v.insert("orig_bytes", bytes(z.orig.bytes));
     v.insert("resp_bytes", bytes(z.resp.bytes));
     v.insert("duration", duration);
+    let parents = z.tunnel_parents.iter().filter(|p| **p != 0).count();
+    let parents = match parents {
+        0 => "-".to_string(),
+        n => n.to_string(),
+    };
+    v.insert("tunnel_parents", parents);
     v.insert("row", "present".to_string());
     (endpoint(orig), endpoint(resp), v)
 }

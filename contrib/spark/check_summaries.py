@@ -20,6 +20,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+# The job's --top here: more than any ranking of the test sets has endpoints.
+TOP_ALL = 1000
+
+
 def set_files(path):
     if os.path.isdir(path):
         found = [p for p in glob.glob(os.path.join(path, "**", "*"), recursive=True) if os.path.isfile(p)]
@@ -110,6 +114,9 @@ def spark_summaries(args, sets):
         "--out",
         out,
         "--per-set",
+        # Every endpoint of each ranking, so the whole list is compared below.
+        "--top",
+        str(TOP_ALL),
         "--summary-json",
         summary,
         *[f"{name}={path}" for name, path in sets],
@@ -201,10 +208,11 @@ def main():
         )
     compare("fleet", fleet_want, fleet, problems)
     if top is not None:
-        # Every endpoint of each ranking, with its count (the job lists the first ten;
-        # the fixture and corpus sets have fewer).
+        # Every endpoint of each ranking, with its count.
         want_top = top_from_reports(connections)
         for ranking, want in want_top.items():
+            if len(want) >= TOP_ALL:
+                problems.append(f"top {ranking}: {len(want)} endpoints, raise TOP_ALL")
             got = {row["endpoint"]: row["count"] for row in top.get(ranking, [])}
             if got != want:
                 problems.append(f"top {ranking}: synack {want}, archive {got}")

@@ -18,10 +18,9 @@ WITH r AS (
     CAST(synack_abnormal AS INT) AS abnormal,
     synack_syn_retransmits AS syn_retransmits,
     synack_synack_retransmits AS synack_retransmits,
-    -- attempted: the client's SYN was seen. The records say only whether the first
-    -- packet seen was a SYN or SYN/ACK (not synack_midstream): a connection first seen at
-    -- its SYN/ACK, its SYN missed, counts here and not in synack (README.md beside this).
-    CASE WHEN synack_midstream THEN 0 ELSE 1 END AS attempted,
+    -- attempted: the client's SYN was seen (not merely "not midstream": a connection
+    -- first seen at its SYN/ACK is neither)
+    CAST(synack_handshake_attempted AS INT) AS attempted,
     -- completed: the SYN was seen and the handshake completed, which is when the connect
     -- time (first SYN → completing ACK) is measured
     CASE WHEN synack_connect IS NOT NULL THEN 1 ELSE 0 END AS completed,

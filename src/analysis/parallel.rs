@@ -91,16 +91,18 @@ struct Detached {
     options_len: u8,
     flags: TcpFlags,
     window: u16,
-    header_len: u16,
+    /// At most 60 (the data offset's 4 bits × 4).
+    header_len: u8,
     /// The IP length field as the header has it (IPv6: the payload length, 40 less than
     /// `TcpSegment::ip_len`): two bytes, where the whole length takes four.
     ip_len_field: u16,
     header_sum: u16,
-    ip_checksum_ok: bool,
-    src_is_lo: bool,
-    /// IPv6 addresses (an IPv4-mapped IPv6 address has the key of the IPv4 one).
-    v6: bool,
+    /// `IP_CHECKSUM_OK`, `SRC_IS_LO` (the source is the key's low end) and `V6` (IPv6
+    /// addresses: an IPv4-mapped IPv6 address has the key of the IPv4 one), in one byte
+    /// so that a `Routed` keeps to 120 bytes.
+    bits: u8,
     tunnel: Option<Tunnel>,
+    tunnel_parent: u32,
 }
 
 impl Detached {
@@ -111,22 +113,23 @@ impl Detached {
         };
         Detached {
             key: key.0,
-            src_is_lo: key.1,
-            v6: seg.v6,
+            bits: (u8::from(seg.ip_checksum_ok) * Detached::IP_CHECKSUM_OK)
+                | (u8::from(key.1) * Detached::SRC_IS_LO)
+                | (u8::from(seg.v6) * Detached::V6),
             tunnel: seg.tunnel,
+            tunnel_parent: seg.tunnel_parent,
             hash,
             seq: seg.seq,
             ack: seg.ack,
             flags: seg.flags,
             window: seg.window,
-            header_len: seg.header_len,
+            header_len: seg.header_len.min(60) as u8,
             ip_len_field: if seg.v6 {
                 seg.ip_len.saturating_sub(40) as u16
             } else {
                 seg.ip_len as u16
             },
             header_sum: seg.header_sum,
-            ip_checksum_ok: seg.ip_checksum_ok,
             payload_len: seg.payload_len,
             // TCP options are at most 40 bytes.
             options_at: from(seg.options) as u32,
@@ -135,27 +138,37 @@ impl Detached {
         }
     }
 
+    const IP_CHECKSUM_OK: u8 = 1;
+    const SRC_IS_LO: u8 = 2;
+    const V6: u8 = 4;
+
+    fn src_is_lo(&self) -> bool {
+        self.bits & Detached::SRC_IS_LO != 0
+    }
+
     fn attach<'a>(&self, data: &'a [u8]) -> TcpSegment<'a> {
         let part = |from: usize, len: usize| &data[from..from + len];
-        let [(src_ip, src_port), (dst_ip, dst_port)] = self.key.ends(self.src_is_lo);
+        let v6 = self.bits & Detached::V6 != 0;
+        let [(src_ip, src_port), (dst_ip, dst_port)] = self.key.ends(self.src_is_lo());
         TcpSegment {
             src_ip,
             dst_ip,
             src_port,
             dst_port,
-            v6: self.v6,
+            v6,
             seq: self.seq,
             ack: self.ack,
             flags: self.flags,
             window: self.window,
-            header_len: self.header_len,
+            header_len: u16::from(self.header_len),
             payload_len: self.payload_len,
             options: part(self.options_at as usize, usize::from(self.options_len)),
             payload: part(self.payload.0 as usize, self.payload.1 as usize),
-            ip_len: u32::from(self.ip_len_field) + if self.v6 { 40 } else { 0 },
+            ip_len: u32::from(self.ip_len_field) + if v6 { 40 } else { 0 },
             header_sum: self.header_sum,
-            ip_checksum_ok: self.ip_checksum_ok,
+            ip_checksum_ok: self.bits & Detached::IP_CHECKSUM_OK != 0,
             tunnel: self.tunnel,
+            tunnel_parent: self.tunnel_parent,
         }
     }
 }
@@ -597,7 +610,7 @@ fn work(
         if chunk.routed {
             for r in chunk.by_shard.get(shard.me).map_or(&[][..], Vec::as_slice) {
                 let seg = r.seg.attach(chunk.data(&r.place));
-                track(&r.place, &seg, (r.seg.key, r.seg.src_is_lo, r.seg.hash));
+                track(&r.place, &seg, (r.seg.key, r.seg.src_is_lo(), r.seg.hash));
             }
         } else {
             for (i, m) in chunk.packets.iter().enumerate() {
@@ -650,6 +663,7 @@ fn work(
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::capture::file::CaptureReader;
 
     /// Records (as text) and packet counts of every fixture, its packets queued by copy

@@ -349,6 +349,7 @@ impl Pipeline {
                         link.unwrap_or(LinkType::ETHERNET),
                         reader.snaplen(),
                         first,
+                        observer,
                     )?;
                 }
                 output.drop_privileges(control.user.as_deref(), false, observer)?;
@@ -357,12 +358,13 @@ impl Pipeline {
                     if run.done(observer) || output.halted() {
                         return;
                     }
-                    if !output.write(p) {
+                    if !output.write(p, observer) {
                         return;
                     }
                     run.packet(p, observer);
                     let now = run.last_ts.unwrap_or(p.ts);
                     if last_sweep.is_none_or(|t| now.saturating_since(t) >= LIVE_SWEEP) {
+                        observer.sweep(now);
                         run.retire(now, observer);
                         output.tick(observer);
                         last_sweep = Some(now);
@@ -386,7 +388,8 @@ impl Pipeline {
                 let mut source = LiveSource::open(&options)?;
                 if let Some(w) = &control.write {
                     let snaplen = options.snaplen.max(0) as u32;
-                    output.open(w, source.link_type(), snaplen, Some(wall_clock().secs()))?;
+                    let now = Some(wall_clock().secs());
+                    output.open(w, source.link_type(), snaplen, now, observer)?;
                 }
                 observer.listening(&options.interface, &source.link_type().to_string());
                 output.drop_privileges(control.user.as_deref(), true, observer)?;
@@ -394,7 +397,7 @@ impl Pipeline {
                 let mut kernel_drops = 0;
                 while !run.done(observer) && !output.halted() {
                     let got = source.next(|p| {
-                        if output.write(p) {
+                        if output.write(p, observer) {
                             run.packet(p, observer);
                         }
                     });
@@ -405,6 +408,7 @@ impl Pipeline {
                     observer.after_batch();
                     if last_sweep.elapsed() >= LIVE_SWEEP {
                         let now = run.now();
+                        observer.sweep(now);
                         run.retire(now, observer);
                         run.tick(now, observer);
                         output.tick(observer);
@@ -715,6 +719,15 @@ pub trait LiveObserver: EventSink {
     /// The kernel's drop count grew by `grown` since the last check (`stats` holds the
     /// totals).
     fn kernel_drops(&mut self, _now: Timestamp, _stats: LiveStats, _grown: u64) {}
+    /// The once-a-second sweep, at `now` (capture time when a file is replayed), before
+    /// the connections that are over are handed to `finished`.
+    fn sweep(&mut self, _now: Timestamp) {}
+    /// A `-w` file was opened (the first, and each rotation's).
+    fn capture_file(&mut self, _path: &Path) {}
+    /// Files of the observer's own, open when `-Z` drops privileges: given to the user too.
+    fn own_files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
     /// One line worth telling the user, not an error (privileges dropped, a `-z` command
     /// that could not start, the `-W` limit reached).
     fn notice(&mut self, _line: &str) {}
@@ -861,6 +874,8 @@ struct Output {
     limit: bool,
     /// Packets of another link type than the files' (a replayed pcapng): not written.
     other_link: u64,
+    /// Files opened so far, told to the observer.
+    files_told: usize,
 }
 
 impl Output {
@@ -870,6 +885,7 @@ impl Output {
         link: LinkType,
         snaplen: u32,
         now: Option<i64>,
+        observer: &mut impl LiveObserver,
     ) -> Result<(), LiveRunError> {
         let writer = RotatingWriter::create(&w.path, w.rotation.clone(), link, snaplen, now)
             .map_err(|e| LiveRunError::Write {
@@ -877,7 +893,18 @@ impl Output {
                 message: e.to_string(),
             })?;
         self.writer = Some(writer);
+        self.tell_new_file(observer);
         Ok(())
+    }
+
+    /// Tells the observer of a file opened since it was last told.
+    fn tell_new_file(&mut self, observer: &mut impl LiveObserver) {
+        if let Some(w) = &self.writer {
+            if w.opened().len() != self.files_told {
+                self.files_told = w.opened().len();
+                observer.capture_file(w.current());
+            }
+        }
     }
 
     /// `-Z`, once the source and the first file are open. As root without `-Z` a live
@@ -890,7 +917,13 @@ impl Output {
     ) -> Result<(), LiveRunError> {
         match user {
             Some(user) if privileges::is_root() => {
-                let owned: Vec<&Path> = self.writer.iter().map(|w| w.current()).collect();
+                let theirs = observer.own_files();
+                let owned: Vec<&Path> = self
+                    .writer
+                    .iter()
+                    .map(|w| w.current())
+                    .chain(theirs.iter().map(PathBuf::as_path))
+                    .collect();
                 let d = privileges::drop_to(user, &owned).map_err(LiveRunError::Privileges)?;
                 observer.notice(&format!(
                     "dropped privileges to {} (uid {}, gid {})",
@@ -913,7 +946,7 @@ impl Output {
     }
 
     /// Writes the packet; false when it must not be counted (the run stops before it).
-    fn write(&mut self, p: &Packet<'_>) -> bool {
+    fn write(&mut self, p: &Packet<'_>, observer: &mut impl LiveObserver) -> bool {
         let Some(w) = self.writer.as_mut() else {
             return true;
         };
@@ -926,7 +959,10 @@ impl Output {
         }
         // -G windows follow the packets' time: the wall clock live, capture time replayed.
         match w.write(p, p.ts.secs()) {
-            Ok(Written::Packet) => true,
+            Ok(Written::Packet) => {
+                self.tell_new_file(observer);
+                true
+            }
             Ok(Written::Limit) => {
                 self.limit = true;
                 false

@@ -92,7 +92,7 @@ fn ring_width(files: u32) -> usize {
 }
 
 /// `template` through strftime(3) at `secs` in local time (as tcpdump, with -G).
-fn strftime_local(template: &Path, secs: i64) -> io::Result<Vec<u8>> {
+pub fn strftime_local(template: &Path, secs: i64) -> io::Result<Vec<u8>> {
     let format = CString::new(template.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file name holds a NUL"))?;
     let t = secs as libc::time_t;

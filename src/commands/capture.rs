@@ -2,7 +2,7 @@
 //! happen, then the full report for what was seen.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use synack::model::event::{ConnectionView, Event, EventSink};
 use synack::model::summary::Summary;
 use synack::model::time::Timestamp;
 use synack::output::events::{self, EventOptions, EventPrinter};
-use synack::output::record_stream::{RecordStream, StreamFormat};
+use synack::output::record_files::{self, Destination, RecordFiles};
 use synack::output::records::{LocalNets, RecordOptions};
 use synack::output::table::{self, Rows, TableOptions};
 
@@ -32,6 +32,8 @@ use super::{term, values};
   sudo synack capture -i any -w out.pcap -c 10000  keep the packets too
   sudo synack capture -i eth0 -w ring.pcap -C 100 -W 10 -Z nobody
                                                    a ring of 10 files of 100 MB, not as root
+  sudo synack capture -i eth0 -w cap-%H%M.pcap -G 3600 --records-rotate capture --records-format parquet
+                                                   hourly files, each with its connections' records
   synack capture -r capture.pcap -v                replay a file, every segment
   sudo synack capture -i eth0 --json | jq .        NDJSON events (docs/live.md)")]
 pub struct CaptureArgs {
@@ -93,14 +95,15 @@ pub struct CaptureArgs {
     /// the events and the report).
     #[arg(long, value_name = "FILE|-")]
     records: Option<PathBuf>,
-    /// The records' format: Zeek's conn.log, tab-separated or JSON (docs/records.md).
-    #[arg(
-        long,
-        value_name = "FORMAT",
-        default_value = "zeek",
-        requires = "records"
-    )]
-    records_format: RecordsFormat,
+    /// The records' format: Zeek's conn.log, tab-separated or JSON, or Parquet with the
+    /// columns of `report --format parquet` (docs/records.md); default: zeek.
+    #[arg(long, value_name = "FORMAT")]
+    records_format: Option<RecordsFormat>,
+    /// Close the records file and open the next every SECONDS (FILE a strftime(3) format,
+    /// the windows aligned on multiples of SECONDS), or with each -w file (`capture`: the
+    /// -w file's name plus .conn.log, .conn.json or .conn.parquet; no --records FILE).
+    #[arg(long, value_name = "SECONDS|capture", value_parser = records_rotation)]
+    records_rotate: Option<RecordsRotation>,
     /// Zeek's Site::local_nets for the records' local_orig/local_resp.
     #[arg(long, value_name = "NETS", value_parser = clap::value_parser!(LocalNets))]
     local_nets: Option<LocalNets>,
@@ -148,6 +151,10 @@ pub struct CaptureArgs {
     /// Also print every TCP segment (tcpdump-like) with the state changes it caused.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// No connection events: only `--interval` summaries, kernel drops, the records and
+    /// the final report (a capture whose records are its output).
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    quiet: bool,
     /// Print events as JSON, one object per line (NDJSON).
     #[arg(long)]
     json: bool,
@@ -213,6 +220,24 @@ enum RecordsFormat {
     Zeek,
     /// Zeek's JSON conn.log, one object per line.
     ZeekJson,
+    /// Parquet, the columns of `report --format parquet`.
+    Parquet,
+}
+
+/// `--records-rotate`: when a records file is closed and the next opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RecordsRotation {
+    Every(u64),
+    WithCapture,
+}
+
+fn records_rotation(text: &str) -> Result<RecordsRotation, String> {
+    if text == "capture" {
+        return Ok(RecordsRotation::WithCapture);
+    }
+    values::whole(1u64, Some(values::SECONDS_MAX as u64))(text)
+        .map(RecordsRotation::Every)
+        .map_err(|e| format!("{e}, or `capture`"))
 }
 
 /// The event printer as the live run's observer: it keeps the first write error, which
@@ -220,8 +245,10 @@ enum RecordsFormat {
 struct Printer<W: Write> {
     printer: EventPrinter<W>,
     /// `--records`: each connection's record as it ends.
-    records: Option<RecordStream<Box<dyn Write>>>,
+    records: Option<RecordFiles>,
     io_error: Option<io::Error>,
+    /// `-q`: no connection events.
+    quiet: bool,
     utc: bool,
     /// The banner's snapshot length and filter.
     snaplen: i32,
@@ -238,7 +265,7 @@ impl<W: Write> Printer<W> {
 
 impl<W: Write> EventSink for Printer<W> {
     fn event(&mut self, c: &ConnectionView, ts: Timestamp, e: Event) {
-        if self.io_error.is_none() {
+        if self.io_error.is_none() && !self.quiet {
             let result = self.printer.event(c, ts, e);
             self.keep(result);
         }
@@ -278,6 +305,9 @@ impl<W: Write> LiveObserver for Printer<W> {
     }
 
     fn unanswered(&mut self, now: Timestamp, record: &ConnectionRecord) {
+        if self.quiet {
+            return;
+        }
         let result = self.printer.unanswered(now, record);
         self.keep(result);
     }
@@ -316,6 +346,25 @@ impl<W: Write> LiveObserver for Printer<W> {
         self.records.is_some()
     }
 
+    fn sweep(&mut self, now: Timestamp) {
+        if let Some(r) = &mut self.records {
+            let result = r.sweep(now);
+            self.keep(result);
+        }
+    }
+
+    fn capture_file(&mut self, path: &Path) {
+        if let Some(r) = &mut self.records {
+            let result = r.capture_file(path);
+            self.keep(result);
+        }
+    }
+
+    fn own_files(&self) -> Vec<PathBuf> {
+        let records = self.records.as_ref().and_then(|r| r.current());
+        records.map(Path::to_path_buf).into_iter().collect()
+    }
+
     fn finished(&mut self, record: &ConnectionRecord) {
         if self.io_error.is_none() {
             if let Some(r) = &mut self.records {
@@ -347,6 +396,45 @@ fn write_counts(err: &mut impl Write, packets: u64, stats: Option<LiveStats>) ->
         )?;
     }
     Ok(())
+}
+
+/// Where `--records` and `--records-rotate` send the records; `None`: nowhere.
+fn records_destination(args: &CaptureArgs) -> anyhow::Result<Option<Destination>> {
+    let rotating_capture = args.file_size.is_some() || args.rotate_seconds.is_some();
+    let stdout = args.records.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    Ok(match (&args.records, args.records_rotate) {
+        (None, None) => None,
+        (Some(_), None) if stdout => Some(Destination::Stdout),
+        (Some(path), None) => Some(Destination::File(path.clone())),
+        (None, Some(RecordsRotation::WithCapture)) if rotating_capture => {
+            Some(Destination::BesideCapture)
+        }
+        (None, Some(RecordsRotation::WithCapture)) => {
+            anyhow::bail!("--records-rotate capture needs -w with -C or -G (files to follow)")
+        }
+        (Some(_), Some(RecordsRotation::WithCapture)) => anyhow::bail!(
+            "--records-rotate capture names the records files after the -w files: leave out --records"
+        ),
+        (None, Some(RecordsRotation::Every(_))) => {
+            anyhow::bail!("--records-rotate SECONDS needs --records FILE (a strftime(3) format)")
+        }
+        (Some(_), Some(RecordsRotation::Every(_))) if stdout => {
+            anyhow::bail!("--records-rotate: standard output cannot be rotated")
+        }
+        (Some(path), Some(RecordsRotation::Every(seconds))) => {
+            // Without a conversion every window would overwrite the one before.
+            if !path.as_os_str().as_encoded_bytes().contains(&b'%') {
+                anyhow::bail!(
+                    "--records-rotate {seconds}: {} holds no strftime(3) conversion, so each window would overwrite the last (e.g. conn-%Y%m%d-%H%M%S.parquet)",
+                    path.display()
+                );
+            }
+            Some(Destination::Every {
+                template: path.clone(),
+                seconds,
+            })
+        }
+    })
 }
 
 /// Set by SIGUSR1: print the statistics (tcpdump's SIGINFO/SIGUSR1).
@@ -415,25 +503,21 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     };
     // `--records -`: standard output carries the records only.
     let records_to_stdout = args.records.as_ref().is_some_and(|p| p.as_os_str() == "-");
-    let records = match &args.records {
+    let records = match records_destination(&args)? {
+        None if args.records_format.is_some() => {
+            anyhow::bail!("--records-format needs --records FILE|- or --records-rotate capture")
+        }
         None => None,
-        Some(path) => {
-            let out: Box<dyn Write> = if records_to_stdout {
-                Box::new(io::BufWriter::new(io::stdout()))
-            } else {
-                let file = std::fs::File::create(path).with_context(|| {
-                    format!("{}: cannot create the records file", path.display())
-                })?;
-                Box::new(io::BufWriter::new(file))
-            };
-            let format = match args.records_format {
-                RecordsFormat::Zeek => StreamFormat::Zeek,
-                RecordsFormat::ZeekJson => StreamFormat::ZeekJson,
+        Some(destination) => {
+            let format = match args.records_format.unwrap_or(RecordsFormat::Zeek) {
+                RecordsFormat::Zeek => record_files::RecordsFormat::Zeek,
+                RecordsFormat::ZeekJson => record_files::RecordsFormat::ZeekJson,
+                RecordsFormat::Parquet => record_files::RecordsFormat::Parquet,
             };
             let opts = RecordOptions {
                 local_nets: args.local_nets.clone(),
             };
-            Some(RecordStream::new(out, format, opts))
+            Some(RecordFiles::new(destination, format, opts)?)
         }
     };
     let events: Box<dyn Write> = if records_to_stdout {
@@ -452,6 +536,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             },
         ),
         io_error: None,
+        quiet: args.quiet,
         utc: args.utc,
         snaplen: args.snaplen,
         filter,
@@ -520,4 +605,22 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_rotation_is_whole_seconds_or_capture() {
+        assert_eq!(
+            records_rotation("capture"),
+            Ok(RecordsRotation::WithCapture)
+        );
+        assert_eq!(records_rotation("3600"), Ok(RecordsRotation::Every(3600)));
+        for bad in ["", "0", "-1", "1.5", "nan", "Capture", "99999999999"] {
+            let e = records_rotation(bad).unwrap_err();
+            assert!(e.ends_with("or `capture`"), "{bad}: {e}");
+        }
+    }
 }

@@ -78,6 +78,9 @@ pub struct TcpSegment<'a> {
     pub header_sum: u16,
     /// The tunnel the segment came out of (the innermost one), if any.
     pub tunnel: Option<Tunnel>,
+    /// Which tunnel that was: a hash of its outer flow (addresses, UDP ports, protocol),
+    /// the same in both directions; 0 outside tunnels. Zeek's `tunnel_parents` names it.
+    pub tunnel_parent: u32,
 }
 
 impl TcpSegment<'_> {
@@ -101,6 +104,7 @@ impl TcpSegment<'_> {
             ip_checksum_ok: true,
             header_sum: 0,
             tunnel: None,
+            tunnel_parent: 0,
         }
     }
 
@@ -280,6 +284,12 @@ struct Nest {
     depth: u8,
     tunnels: u8,
     via: Option<Tunnel>,
+    /// The addresses (`ip_pair_hash`) and UDP ports (the lower in the high half, so that
+    /// both directions agree) of the packet being read, set where a tunnel may start.
+    outer_ips: u32,
+    outer_ports: u32,
+    /// The innermost tunnel entered (`TcpSegment::tunnel_parent`).
+    parent: u32,
 }
 
 impl Nest {
@@ -287,6 +297,9 @@ impl Nest {
         depth: 0,
         tunnels: 0,
         via: None,
+        outer_ips: 0,
+        outer_ports: 0,
+        parent: 0,
     };
 
     fn deeper(self) -> Nest {
@@ -301,6 +314,32 @@ impl Nest {
             depth: self.depth.saturating_add(1),
             tunnels: self.tunnels.saturating_add(1),
             via: Some(kind),
+            parent: self.tunnel_id(kind),
+            ..self
+        }
+    }
+
+    /// A tunnel as Zeek tells tunnels apart (`EncapsulatingConn`): GRE (ERSPAN too) and IP
+    /// in IP by their outer addresses and kind, even when GRE rides on UDP; the
+    /// UDP-borne ones (VXLAN, Geneve, Teredo, GTP-U, AYIYA) by their UDP flow, so that a
+    /// tunnel whose directions use different UDP ports is two. Never 0.
+    fn tunnel_id(self, kind: Tunnel) -> u32 {
+        let key = match kind {
+            Tunnel::Gre | Tunnel::Erspan => 1 << 32,
+            Tunnel::IpInIp => 2 << 32,
+            _ => 3 << 32 | u64::from(self.outer_ports),
+        };
+        let h = fold(u64::from(self.outer_ips) ^ key, 0xa409_3822_299f_31d0);
+        (h as u32 ^ (h >> 32) as u32).max(1)
+    }
+
+    /// The same nest, reading a packet between `ips` (`ip_pair_hash`) with UDP ports
+    /// `ports` (0 for other protocols).
+    fn in_flow(self, ips: u32, ports: u32) -> Nest {
+        Nest {
+            outer_ips: ips,
+            outer_ports: ports,
+            ..self
         }
     }
 
@@ -344,7 +383,7 @@ fn ethernet_plain_tcp(data: &[u8], cut: u32) -> Option<Decoded<'_>> {
     if ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6 {
         return None;
     }
-    plain_ip_tcp(ip, cut, None)
+    plain_ip_tcp(ip, cut, Nest::TOP)
 }
 
 /// `decode` without the hand-written IPv4/IPv6 fast path: etherparse reads every IP
@@ -521,7 +560,7 @@ fn ip_by_version<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded
         return Decoded::Undecodable(DecodeError::TooManyEncapsulations);
     }
     if FAST {
-        if let Some(decoded) = plain_ip_tcp(data, cut, nest.via) {
+        if let Some(decoded) = plain_ip_tcp(data, cut, nest) {
             return decoded;
         }
     }
@@ -548,16 +587,33 @@ fn ip_by_version<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded
                 dst: ip_bits(ip.destination_addr()),
                 v6: matches!(ip, LaxIpSlice::Ipv6(_)),
                 via: nest.via,
+                parent: nest.parent,
             };
             let ip_facts = (ip_total_len(&ip), ip_checksum_ok(&ip));
             tcp(addrs, payload.payload, wire_len, ip_facts)
         }
-        17 => tunnel::udp::<FAST>(payload.payload, nest, cut),
+        17 => {
+            let ports = payload.payload.get(..4).map_or(0, |p| {
+                let (a, b) = (
+                    u16::from_be_bytes([p[0], p[1]]),
+                    u16::from_be_bytes([p[2], p[3]]),
+                );
+                u32::from(a.min(b)) << 16 | u32::from(a.max(b))
+            });
+            let nest = nest.in_flow(ip_pair_hash(&ip), ports);
+            tunnel::udp::<FAST>(payload.payload, nest, cut)
+        }
         1 | 58 => Decoded::Icmp,
         // IPv4-in-IP and IPv6-in-IP tunnels (either inside either): tshark analyses the
         // inner packet.
-        4 | 41 => ip_by_version::<FAST>(payload.payload, nest.into_tunnel(Tunnel::IpInIp), cut),
-        47 => tunnel::gre::<FAST>(payload.payload, nest, cut).unwrap_or(Decoded::OtherIp(47)),
+        4 | 41 => {
+            let nest = nest.in_flow(ip_pair_hash(&ip), 0);
+            ip_by_version::<FAST>(payload.payload, nest.into_tunnel(Tunnel::IpInIp), cut)
+        }
+        47 => {
+            let nest = nest.in_flow(ip_pair_hash(&ip), 0);
+            tunnel::gre::<FAST>(payload.payload, nest, cut).unwrap_or(Decoded::OtherIp(47))
+        }
         other => Decoded::OtherIp(other),
     }
 }
@@ -566,7 +622,7 @@ fn ip_by_version<const FAST: bool>(data: &[u8], nest: Nest, cut: u32) -> Decoded
 /// extension headers, carrying TCP, with usable length fields. Anything else (`None`)
 /// goes to etherparse. The lengths follow `ip_payload_wire_len` exactly.
 #[inline(always)]
-fn plain_ip_tcp(data: &[u8], cut: u32, via: Option<Tunnel>) -> Option<Decoded<'_>> {
+fn plain_ip_tcp(data: &[u8], cut: u32, nest: Nest) -> Option<Decoded<'_>> {
     let first = *data.first()?;
     let (addrs, header_len, total) = match first >> 4 {
         4 => {
@@ -589,7 +645,8 @@ fn plain_ip_tcp(data: &[u8], cut: u32, via: Option<Tunnel>) -> Option<Decoded<'_
                 src: v4(12),
                 dst: v4(16),
                 v6: false,
-                via,
+                via: nest.via,
+                parent: nest.parent,
             };
             (addrs, header_len, total)
         }
@@ -608,7 +665,8 @@ fn plain_ip_tcp(data: &[u8], cut: u32, via: Option<Tunnel>) -> Option<Decoded<'_
                 src: v6(8),
                 dst: v6(24),
                 v6: true,
-                via,
+                via: nest.via,
+                parent: nest.parent,
             };
             (addrs, 40, 40 + payload_len)
         }
@@ -680,8 +738,9 @@ struct IpPair {
     src: u128,
     dst: u128,
     v6: bool,
-    /// The tunnel the IP packet came out of.
+    /// The tunnel the IP packet came out of, and which one (`TcpSegment::tunnel_parent`).
     via: Option<Tunnel>,
+    parent: u32,
 }
 
 #[inline(always)]
@@ -719,7 +778,29 @@ fn tcp(addrs: IpPair, bytes: &[u8], wire_len: usize, ip: (u32, bool)) -> Decoded
         ip_checksum_ok,
         header_sum: fold_sum(ones_sum(h, 0)),
         tunnel: addrs.via,
+        tunnel_parent: addrs.parent,
     })
+}
+
+/// The folded multiply of wyhash and foldhash: 64×64 → 128 bits, halves xored.
+fn fold(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// A packet's two addresses, hashed so that both directions give the same value: part of
+/// a tunnel's identity (`Nest::tunnel_id`). Computed only for packets that may carry a
+/// tunnel (UDP, GRE, IP in IP), never on the plain TCP path.
+fn ip_pair_hash(ip: &LaxIpSlice<'_>) -> u32 {
+    let end = |addr: u128| {
+        fold(
+            addr as u64 ^ 0x243f_6a88_85a3_08d3,
+            (addr >> 64) as u64 ^ 0x1319_8a2e_0370_7344,
+        )
+    };
+    // A sum, so that the order of the ends does not matter.
+    let h = end(ip_bits(ip.source_addr())).wrapping_add(end(ip_bits(ip.destination_addr())));
+    h as u32 ^ (h >> 32) as u32
 }
 
 /// Adds `bytes` as big-endian 16-bit words (an odd last byte padded with zero) to a

@@ -517,6 +517,49 @@ mod tests {
         assert!(matches!(decoded(&lcp), Decoded::NonIp));
     }
 
+    /// `frame` (Ethernet, IPv4, UDP) sent the other way: addresses and ports swapped.
+    fn reversed(frame: &[u8]) -> Vec<u8> {
+        let mut f = frame.to_vec();
+        let (ip, udp) = (14, 14 + 20);
+        f[ip + 12..ip + 20]
+            .copy_from_slice(&[&frame[ip + 16..ip + 20], &frame[ip + 12..ip + 16]].concat());
+        f[udp..udp + 4].copy_from_slice(&[&frame[udp + 2..udp + 4], &frame[udp..udp + 2]].concat());
+        f
+    }
+
+    #[test]
+    fn a_tunnel_is_named_by_its_outer_flow_as_zeek_names_it() {
+        let parent = |frame: &[u8], kind| inner_tcp(frame, kind).tunnel_parent;
+        let bridged = ethernet_of(0x0800, &inner_v4());
+        let vxlan_payload = cat(&[&[0x08, 0, 0, 0, 0, 0, 0x2a, 0], &bridged]);
+        let vxlan = over_udp(4789, &vxlan_payload);
+        let id = parent(&vxlan, Tunnel::Vxlan);
+        assert_ne!(id, 0);
+        // Both directions of the UDP flow are one tunnel.
+        assert_eq!(parent(&reversed(&vxlan), Tunnel::Vxlan), id);
+        // Another UDP source port is another tunnel (Zeek's gtp2_different_udp_port).
+        let other_port = ethernet_of(0x0800, &ipv4_of(17, &udp_of(50001, 4789, &vxlan_payload)));
+        assert_ne!(parent(&other_port, Tunnel::Vxlan), id);
+        // GRE is named by its outer addresses: on UDP, whatever the ports (Zeek's
+        // gre-over-udp-4754), and the same as GRE straight over IP between them.
+        let gre = cat(&[&[0, 0, 0x08, 0x00], &inner_v4()]);
+        let gre_udp = parent(&over_udp(4754, &gre), Tunnel::Gre);
+        let gre_udp_other = ethernet_of(0x0800, &ipv4_of(17, &udp_of(40000, 4754, &gre)));
+        assert_eq!(parent(&gre_udp_other, Tunnel::Gre), gre_udp);
+        assert_eq!(parent(&over_gre(&gre), Tunnel::Gre), gre_udp);
+        // IP in IP between the same addresses is another kind of tunnel, another name.
+        let ipip = parent(
+            &ethernet_of(0x0800, &ipv4_of(4, &inner_v4())),
+            Tunnel::IpInIp,
+        );
+        assert_ne!(ipip, gre_udp);
+        // Outside tunnels: none.
+        match decoded(&ethernet_of(0x0800, &inner_v4())) {
+            Decoded::Tcp(seg) => assert_eq!(seg.tunnel_parent, 0),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn gre_over_udp() {
         let frame = over_udp(4754, &cat(&[&[0, 0, 0x08, 0x00], &inner_v4()]));

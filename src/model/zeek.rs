@@ -168,4 +168,7 @@ pub struct ZeekFacts {
     /// after its close, an idle one after 5 min), and the next packet starts another.
     /// These facts are those of the last; Zeek logs this many rows before it.
     pub earlier_rows: u32,
+    /// The tunnels the connection ran in (`tunnel_parents`): each a hash of the tunnel's
+    /// outer flow, the first two distinct; 0: none.
+    pub tunnel_parents: [u32; 2],
 }

@@ -10,6 +10,7 @@ pub mod junit;
 pub mod ladder_svg;
 pub mod ladder_text;
 pub mod parquet;
+pub mod record_files;
 pub mod record_stream;
 pub mod records;
 pub mod seq_svg;

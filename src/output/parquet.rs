@@ -21,6 +21,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
+use crate::model::connection_record::ConnectionRecord;
 use crate::model::report::Report;
 use crate::output::records::{self, Column, RecordOptions, Row, Value, ZeekType, COLUMNS};
 
@@ -80,6 +81,36 @@ fn write_inner<W: Write + Send>(
     opts: &RecordOptions,
 ) -> Result<(), ParquetError> {
     let schema = schema();
+    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(properties()))?;
+    // Two stages on two cores (the report's workers are done by now): a helper makes
+    // the records into batches, this thread encodes and compresses them.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let schema = &schema;
+        scope.spawn(move || {
+            let mut rows = Rows::new();
+            for record in report.connections.records() {
+                rows.append(&Row::new(&record, opts));
+                if rows.len == BATCH && tx.send(rows.batch(schema)).is_err() {
+                    return; // the writer stopped (an error)
+                }
+            }
+            if rows.len > 0 {
+                let _ = tx.send(rows.batch(schema));
+            }
+        });
+        for batch in rx {
+            writer.write(&batch?)?;
+        }
+        Ok::<(), ParquetError>(())
+    })?;
+    writer.close()?;
+    Ok(())
+}
+
+/// The writer's settings: zstd, row groups of `ROW_GROUP` rows, small pages, and
+/// dictionaries only where they pay.
+fn properties() -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP))
@@ -94,47 +125,109 @@ fn write_inner<W: Write + Send>(
     for c in COLUMNS.iter().filter(|c| dictionary(c)) {
         props = props.set_column_dictionary_enabled(c.parquet_name().into(), true);
     }
-    let props = props.build();
-    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
-    // Two stages on two cores (the report's workers are done by now): a helper makes
-    // the records into batches, this thread encodes and compresses them.
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let schema = &schema;
-        scope.spawn(move || {
-            let mut columns: Vec<Builder> =
-                COLUMNS.iter().map(|c| Builder::new(c.zeek_type)).collect();
-            let mut scratch = String::new();
-            let mut rows = 0;
-            let send = |columns: &mut [Builder]| {
-                let arrays: Vec<ArrayRef> = columns.iter_mut().map(Builder::finish).collect();
-                tx.send(RecordBatch::try_new(schema.clone(), arrays))
-                    .is_ok()
-            };
-            for record in report.connections.records() {
-                let row = Row::new(&record, opts);
-                for (b, c) in columns.iter_mut().zip(COLUMNS) {
-                    b.append((c.value)(&row), &mut scratch);
-                }
-                rows += 1;
-                if rows == BATCH {
-                    if !send(&mut columns) {
-                        return; // the writer stopped (an error)
-                    }
-                    rows = 0;
-                }
-            }
-            if rows > 0 {
-                send(&mut columns);
-            }
-        });
-        for batch in rx {
-            writer.write(&batch?)?;
+    props.build()
+}
+
+/// Rows in the making, one builder per column.
+struct Rows {
+    columns: Vec<Builder>,
+    scratch: String,
+    len: usize,
+}
+
+impl Rows {
+    fn new() -> Rows {
+        Rows {
+            columns: COLUMNS.iter().map(|c| Builder::new(c.zeek_type)).collect(),
+            scratch: String::new(),
+            len: 0,
         }
-        Ok::<(), ParquetError>(())
-    })?;
-    writer.close()?;
-    Ok(())
+    }
+
+    fn append(&mut self, row: &Row<'_>) {
+        for (b, c) in self.columns.iter_mut().zip(COLUMNS) {
+            b.append((c.value)(row), &mut self.scratch);
+        }
+        self.len += 1;
+    }
+
+    /// The rows so far as a batch; the builders start again, empty.
+    fn batch(&mut self, schema: &SchemaRef) -> Result<RecordBatch, ParquetError> {
+        self.len = 0;
+        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(Builder::finish).collect();
+        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    }
+}
+
+/// `capture --records-format parquet`: records appended one by one as connections end.
+/// Row groups are written every `ROW_GROUP` rows, or sooner on `flush_row_group` (the
+/// caller's once a minute), so that records reach the file while it is open; the file is
+/// readable once `finish` has written its footer.
+pub struct ParquetStream<W: Write + Send> {
+    writer: ArrowWriter<W>,
+    schema: SchemaRef,
+    rows: Rows,
+    opts: RecordOptions,
+}
+
+impl<W: Write + Send> ParquetStream<W> {
+    pub fn new(out: W, opts: RecordOptions) -> io::Result<ParquetStream<W>> {
+        let schema = schema();
+        let writer =
+            ArrowWriter::try_new(out, schema.clone(), Some(properties())).map_err(into_io)?;
+        Ok(ParquetStream {
+            writer,
+            schema,
+            rows: Rows::new(),
+            opts,
+        })
+    }
+
+    pub fn record(&mut self, r: &ConnectionRecord) -> io::Result<()> {
+        self.rows.append(&Row::new(r, &self.opts));
+        // The writer closes a row group by itself at ROW_GROUP rows.
+        if self.rows.len == BATCH {
+            self.encode()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the rows built so far to the writer (encoded, compressed, kept in the row
+    /// group in the making).
+    fn encode(&mut self) -> io::Result<()> {
+        if self.rows.len == 0 {
+            return Ok(());
+        }
+        let batch = self.rows.batch(&self.schema).map_err(into_io)?;
+        self.writer.write(&batch).map_err(into_io)
+    }
+
+    /// Rows not yet in a closed row group.
+    pub fn pending(&self) -> usize {
+        self.rows.len + self.writer.in_progress_rows()
+    }
+
+    /// Closes the row group in the making (if it holds a row) and writes it to `out`.
+    pub fn flush_row_group(&mut self) -> io::Result<()> {
+        if self.pending() == 0 {
+            return Ok(());
+        }
+        self.encode()?;
+        self.writer.flush().map_err(into_io)?;
+        self.writer.sync()
+    }
+
+    /// Passes the row groups already closed on to `out` (the writer buffers its output).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.writer.sync()
+    }
+
+    /// Writes what is left and the footer: the file is complete.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.encode()?;
+        self.writer.finish().map_err(into_io)?;
+        self.writer.sync()
+    }
 }
 
 /// Keeps an I/O error's kind (a closed pipe must stay recognisable as one).
@@ -204,6 +297,12 @@ impl Builder {
             }
             (Builder::Float(b), Value::Interval(d)) => b.append_value(d.as_secs_f64()),
             (Builder::Bool(b), Value::Bool(x)) => b.append_value(x),
+            (Builder::List(b), Value::Names(names)) => {
+                for n in names {
+                    b.values().append_value(n);
+                }
+                b.append(true)
+            }
             (b, v) => {
                 debug_assert_eq!(v, Value::Unset, "a column's value has another type");
                 b.append_null()

@@ -9,7 +9,7 @@ use crate::model::time::Timestamp;
 use crate::output::records::{RecordOptions, Row};
 use crate::output::zeek;
 
-/// The record formats a stream takes (Parquet is written whole, at the end: not here).
+/// The text formats a stream takes (Parquet: `parquet::ParquetStream`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamFormat {
     Zeek,
@@ -27,6 +27,8 @@ pub struct RecordStream<W: Write> {
     header: bool,
     /// The latest packet of the records written: `#close`.
     last: Option<Timestamp>,
+    /// When the file was opened: `#open` and `#close` of a log with no record.
+    opened: Option<Timestamp>,
     pub written: u64,
 }
 
@@ -40,6 +42,7 @@ impl<W: Write> RecordStream<W> {
             line: Vec::with_capacity(1024),
             header: false,
             last: None,
+            opened: None,
             written: 0,
         }
     }
@@ -66,13 +69,19 @@ impl<W: Write> RecordStream<W> {
         Ok(())
     }
 
+    /// The time the log was opened at (a rotated file's window), for a log that ends
+    /// with no record.
+    pub fn set_opened(&mut self, at: Option<Timestamp>) {
+        self.opened = at;
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
     /// Ends the log (`#close` for TSV) and flushes it.
     pub fn finish(&mut self) -> io::Result<()> {
-        let close = self.last.unwrap_or(Timestamp::ZERO);
+        let close = self.last.or(self.opened).unwrap_or(Timestamp::ZERO);
         self.head(close)?;
         if self.format == StreamFormat::Zeek {
             self.out.write_all(zeek::log_close(close).as_bytes())?;

@@ -63,6 +63,8 @@ pub enum Value<'a> {
     Count(u64),
     Interval(Duration),
     Bool(bool),
+    /// A set of names synack made (uids): never empty (an empty set is `Unset`).
+    Names(&'a [String]),
 }
 
 /// A column: its Zeek name (dotted; Parquet replaces `.` by `_`), its type, whether it
@@ -174,6 +176,8 @@ pub struct Row<'a> {
     resp_state: TcpState,
     uid: String,
     community_id: String,
+    /// The uids of the tunnels it ran in (empty outside tunnels: no allocation).
+    tunnel_parents: Vec<String>,
     /// (local_orig, local_resp), when local networks were given.
     local: Option<(bool, bool)>,
 }
@@ -205,6 +209,13 @@ impl<'a> Row<'a> {
             orig_state,
             resp_state,
             uid: uid(orig, resp, r.first_seen),
+            tunnel_parents: r
+                .zeek
+                .tunnel_parents
+                .iter()
+                .filter(|p| **p != 0)
+                .map(|p| tunnel_uid(*p))
+                .collect(),
             community_id: community_id(
                 0,
                 orig.ip(),
@@ -271,6 +282,25 @@ fn uid(orig: SocketAddr, resp: SocketAddr, first: Timestamp) -> String {
     s.push('C');
     base62(fold(hi, lo ^ 0x4528_21e6_38d0_1377), &mut s);
     base62(fold(lo, hi ^ 0xbe54_66cf_34e9_0c6c) & 0xffff_ffff, &mut s);
+    s
+}
+
+/// A tunnel's uid in `tunnel_parents`, from its outer flow's hash: Zeek's uid shape, the
+/// same for every connection that ran in that tunnel. synack writes no record of the
+/// tunnel itself (Zeek's tunnel.log and the outer UDP connection's conn.log row): the
+/// uid groups the connections that shared a tunnel.
+fn tunnel_uid(parent: u32) -> String {
+    let p = u64::from(parent);
+    let mut s = String::with_capacity(20);
+    s.push('C');
+    base62(
+        fold(p ^ 0x9e37_79b9_7f4a_7c15, 0x082e_fa98_ec4e_6c89),
+        &mut s,
+    );
+    base62(
+        fold(p ^ 0xc2b2_ae3d_27d4_eb4f, 0x4528_21e6_38d0_1377) & 0xffff_ffff,
+        &mut s,
+    );
     s
 }
 
@@ -393,13 +423,17 @@ pub const COLUMNS: &[Column] = &[
     col!("orig_ip_bytes", Count, false, "their IP total lengths, summed", |r| count(r.record.zeek.orig.ip_bytes)),
     col!("resp_pkts", Count, false, "packets the responder sent", |r| count(r.record.zeek.resp.packets)),
     col!("resp_ip_bytes", Count, false, "their IP total lengths, summed", |r| count(r.record.zeek.resp.ip_bytes)),
-    col!("tunnel_parents", StringSet, true, "uids of the tunnels it ran in: unset (synack records do not name tunnels)", |_r| Value::Unset),
+    col!("tunnel_parents", StringSet, true, "uids of the tunnels it ran in (GRE, VXLAN, Geneve, Teredo, GTP-U, AYIYA, IP in IP), the innermost of each packet, at most two: a hash of the tunnel's outer flow; unset outside tunnels", |r| match r.tunnel_parents.as_slice() {
+        [] => Value::Unset,
+        names => Value::Names(names),
+    }),
     col!("ip_proto", Count, false, "IP protocol number: 6 (Zeek 7.1 and later log it)", |_r| count(6)),
     col!("community_id", String, false, "Community ID v1 of the flow (seed 0)", |r| Value::Str(&r.community_id)),
     // synack's own figures (docs/metrics.md), per side in Zeek's terms.
     col!("synack.id", Count, false, "the connection's number in synack's report (`report --format json` `id`)", |r| count(r.record.id)),
     col!("synack.orig_is_client", Bool, false, "the originator is synack's client; false when Zeek's rules and synack's picked opposite roles (seen without a SYN)", |r| Value::Bool(r.record.zeek.orig_is_client)),
     col!("synack.midstream", Bool, false, "the capture began after the connection did", |r| Value::Bool(r.record.midstream)),
+    col!("synack.handshake_attempted", Bool, false, "the client's SYN was seen: the summary's handshakes attempted", |r| Value::Bool(figures::handshake_attempted(r.record) == 1)),
     col!("synack.rtt", Interval, true, "handshake RTT: last SYN → completing ACK, seconds", |r| interval(r.record.handshake_rtt())),
     col!("synack.connect", Interval, true, "connect time: first SYN → completing ACK (SYN retransmissions included), seconds", |r| interval(figures::connect_time(r.record))),
     col!("synack.syn_to_synack", Interval, true, "last SYN → first SYN/ACK, seconds", |r| interval(figures::syn_to_synack(r.record))),

@@ -116,6 +116,15 @@ fn tsv_value(out: &mut Vec<u8>, v: Value<'_>) {
         Value::Port(p) => out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes()),
         Value::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         Value::Bool(b) => out.push(if b { b'T' } else { b'F' }),
+        // Zeek's `#set_separator` is `,`.
+        Value::Names(names) => {
+            for (i, n) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                tsv_text(out, n.as_bytes());
+            }
+        }
     }
 }
 
@@ -172,6 +181,16 @@ fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
         Value::Port(p) => out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes()),
         Value::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Names(names) => {
+            out.push(b'[');
+            for (i, n) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_string(out, n.as_bytes());
+            }
+            out.push(b']');
+        }
     }
 }
 

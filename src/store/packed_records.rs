@@ -158,7 +158,7 @@ impl ConnectionRecord {
     }
 }
 
-/// Zeek's view: a group of its own (14 bits), the history's letters, the counts.
+/// Zeek's view: a group of its own (16 bits: full), the history's letters, the counts.
 fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
     w.group(2);
     w.bits(z.conn_state as u32, 4);
@@ -174,6 +174,9 @@ fn encode_zeek(z: &ZeekFacts, w: &mut Writer<'_>) {
     }
     w.count(z.missed_bytes);
     w.count(u64::from(z.earlier_rows));
+    for parent in z.tunnel_parents {
+        w.count(u64::from(parent));
+    }
     w.end();
     w.duration(z.duration);
     w.time(z.ts);
@@ -194,6 +197,7 @@ fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
     let (orig, resp) = (side(), side());
     let missed_bytes = r.count();
     let earlier_rows = u32::try_from(r.count()).unwrap_or(u32::MAX);
+    let tunnel_parents = [r.count() as u32, r.count() as u32];
     ZeekFacts {
         orig_is_client,
         conn_state,
@@ -204,6 +208,7 @@ fn decode_zeek(r: &mut Reader<'_>) -> ZeekFacts {
         duration: r.duration(),
         ts: r.time(),
         earlier_rows,
+        tunnel_parents,
     }
 }
 

@@ -132,6 +132,9 @@ impl ZeekObserver {
         w.varint(self.inactivity as u64);
         w.varint(self.missed_bytes);
         w.varint(u64::from(self.earlier_rows));
+        for parent in self.tunnel_parents {
+            w.varint(u64::from(parent));
+        }
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> ZeekObserver {
@@ -171,6 +174,7 @@ impl ZeekObserver {
             inactivity: r.varint() as i64,
             missed_bytes: r.varint(),
             earlier_rows: r.varint() as u32,
+            tunnel_parents: [r.varint() as u32, r.varint() as u32],
         }
     }
 }

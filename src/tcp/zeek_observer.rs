@@ -338,6 +338,9 @@ pub struct ZeekObserver {
     pub missed_bytes: u64,
     /// Zeek connections on this 4-tuple that Zeek let go of before the current one.
     pub earlier_rows: u32,
+    /// The tunnels its packets came out of (`TcpSegment::tunnel_parent`), the first two
+    /// distinct ones; 0: none.
+    pub tunnel_parents: [u32; 2],
 }
 
 impl Default for ZeekObserver {
@@ -357,6 +360,7 @@ impl Default for ZeekObserver {
             inactivity: HANDSHAKE_INACTIVITY,
             missed_bytes: 0,
             earlier_rows: 0,
+            tunnel_parents: [0; 2],
         }
     }
 }
@@ -391,6 +395,9 @@ impl ZeekObserver {
         if !self.open {
             self.open_with(from_client, seg, at);
         }
+        if seg.tunnel_parent != 0 {
+            self.note_tunnel(seg.tunnel_parent);
+        }
         if seg.options.len() < usize::from(seg.header_len).saturating_sub(20) {
             // Zeek's TCP analyzer drops a segment whose header the snaplen cut (after the
             // connection was made for it): it counts nowhere.
@@ -423,6 +430,18 @@ impl ZeekObserver {
         e.ip_bytes += u64::from(seg.ip_len);
     }
 
+    /// Zeek's `tunnel_parents` is the set of the innermost tunnels a connection's packets
+    /// came through over its lifetime: usually one; two are kept.
+    fn note_tunnel(&mut self, parent: u32) {
+        if let Some(slot) = self
+            .tunnel_parents
+            .iter_mut()
+            .find(|p| **p == 0 || **p == parent)
+        {
+            *slot = parent;
+        }
+    }
+
     /// The facts of the current Zeek connection.
     pub fn facts(&self) -> ZeekFacts {
         let [o, r] = &self.ends;
@@ -441,6 +460,7 @@ impl ZeekObserver {
             duration: self.last_time.saturating_since(self.start),
             ts: self.start,
             earlier_rows: self.earlier_rows,
+            tunnel_parents: self.tunnel_parents,
         }
     }
 

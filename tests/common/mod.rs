@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod live;
+pub mod parquet_rows;
 
 use std::ffi::OsStr;
 use std::io::Write;
