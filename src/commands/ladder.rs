@@ -15,7 +15,6 @@ use synack::analysis::analyzer::Options;
 use synack::analysis::ladder_builder::LadderBuilder;
 use synack::analysis::pipeline::{Finished, Pipeline};
 use synack::analysis::seq_builder::SeqGraphBuilder;
-use synack::decode::key::FlowKey;
 use synack::model::event::{ConnectionView, Event, NoEvents};
 use synack::model::report::ConnectionList;
 use synack::model::time::Timestamp;
@@ -233,6 +232,14 @@ fn find_pass(inputs: &Inputs) -> anyhow::Result<Option<Finished>> {
     Ok(Some(finished))
 }
 
+/// Whether two connections' endpoints are one 4-tuple, either way round, as the flow
+/// table keys them (an IPv4-mapped IPv6 address as the IPv4 address it is).
+fn same_4_tuple(a: (SocketAddr, SocketAddr), b: (SocketAddr, SocketAddr)) -> bool {
+    let key = |s: SocketAddr| (s.ip().to_canonical(), s.port());
+    let (a, b) = ((key(a.0), key(a.1)), (key(b.0), key(b.1)));
+    a == b || a == (b.1, b.0)
+}
+
 /// The index of the first connection `select` picks, in id order.
 fn find(list: &ConnectionList, select: &Select) -> Option<usize> {
     match *select {
@@ -318,8 +325,7 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
                     .filter(|&j| list.first_seen(j) == conn.first_seen)
                     .filter(|&j| {
                         let other = list.record(j);
-                        FlowKey::between(other.client, other.server)
-                            == FlowKey::between(conn.client, conn.server)
+                        same_4_tuple((other.client, other.server), (conn.client, conn.server))
                     })
                     .count();
                 let segments = conn.client_figures.packets + conn.server_figures.packets;
