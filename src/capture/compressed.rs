@@ -1,10 +1,13 @@
 //! Compressed captures: gzip (every member of a concatenated file), zstd, lz4 (frame
-//! format) and xz, known by their magic bytes, whatever the file is called. The decoder is
-//! one more `Read` in front of the capture reader, so it runs wherever the reading runs:
-//! on the reading thread of a run that shares packets out (docs/design.md).
+//! format) and xz, known by their magic bytes, whatever the file is called. The decoder
+//! runs on a thread of its own, a few blocks ahead of the capture reader, which reads the
+//! blocks through a `Read`: on two cores decompression overlaps reading and tracking
+//! instead of adding to the reading thread's share (docs/performance.md, "Compressed
+//! traces").
 
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 /// A compression format synack reads.
@@ -84,7 +87,153 @@ impl Compression {
             out: 0,
             faults: faults.clone(),
         };
-        (Box::new(reader), faults)
+        (DecodedAhead::spawn(Box::new(reader)), faults)
+    }
+}
+
+/// Decompressed bytes the decoding thread hands over at a time: large, so that handing
+/// over costs nothing beside the copying.
+const BLOCK: usize = 1 << 20;
+/// Blocks made, then recycled: one being filled, ones waiting, one being read.
+const BLOCKS: usize = 4;
+
+/// A block of decompressed bytes, `bytes[..len]`, from the decoding thread.
+struct Block {
+    bytes: Vec<u8>,
+    len: usize,
+    /// What the decoder said after those bytes.
+    error: Option<io::Error>,
+    /// Nothing follows (the stream's end, or its error).
+    last: bool,
+}
+
+/// The reading side of a decoder running on its own thread: blocks come filled and go
+/// back empty to be filled again.
+struct DecodedAhead {
+    filled: Receiver<Block>,
+    empty: Sender<Vec<u8>>,
+    current: Block,
+    at: usize,
+}
+
+impl DecodedAhead {
+    /// Starts `decoder` on a thread of its own; if no thread can be made, the decoder is
+    /// read in place, as it would be without one.
+    fn spawn(decoder: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+        let (filled_tx, filled) = mpsc::sync_channel(BLOCKS);
+        let (empty, empty_rx) = mpsc::channel();
+        // The decoder goes to the thread through a slot this side can take it back from.
+        let slot = Arc::new(Mutex::new(Some(decoder)));
+        let theirs = Arc::clone(&slot);
+        let started = std::thread::Builder::new()
+            .name("decompress".into())
+            .spawn(move || {
+                let decoder = theirs.lock().ok().and_then(|mut d| d.take());
+                if let Some(decoder) = decoder {
+                    decode_ahead(decoder, &filled_tx, &empty_rx);
+                }
+            });
+        if started.is_err() {
+            if let Some(decoder) = slot.lock().ok().and_then(|mut d| d.take()) {
+                return decoder;
+            }
+        }
+        Box::new(DecodedAhead {
+            filled,
+            empty,
+            current: Block {
+                bytes: Vec::new(),
+                len: 0,
+                error: None,
+                last: false,
+            },
+            at: 0,
+        })
+    }
+}
+
+/// The decoding thread: fills blocks until the stream ends or fails, or the reader is gone
+/// (a send or a wait for an empty block fails).
+fn decode_ahead(
+    mut decoder: Box<dyn Read + Send>,
+    filled: &SyncSender<Block>,
+    empty: &Receiver<Vec<u8>>,
+) {
+    let mut made = 0;
+    loop {
+        let mut bytes = match empty.try_recv() {
+            Ok(bytes) => bytes,
+            Err(TryRecvError::Empty) if made < BLOCKS => {
+                made += 1;
+                vec![0; BLOCK]
+            }
+            Err(TryRecvError::Empty) => match empty.recv() {
+                Ok(bytes) => bytes,
+                Err(_) => return,
+            },
+            Err(TryRecvError::Disconnected) => return,
+        };
+        let (mut len, mut error, mut last) = (0, None, false);
+        while len < bytes.len() {
+            match decoder.read(&mut bytes[len..]) {
+                Ok(0) => {
+                    last = true;
+                    break;
+                }
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error = Some(e);
+                    last = true;
+                    break;
+                }
+            }
+        }
+        let block = Block {
+            bytes,
+            len,
+            error,
+            last,
+        };
+        if filled.send(block).is_err() || last {
+            return;
+        }
+    }
+}
+
+impl Read for DecodedAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let left = self.current.len - self.at;
+            if left > 0 {
+                let n = left.min(buf.len());
+                buf[..n].copy_from_slice(&self.current.bytes[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            // The bytes before a fault are delivered, then the fault.
+            if let Some(e) = self.current.error.take() {
+                return Err(e);
+            }
+            if self.current.last {
+                return Ok(0);
+            }
+            let spent = std::mem::take(&mut self.current.bytes);
+            if !spent.is_empty() {
+                // The thread may have ended (the stream did): the block is then not needed.
+                let _ = self.empty.send(spent);
+            }
+            self.at = 0;
+            self.current = self.filled.recv().unwrap_or_else(|_| Block {
+                bytes: Vec::new(),
+                len: 0,
+                error: Some(io::Error::other("the decompressing thread stopped")),
+                last: true,
+            });
+        }
     }
 }
 
@@ -316,6 +465,88 @@ mod tests {
                 out.len()
             );
         }
+    }
+
+    /// A stream of `len` bytes (each its offset, mod 251), then `end`: a clean end, or an
+    /// error; handed out in odd-sized pieces.
+    struct Numbered {
+        at: usize,
+        len: usize,
+        fail_at_end: bool,
+    }
+
+    impl Read for Numbered {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.len {
+                return if self.fail_at_end {
+                    Err(io::Error::other("broken at the end"))
+                } else {
+                    Ok(0)
+                };
+            }
+            let n = buf.len().min(self.len - self.at).min(77_777);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = ((self.at + i) % 251) as u8;
+            }
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn blocks_decoded_ahead_arrive_whole_and_in_order_then_the_error() {
+        // More blocks than the ring holds, so blocks are recycled; not a whole number of
+        // blocks, so the last one is partial.
+        let len = (BLOCKS + 3) * BLOCK + 12_345;
+        for fail_at_end in [false, true] {
+            let mut ahead = DecodedAhead::spawn(Box::new(Numbered {
+                at: 0,
+                len,
+                fail_at_end,
+            }));
+            let mut got = Vec::new();
+            let mut buf = vec![0; 256 * 1024];
+            let end = loop {
+                match ahead.read(&mut buf) {
+                    Ok(0) => break None,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            assert_eq!(
+                got.len(),
+                len,
+                "every byte before the end, fail_at_end {fail_at_end}"
+            );
+            assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+            assert_eq!(end.as_deref(), fail_at_end.then_some("broken at the end"));
+            // Once ended, it stays ended.
+            assert_eq!(ahead.read(&mut buf).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn a_reader_dropped_early_lets_the_decoding_thread_end() {
+        let (tx, rx) = mpsc::channel();
+        struct Endless(Sender<()>);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                buf.fill(7);
+                Ok(buf.len())
+            }
+        }
+        impl Drop for Endless {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let mut ahead = DecodedAhead::spawn(Box::new(Endless(tx)));
+        let mut buf = [0; 1000];
+        assert_eq!(ahead.read(&mut buf).unwrap(), 1000);
+        drop(ahead);
+        // The thread drops its source when it returns.
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the decoding thread ended");
     }
 
     #[test]
