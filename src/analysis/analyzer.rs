@@ -3,6 +3,7 @@
 //! Reads one or more inputs as one timeline, in the order given (rotated captures continue
 //! each other), and keeps the per-file facts and the packet counts by layer.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::analysis::parallel::Shards;
+use crate::analysis::tracer::Trace;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded};
@@ -146,6 +148,9 @@ pub struct Analysis {
     pub listed: SummaryBuilder,
     /// Memory of connections already made into records (see `Spent`).
     pub spent: Spent,
+    /// The workers' traces by connection id, and how many connections were not traced
+    /// (`share_out` with `trace`).
+    pub traces: Option<(HashMap<u64, Trace>, u64)>,
 }
 
 /// Runs packets through decode, flow table and tracker.
@@ -233,7 +238,8 @@ impl Analyzer {
     /// Tracks only the connections of one 4-tuple: every other packet is read, counted
     /// and decoded, and goes no further. A connection's tracking depends on its own
     /// packets alone (as a worker's, which sees some 4-tuples), so its events are those
-    /// of a whole run; its id is not (ids count the connections tracked).
+    /// of a whole run, its first packet numbered as there; its id is not (ids count the
+    /// connections tracked).
     pub fn track_only(&mut self, key: FlowKey) {
         self.only = Some(key);
     }
@@ -343,11 +349,19 @@ impl Analyzer {
         let decoded = decode(packet.link_type, packet.data, cut);
         self.packets.count(&decoded);
         if let Decoded::Tcp(seg) = decoded {
-            if self.only.is_some_and(|key| FlowKey::of(&seg).0 != key) {
-                return;
+            if let Some(key) = self.only {
+                if FlowKey::of(&seg).0 != key {
+                    return;
+                }
+                // Numbered as in a run that tracks every segment (`on_segment` counts
+                // them): its first packet's number is the same.
+                let number = self.packets.tcp;
+                self.flows
+                    .on_numbered_segment(&seg, number, packet.orig_len, packet.ts, sink);
+            } else {
+                self.flows
+                    .on_segment(&seg, packet.orig_len, packet.ts, sink);
             }
-            self.flows
-                .on_segment(&seg, packet.orig_len, packet.ts, sink);
             // At once, not at the next sweep: a flood evicts thousands a second.
             if self.flows.evicted_pending() {
                 self.fold_evicted();
@@ -385,11 +399,14 @@ impl Analyzer {
 
     /// Tracks connections on `workers` threads beside the reading one (offline reports:
     /// no events reach a sink, and no connection limit applies). Same report, sooner.
-    pub fn share_out(&mut self, workers: usize) {
+    /// With `trace`, each worker keeps the HTML report's candidate traces
+    /// (`Analysis::traces`).
+    pub fn share_out(&mut self, workers: usize, trace: bool) {
         self.shards = Some(Shards::new(
             workers,
             self.flows.msl(),
             self.flows.zeek_checksums(),
+            trace,
         ));
     }
 
@@ -508,6 +525,7 @@ impl Analyzer {
             listed.add(&record);
             records.push(PackedRecord::pack(&record));
         });
+        let mut traces = None;
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
             Some(shards) => {
@@ -523,6 +541,21 @@ impl Analyzer {
                 for (n, r) in self.records.iter_mut().enumerate() {
                     r.id = n as u64 + 1;
                 }
+                traces = found.traces.map(|(by_first_packet, untraced)| {
+                    let records = &self.records;
+                    let by_id = by_first_packet
+                        .into_iter()
+                        .filter_map(|(first, mut t)| {
+                            let at = records.binary_search_by_key(&first, |r| r.first_packet);
+                            // A connection drained during the run has no record here,
+                            // and no place among the worst.
+                            let id = at.ok()? as u64 + 1;
+                            t.view.id = id;
+                            Some((id, t))
+                        })
+                        .collect();
+                    (by_id, untraced)
+                });
             }
         }
         Analysis {
@@ -536,6 +569,7 @@ impl Analyzer {
             unlisted: self.uncounted,
             listed: self.listed,
             spent,
+            traces,
         }
     }
 }
