@@ -1050,6 +1050,9 @@ struct Forward<'a, O>(&'a mut O);
 
 impl<O: LiveObserver> EventSink for Forward<'_, O> {
     const WANTS_EVENTS: bool = O::WANTS_EVENTS;
+    fn wants(&self, id: u64) -> bool {
+        self.0.wants(id)
+    }
     fn event(&mut self, conn: &ConnectionView, at: Timestamp, e: Event) {
         self.0.event(conn, at, e);
     }
