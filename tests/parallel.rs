@@ -158,3 +158,57 @@ fn every_corpus_capture_reports_the_same_on_any_number_of_threads() {
         assert_same(std::slice::from_ref(f));
     }
 }
+
+/// The HTML page of `files` on `threads` threads.
+fn html(files: &[PathBuf], threads: usize, out: &Path) -> Vec<u8> {
+    let status = synack()
+        .args(["report", "--format", "html", "-o"])
+        .arg(out)
+        .arg("--threads")
+        .arg(threads.to_string())
+        .args(files)
+        .output();
+    assert!(status.status.success(), "{files:?} --threads {threads}");
+    std::fs::read(out).expect("the page")
+}
+
+/// Every worker traces the candidates among its own connections (`Pipeline::trace`):
+/// together they must draw the connections one tracker draws, on a trace with more
+/// resets than are drawn, reset in another order than they began.
+#[test]
+fn the_html_page_is_the_same_on_any_number_of_threads() {
+    let dir = std::env::temp_dir().join(format!("synack-parallel-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = gen::Config {
+        packets: 40_000,
+        concurrent: 400,
+        ..gen::Config::default()
+    };
+    let mut pcap = Vec::new();
+    gen::run(&cfg, &mut pcap).expect("in-memory write");
+    let trace = dir.join("trace.pcap");
+    std::fs::write(&trace, &pcap).unwrap();
+    let tcp: Vec<PathBuf> = captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tcp"));
+    for files in [vec![trace.clone()], tcp] {
+        let single = html(&files, 1, &dir.join("1.html"));
+        let drawn = String::from_utf8_lossy(&single)
+            .matches("abnormal: reset")
+            .count();
+        assert!(drawn > 0, "{files:?}: no reset drawn");
+        for threads in [2, 4] {
+            let parallel = html(&files, threads, &dir.join(format!("{threads}.html")));
+            assert!(
+                parallel == single,
+                "{files:?}: the page on --threads {threads} differs from --threads 1"
+            );
+        }
+    }
+    let report = report(&[trace], 1).0;
+    let report: serde_json::Value = serde_json::from_slice(&report).expect("JSON");
+    let resets = report["summary"]["closes"]["reset"].as_u64().unwrap_or(0);
+    assert!(
+        resets > 8,
+        "the trace has {resets} resets: too few to choose among"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -3,6 +3,7 @@
 //! Reads one or more inputs as one timeline, in the order given (rotated captures continue
 //! each other), and keeps the per-file facts and the packet counts by layer.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::analysis::parallel::Shards;
+use crate::analysis::tracer::Trace;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowTable, Limits, Spent};
@@ -145,6 +147,9 @@ pub struct Analysis {
     pub listed: SummaryBuilder,
     /// Memory of connections already made into records (see `Spent`).
     pub spent: Spent,
+    /// The workers' traces by connection id, and how many connections were not traced
+    /// (`share_out` with `trace`).
+    pub traces: Option<(HashMap<u64, Trace>, u64)>,
 }
 
 /// Runs packets through decode, flow table and tracker.
@@ -370,11 +375,14 @@ impl Analyzer {
 
     /// Tracks connections on `workers` threads beside the reading one (offline reports:
     /// no events reach a sink, and no connection limit applies). Same report, sooner.
-    pub fn share_out(&mut self, workers: usize) {
+    /// With `trace`, each worker keeps the HTML report's candidate traces
+    /// (`Analysis::traces`).
+    pub fn share_out(&mut self, workers: usize, trace: bool) {
         self.shards = Some(Shards::new(
             workers,
             self.flows.msl(),
             self.flows.zeek_checksums(),
+            trace,
         ));
     }
 
@@ -493,6 +501,7 @@ impl Analyzer {
             listed.add(&record);
             records.push(PackedRecord::pack(&record));
         });
+        let mut traces = None;
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
             Some(shards) => {
@@ -508,6 +517,21 @@ impl Analyzer {
                 for (n, r) in self.records.iter_mut().enumerate() {
                     r.id = n as u64 + 1;
                 }
+                traces = found.traces.map(|(by_first_packet, untraced)| {
+                    let records = &self.records;
+                    let by_id = by_first_packet
+                        .into_iter()
+                        .filter_map(|(first, mut t)| {
+                            let at = records.binary_search_by_key(&first, |r| r.first_packet);
+                            // A connection drained during the run has no record here,
+                            // and no place among the worst.
+                            let id = at.ok()? as u64 + 1;
+                            t.view.id = id;
+                            Some((id, t))
+                        })
+                        .collect();
+                    (by_id, untraced)
+                });
             }
         }
         Analysis {
@@ -521,6 +545,7 @@ impl Analyzer {
             unlisted: self.uncounted,
             listed: self.listed,
             spent,
+            traces,
         }
     }
 }

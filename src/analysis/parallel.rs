@@ -13,12 +13,14 @@
 //! sends it back for reuse. No allocation per packet, and the reader never runs more than
 //! the pool ahead.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::analysis::tracer::{Trace, Tracer};
 use crate::capture::file::{BufferExchange, Packet};
 use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded, TcpSegment};
@@ -231,6 +233,8 @@ struct WorkerResult {
     /// only: every worker decodes every packet of those; the reader counts the rest).
     counts: PacketCounts,
     spent: Spent,
+    /// The worker's tracer (`Shards::new`'s `trace`), its traces by local id.
+    tracer: Option<Tracer>,
 }
 
 struct Worker {
@@ -265,7 +269,9 @@ pub struct Shards {
 
 impl Shards {
     /// `zeek_checksums`: `FlowTable::set_zeek_checksums` for every worker's table.
-    pub fn new(workers: usize, msl: Duration, zeek_checksums: bool) -> Shards {
+    /// `trace`: each worker keeps the events of its candidates for the worst connections
+    /// in a `Tracer` of its own (the HTML report), as one tracker on one thread would.
+    pub fn new(workers: usize, msl: Duration, zeek_checksums: bool, trace: bool) -> Shards {
         let workers = workers.max(1);
         let (give_back, pool) = sync_channel::<Chunk>(POOL);
         for _ in 0..POOL - 1 {
@@ -291,7 +297,8 @@ impl Shards {
                         give_back,
                         hand_over,
                     };
-                    work(channels, in_flight, shard, hasher, (msl, zeek_checksums))
+                    let settings = (msl, zeek_checksums, trace);
+                    work(channels, in_flight, shard, hasher, settings)
                 });
                 Worker { to_worker, handle }
             })
@@ -452,6 +459,7 @@ impl Shards {
             evicted: 0,
             counts: PacketCounts::default(),
             spent,
+            traces: None,
         };
         for (i, handle) in handles.into_iter().enumerate() {
             let result = handle
@@ -465,6 +473,13 @@ impl Shards {
             if i == 0 {
                 outcome.counts = result.counts;
             }
+            if let Some(tracer) = result.tracer {
+                let (traces, untraced) = tracer.finish();
+                let (all, all_untraced) = outcome.traces.get_or_insert_default();
+                // Local ids mean nothing outside the worker: the first packet names it.
+                all.extend(traces.into_values().map(|t| (t.view.first_packet, t)));
+                *all_untraced += untraced;
+            }
         }
         outcome.counts.add_layers(&self.layers);
         outcome
@@ -475,6 +490,9 @@ impl Shards {
 pub struct Sharded {
     /// Every connection's record, in sorted runs, with the ids of no table yet.
     pub records: Vec<PackedRecord>,
+    /// With `trace`: the workers' traces by their connection's first packet, and how many
+    /// connections were not traced.
+    pub traces: Option<(HashMap<u64, Trace>, u64)>,
     pub summary: SummaryBuilder,
     pub retired: u64,
     pub evicted: u64,
@@ -585,7 +603,7 @@ fn work(
     in_flight: Arc<AtomicUsize>,
     shard: Shard,
     hasher: FlowHasher,
-    (msl, zeek_checksums): (Duration, bool),
+    (msl, zeek_checksums, trace): (Duration, bool, bool),
 ) -> WorkerResult {
     let WorkerChannels {
         inbox,
@@ -597,6 +615,7 @@ fn work(
     let mut counts = PacketCounts::default();
     let count_layers = shard.me == 0;
     let mut last_sweep: Option<Timestamp> = None;
+    let mut tracer = trace.then(Tracer::default);
     // Every packet of the shard's connections, in capture order.
     let mut track = |place: &Place, seg: &TcpSegment<'_>, keyed: (FlowKey, bool, u64)| {
         if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analysis::analyzer::SWEEP_EVERY)) {
@@ -604,7 +623,10 @@ fn work(
             last_sweep = Some(place.ts);
         }
         let (number, at) = (place.number, place.ts);
-        flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents);
+        match tracer.as_mut() {
+            Some(t) => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, t),
+            None => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents),
+        }
     };
     for chunk in inbox {
         if chunk.routed {
@@ -657,6 +679,7 @@ fn work(
         evicted,
         counts,
         spent,
+        tracer,
     }
 }
 
@@ -676,7 +699,7 @@ mod tests {
             .collect();
         files.sort();
         files.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap"));
-        let mut shards = Shards::new(workers, Duration::from_secs(60), false);
+        let mut shards = Shards::new(workers, Duration::from_secs(60), false, false);
         shards.force_predecode = Some(predecode);
         // The first chunk is filled before any choice: decide for it too.
         shards.predecode = predecode;
@@ -736,7 +759,7 @@ mod tests {
             frame[23] = 17; // UDP
             frame[26..34].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
             frame[38..40].copy_from_slice(&(1400u16 - 34).to_be_bytes());
-            let mut shards = Shards::new(1, Duration::from_secs(60), false);
+            let mut shards = Shards::new(1, Duration::from_secs(60), false, false);
             shards.force_predecode = Some(true);
             shards.predecode = true;
             let packets = (POOL + 4) * CHUNK_BYTES / frame.len();

@@ -4,12 +4,14 @@
 //! back end and the inputs' outcomes; a command picks the options and the printers and
 //! never sees a packet.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Options};
+use crate::analysis::tracer::{Trace, Tracer};
 use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
 pub use crate::capture::live::{list_interfaces, LiveOptions, LiveStats};
 use crate::capture::live::{LiveError, LiveSource};
@@ -48,6 +50,8 @@ pub struct Pipeline {
     progress: Option<Box<InputWrapper>>,
     /// Set by a signal handler: stop reading (`stop_on`).
     stop: Option<Arc<AtomicBool>>,
+    /// Keep the traces of the worst connections' candidates (`trace`).
+    trace: bool,
 }
 
 /// An input that could not be read, or not to its end.
@@ -82,6 +86,9 @@ pub struct Finished {
     /// Inputs whose time spans overlap (read one after the other, their packets are not
     /// in time order): each pair as (the earlier input, the later one).
     pub overlaps: Vec<(String, String)>,
+    /// With `Pipeline::trace`: the worst connections' candidate traces by connection id,
+    /// and how many connections were not traced.
+    pub traces: Option<(HashMap<u64, Trace>, u64)>,
     /// Held only to be left to the system with the report (`leave_to_os`).
     #[allow(dead_code)]
     spent: Spent,
@@ -111,6 +118,7 @@ impl Pipeline {
             threads: 1,
             progress: None,
             stop: None,
+            trace: false,
         }
     }
 
@@ -148,6 +156,13 @@ impl Pipeline {
     /// is the same whatever the number.
     pub fn threads(mut self, threads: usize) -> Pipeline {
         self.threads = threads;
+        self
+    }
+
+    /// Offline runs: keep the events of the connections that may be the worst
+    /// (`crate::analysis::tracer`), on every tracking thread, for `Finished::traces`.
+    pub fn trace(mut self) -> Pipeline {
+        self.trace = true;
         self
     }
 
@@ -210,8 +225,10 @@ impl Pipeline {
             self.workers(paths)
         };
         if workers > 0 {
-            analyzer.share_out(workers);
+            analyzer.share_out(workers, self.trace);
         }
+        // One thread: the tracer follows the events here.
+        let mut tracer = (self.trace && workers == 0).then(Tracer::default);
         if let Some(wrap) = self.progress.take() {
             analyzer.set_input_wrapper(wrap);
         }
@@ -233,7 +250,10 @@ impl Pipeline {
         });
         let mut interrupted = false;
         for path in order.iter().map(|&i| &paths[i]) {
-            let input = analyzer.read_path(path, sink);
+            let input = match tracer.as_mut() {
+                Some(t) => analyzer.read_path(path, t),
+                None => analyzer.read_path(path, sink),
+            };
             if let Some(e) = &input.error {
                 failures.push(InputFailure {
                     input: input.name.clone(),
@@ -255,6 +275,10 @@ impl Pipeline {
         let unfilterable_link = unfilterable_link(&self.options, &analysis);
         let overlaps = overlaps(&analysis.inputs);
         let spent = std::mem::take(&mut analysis.spent);
+        let traces = match tracer {
+            Some(t) => Some(t.finish()),
+            None => analysis.traces.take(),
+        };
         let mut report = Report::build(analysis);
         if let Some(warning) = left_out_warning(&left_out) {
             report.warnings.push(warning);
@@ -267,6 +291,7 @@ impl Pipeline {
             interrupted,
             reordered,
             overlaps,
+            traces,
             spent,
         }
     }

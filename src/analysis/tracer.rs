@@ -4,7 +4,7 @@
 //!
 //! Every connection is traced from its first segment (while fewer than [`MAX_LIVE`] are
 //! and the event budget lasts); a trace is let go of as soon as it cannot be picked:
-//! a reset or refusal past the first [`KEEP_PER_KIND`] of its kind, a connection that
+//! a reset or refusal not among the [`KEEP_PER_KIND`] of its kind that began first, a connection that
 //! closed with FINs while not among the [`KEEP_SLOW`] slowest handshakes so far, or, once
 //! that many resets are kept, a handshake that is not among the slowest. So on a long
 //! capture most connections are traced for their handshake only, and an event of the
@@ -52,8 +52,11 @@ pub struct Tracer {
     free: Vec<u32>,
     live: usize,
     kept: usize,
-    refused: usize,
-    reset: usize,
+    /// The refusals and resets kept: the `KEEP_PER_KIND` of each kind whose connections
+    /// began first (first packet, id). By connection order, not by when the RST came, so
+    /// that tracers of shards of the connections keep among them what one tracer keeps.
+    refused: Vec<(u64, u64)>,
+    reset: Vec<(u64, u64)>,
     /// The slowest handshake RTTs so far, with their ids.
     slow: Vec<(Duration, u64)>,
     /// Connections never traced (over `MAX_LIVE` or the budget).
@@ -154,14 +157,21 @@ impl EventSink for Tracer {
         match e {
             Event::Refused | Event::Reset { .. } if !abnormal => {
                 t.abnormal = true;
-                let count = if matches!(e, Event::Refused) {
+                let kept = if matches!(e, Event::Refused) {
                     &mut self.refused
                 } else {
                     &mut self.reset
                 };
-                *count += 1;
-                if *count > KEEP_PER_KIND && !slow {
-                    self.drop_trace(id);
+                let me = (view.first_packet, id);
+                let latest = kept.iter().copied().enumerate().max_by_key(|(_, k)| k.0);
+                match latest {
+                    _ if kept.len() < KEEP_PER_KIND => kept.push(me),
+                    Some((at, (first, out))) if me.0 < first => {
+                        kept[at] = me;
+                        self.let_go_unless_slow(out);
+                    }
+                    _ if !slow => self.drop_trace(id),
+                    _ => {}
                 }
             }
             Event::HandshakeCompleted { rtt: Some(rtt) } => {
@@ -176,7 +186,7 @@ impl EventSink for Tracer {
                         let (_, out) = self.slow.swap_remove(at);
                         self.demote(out);
                     }
-                } else if self.reset >= KEEP_PER_KIND && !abnormal {
+                } else if self.reset.len() >= KEEP_PER_KIND && !abnormal {
                     // Neither slow nor able to be one of the resets kept: most
                     // connections stop being traced here, after their handshake.
                     self.drop_trace(id);
@@ -194,6 +204,20 @@ impl EventSink for Tracer {
 }
 
 impl Tracer {
+    /// `id` left the refusals or resets kept: let it go unless it is among the slowest.
+    fn let_go_unless_slow(&mut self, id: u64) {
+        let slot = self.slots.get(id as usize).copied().unwrap_or(NONE);
+        if slot == NONE || slot == DROPPED {
+            return;
+        }
+        if self.traces[(slot - 1) as usize]
+            .as_ref()
+            .is_some_and(|t| !t.slow)
+        {
+            self.drop_trace(id);
+        }
+    }
+
     /// `id` left the slowest: let it go if it has closed and is not abnormal.
     fn demote(&mut self, id: u64) {
         let slot = self.slots.get(id as usize).copied().unwrap_or(NONE);
@@ -221,6 +245,7 @@ mod tests {
             id,
             client: "10.0.0.2:40000".parse().unwrap(),
             server: "10.0.0.1:80".parse().unwrap(),
+            first_packet: id,
             first_seen: Timestamp::from_secs_nanos(1, 0),
             base_seq: [Some(Seq(1)), None],
             refused: false,
@@ -271,5 +296,28 @@ mod tests {
         assert_eq!(ids, (1..=10).collect::<Vec<_>>());
         assert_eq!(untraced, 0);
         assert_eq!(kept[&1].events.len(), 3);
+    }
+
+    #[test]
+    fn the_resets_kept_are_of_the_connections_that_began_first() {
+        // Shards of the connections each keep their first-begun resets, so together they
+        // hold the ones a single tracer keeps, whenever each RST came.
+        let mut t = Tracer::default();
+        let at = Timestamp::from_secs_nanos(1, 0);
+        let reset = Event::Reset {
+            by: Side::Server,
+            in_state: TcpState::Established,
+        };
+        for id in 1..=6u64 {
+            t.event(&view(id), at, segment());
+        }
+        // Connections 3..6 are reset first, then 1 and 2: 1 and 2 displace 5 and 6.
+        for id in [3, 4, 5, 6, 1, 2] {
+            t.event(&view(id), at, reset);
+        }
+        let (kept, _) = t.finish();
+        let mut ids: Vec<u64> = kept.keys().copied().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::analysis::ladder_builder::LadderBuilder;
 use crate::analysis::seq_builder::SeqGraphBuilder;
-use crate::analysis::tracer::Trace;
+use crate::analysis::tracer::{Trace, KEEP_PER_KIND, KEEP_SLOW};
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::figures;
 use crate::model::report::Report;
@@ -115,7 +115,7 @@ pub fn build(report: &Report, traces: HashMap<u64, Trace>, untraced: u64) -> Vis
     let mut hist = [Histo::new(), Histo::new(), Histo::new()];
     // Candidates for the worst: (rank, id) — abnormal by kind, slowest by RTT.
     let mut abnormal: Vec<Vec<ConnectionRecord>> = vec![Vec::new(); 4];
-    let mut slow: Vec<(Duration, ConnectionRecord)> = Vec::new();
+    let mut slowest: Vec<(Duration, u64, Option<ConnectionRecord>)> = Vec::new();
     let (mut abnormal_total, mut handshakes_total) = (0, 0);
     for c in report.connections.records() {
         let rtt = c.handshake_rtt();
@@ -145,9 +145,6 @@ pub fn build(report: &Report, traces: HashMap<u64, Trace>, untraced: u64) -> Vis
         }
         abnormal_total += figures::abnormal(&c);
         handshakes_total += u64::from(rtt.is_some());
-        if !traces.contains_key(&c.id) {
-            continue;
-        }
         let kind = match c.close {
             CloseKind::Reset => Some(0),
             CloseKind::Refused => Some(1),
@@ -155,21 +152,42 @@ pub fn build(report: &Report, traces: HashMap<u64, Trace>, untraced: u64) -> Vis
             CloseKind::HandshakeIncomplete => Some(3),
             _ => None,
         };
-        match kind {
-            Some(k) => {
-                if abnormal[k].len() < WORST_ABNORMAL {
-                    abnormal[k].push(c);
-                }
+        let traced = traces.contains_key(&c.id);
+        // The slowest drawn are those among the tracer's `KEEP_SLOW` slowest handshakes of
+        // the whole capture (abnormal ones included, as it ranks them) that closed
+        // normally: what any number of tracking threads keep, each its own slowest.
+        if let Some(r) = rtt {
+            let ranked = slowest.len() < KEEP_SLOW
+                || slowest.last().is_some_and(|&(last, id, _)| {
+                    (r, std::cmp::Reverse(c.id)) > (last, std::cmp::Reverse(id))
+                });
+            if ranked {
+                let drawable = (traced && kind.is_none()).then(|| c.clone());
+                slowest.push((r, c.id, drawable));
+                slowest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                slowest.truncate(KEEP_SLOW);
             }
-            None => {
-                if let Some(r) = rtt {
-                    slow.push((r, c));
-                    slow.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-                    slow.truncate(WORST_SLOW);
-                }
+        }
+        if !traced {
+            continue;
+        }
+        // Of resets and refusals, the tracer keeps those that began first: drawn are
+        // those, whatever else a tracker kept (a slow one, a shard's own first ones).
+        let most = |k: usize| match k {
+            0 | 1 => WORST_ABNORMAL.min(KEEP_PER_KIND),
+            _ => WORST_ABNORMAL,
+        };
+        if let Some(k) = kind {
+            if abnormal[k].len() < most(k) {
+                abnormal[k].push(c);
             }
         }
     }
+    let slow: Vec<(Duration, ConnectionRecord)> = slowest
+        .into_iter()
+        .filter_map(|(r, _, c)| Some((r, c?)))
+        .take(WORST_SLOW)
+        .collect();
     for (b, s) in buckets.iter_mut().zip(rtts) {
         let d = s.distribution();
         b.rtt_p50 = d.p50.map(|m| m.0);

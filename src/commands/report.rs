@@ -9,7 +9,6 @@ use clap::ValueEnum;
 
 use synack::analysis::analyzer::Options;
 use synack::analysis::pipeline::Pipeline;
-use synack::analysis::tracer::Tracer;
 use synack::analysis::visuals;
 use synack::model::event::NoEvents;
 use synack::output::records::{LocalNets, RecordOptions};
@@ -173,12 +172,13 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         pipeline = pipeline.progress(Box::new(progress_bar));
     }
     pipeline = pipeline.stop_on(inputs::stop_on_signal());
-    // The HTML page draws the worst connections from events kept in the same pass.
-    let mut tracer = Tracer::default();
-    let finished = match args.format {
-        Format::Html => pipeline.run_files(&inputs.files, &mut tracer),
-        _ => pipeline.run_files(&inputs.files, &mut NoEvents),
-    };
+    // The HTML page draws the worst connections from events kept in the same pass, on
+    // every tracking thread.
+    if matches!(args.format, Format::Html) {
+        pipeline = pipeline.trace();
+    }
+    let mut finished = pipeline.run_files(&inputs.files, &mut NoEvents);
+    let traced = finished.traces.take();
     inputs::notes(&finished)?;
     // JSON is one document whatever happened (its inputs carry their errors).
     if inputs::nothing_read(&finished) && !matches!(args.format, Format::Json) {
@@ -204,7 +204,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         Format::ZeekJson => zeek::write_json(&mut out, report, &records)?,
         Format::Parquet => parquet::write(&mut out, report, &records)?,
         Format::Html => {
-            let (traces, untraced) = tracer.finish();
+            let (traces, untraced) = traced.unwrap_or_default();
             let visuals = visuals::build(report, traces, untraced);
             html::write_report(&mut out, report, &visuals)?;
         }

@@ -96,6 +96,9 @@ impl SegmentOptions {
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionView {
     pub id: u64,
+    /// The number of its first packet in the whole input (from 1): what orders connections
+    /// when tables tracked them apart (`crate::analysis::parallel`).
+    pub first_packet: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub first_seen: Timestamp,

@@ -334,3 +334,50 @@ impl Builder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::analyzer::Options;
+    use crate::analysis::pipeline::Pipeline;
+    use crate::model::event::NoEvents;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    /// The sample's connection records.
+    fn sample_records() -> Vec<ConnectionRecord> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap");
+        let finished = Pipeline::new(Options::default()).run_files(&[path], &mut NoEvents);
+        finished.report.connections.records().collect()
+    }
+
+    #[test]
+    fn a_stream_writes_a_row_group_when_flushed_and_is_readable_once_finished() {
+        let records = sample_records();
+        assert!(records.len() >= 8);
+        let path = std::env::temp_dir().join(format!("synack-pqstream-{}", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut stream = ParquetStream::new(file, RecordOptions::default()).unwrap();
+        for r in &records[..3] {
+            stream.record(r).unwrap();
+        }
+        assert_eq!(stream.pending(), 3);
+        stream.flush_row_group().unwrap();
+        assert_eq!(stream.pending(), 0);
+        let after_first = stream.writer.bytes_written();
+        // Nothing new: no empty row group.
+        stream.flush_row_group().unwrap();
+        assert_eq!(stream.writer.bytes_written(), after_first);
+        for r in &records[3..] {
+            stream.record(r).unwrap();
+        }
+        assert_eq!(stream.pending(), records.len() - 3);
+        stream.finish().unwrap();
+        drop(stream);
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let meta = reader.metadata();
+        assert_eq!(meta.num_row_groups(), 2);
+        assert_eq!(meta.row_group(0).num_rows(), 3);
+        assert_eq!(meta.file_metadata().num_rows() as usize, records.len());
+        let _ = std::fs::remove_file(&path);
+    }
+}

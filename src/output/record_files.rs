@@ -281,6 +281,84 @@ mod tests {
         assert_eq!(RecordFiles::window_file(t, 10, 10).unwrap().0, 10);
     }
 
+    fn scratch(test: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("synack-recfiles-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn a_record() -> ConnectionRecord {
+        use crate::analysis::analyzer::Options;
+        use crate::analysis::pipeline::Pipeline;
+        use crate::model::event::NoEvents;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap");
+        let finished = Pipeline::new(Options::default()).run_files(&[path], &mut NoEvents);
+        let first = finished.report.connections.records().next().unwrap();
+        first
+    }
+
+    #[test]
+    fn a_window_is_closed_by_the_first_sweep_past_it_and_the_next_opened() {
+        let dir = scratch("every");
+        let r = a_record();
+        let every = Destination::Every {
+            template: dir.join("c-%s.log"),
+            seconds: 10,
+        };
+        let mut files =
+            RecordFiles::new(every, RecordsFormat::Zeek, RecordOptions::default()).unwrap();
+        assert!(
+            files.current().is_none(),
+            "opened by the first sweep, not before"
+        );
+        files.sweep(Timestamp::from_secs_nanos(101, 0)).unwrap();
+        assert_eq!(files.current(), Some(dir.join("c-100.log").as_path()));
+        files.record(&r).unwrap();
+        files.sweep(Timestamp::from_secs_nanos(109, 0)).unwrap();
+        assert!(files.closed.is_empty());
+        // Two windows later: 110 is skipped (no sweep in it), 120 opened.
+        files.sweep(Timestamp::from_secs_nanos(125, 0)).unwrap();
+        assert_eq!(files.closed, [dir.join("c-100.log")]);
+        assert_eq!(files.current(), Some(dir.join("c-120.log").as_path()));
+        files.finish().unwrap();
+        assert_eq!(files.closed.len(), 2);
+        assert_eq!(files.written, 1);
+        let first = std::fs::read_to_string(dir.join("c-100.log")).unwrap();
+        assert!(first.lines().last().unwrap().starts_with("#close"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn beside_capture_follows_the_capture_files() {
+        let dir = scratch("beside");
+        let r = a_record();
+        let mut files = RecordFiles::new(
+            Destination::BesideCapture,
+            RecordsFormat::ZeekJson,
+            RecordOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            files.record(&r).is_err(),
+            "no file before the first capture file"
+        );
+        files.capture_file(&dir.join("cap0")).unwrap();
+        files.record(&r).unwrap();
+        files.capture_file(&dir.join("cap1")).unwrap();
+        assert_eq!(files.closed, [dir.join("cap0.conn.json")]);
+        files.finish().unwrap();
+        assert_eq!(files.closed.len(), 2);
+        let first = std::fs::read_to_string(dir.join("cap0.conn.json")).unwrap();
+        assert_eq!(first.lines().count(), 1);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("cap1.conn.json")).unwrap(),
+            ""
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn suffixes_name_the_format() {
         assert_eq!(RecordsFormat::Parquet.suffix(), ".conn.parquet");

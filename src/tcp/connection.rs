@@ -49,6 +49,7 @@ impl Connection {
         let t = &self.tcp;
         ConnectionView {
             id: self.id,
+            first_packet: self.first_packet,
             client: self.client,
             server: self.server,
             first_seen: self.first_seen,
