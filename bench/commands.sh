@@ -40,6 +40,8 @@ if [ ! -s "$trace" ] || [ ! -s "$trace.truth.json" ]; then
     "$target/release/examples/mktrace" --packets "$PACKETS" --seed "$SEED" --snaplen 96 --out "$trace" >&2
 fi
 rules=tests/golden/rules.toml # 47 rules: every figure, filters, both severities
+# The last connection: its ladder reads the input to its end twice.
+last=$("$bin" report "$trace" | sed -n 's/^TCP connections: \([0-9]*\).*/\1/p')
 
 # Name, then the synack arguments (the trace goes last).
 COMMANDS=(
@@ -52,6 +54,7 @@ COMMANDS=(
     "report --abnormal|report --abnormal"
     "ladder|ladder"
     "ladder --abnormal|ladder --abnormal"
+    "ladder --conn LAST|ladder --conn $last"
 )
 
 cat "$trace" > /dev/null # page cache: measure the programs, not the disk

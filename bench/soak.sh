@@ -4,7 +4,8 @@
 #   sudo bench/soak.sh                      # 10 minutes on the default trace
 #   SOAK_SECONDS=25 SOAK_TRACE=t.pcap sudo -E bench/soak.sh
 #
-# The default trace: 500,000 packets of examples/mktrace.rs (seed 1), made once.
+# The default trace: 500,000 packets of examples/mktrace.rs (seed 1, each packet cut to
+# 96 bytes: small frames, the most packets a second), made once.
 #
 # In a network namespace of its own, a veth pair: tcpreplay sends a trace in a loop
 # (--unique-ip: new addresses each loop, so every loop's connections are new ones) into
@@ -30,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_TO_RUN=${SOAK_SECONDS:-600}
-TRACE=${SOAK_TRACE:-target/bench/soak-500k.pcap}
+TRACE=${SOAK_TRACE:-target/bench/soak-500k-snap96.pcap}
 SYNACK=${SYNACK:-target/release/synack}
 DIR=${SOAK_DIR:-target/soak}
 SAMPLE=${SOAK_SAMPLE:-5}
@@ -38,6 +39,10 @@ TCPDUMP_SECONDS=${SOAK_TCPDUMP_SECONDS:-$(( SECONDS_TO_RUN < 60 ? SECONDS_TO_RUN
 MAX_CONNECTIONS=${SOAK_MAX_CONNECTIONS:-100000}
 FILE_MB=${SOAK_FILE_MB:-200}
 KEEP=${SOAK_KEEP:-$(( SECONDS_TO_RUN <= 60 ? 1 : 0 ))}
+# -B for synack and tcpdump alike (KiB; empty: libpcap's default, 2 MiB).
+BUFFER_KIB=${SOAK_BUFFER_KIB:-}
+BUFFER=()
+[ -n "$BUFFER_KIB" ] && BUFFER=(-B "$BUFFER_KIB")
 
 skip() { echo "soak: skipped: $*" >&2; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespace, capture)"
@@ -47,7 +52,7 @@ command -v python3 >/dev/null || skip "needs python3"
 if [ ! -s "$TRACE" ] && [ -z "${SOAK_TRACE:-}" ]; then
     cargo build --release --quiet --example mktrace
     mkdir -p "$(dirname "$TRACE")"
-    target/release/examples/mktrace --packets 500000 --seed 1 --out "$TRACE" >&2
+    target/release/examples/mktrace --packets 500000 --seed 1 --snaplen 96 --out "$TRACE" >&2
 fi
 [ -s "$TRACE" ] || { echo "soak: no trace $TRACE" >&2; exit 2; }
 [ -x "$SYNACK" ] || { echo "soak: no $SYNACK (cargo build --release)" >&2; exit 2; }
@@ -125,7 +130,7 @@ veth_rx() { # packets dropped (RX of the namespace's end)
 
 echo "soak: $SECONDS_TO_RUN s of $TRACE at top speed into synack capture (load $LOAD_START)" >&2
 read -r RX0 RXDROP0 < <(veth_rx)
-ip netns exec "$NS" "$SYNACK" capture -i "$RX" -q --json \
+ip netns exec "$NS" "$SYNACK" capture -i "$RX" "${BUFFER[@]}" -q --json \
     -w "$DIR/files/soak.pcap" -C "$FILE_MB" -z "$DIR/count.sh" \
     --records-rotate capture --records-format parquet \
     --max-connections "$MAX_CONNECTIONS" \
@@ -183,7 +188,7 @@ RECORDS=$(python3 "$DIR/records.py" "$DIR/files")
 RECORD_FILES=$(ls "$DIR"/files/*.conn.parquet | wc -l)
 
 echo "soak: tcpdump -w /dev/null for $TCPDUMP_SECONDS s at the same settings" >&2
-ip netns exec "$NS" tcpdump -i "$RX" -w /dev/null > /dev/null 2> "$DIR/tcpdump.err" &
+ip netns exec "$NS" tcpdump -i "$RX" "${BUFFER[@]}" -w /dev/null > /dev/null 2> "$DIR/tcpdump.err" &
 TPID=$!
 for _ in $(seq 100); do
     grep -q "listening on" "$DIR/tcpdump.err" 2>/dev/null && break

@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::analysis::parallel::Shards;
 use crate::analysis::tracer::Trace;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
+use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowTable, Limits, Spent};
 use crate::model::connection_record::ConnectionRecord;
@@ -183,6 +184,8 @@ pub struct Analyzer {
     /// See `stream_finished`.
     stream_finished: bool,
     finished: Vec<ConnectionRecord>,
+    /// See `track_only`.
+    only: Option<FlowKey>,
 }
 
 /// How often (in capture time) finished connections are swept out of the flow table.
@@ -213,6 +216,7 @@ impl Analyzer {
             unanswered: Vec::new(),
             stream_finished: false,
             finished: Vec::new(),
+            only: None,
         }
     }
 
@@ -231,7 +235,16 @@ impl Analyzer {
         }
     }
 
-    /// Processes one packet; `sink` sees the connection events it caused.
+    /// Tracks only the connections of one 4-tuple: every other packet is read, counted
+    /// and decoded, and goes no further. A connection's tracking depends on its own
+    /// packets alone (as a worker's, which sees some 4-tuples), so its events are those
+    /// of a whole run, its first packet numbered as there; its id is not (ids count the
+    /// connections tracked).
+    pub fn track_only(&mut self, key: FlowKey) {
+        self.only = Some(key);
+    }
+
+    /// Bounds the flow table (`--max-connections` and live timeouts).
     pub fn set_limits(&mut self, limits: Limits) {
         self.flows.set_limits(limits);
     }
@@ -336,8 +349,19 @@ impl Analyzer {
         let decoded = decode(packet.link_type, packet.data, cut);
         self.packets.count(&decoded);
         if let Decoded::Tcp(seg) = decoded {
-            self.flows
-                .on_segment(&seg, packet.orig_len, packet.ts, sink);
+            if let Some(key) = self.only {
+                if FlowKey::of(&seg).0 != key {
+                    return;
+                }
+                // Numbered as in a run that tracks every segment (`on_segment` counts
+                // them): its first packet's number is the same.
+                let number = self.packets.tcp;
+                self.flows
+                    .on_numbered_segment(&seg, number, packet.orig_len, packet.ts, sink);
+            } else {
+                self.flows
+                    .on_segment(&seg, packet.orig_len, packet.ts, sink);
+            }
             // At once, not at the next sweep: a flood evicts thousands a second.
             if self.flows.evicted_pending() {
                 self.fold_evicted();

@@ -5,6 +5,7 @@
 //! never sees a packet.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::capture::live::{LiveError, LiveSource};
 use crate::capture::privileges;
 pub use crate::capture::rotate::Rotation;
 use crate::capture::rotate::{RotatingWriter, Written};
+use crate::decode::key::FlowKey;
 use crate::flow::{Limits, Spent};
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{ConnectionView, Event, EventSink};
@@ -50,6 +52,8 @@ pub struct Pipeline {
     progress: Option<Box<InputWrapper>>,
     /// Set by a signal handler: stop reading (`stop_on`).
     stop: Option<Arc<AtomicBool>>,
+    /// See `track_only`.
+    only: Option<FlowKey>,
     /// Keep the traces of the worst connections' candidates (`trace`).
     trace: bool,
 }
@@ -118,6 +122,7 @@ impl Pipeline {
             threads: 1,
             progress: None,
             stop: None,
+            only: None,
             trace: false,
         }
     }
@@ -149,6 +154,15 @@ impl Pipeline {
     /// this long (longer than a keep-alive's two hours before its first probe).
     pub fn established_timeout(mut self, idle: Duration) -> Pipeline {
         self.established_timeout = Some(idle);
+        self
+    }
+
+    /// Tracks only the connections between `a` and `b` (either way round), on one
+    /// thread: the rest of the input is read and decoded only. Their events are those of
+    /// a whole run, but their ids count only them (1, 2…); the report is of them alone.
+    /// For a second pass after one connection that the first found (`synack ladder`).
+    pub fn track_only(mut self, a: SocketAddr, b: SocketAddr) -> Pipeline {
+        self.only = Some(FlowKey::between(a, b));
         self
     }
 
@@ -218,8 +232,12 @@ impl Pipeline {
                 ..Limits::default()
             });
         }
-        // The workers make no events: a run that delivers them tracks on one thread.
-        let workers = if wants_events(sink) {
+        if let Some(key) = self.only {
+            analyzer.track_only(key);
+        }
+        // The workers make no events: a run that delivers them tracks on one thread (as
+        // does one that tracks a single 4-tuple: the workers would have nothing to do).
+        let workers = if wants_events(sink) || self.only.is_some() {
             0
         } else {
             self.workers(paths)
@@ -1050,6 +1068,9 @@ struct Forward<'a, O>(&'a mut O);
 
 impl<O: LiveObserver> EventSink for Forward<'_, O> {
     const WANTS_EVENTS: bool = O::WANTS_EVENTS;
+    fn wants(&self, id: u64) -> bool {
+        self.0.wants(id)
+    }
     fn event(&mut self, conn: &ConnectionView, at: Timestamp, e: Event) {
         self.0.event(conn, at, e);
     }

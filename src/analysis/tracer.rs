@@ -121,6 +121,12 @@ impl Tracer {
 }
 
 impl EventSink for Tracer {
+    fn wants(&self, id: u64) -> bool {
+        self.slots
+            .get(id as usize)
+            .is_none_or(|&slot| slot != DROPPED)
+    }
+
     fn event(&mut self, view: &ConnectionView, at: Timestamp, e: Event) {
         let id = view.id;
         let Ok(idx) = usize::try_from(id) else {

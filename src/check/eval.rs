@@ -8,7 +8,7 @@ use crate::check::metrics::{count_what, describe_close, Bound, Measure};
 use crate::check::rules::{Rule, Severity};
 use crate::check::Amount;
 use crate::model::connection_record::ConnectionRecord;
-use crate::model::report::Report;
+use crate::model::report::{ConnectionList, Report};
 use crate::model::summary::Samples;
 use crate::model::units::{JsonTime, Millis};
 
@@ -77,7 +77,7 @@ pub struct RuleResult {
     pub connections: u64,
     /// The connections that broke the rule (none for a minimum, which no one connection
     /// breaks): all of them, or the first that the verdict lists (`check_report`).
-    pub offenders: Vec<Offender>,
+    pub offenders: Offenders,
     /// How many connections broke the rule, listed or not.
     #[serde(skip)]
     pub offending: u64,
@@ -182,16 +182,160 @@ fn offender(c: &ConnectionRecord, value: Amount, what: String) -> Offender {
     }
 }
 
+/// `c` as an offender of a count: what it contributed.
+fn count_offender(c: &ConnectionRecord, n: u64, what: fn(&ConnectionRecord) -> String) -> Offender {
+    offender(c, Amount::count(n), what(c))
+}
+
+/// `c` as an offender of a latency limit: its latency, and how it ended.
+fn latency_offender(c: &ConnectionRecord, d: Duration, what: &str) -> Offender {
+    let amount = Amount::millis(Millis(d));
+    let text = format!("{what} {amount}; {}", describe_close(c));
+    offender(c, amount, text)
+}
+
+/// The offenders of a rule, in the order the verdict lists them: a count's by id, a
+/// latency's slowest first.
+#[derive(Clone, Debug, Default)]
+pub struct Offenders(Listing);
+
+#[derive(Clone, Default)]
+enum Listing {
+    #[default]
+    None,
+    /// Made when the rule was evaluated.
+    Made(Vec<Offender>),
+    /// Marked among the report's records, and made again from them as they are read: a
+    /// verdict of many rules broken by most connections lists more offenders than the
+    /// trace has connections (`synack check --format json`), each a few times the size of
+    /// the connection's packed record.
+    Marked {
+        records: ConnectionList,
+        marks: Marks,
+        measure: Measure,
+    },
+}
+
+impl fmt::Debug for Listing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listing::None => f.write_str("[]"),
+            Listing::Made(list) => f.debug_list().entries(list).finish(),
+            Listing::Marked { marks, .. } => write!(f, "{} marked records", marks.count),
+        }
+    }
+}
+
+impl Offenders {
+    pub fn new(list: Vec<Offender>) -> Self {
+        Offenders(Listing::Made(list))
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Listing::None => 0,
+            Listing::Made(list) => list.len(),
+            Listing::Marked { marks, .. } => marks.count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each offender, made as it is reached.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Offender> + '_> {
+        match &self.0 {
+            Listing::None => Box::new(std::iter::empty()),
+            Listing::Made(list) => Box::new(list.iter().cloned()),
+            Listing::Marked {
+                records,
+                marks,
+                measure: Measure::Count { of, what },
+            } => Box::new(marks.indices().map(move |at| {
+                let c = records.record(at);
+                count_offender(&c, of(&c), *what)
+            })),
+            Listing::Marked {
+                records,
+                marks,
+                measure: Measure::Latency { of, what, .. },
+            } => {
+                // Ranked first: the slowest are listed first, wherever they are.
+                let mut slow: Vec<(Duration, u64, u32)> = marks
+                    .indices()
+                    .filter_map(|at| {
+                        let c = records.record(at);
+                        Some((of(&c)?, c.id, at as u32))
+                    })
+                    .collect();
+                slowest_first(&mut slow);
+                Box::new(
+                    slow.into_iter().map(move |(d, _, at)| {
+                        latency_offender(&records.record(at as usize), d, what)
+                    }),
+                )
+            }
+        }
+    }
+
+    /// Every offender, made now.
+    pub fn to_vec(&self) -> Vec<Offender> {
+        self.iter().collect()
+    }
+}
+
+impl serde::Serialize for Offenders {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // One at a time: a JSON verdict of many offenders is written without holding them.
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A set of record indices, a bit each: a rule's offenders among a report's records.
+#[derive(Clone, Default)]
+struct Marks {
+    words: Vec<u64>,
+    count: usize,
+}
+
+impl Marks {
+    /// Marks `index` of `len` records (indices come in increasing order).
+    fn mark(&mut self, index: usize, len: usize) {
+        if self.words.is_empty() {
+            // Sized at the first offender: a rule that none breaks costs nothing.
+            self.words = vec![0; len.div_ceil(64)];
+        }
+        self.words[index / 64] |= 1 << (index % 64);
+        self.count += 1;
+    }
+
+    fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+}
+
 /// One rule's measure so far, folded one record at a time: what the verdict needs and no
 /// more (the count or the latency samples, and the offenders it will list, by index).
 struct Tally<'r> {
     rule: &'r Rule,
     selected: u64,
-    /// Offenders kept: at most `listed` of them (all with `None`).
+    /// Offenders kept: at most `listed` of them; with `None` every one, in `marks`.
     listed: Option<usize>,
     /// Connections that broke the rule, kept or not.
     offending: u64,
     measure: TallyOf,
+    /// Every offender, when all are listed.
+    marks: Marks,
 }
 
 enum TallyOf {
@@ -224,11 +368,12 @@ impl<'r> Tally<'r> {
             listed,
             offending: 0,
             measure,
+            marks: Marks::default(),
         }
     }
 
-    /// Folds the connection at `index` in.
-    fn add(&mut self, index: usize, c: &ConnectionRecord) {
+    /// Folds the connection at `index` of `len` in.
+    fn add(&mut self, index: usize, len: usize, c: &ConnectionRecord) {
         let rule = self.rule;
         if !(rule.filter.is_empty() || rule.filter.matches(c.client, c.server)) {
             return;
@@ -244,8 +389,10 @@ impl<'r> Tally<'r> {
                 // A minimum is broken by no one connection.
                 if max && n > 0 {
                     self.offending += 1;
-                    if self.listed.is_none_or(|l| kept.len() < l) {
-                        kept.push((n, at));
+                    match self.listed {
+                        None => self.marks.mark(index, len),
+                        Some(l) if kept.len() < l => kept.push((n, at)),
+                        Some(_) => {}
                     }
                 }
             }
@@ -258,14 +405,16 @@ impl<'r> Tally<'r> {
                 }
                 if max && Amount::millis(Millis(d)).value > rule.limit.value {
                     self.offending += 1;
+                    let Some(l) = self.listed else {
+                        self.marks.mark(index, len);
+                        return;
+                    };
                     slow.push((d, c.id, at));
                     // Keep the slowest `listed`: trimmed when twice that, so that the
                     // sort is paid once per `listed` offenders.
-                    if let Some(l) = self.listed {
-                        if slow.len() >= 2 * l.max(16) {
-                            slowest_first(slow);
-                            slow.truncate(l);
-                        }
+                    if slow.len() >= 2 * l.max(16) {
+                        slowest_first(slow);
+                        slow.truncate(l);
                     }
                 }
             }
@@ -279,18 +428,24 @@ impl<'r> Tally<'r> {
         let rule = self.rule;
         let limit = rule.limit.value;
         let records = &report.connections;
+        let marked = |marks| {
+            Offenders(Listing::Marked {
+                records: records.clone(),
+                marks,
+                measure: rule.key.metric.measure,
+            })
+        };
         let (measured, offenders, broken_max) = match (self.measure, rule.key.metric.measure) {
             (TallyOf::Count { total, kept }, Measure::Count { what, .. }) => {
                 let broken = rule.key.bound == Bound::Max && total > limit;
-                let offenders = if broken {
-                    kept.into_iter()
-                        .map(|(n, at)| {
-                            let c = records.record(at as usize);
-                            offender(&c, Amount::count(n), what(&c))
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
+                let offenders = match (broken, self.listed) {
+                    (false, _) => Offenders::default(),
+                    (true, None) => marked(self.marks),
+                    (true, Some(_)) => Offenders::new(
+                        kept.into_iter()
+                            .map(|(n, at)| count_offender(&records.record(at as usize), n, what))
+                            .collect(),
+                    ),
                 };
                 (Some(Amount::count(total)), offenders, broken)
             }
@@ -310,21 +465,20 @@ impl<'r> Tally<'r> {
                 let measured = measured.map(Amount::millis);
                 let broken =
                     rule.key.bound == Bound::Max && measured.is_some_and(|m| m.value > limit);
-                let offenders = if broken {
-                    slowest_first(&mut slow);
-                    if let Some(l) = self.listed {
+                let offenders = match (broken, self.listed) {
+                    (false, _) => Offenders::default(),
+                    (true, None) => marked(self.marks),
+                    (true, Some(l)) => {
+                        slowest_first(&mut slow);
                         slow.truncate(l);
+                        Offenders::new(
+                            slow.into_iter()
+                                .map(|(d, _, at)| {
+                                    latency_offender(&records.record(at as usize), d, what)
+                                })
+                                .collect(),
+                        )
                     }
-                    slow.into_iter()
-                        .map(|(d, _, at)| {
-                            let c = records.record(at as usize);
-                            let amount = Amount::millis(Millis(d));
-                            let text = format!("{what} {amount}; {}", describe_close(&c));
-                            offender(&c, amount, text)
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
                 };
                 (measured, offenders, broken)
             }
@@ -351,7 +505,7 @@ impl<'r> Tally<'r> {
             Reading::Complete => (Status::Pass, measured),
         };
         let (offenders, offending) = if status == Status::Error {
-            (Vec::new(), 0)
+            (Offenders::default(), 0)
         } else {
             (offenders, offending)
         };
@@ -375,8 +529,12 @@ fn slowest_first(slow: &mut [(Duration, u64, u32)]) {
 
 /// Checks one trace's report against every rule, in one pass over its records (made one
 /// at a time from their packed form, and dropped once every rule has folded them in).
-/// Each rule keeps its sum or latency samples and, of its offenders, the first `listed`
-/// (all with `None`: JSON lists them all), so memory does not grow with the trace.
+/// Each rule keeps its sum or latency samples and, of its offenders, the first `listed`;
+/// with `None` (JSON lists them all) a bit per record, and the verdict lists them from
+/// the report's records, shared with it, as it is written: memory does not grow with the
+/// trace or the number of rules. When they are fewer than half the connections, they are
+/// made at once, and the records are not held (so that a verdict on many traces holds
+/// none of a trace with few offenders).
 pub fn check_report(
     file: &str,
     report: &Report,
@@ -387,16 +545,25 @@ pub fn check_report(
 ) -> FileVerdict {
     let mut tallies: Vec<Tally> = rules.iter().map(|r| Tally::new(r, listed)).collect();
     let records = &report.connections;
-    for index in 0..records.len() {
+    let len = records.len();
+    for index in 0..len {
         let c = records.record(index);
         for t in &mut tallies {
-            t.add(index, &c);
+            t.add(index, len, &c);
         }
     }
-    let results: Vec<RuleResult> = tallies
+    let mut results: Vec<RuleResult> = tallies
         .into_iter()
         .map(|t| t.finish(report, &reading))
         .collect();
+    let listed_all: usize = results.iter().map(|r| r.offenders.len()).sum();
+    if listed_all <= len / 2 {
+        for r in &mut results {
+            if matches!(r.offenders.0, Listing::Marked { .. }) {
+                r.offenders = Offenders::new(r.offenders.to_vec());
+            }
+        }
+    }
     let worst = results
         .iter()
         .map(|r| r.status)
@@ -414,5 +581,58 @@ pub fn check_report(
         rules: results,
         warnings: report.warnings.clone(),
         elapsed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::analysis::analyzer::{analyze_paths, Options};
+    use crate::check::metrics::limit_key;
+
+    #[test]
+    fn marks_give_back_their_indices_in_order() {
+        let mut marks = Marks::default();
+        let marked = [0, 1, 63, 64, 127, 128, 200];
+        for &i in &marked {
+            marks.mark(i, 201);
+        }
+        assert_eq!(marks.count, marked.len());
+        assert_eq!(marks.words.len(), 4);
+        assert_eq!(marks.indices().collect::<Vec<_>>(), marked);
+        assert_eq!(Marks::default().indices().count(), 0);
+    }
+
+    fn sample_verdict(limit: &str, value: u64) -> FileVerdict {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap");
+        let report = Report::build(analyze_paths(&[path], &Options::default()));
+        let key = limit_key(limit).expect("known limit");
+        let rule = Rule::from_flag(key, Amount::count(value));
+        check_report(
+            "x",
+            &report,
+            Reading::Complete,
+            &[rule],
+            None,
+            Duration::ZERO,
+        )
+    }
+
+    /// sample.pcap: 8 connections, 2 with a RST.
+    #[test]
+    fn offenders_of_most_connections_are_listed_from_the_records() {
+        let every = sample_verdict("max-connections", 0);
+        let offenders = &every.rules[0].offenders;
+        assert!(
+            matches!(offenders.0, Listing::Marked { .. }),
+            "{offenders:?}"
+        );
+        let ids: Vec<u64> = offenders.iter().map(|o| o.id).collect();
+        assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+        let few = sample_verdict("max-rst", 0);
+        assert!(matches!(few.rules[0].offenders.0, Listing::Made(_)));
+        assert_eq!(few.rules[0].offenders.len(), 2);
     }
 }

@@ -232,6 +232,14 @@ fn find_pass(inputs: &Inputs) -> anyhow::Result<Option<Finished>> {
     Ok(Some(finished))
 }
 
+/// Whether two connections' endpoints are one 4-tuple, either way round, as the flow
+/// table keys them (an IPv4-mapped IPv6 address as the IPv4 address it is).
+fn same_4_tuple(a: (SocketAddr, SocketAddr), b: (SocketAddr, SocketAddr)) -> bool {
+    let key = |s: SocketAddr| (s.ip().to_canonical(), s.port());
+    let (a, b) = ((key(a.0), key(a.1)), (key(b.0), key(b.1)));
+    a == b || a == (b.1, b.0)
+}
+
 /// The index of the first connection `select` picks, in id order.
 fn find(list: &ConnectionList, select: &Select) -> Option<usize> {
     match *select {
@@ -308,28 +316,51 @@ pub fn run(args: LadderArgs) -> anyhow::Result<ExitCode> {
         match (found, select) {
             (Some(i), _) => {
                 let conn = list.record(i);
-                // Its events, until its last segment: the rest of the input is not read.
+                // Its events, until its last segment: the rest of the input is not read,
+                // and of what is read only its 4-tuple's packets are tracked. There the
+                // ids count that 4-tuple's connections alone, so it is known by its
+                // first packet's time, after as many others of that time as came before
+                // it (connections of one 4-tuple that began at the same instant).
+                let twins_before = (0..i)
+                    .filter(|&j| list.first_seen(j) == conn.first_seen)
+                    .filter(|&j| {
+                        let other = list.record(j);
+                        same_4_tuple((other.client, other.server), (conn.client, conn.server))
+                    })
+                    .count();
                 let segments = conn.client_figures.packets + conn.server_figures.packets;
                 let stop = Arc::new(AtomicBool::new(false));
+                let mut twins_passed: Vec<u64> = Vec::new();
+                let mut chosen: Option<u64> = None;
                 let mut seen = 0;
-                read_all(
-                    &inputs,
-                    |c, at, e| {
-                        if c.id == conn.id {
-                            if seq {
-                                seq_builder.on_event(c, at, e);
-                            }
-                            builder.on_event(c, at, e);
-                            if matches!(e, Event::Segment { .. }) {
-                                seen += 1;
-                                if seen == segments {
-                                    stop.store(true, Ordering::Relaxed);
-                                }
+                let second = pipeline(&inputs)
+                    .track_only(conn.client, conn.server)
+                    .stop_on(Arc::clone(&stop));
+                let mut sink = |c: &ConnectionView, at: Timestamp, e: Event| {
+                    if chosen.is_none()
+                        && c.first_seen == conn.first_seen
+                        && !twins_passed.contains(&c.id)
+                    {
+                        if twins_passed.len() == twins_before {
+                            chosen = Some(c.id);
+                        } else {
+                            twins_passed.push(c.id);
+                        }
+                    }
+                    if chosen == Some(c.id) {
+                        if seq {
+                            seq_builder.on_event(c, at, e);
+                        }
+                        builder.on_event(c, at, e);
+                        if matches!(e, Event::Segment { .. }) {
+                            seen += 1;
+                            if seen == segments {
+                                stop.store(true, Ordering::Relaxed);
                             }
                         }
-                    },
-                    Some(Arc::clone(&stop)),
-                )?;
+                    }
+                };
+                second.run_files(&inputs.files, &mut sink);
                 (finished, Ok(conn))
             }
             (None, Some(select)) => (finished, Err(select)),

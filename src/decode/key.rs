@@ -43,6 +43,20 @@ impl FlowKey {
         }
     }
 
+    /// The key of the connection between `a` and `b` (either way round): the key its
+    /// segments have (`of`), IPv4-mapped IPv6 addresses keyed as the IPv4 they are.
+    pub fn between(a: SocketAddr, b: SocketAddr) -> FlowKey {
+        let a = (crate::decode::ip_bits(a.ip()), a.port());
+        let b = (crate::decode::ip_bits(b.ip()), b.port());
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            lo_ip: lo.0,
+            hi_ip: hi.0,
+            lo_port: lo.1,
+            hi_port: hi.1,
+        }
+    }
+
     /// The key, and whether the segment's source is its first endpoint.
     pub fn of(seg: &TcpSegment<'_>) -> (FlowKey, bool) {
         let (s_ip, s_port) = (seg.src_ip, seg.src_port);

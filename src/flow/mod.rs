@@ -413,7 +413,7 @@ impl FlowTable {
         conn.app.on_segment(sender, seg);
         conn.zeek
             .on_segment(sender == Side::Client, seg, at, self.zeek_checksums);
-        if S::WANTS_EVENTS {
+        if S::WANTS_EVENTS && sink.wants(conn.id) {
             let view = conn.view();
             for e in events.iter() {
                 sink.event(&view, at, e);

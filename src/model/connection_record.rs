@@ -129,6 +129,8 @@ pub trait RecordList: Send + Sync + std::fmt::Debug {
     }
     /// Whether the connection at `index` ended abnormally, without making its record.
     fn is_abnormal(&self, index: usize) -> bool;
+    /// The first packet's time of the connection at `index`, without making its record.
+    fn first_seen(&self, index: usize) -> Timestamp;
     fn record(&self, index: usize) -> ConnectionRecord;
 }
 
@@ -138,6 +140,9 @@ impl RecordList for Vec<ConnectionRecord> {
     }
     fn is_abnormal(&self, index: usize) -> bool {
         self[index].close.is_abnormal()
+    }
+    fn first_seen(&self, index: usize) -> Timestamp {
+        self[index].first_seen
     }
     fn record(&self, index: usize) -> ConnectionRecord {
         self[index].clone()

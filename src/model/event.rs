@@ -147,6 +147,12 @@ pub trait EventSink {
     /// instructions).
     const WANTS_EVENTS: bool = true;
     fn event(&mut self, conn: &ConnectionView, at: Timestamp, e: Event);
+    /// Whether events of connection `id` are still wanted: a sink that has let go of a
+    /// connection (the HTML report's tracer lets most go after their handshake) spares
+    /// the tracker making its view and options for every later segment.
+    fn wants(&self, _id: u64) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(&ConnectionView, Timestamp, Event)> EventSink for F {

@@ -2,8 +2,11 @@
 //! docs/json.md documents it. Printers (table, JSON, CI checks) read this; none of them
 //! looks at packets or re-derives a figure.
 
+use std::sync::Arc;
+
 use crate::model::connection_record::{ConnectionRecord, RecordList};
 use crate::model::summary::Summary;
+use crate::model::time::Timestamp;
 use crate::model::tunnel::Tunnel;
 use crate::model::units::{JsonTime, Seconds};
 
@@ -65,19 +68,19 @@ pub struct LinkTypeSummary {
 
 /// The report's connections in order of id, kept as `crate::store` keeps them and made into
 /// [`ConnectionRecord`]s one at a time when printed, so that a report of many connections
-/// stays small.
-#[derive(Debug)]
-pub struct ConnectionList(Box<dyn RecordList>);
+/// stays small. Cloning shares them (`synack check` lists offenders from them).
+#[derive(Clone, Debug)]
+pub struct ConnectionList(Arc<dyn RecordList>);
 
 impl Default for ConnectionList {
     fn default() -> Self {
-        ConnectionList(Box::new(Vec::<ConnectionRecord>::new()))
+        ConnectionList(Arc::new(Vec::<ConnectionRecord>::new()))
     }
 }
 
 impl ConnectionList {
     pub fn new(records: Box<dyn RecordList>) -> Self {
-        ConnectionList(records)
+        ConnectionList(Arc::from(records))
     }
 
     pub fn len(&self) -> usize {
@@ -91,6 +94,11 @@ impl ConnectionList {
     /// Whether the connection at `index` ended abnormally (no record is made).
     pub fn is_abnormal(&self, index: usize) -> bool {
         self.0.is_abnormal(index)
+    }
+
+    /// The first packet's time of the connection at `index` (no record is made).
+    pub fn first_seen(&self, index: usize) -> Timestamp {
+        self.0.first_seen(index)
     }
 
     pub fn record(&self, index: usize) -> ConnectionRecord {

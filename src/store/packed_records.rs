@@ -249,6 +249,10 @@ impl RecordList for PackedRecords {
         self.0[index].abnormal
     }
 
+    fn first_seen(&self, index: usize) -> Timestamp {
+        self.0[index].first_seen
+    }
+
     fn record(&self, index: usize) -> ConnectionRecord {
         // Records are read in order: start loading the ones a few ahead.
         if let Some(ahead) = self.0.get(index + PREFETCH_AHEAD) {
