@@ -57,7 +57,7 @@ report() { # file
     for ext in "${exts[@]}"; do
         local s mb
         s=$(median < "$BENCH_DIR/times$ext")
-        mb=$(($(stat -c %s "$file$ext") / 1000000))
+        mb=$(($(stat -L -c %s "$file$ext") / 1000000))
         awk -v n="${ext:-plain}" -v mb="$mb" -v s="$s" -v b="$base" \
             'BEGIN { printf "%-8s %10d %8.2f %10.2f\n", n, mb, s, s / b }'
     done

@@ -1,12 +1,14 @@
 //! Compressed captures: gzip (every member of a concatenated file), zstd, lz4 (frame
-//! format) and xz, known by their magic bytes, whatever the file is called. The decoder
-//! runs on a thread of its own, a few blocks ahead of the capture reader, which reads the
-//! blocks through a `Read`: on two cores decompression overlaps reading and tracking
-//! instead of adding to the reading thread's share (docs/performance.md, "Compressed
+//! format) and xz, known by their magic bytes, whatever the file is called. The decoder is
+//! one more `Read` in front of the capture reader. A run that reads on one thread starts
+//! it on a thread of its own, a few blocks ahead of the reader ([`Ahead`]), so that
+//! decompression takes the second core; a run that shares packets out to workers keeps it
+//! on the reading thread, which measured faster there (docs/performance.md, "Compressed
 //! traces").
 
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 
@@ -50,8 +52,9 @@ impl Compression {
     }
 
     /// A reader of the decompressed bytes of `input`, which `input` starts with the magic
-    /// of. Read errors come back as [`Fault`]s, also kept in the returned `Faults`.
-    pub fn decoder(self, input: Box<dyn Read + Send>) -> (Box<dyn Read + Send>, Faults) {
+    /// of. Read errors come back as [`Fault`]s, also kept in the returned `Faults`. It
+    /// decodes in place until [`Ahead::start`] is called.
+    pub fn decoder(self, input: Box<dyn Read + Send>) -> (Box<dyn Read + Send>, Faults, Ahead) {
         let faults = Faults::default();
         let shared = Arc::new(Mutex::new(SourceState::default()));
         let source = Tracked {
@@ -87,7 +90,43 @@ impl Compression {
             out: 0,
             faults: faults.clone(),
         };
-        (DecodedAhead::spawn(Box::new(reader)), faults)
+        let ahead = Ahead::default();
+        let placed = Placed {
+            in_place: Some(Box::new(reader)),
+            on_thread: None,
+            ahead: ahead.clone(),
+        };
+        (Box::new(placed), faults, ahead)
+    }
+}
+
+/// Moves a decoder onto a thread of its own from its next read on (once: it stays there).
+#[derive(Clone, Debug, Default)]
+pub struct Ahead(Arc<AtomicBool>);
+
+impl Ahead {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The decoder, read in place, or from its thread once [`Ahead`] says so; the decoder's
+/// state goes to the thread with it, so the stream goes on where it was.
+struct Placed {
+    in_place: Option<Box<dyn Read + Send>>,
+    on_thread: Option<Box<dyn Read + Send>>,
+    ahead: Ahead,
+}
+
+impl Read for Placed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.on_thread.is_none() && self.ahead.0.load(Ordering::Relaxed) {
+            self.on_thread = self.in_place.take().map(DecodedAhead::spawn);
+        }
+        match (&mut self.on_thread, &mut self.in_place) {
+            (Some(decoder), _) | (None, Some(decoder)) => decoder.read(buf),
+            (None, None) => Ok(0),
+        }
     }
 }
 
@@ -432,9 +471,18 @@ mod tests {
 
     fn decompress(bytes: Vec<u8>) -> (io::Result<Vec<u8>>, Faults) {
         let kind = Compression::sniff(&bytes).expect("a known magic");
-        let (mut r, faults) = kind.decoder(Box::new(io::Cursor::new(bytes)));
+        let (mut r, faults, ahead) = kind.decoder(Box::new(io::Cursor::new(bytes)));
         let mut out = Vec::new();
-        let res = r.read_to_end(&mut out).map(|_| out);
+        // Half the stream in place, the rest ahead on a thread, in one stream.
+        let mut first = vec![0; 100_000];
+        let res = match r.read(&mut first) {
+            Ok(n) => {
+                out.extend_from_slice(&first[..n]);
+                ahead.start();
+                r.read_to_end(&mut out).map(|_| out)
+            }
+            Err(e) => Err(e),
+        };
         (res, faults)
     }
 

@@ -16,7 +16,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-use crate::capture::compressed::{Compression, Fault, Faults, LZ4_LEGACY};
+use crate::capture::compressed::{Ahead, Compression, Fault, Faults, LZ4_LEGACY};
 use crate::model::link::LinkType;
 use crate::model::time::Timestamp;
 
@@ -199,6 +199,8 @@ pub struct CaptureReader {
     st: ReaderState,
     /// Set when the file is compressed: what stopped the decoder, if anything.
     faults: Option<Faults>,
+    /// Set when the file is compressed: starts its decoder on a thread of its own.
+    ahead: Option<Ahead>,
 }
 
 /// Who parses the records: classic pcap by hand (the hot case, see docs/design.md), or
@@ -277,7 +279,7 @@ impl CaptureReader {
         let Some(kind) = Compression::sniff(&head) else {
             return Self::from_head(head, input);
         };
-        let (decoded, faults) = kind.decoder(Box::new(io::Cursor::new(head).chain(input)));
+        let (decoded, faults, ahead) = kind.decoder(Box::new(io::Cursor::new(head).chain(input)));
         let (head, decoded) =
             read_head(decoded).map_err(|e| SourceError::from_read(e, Some(&faults)))?;
         let mut reader = Self::from_head(head, decoded).map_err(|e| match e {
@@ -289,6 +291,7 @@ impl CaptureReader {
             e => SourceError::Inside(kind, Box::new(e)),
         })?;
         reader.faults = Some(faults);
+        reader.ahead = Some(ahead);
         Ok(reader)
     }
 
@@ -322,6 +325,7 @@ impl CaptureReader {
             backend: Backend::Parser(reader),
             st: ReaderState::new(format),
             faults: None,
+            ahead: None,
         })
     }
 
@@ -361,6 +365,7 @@ impl CaptureReader {
             }),
             st,
             faults: None,
+            ahead: None,
         })
     }
 
@@ -436,6 +441,12 @@ impl CaptureReader {
     ) -> Result<(), SourceError> {
         if self.st.done {
             return Ok(());
+        }
+        // Read on one thread, decompression takes the other core. A run that shares out
+        // keeps the decoder on this thread: there the workers use the other core, and
+        // a third thread cost more than it overlapped (docs/performance.md).
+        if let (None, Some(ahead)) = (&exchange, &self.ahead) {
+            ahead.start();
         }
         if let Backend::Classic(classic) = &mut self.backend {
             let result = classic.run(&mut self.st, &mut on_packet, exchange);
