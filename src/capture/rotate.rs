@@ -9,7 +9,7 @@
 //! `FILE2`…; with `-W N` every file is numbered, zero-padded to the digits of N−1:
 //! `FILE0`…`FILE9` for `-W 10`).
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::capture::file::Packet;
 use crate::model::link::LinkType;
+pub use crate::model::time::strftime_local;
 
 /// How the `-w` file rotates (all off: one file, as before).
 #[derive(Clone, Debug, Default)]
@@ -89,31 +90,6 @@ fn ring_width(files: u32) -> usize {
         x /= 10;
     }
     c
-}
-
-/// `template` through strftime(3) at `secs` in local time (as tcpdump, with -G).
-pub fn strftime_local(template: &Path, secs: i64) -> io::Result<Vec<u8>> {
-    let format = CString::new(template.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file name holds a NUL"))?;
-    let t = secs as libc::time_t;
-    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are live.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return Err(io::Error::other("localtime_r failed"));
-    }
-    // strftime's 0 is "too long" or "empty": grow a few times, then take the template.
-    let mut size = 4096;
-    while size <= 1 << 16 {
-        let mut buf = vec![0u8; size];
-        // SAFETY: the buffer holds `size` bytes; the format is NUL-terminated.
-        let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), size, format.as_ptr(), &tm) };
-        if n > 0 {
-            buf.truncate(n);
-            return Ok(buf);
-        }
-        size *= 4;
-    }
-    Ok(Vec::new())
 }
 
 impl RotatingWriter {

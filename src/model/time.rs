@@ -131,6 +131,35 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `template` through strftime(3) at `secs` in local time (as tcpdump names its `-G`
+/// files; the records files of a live capture are named the same way).
+pub fn strftime_local(template: &std::path::Path, secs: i64) -> std::io::Result<Vec<u8>> {
+    use std::ffi::CString;
+    use std::io;
+    use std::os::unix::ffi::OsStrExt;
+    let format = CString::new(template.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file name holds a NUL"))?;
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are live.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return Err(io::Error::other("localtime_r failed"));
+    }
+    // strftime's 0 is "too long" or "empty": grow a few times, then take the template.
+    let mut size = 4096;
+    while size <= 1 << 16 {
+        let mut buf = vec![0u8; size];
+        // SAFETY: the buffer holds `size` bytes; the format is NUL-terminated.
+        let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), size, format.as_ptr(), &tm) };
+        if n > 0 {
+            buf.truncate(n);
+            return Ok(buf);
+        }
+        size *= 4;
+    }
+    Ok(Vec::new())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

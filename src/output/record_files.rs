@@ -12,9 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::capture::rotate::strftime_local;
 use crate::model::connection_record::ConnectionRecord;
-use crate::model::time::Timestamp;
+use crate::model::time::{strftime_local, Timestamp};
 use crate::output::parquet::ParquetStream;
 use crate::output::record_stream::{RecordStream, StreamFormat};
 use crate::output::records::RecordOptions;
