@@ -136,7 +136,7 @@ fn check_connection(c: &Connection) {
         let n = ep.packets;
         assert!(ep.syns <= n && ep.fins <= n && ep.rsts <= n, "{ep:?}");
         let classified =
-            ep.retransmissions + ep.out_of_order + ep.zero_window_probes + ep.keepalive.probes;
+            ep.tshark_retransmissions + ep.tshark_out_of_order + ep.zero_window_probes + ep.keepalive.probes;
         assert!(classified <= n, "a segment classified twice: {ep:?}");
         assert!(ep.keepalive.acks <= ep.keepalive.probes, "{ep:?}");
         assert!(ep.keepalive.acks <= peer.packets, "{ep:?}");
@@ -316,6 +316,7 @@ fuzz_target!(|input: Input| {
         unlisted: retired,
         listed,
         spent: Default::default(),
+        traces: None,
     };
     let report = Report::build(analysis);
     let s = &report.summary;
