@@ -113,79 +113,85 @@ pub fn build(report: &Report, traces: HashMap<u64, Trace>, untraced: u64) -> Vis
         ((t.saturating_since(start).as_nanos() / width.as_nanos()) as usize).min(n - 1)
     };
     let mut hist = [Histo::new(), Histo::new(), Histo::new()];
-    // Candidates for the worst: (rank, id) — abnormal by kind, slowest by RTT.
-    let mut abnormal: Vec<Vec<ConnectionRecord>> = vec![Vec::new(); 4];
-    let mut slowest: Vec<(Duration, u64, Option<ConnectionRecord>)> = Vec::new();
+    // Candidates for the worst, by index in the list: abnormal by kind, slowest by RTT.
+    let mut abnormal: Vec<Vec<usize>> = vec![Vec::new(); 4];
+    let mut slowest: Vec<(Duration, u64, Option<usize>)> = Vec::new();
     let (mut abnormal_total, mut handshakes_total) = (0, 0);
-    for c in report.connections.records() {
-        let rtt = c.handshake_rtt();
-        hist[0].add(rtt);
-        hist[1].add(
-            c.handshake_seen()
-                .then(|| figures::syn_to_synack(&c))
-                .flatten(),
-        );
-        hist[2].add(
-            c.handshake_seen()
-                .then(|| figures::connect_time(&c))
-                .flatten(),
-        );
-        if !buckets.is_empty() {
-            let b = index(c.first_seen);
-            buckets[b].opened[kind_index(c.close)] += 1;
+    let list = &report.connections;
+    // Reading the records is most of the work: it runs on two threads, in blocks, and
+    // what each record gives is added up here in the records' order (sums of floats
+    // depend on it), so the page is the same on any number of threads.
+    let fold = |facts: &Vec<Facts>| {
+        for f in facts {
+            let rtt = f.rtt;
+            hist[0].add(rtt);
+            hist[1].add(f.syn_to_synack);
+            hist[2].add(f.connect);
+            if !buckets.is_empty() {
+                let b = index(f.first_seen);
+                buckets[b].opened[kind_index(f.close)] += 1;
+                if let Some(r) = rtt {
+                    rtts[b].push(r);
+                }
+                if f.rsts > 0 {
+                    buckets[index(f.reset_at)].rsts += f.rsts;
+                }
+                spread_bytes(&mut buckets, f, start, width);
+            }
+            abnormal_total += u64::from(f.close.is_abnormal());
+            handshakes_total += u64::from(rtt.is_some());
+            let kind = match f.close {
+                CloseKind::Reset => Some(0),
+                CloseKind::Refused => Some(1),
+                CloseKind::Unanswered => Some(2),
+                CloseKind::HandshakeIncomplete => Some(3),
+                _ => None,
+            };
+            let traced = traces.contains_key(&f.id);
+            // The slowest drawn are those among the tracer's `KEEP_SLOW` slowest handshakes
+            // of the whole capture (abnormal ones included, as it ranks them) that closed
+            // normally: what any number of tracking threads keep, each its own slowest.
             if let Some(r) = rtt {
-                rtts[b].push(r);
+                let ranked = slowest.len() < KEEP_SLOW
+                    || slowest.last().is_some_and(|&(last, id, _)| {
+                        (r, std::cmp::Reverse(f.id)) > (last, std::cmp::Reverse(id))
+                    });
+                if ranked {
+                    let drawable = (traced && kind.is_none()).then_some(f.index);
+                    slowest.push((r, f.id, drawable));
+                    slowest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    slowest.truncate(KEEP_SLOW);
+                }
             }
-            let rsts = figures::rst_packets(&c);
-            if rsts > 0 {
-                let at = c.reset.map_or(c.last_seen, |r| r.at);
-                buckets[index(at)].rsts += rsts;
+            if !traced {
+                continue;
             }
-            spread_bytes(&mut buckets, &c, start, width);
-        }
-        abnormal_total += figures::abnormal(&c);
-        handshakes_total += u64::from(rtt.is_some());
-        let kind = match c.close {
-            CloseKind::Reset => Some(0),
-            CloseKind::Refused => Some(1),
-            CloseKind::Unanswered => Some(2),
-            CloseKind::HandshakeIncomplete => Some(3),
-            _ => None,
-        };
-        let traced = traces.contains_key(&c.id);
-        // The slowest drawn are those among the tracer's `KEEP_SLOW` slowest handshakes of
-        // the whole capture (abnormal ones included, as it ranks them) that closed
-        // normally: what any number of tracking threads keep, each its own slowest.
-        if let Some(r) = rtt {
-            let ranked = slowest.len() < KEEP_SLOW
-                || slowest.last().is_some_and(|&(last, id, _)| {
-                    (r, std::cmp::Reverse(c.id)) > (last, std::cmp::Reverse(id))
-                });
-            if ranked {
-                let drawable = (traced && kind.is_none()).then(|| c.clone());
-                slowest.push((r, c.id, drawable));
-                slowest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                slowest.truncate(KEEP_SLOW);
+            // Of resets and refusals, the tracer keeps those that began first: drawn are
+            // those, whatever else a tracker kept (a slow one, a shard's own first ones).
+            let most = |k: usize| match k {
+                0 | 1 => WORST_ABNORMAL.min(KEEP_PER_KIND),
+                _ => WORST_ABNORMAL,
+            };
+            if let Some(k) = kind {
+                if abnormal[k].len() < most(k) {
+                    abnormal[k].push(f.index);
+                }
             }
         }
-        if !traced {
-            continue;
-        }
-        // Of resets and refusals, the tracer keeps those that began first: drawn are
-        // those, whatever else a tracker kept (a slow one, a shard's own first ones).
-        let most = |k: usize| match k {
-            0 | 1 => WORST_ABNORMAL.min(KEEP_PER_KIND),
-            _ => WORST_ABNORMAL,
-        };
-        if let Some(k) = kind {
-            if abnormal[k].len() < most(k) {
-                abnormal[k].push(c);
-            }
-        }
-    }
+        Ok::<(), std::convert::Infallible>(())
+    };
+    let _ = list.in_blocks(
+        FACTS_BLOCK,
+        || Vec::with_capacity(FACTS_BLOCK),
+        |range, facts| {
+            facts.clear();
+            facts.extend(range.map(|i| Facts::of(i, &list.record(i))));
+        },
+        fold,
+    );
     let slow: Vec<(Duration, ConnectionRecord)> = slowest
         .into_iter()
-        .filter_map(|(r, _, c)| Some((r, c?)))
+        .filter_map(|(r, _, i)| Some((r, list.record(i?))))
         .take(WORST_SLOW)
         .collect();
     for (b, s) in buckets.iter_mut().zip(rtts) {
@@ -195,8 +201,10 @@ pub fn build(report: &Report, traces: HashMap<u64, Trace>, untraced: u64) -> Vis
     }
     // Abnormal ones first, taken in turn from each kind, then the slowest.
     let mut picked: Vec<(ConnectionRecord, String)> = Vec::new();
-    let mut queues: Vec<std::collections::VecDeque<ConnectionRecord>> =
-        abnormal.into_iter().map(Into::into).collect();
+    let mut queues: Vec<std::collections::VecDeque<ConnectionRecord>> = abnormal
+        .into_iter()
+        .map(|kind| kind.into_iter().map(|i| list.record(i)).collect())
+        .collect();
     while picked.len() < WORST_ABNORMAL && queues.iter().any(|q| !q.is_empty()) {
         for q in &mut queues {
             if picked.len() < WORST_ABNORMAL {
@@ -249,9 +257,48 @@ pub fn build(report: &Report, traces: HashMap<u64, Trace>, untraced: u64) -> Vis
     }
 }
 
+/// Records read at a time by each of `build`'s two threads.
+const FACTS_BLOCK: usize = 4096;
+
+/// What `build` reads of one connection, made on either thread.
+struct Facts {
+    index: usize,
+    id: u64,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    close: CloseKind,
+    rtt: Option<Duration>,
+    syn_to_synack: Option<Duration>,
+    connect: Option<Duration>,
+    rsts: u64,
+    /// When the first RST came (the last packet's time when none is known).
+    reset_at: Timestamp,
+    /// Wire bytes, both ways.
+    bytes: u64,
+}
+
+impl Facts {
+    fn of(index: usize, c: &ConnectionRecord) -> Facts {
+        let seen = c.handshake_seen();
+        Facts {
+            index,
+            id: c.id,
+            first_seen: c.first_seen,
+            last_seen: c.last_seen,
+            close: c.close,
+            rtt: c.handshake_rtt(),
+            syn_to_synack: seen.then(|| figures::syn_to_synack(c)).flatten(),
+            connect: seen.then(|| figures::connect_time(c)).flatten(),
+            rsts: figures::rst_packets(c),
+            reset_at: c.reset.map_or(c.last_seen, |r| r.at),
+            bytes: c.total(|e| e.bytes),
+        }
+    }
+}
+
 /// Adds the connection's wire bytes to the buckets of its life, evenly.
-fn spread_bytes(buckets: &mut [Bucket], c: &ConnectionRecord, start: Timestamp, width: Duration) {
-    let bytes = c.total(|e| e.bytes) as f64;
+fn spread_bytes(buckets: &mut [Bucket], c: &Facts, start: Timestamp, width: Duration) {
+    let bytes = c.bytes as f64;
     if bytes == 0.0 || buckets.is_empty() {
         return;
     }

@@ -108,6 +108,58 @@ impl ConnectionList {
     pub fn records(&self) -> impl Iterator<Item = ConnectionRecord> + '_ {
         (0..self.0.len()).map(|i| self.0.record(i))
     }
+
+    /// Reads every record in blocks of `block` on two threads, for work that costs more
+    /// per record than handing a block over (printing records, the HTML report's charts)
+    /// once the second core is free: `make` turns a block (its index range) into a `B`,
+    /// on this thread or on a helper that takes every other block, and `take` gets the
+    /// blocks in order. At most three blocks exist at once; `make` starts from a `B` that
+    /// `new` made or that held an earlier block.
+    pub fn in_blocks<B: Send, E>(
+        &self,
+        block: usize,
+        new: impl Fn() -> B + Sync,
+        make: impl Fn(std::ops::Range<usize>, &mut B) + Sync,
+        mut take: impl FnMut(&B) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let n = self.len();
+        let blocks = n.div_ceil(block.max(1));
+        let range = |b: usize| b * block..((b + 1) * block).min(n);
+        let mut own = new();
+        if blocks < 2 {
+            if blocks == 1 {
+                make(range(0), &mut own);
+                take(&own)?;
+            }
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            let (to_writer, from_helper) = std::sync::mpsc::sync_channel::<B>(1);
+            let (to_helper, spent) = std::sync::mpsc::sync_channel::<B>(2);
+            let (make, new) = (&make, &new);
+            scope.spawn(move || {
+                for b in (1..blocks).step_by(2) {
+                    let mut buf = spent.try_recv().unwrap_or_else(|_| new());
+                    make(range(b), &mut buf);
+                    if to_writer.send(buf).is_err() {
+                        return; // `take` stopped (an error)
+                    }
+                }
+            });
+            for b in 0..blocks {
+                if b % 2 == 0 {
+                    make(range(b), &mut own);
+                    take(&own)?;
+                } else {
+                    // A closed channel is a helper that panicked: the scope re-raises it.
+                    let Ok(buf) = from_helper.recv() else { break };
+                    take(&buf)?;
+                    let _ = to_helper.try_send(buf);
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Packet counts by layer. Every packet read falls in exactly one of `tcp`, `udp`,
@@ -181,5 +233,62 @@ impl TunnelCounts {
         for kind in Tunnel::ALL {
             *self.get_mut(kind) += other.get(kind);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::analyzer::Options;
+    use crate::analysis::pipeline::Pipeline;
+    use crate::model::event::NoEvents;
+
+    #[test]
+    fn in_blocks_hands_every_record_over_once_in_order() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap");
+        let finished = Pipeline::new(Options::default()).run_files(&[path], &mut NoEvents);
+        let list = &finished.report.connections;
+        let want: Vec<u64> = list.records().map(|r| r.id).collect();
+        assert!(want.len() >= 8, "the sample has several connections");
+        // Blocks of one, of a few (the last one short), and one block for all.
+        for block in [1, 3, want.len()] {
+            let mut got = Vec::new();
+            let mut blocks = 0;
+            let done: Result<(), ()> = list.in_blocks(
+                block,
+                Vec::new,
+                |range, ids: &mut Vec<u64>| {
+                    ids.clear();
+                    ids.extend(range.map(|i| list.record(i).id));
+                },
+                |ids| {
+                    blocks += 1;
+                    got.extend_from_slice(ids);
+                    Ok(())
+                },
+            );
+            assert_eq!(done, Ok(()));
+            assert_eq!(got, want, "blocks of {block}");
+            assert_eq!(blocks, want.len().div_ceil(block));
+        }
+        // An error stops the reading, and is returned.
+        let mut taken = 0;
+        let stopped = list.in_blocks(
+            2,
+            Vec::new,
+            |range, ids: &mut Vec<usize>| {
+                ids.clear();
+                ids.extend(range);
+            },
+            |_| {
+                taken += 1;
+                if taken == 2 {
+                    Err("stop")
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(stopped, Err("stop"));
+        assert_eq!(taken, 2);
     }
 }

@@ -22,6 +22,22 @@ pub fn community_id(
     proto: u8,
     ports: Option<(u16, u16)>,
 ) -> String {
+    let text = community_id_text(seed, a, b, proto, ports);
+    // Base64 and `1:` are ASCII.
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Bytes in a Community ID v1: `1:` and the base64 of a 20-byte digest.
+pub const COMMUNITY_ID_LEN: usize = 30;
+
+/// `community_id` as ASCII bytes in place, for a caller that makes one per record.
+pub fn community_id_text(
+    seed: u16,
+    a: IpAddr,
+    b: IpAddr,
+    proto: u8,
+    ports: Option<(u16, u16)>,
+) -> [u8; COMMUNITY_ID_LEN] {
     let (pa, pb) = ports.unwrap_or((0, 0));
     let (a_buf, b_buf) = (addr_bytes(a), addr_bytes(b));
     let (a_bytes, b_bytes) = (a_buf.as_bytes(), b_buf.as_bytes());
@@ -42,9 +58,10 @@ pub fn community_id(
         h.update(sp.to_be_bytes());
         h.update(dp.to_be_bytes());
     }
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(h.finalize(), &mut out);
+    let mut out = [0; COMMUNITY_ID_LEN];
+    out[..2].copy_from_slice(b"1:");
+    // 20 bytes are 28 base64 characters: the slice fits, so this cannot fail.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(h.finalize(), &mut out[2..]);
     out
 }
 

@@ -131,20 +131,72 @@ fn shorten(out: &mut String, start: usize, v6: &SocketAddrV6, max: usize) {
 }
 
 fn push_ipv4(out: &mut String, ip: &Ipv4Addr) {
-    for (i, octet) in ip.octets().into_iter().enumerate() {
+    push_ascii(out, ipv4_text(ip, &mut [0; IPV4_TEXT]));
+}
+
+fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
+    push_ascii(out, ipv6_text(ip, &mut [0; IPV6_TEXT]));
+}
+
+fn push_ascii(out: &mut String, text: &[u8]) {
+    out.extend(text.iter().map(|&b| char::from(b)));
+}
+
+/// The longest IPv4 address text.
+pub const IPV4_TEXT: usize = 15;
+/// The longest IPv6 address text (eight groups of four digits).
+pub const IPV6_TEXT: usize = 39;
+
+/// An IPv4 address as `Ipv4Addr`'s `Display` writes it, made in `buf` (ASCII), without
+/// `fmt`: the record formats write two addresses a record, and through `fmt` (or even
+/// `itoa`) they cost several hundred instructions each.
+pub fn ipv4_text<'b>(ip: &Ipv4Addr, buf: &'b mut [u8; IPV4_TEXT]) -> &'b [u8] {
+    let mut len = 0;
+    for (i, o) in ip.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            buf[len] = b'.';
+            len += 1;
         }
-        push_decimal(out, u64::from(octet), 1);
+        if o >= 100 {
+            buf[len] = b'0' + o / 100;
+            len += 1;
+        }
+        if o >= 10 {
+            buf[len] = b'0' + o / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + o % 10;
+        len += 1;
     }
+    &buf[..len]
 }
 
 /// As `Ipv6Addr`'s `Display` (RFC 5952): IPv4-mapped as `::ffff:a.b.c.d`, otherwise
-/// lowercase hex groups with the first longest run of two or more zero groups as `::`.
-fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
+/// lowercase hex groups with the first longest run of two or more zero groups as `::`;
+/// made in `buf` (ASCII), as `ipv4_text`.
+pub fn ipv6_text<'b>(ip: &Ipv6Addr, buf: &'b mut [u8; IPV6_TEXT]) -> &'b [u8] {
     if let Some(v4) = ip.to_ipv4_mapped() {
-        out.push_str("::ffff:");
-        return push_ipv4(out, &v4);
+        const MAPPED: &[u8] = b"::ffff:";
+        let mut text = [0; IPV4_TEXT];
+        let v4 = ipv4_text(&v4, &mut text);
+        let len = MAPPED.len() + v4.len();
+        buf[..MAPPED.len()].copy_from_slice(MAPPED);
+        buf[MAPPED.len()..len].copy_from_slice(v4);
+        return &buf[..len];
+    }
+    /// Groups in hex, `:` between them.
+    fn hex(buf: &mut [u8; IPV6_TEXT], len: &mut usize, part: &[u16]) {
+        for (i, &g) in part.iter().enumerate() {
+            if i > 0 {
+                buf[*len] = b':';
+                *len += 1;
+            }
+            let digits = (16 - g.leading_zeros()).div_ceil(4).max(1);
+            for d in (0..digits).rev() {
+                buf[*len] = b"0123456789abcdef"[usize::from((g >> (4 * d)) & 0xf)];
+                *len += 1;
+            }
+        }
     }
     let groups = ip.segments();
     let (mut best, mut run) = ((0, 0), (0, 0));
@@ -161,25 +213,16 @@ fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
             run = (0, 0);
         }
     }
-    let hex = |out: &mut String, part: &[u16]| {
-        for (i, &g) in part.iter().enumerate() {
-            if i > 0 {
-                out.push(':');
-            }
-            let digits = (16 - g.leading_zeros()).div_ceil(4).max(1);
-            for d in (0..digits).rev() {
-                let nibble = (g >> (4 * d)) & 0xf;
-                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-            }
-        }
-    };
+    let mut len = 0;
     if best.1 > 1 {
-        hex(out, &groups[..best.0]);
-        out.push_str("::");
-        hex(out, &groups[best.0 + best.1..]);
+        hex(buf, &mut len, &groups[..best.0]);
+        buf[len..len + 2].copy_from_slice(b"::");
+        len += 2;
+        hex(buf, &mut len, &groups[best.0 + best.1..]);
     } else {
-        hex(out, &groups);
+        hex(buf, &mut len, &groups);
     }
+    &buf[..len]
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use crate::model::figures;
 use crate::model::report::Report;
 use crate::model::state::{Closer, Side, TcpState};
 use crate::model::time::Timestamp;
-use crate::output::community_id::{self, community_id};
+use crate::output::community_id::{self, community_id_text, COMMUNITY_ID_LEN};
+use crate::output::fit;
 
 /// A column's type as Zeek's `#types` line names it; the Parquet type follows from it
 /// (`output::parquet`).
@@ -174,8 +175,8 @@ pub struct Row<'a> {
     resp_figures: &'a SideFigures,
     orig_state: TcpState,
     resp_state: TcpState,
-    uid: String,
-    community_id: String,
+    uid: ShortText,
+    community_id: ShortText,
     /// The uids of the tunnels it ran in (empty outside tunnels: no allocation).
     tunnel_parents: Vec<String>,
     /// (local_orig, local_resp), when local networks were given.
@@ -216,13 +217,13 @@ impl<'a> Row<'a> {
                 .filter(|p| **p != 0)
                 .map(|p| tunnel_uid(*p))
                 .collect(),
-            community_id: community_id(
+            community_id: ShortText::of(&community_id_text(
                 0,
                 orig.ip(),
                 resp.ip(),
                 community_id::TCP,
                 Some((orig.port(), resp.port())),
-            ),
+            )),
             local: opts
                 .local_nets
                 .as_ref()
@@ -259,12 +260,50 @@ impl<'a> Row<'a> {
     }
 }
 
+/// An ASCII text of at most `SHORT_TEXT` bytes kept in place (a uid, a Community ID), so
+/// that making a row allocates nothing.
+#[derive(Clone, Copy)]
+pub struct ShortText {
+    bytes: [u8; SHORT_TEXT],
+    len: u8,
+}
+
+/// The longest `ShortText`: a Community ID.
+const SHORT_TEXT: usize = COMMUNITY_ID_LEN;
+
+impl ShortText {
+    fn of(text: &[u8]) -> ShortText {
+        let mut t = ShortText {
+            bytes: [0; SHORT_TEXT],
+            len: 0,
+        };
+        for &b in text {
+            t.push(b);
+        }
+        t
+    }
+
+    fn push(&mut self, b: u8) {
+        // What `as_str` relies on.
+        assert!(b.is_ascii(), "a short text is ASCII");
+        self.bytes[usize::from(self.len)] = b;
+        self.len += 1;
+    }
+
+    pub fn as_str(&self) -> &str {
+        let bytes = &self.bytes[..usize::from(self.len)];
+        // Checking the bytes again for each format was more than making them.
+        // SAFETY: `push` is the only writer and takes ASCII only, which is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+}
+
 /// Zeek's uid shape (`C` and base62 of 96 bits) from a hash of what identifies the
 /// connection in any capture: its endpoints and the time of its first packet. The same
 /// connection gets the same uid however the capture is read (threads, filters, other
 /// files beside it); a 4-tuple reused later starts at another time. The hash is fixed
 /// (no random keys), so a uid never changes between runs or versions of synack.
-fn uid(orig: SocketAddr, resp: SocketAddr, first: Timestamp) -> String {
+fn uid(orig: SocketAddr, resp: SocketAddr, first: Timestamp) -> ShortText {
     let words = [
         ip_bits(orig.ip()) as u64,
         (ip_bits(orig.ip()) >> 64) as u64,
@@ -278,8 +317,7 @@ fn uid(orig: SocketAddr, resp: SocketAddr, first: Timestamp) -> String {
         hi = fold(hi ^ w, 0xa409_3822_299f_31d0);
         lo = fold(lo ^ w, 0x082e_fa98_ec4e_6c89);
     }
-    let mut s = String::with_capacity(20);
-    s.push('C');
+    let mut s = ShortText::of(b"C");
     base62(fold(hi, lo ^ 0x4528_21e6_38d0_1377), &mut s);
     base62(fold(lo, hi ^ 0xbe54_66cf_34e9_0c6c) & 0xffff_ffff, &mut s);
     s
@@ -291,8 +329,7 @@ fn uid(orig: SocketAddr, resp: SocketAddr, first: Timestamp) -> String {
 /// uid groups the connections that shared a tunnel.
 fn tunnel_uid(parent: u32) -> String {
     let p = u64::from(parent);
-    let mut s = String::with_capacity(20);
-    s.push('C');
+    let mut s = ShortText::of(b"C");
     base62(
         fold(p ^ 0x9e37_79b9_7f4a_7c15, 0x082e_fa98_ec4e_6c89),
         &mut s,
@@ -301,7 +338,7 @@ fn tunnel_uid(parent: u32) -> String {
         fold(p ^ 0xc2b2_ae3d_27d4_eb4f, 0x4528_21e6_38d0_1377) & 0xffff_ffff,
         &mut s,
     );
-    s
+    s.as_str().to_owned()
 }
 
 /// The folded multiply of wyhash and foldhash: 64×64 → 128 bits, halves xored.
@@ -317,32 +354,19 @@ fn ip_bits(a: IpAddr) -> u128 {
     }
 }
 
-/// An address as text, IPv4 without `fmt` (a record has two, and `fmt` was a tenth of
-/// writing one).
+/// An address as text, without `fmt` (`fit::ipv4_text`: a record has two).
 pub fn push_addr(out: &mut Vec<u8>, a: IpAddr) {
     match a {
-        IpAddr::V4(v4) => {
-            let mut b = itoa::Buffer::new();
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                out.extend_from_slice(b.format(o).as_bytes());
-            }
-        }
-        IpAddr::V6(v6) => {
-            use std::io::Write as _;
-            // Writing to a Vec cannot fail.
-            let _ = write!(out, "{v6}");
-        }
+        IpAddr::V4(v4) => out.extend_from_slice(fit::ipv4_text(&v4, &mut [0; fit::IPV4_TEXT])),
+        IpAddr::V6(v6) => out.extend_from_slice(fit::ipv6_text(&v6, &mut [0; fit::IPV6_TEXT])),
     }
 }
 
 /// Least significant digit first, as Zeek's `uitoa_n` writes them.
-fn base62(mut n: u64, out: &mut String) {
+fn base62(mut n: u64, out: &mut ShortText) {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     loop {
-        out.push(char::from(DIGITS[(n % 62) as usize]));
+        out.push(DIGITS[(n % 62) as usize]);
         n /= 62;
         if n == 0 {
             break;
@@ -388,7 +412,7 @@ pub const COLUMNS: &[Column] = &[
     col!("ts", Time, false, "time of the connection's first packet", |r| Value::Time(
         r.record.first_seen
     )),
-    col!("uid", String, false, "unique id: `C` and base62 of a hash of the endpoints and the first packet's time (the same for the same connection in any run)", |r| Value::Str(&r.uid)),
+    col!("uid", String, false, "unique id: `C` and base62 of a hash of the endpoints and the first packet's time (the same for the same connection in any run)", |r| Value::Str(r.uid.as_str())),
     col!("id.orig_h", Addr, false, "originator's address (the SYN sender; Zeek's flip for connections seen without their SYN)", |r| Value::Addr(r.orig.ip())),
     col!("id.orig_p", Port, false, "originator's port", |r| Value::Port(r.orig.port())),
     col!("id.resp_h", Addr, false, "responder's address", |r| Value::Addr(r.resp.ip())),
@@ -428,7 +452,7 @@ pub const COLUMNS: &[Column] = &[
         names => Value::Names(names),
     }),
     col!("ip_proto", Count, false, "IP protocol number: 6 (Zeek 7.1 and later log it)", |_r| count(6)),
-    col!("community_id", String, false, "Community ID v1 of the flow (seed 0)", |r| Value::Str(&r.community_id)),
+    col!("community_id", String, false, "Community ID v1 of the flow (seed 0)", |r| Value::Str(r.community_id.as_str())),
     // synack's own figures (docs/metrics.md), per side in Zeek's terms.
     col!("synack.id", Count, false, "the connection's number in synack's report (`report --format json` `id`)", |r| count(r.record.id)),
     col!("synack.orig_is_client", Bool, false, "the originator is synack's client; false when Zeek's rules and synack's picked opposite roles (seen without a SYN)", |r| Value::Bool(r.record.zeek.orig_is_client)),
@@ -496,9 +520,8 @@ pub fn utf8_text(bytes: &[u8], out: &mut String) {
 const BLOCK: usize = 2048;
 
 /// Writes every record as `line` spells it, in order. Records are made and spelled in
-/// blocks on two threads, this one and a helper taking every other block (the report's
-/// workers are done by then, so the second core is free), and written in order; at most
-/// three blocks exist at once.
+/// blocks on two threads (`ConnectionList::in_blocks`: the report's workers are done by
+/// then, so the second core is free) and written in order.
 pub fn write_rows<W: std::io::Write>(
     out: &mut W,
     report: &Report,
@@ -506,43 +529,18 @@ pub fn write_rows<W: std::io::Write>(
     line: impl Fn(&Row<'_>, &mut Vec<u8>) + Sync,
 ) -> std::io::Result<()> {
     let list = &report.connections;
-    let n = list.len();
-    let blocks = n.div_ceil(BLOCK);
-    let spell = |block: usize, buf: &mut Vec<u8>| {
-        buf.clear();
-        for i in block * BLOCK..((block + 1) * BLOCK).min(n) {
-            let record = list.record(i);
-            line(&Row::new(&record, opts), buf);
-        }
-    };
-    let mut own = Vec::with_capacity(BLOCK * 512);
-    if blocks < 2 {
-        spell(0, &mut own);
-        return out.write_all(&own);
-    }
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
-        let spell = &spell;
-        scope.spawn(move || {
-            for block in (1..blocks).step_by(2) {
-                let mut buf = Vec::with_capacity(BLOCK * 512);
-                spell(block, &mut buf);
-                if tx.send(buf).is_err() {
-                    return; // the writer stopped (an error)
-                }
+    list.in_blocks(
+        BLOCK,
+        || Vec::with_capacity(BLOCK * 512),
+        |range, buf| {
+            buf.clear();
+            for i in range {
+                let record = list.record(i);
+                line(&Row::new(&record, opts), buf);
             }
-        });
-        for block in 0..blocks {
-            if block % 2 == 0 {
-                spell(block, &mut own);
-                out.write_all(&own)?;
-            } else {
-                let buf = rx.recv().map_err(std::io::Error::other)?;
-                out.write_all(&buf)?;
-            }
-        }
-        Ok(())
-    })
+        },
+        |buf| out.write_all(buf),
+    )
 }
 
 /// A time as Zeek's TSV writes it: seconds with six decimals (rounded to the
@@ -556,22 +554,26 @@ pub fn write_micros(out: &mut Vec<u8>, secs: i64, nanos: u32, trim: bool) {
     }
     let mut b = itoa::Buffer::new();
     out.extend_from_slice(b.format(secs).as_bytes());
-    out.push(b'.');
+    let micros = micros as u32;
     let frac = [
-        (micros / 100_000) as u8,
-        (micros / 10_000 % 10) as u8,
-        (micros / 1000 % 10) as u8,
-        (micros / 100 % 10) as u8,
-        (micros / 10 % 10) as u8,
-        (micros % 10) as u8,
+        b'.',
+        b'0' + (micros / 100_000) as u8,
+        b'0' + (micros / 10_000 % 10) as u8,
+        b'0' + (micros / 1000 % 10) as u8,
+        b'0' + (micros / 100 % 10) as u8,
+        b'0' + (micros / 10 % 10) as u8,
+        b'0' + (micros % 10) as u8,
     ];
     // JSON numbers as Zeek's JSON writer gives them: the shortest form, one digit at least.
     let keep = if trim {
-        frac.iter().rposition(|&d| d != 0).map_or(1, |i| i + 1)
+        frac[2..]
+            .iter()
+            .rposition(|&d| d != b'0')
+            .map_or(1, |i| i + 2)
     } else {
         6
     };
-    out.extend(frac[..keep].iter().map(|d| b'0' + d));
+    out.extend_from_slice(&frac[..=keep]);
 }
 
 pub fn write_time(out: &mut Vec<u8>, t: Timestamp, trim: bool) {
@@ -639,6 +641,55 @@ mod tests {
     }
 
     #[test]
+    fn addresses_are_spelled_as_std_spells_them() {
+        let mut addrs: Vec<IpAddr> = [
+            "0.0.0.0",
+            "9.10.99.100",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "1::",
+            "1:0:0:2:0:0:0:3",
+            "1:0:0:2:0:0:3:4",
+            "1:0:2:0:3:0:4:0",
+            "0:0:1:0:0:0:0:0",
+            "2001:db8::ff00:42:8329",
+            "fe80::1:2:3:4",
+            "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::1.2.3.4",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        // And many more: every pattern of zero and non-zero groups, with values of every
+        // hex length.
+        for pattern in 0u32..256 {
+            let groups: Vec<u16> = (0..8)
+                .map(|i| {
+                    let value = [0x1, 0x2a, 0x3bc, 0xdef0][(pattern as usize + i) % 4];
+                    if pattern >> i & 1 == 1 {
+                        value
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let mut octets = [0u8; 16];
+            for (i, g) in groups.iter().enumerate() {
+                octets[2 * i..2 * i + 2].copy_from_slice(&g.to_be_bytes());
+            }
+            addrs.push(IpAddr::from(octets));
+        }
+        for a in addrs {
+            let mut out = Vec::new();
+            push_addr(&mut out, a);
+            assert_eq!(String::from_utf8(out).unwrap(), a.to_string());
+        }
+    }
+
+    #[test]
     fn times_round_to_the_microsecond() {
         let cases = [
             (1, 0, false, "1.000000"),
@@ -662,11 +713,11 @@ mod tests {
         let a: SocketAddr = "10.0.0.2:40000".parse().unwrap();
         let b: SocketAddr = "10.0.0.1:80".parse().unwrap();
         let t = Timestamp::from_nanos(1_000);
-        let u = uid(a, b, t);
+        let u = uid(a, b, t).as_str().to_owned();
         assert!(u.starts_with('C') && (12..=19).contains(&u.len()), "{u}");
         assert!(u[1..].bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(u, uid(a, b, t));
-        assert_ne!(u, uid(b, a, t));
-        assert_ne!(u, uid(a, b, Timestamp::from_nanos(1_001)));
+        assert_eq!(u, uid(a, b, t).as_str());
+        assert_ne!(u, uid(b, a, t).as_str());
+        assert_ne!(u, uid(a, b, Timestamp::from_nanos(1_001)).as_str());
     }
 }

@@ -137,8 +137,12 @@ fn tsv_text(out: &mut Vec<u8>, text: &[u8]) {
         out.extend_from_slice(b"(empty)");
         return;
     }
-    let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'\\';
-    let mark = text == b"-" || text == b"(empty)";
+    let plain = |b: &u8| b.wrapping_sub(0x20) < 0x5f && *b != b'\\';
+    let mark = match text.len() {
+        1 => text[0] == b'-',
+        7 => text == b"(empty)",
+        _ => false,
+    };
     if !mark && text.iter().all(plain) {
         out.extend_from_slice(text);
         return;
@@ -171,7 +175,11 @@ fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
         Value::Unset => out.extend_from_slice(b"null"),
         Value::Time(t) => records::write_time(out, t, true),
         Value::Interval(d) => records::write_interval(out, d, true),
-        Value::Str(s) => json_string(out, s.as_bytes()),
+        Value::Str(s) => {
+            out.push(b'"');
+            json_escape(out, s);
+            out.push(b'"');
+        }
         Value::Bytes(b) => json_string(out, b),
         Value::Addr(a) => {
             out.push(b'"');
