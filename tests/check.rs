@@ -143,6 +143,13 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ("fixtures/tcp/keepalive-linux.pcap", "--max-keepalive-connections", "1", "0", "1"),
     ("fixtures/tcp/zero-window.pcap", "--max-zero-window-probes", "3", "2", "3"),
     ("fixtures/tcp/retransmission.pcap", "--max-retransmissions", "4", "3", "4"),
+    ("fixtures/evidence/reorder-tsval.pcap", "--max-out-of-order", "1", "0", "1"),
+    ("fixtures/evidence/spurious.pcap", "--max-spurious-retransmissions", "2", "1", "2"),
+    ("fixtures/evidence/network-duplicate.pcap", "--max-network-duplicates", "1", "0", "1"),
+    ("fixtures/evidence/loss-before-after.pcap", "--max-lost-before-capture", "1", "0", "1"),
+    ("fixtures/evidence/loss-before-after.pcap", "--max-lost-after-capture", "1", "0", "1"),
+    ("fixtures/evidence/spurious.pcap", "--max-tshark-retransmissions", "2", "1", "2"),
+    ("fixtures/evidence/fast-retransmit.pcap", "--max-tshark-out-of-order", "1", "0", "1"),
 ];
 
 #[test]
