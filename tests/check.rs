@@ -803,3 +803,22 @@ fn a_rule_that_selects_nothing_says_so_and_min_selected_fails_it() {
         run.stderr
     );
 }
+
+#[test]
+fn json_lists_every_offender_unless_offenders_is_given() {
+    let offenders = |extra: &[&str]| -> usize {
+        let mut args = vec!["fixtures/sample.pcap", "--max-fin-packets", "0"];
+        args.extend_from_slice(extra);
+        let (code, v) = Run::json(&args);
+        assert_eq!(code, Some(1), "{extra:?}");
+        rule(&v["files"][0], 0)["offenders"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let all = offenders(&[]);
+    assert!(all > 2, "every connection that sent a FIN: {all}");
+    assert_eq!(offenders(&["--offenders", "2"]), 2);
+    assert_eq!(offenders(&["--offenders", "0"]), 0);
+    assert_eq!(offenders(&["--offenders", "1000"]), all);
+}
