@@ -913,7 +913,7 @@ fn duckdb_shape(r: Json) -> Json {
         "rst": {"packets": n("rst_packets"), "from_client": n("rst_from_client"), "from_server": n("rst_from_server"), "answering_syn": n("rst_answering_syn")},
         "time_wait": {"client": u("tw_client"), "server": u("tw_server"), "simultaneous": u("tw_simultaneous"), "reused": u("tw_reused")},
         "keepalive": {"probes": n("ka_probes"), "acks": n("ka_acks"), "unanswered": n("ka_unanswered"), "connections": u("ka_connections")},
-        "evidence": EVIDENCE_FIGURES.iter().map(|k| (*k, n(*k))).collect::<BTreeMap<_, _>>(),
+        "evidence": EVIDENCE_FIGURES.iter().map(|k| (*k, n(k))).collect::<BTreeMap<_, _>>(),
     })
 }
 
