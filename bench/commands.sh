@@ -49,6 +49,7 @@ COMMANDS=(
     "check, 1 rule|check --max-rst 0"
     "check, 47 rules|check --rules $rules"
     "check, 47 rules, json|check --rules $rules --format json"
+    "check, 47 rules, json, 10 listed|check --rules $rules --format json --offenders 10"
     "report --all|report --all"
     "report --all --wide|report --all --wide"
     "report --abnormal|report --abnormal"

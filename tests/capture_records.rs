@@ -21,7 +21,13 @@ fn rows(text: &str) -> Vec<String> {
 
 fn fixtures() -> Vec<PathBuf> {
     let mut v = vec![PathBuf::from("fixtures/sample.pcap")];
-    for dir in ["fixtures/tcp", "fixtures/edge", "fixtures/app"] {
+    // fixtures/evidence: every evidence column (issue 20) non-zero somewhere.
+    for dir in [
+        "fixtures/tcp",
+        "fixtures/edge",
+        "fixtures/app",
+        "fixtures/evidence",
+    ] {
         let Ok(list) = std::fs::read_dir(common::root().join(dir)) else {
             continue;
         };

@@ -143,6 +143,13 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ("fixtures/tcp/keepalive-linux.pcap", "--max-keepalive-connections", "1", "0", "1"),
     ("fixtures/tcp/zero-window.pcap", "--max-zero-window-probes", "3", "2", "3"),
     ("fixtures/tcp/retransmission.pcap", "--max-retransmissions", "4", "3", "4"),
+    ("fixtures/evidence/reorder-tsval.pcap", "--max-out-of-order", "1", "0", "1"),
+    ("fixtures/evidence/spurious.pcap", "--max-spurious-retransmissions", "2", "1", "2"),
+    ("fixtures/evidence/network-duplicate.pcap", "--max-network-duplicates", "1", "0", "1"),
+    ("fixtures/evidence/loss-before-after.pcap", "--max-lost-before-capture", "1", "0", "1"),
+    ("fixtures/evidence/loss-before-after.pcap", "--max-lost-after-capture", "1", "0", "1"),
+    ("fixtures/evidence/spurious.pcap", "--max-tshark-retransmissions", "2", "1", "2"),
+    ("fixtures/evidence/fast-retransmit.pcap", "--max-tshark-out-of-order", "1", "0", "1"),
 ];
 
 #[test]
@@ -795,4 +802,23 @@ fn a_rule_that_selects_nothing_says_so_and_min_selected_fails_it() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn json_lists_every_offender_unless_offenders_is_given() {
+    let offenders = |extra: &[&str]| -> usize {
+        let mut args = vec!["fixtures/sample.pcap", "--max-fin-packets", "0"];
+        args.extend_from_slice(extra);
+        let (code, v) = Run::json(&args);
+        assert_eq!(code, Some(1), "{extra:?}");
+        rule(&v["files"][0], 0)["offenders"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let all = offenders(&[]);
+    assert!(all > 2, "every connection that sent a FIN: {all}");
+    assert_eq!(offenders(&["--offenders", "2"]), 2);
+    assert_eq!(offenders(&["--offenders", "0"]), 0);
+    assert_eq!(offenders(&["--offenders", "1000"]), all);
 }

@@ -244,3 +244,163 @@ fn tshark_agrees_with_the_tshark_compatible_figures() {
         assert_eq!(total("tshark_out_of_order"), ooo, "{file}");
     }
 }
+
+/// Where users read them: the table's evidence columns and summary line, the connection
+/// records' per-side columns and `check`'s limits show the JSON's figures, on every
+/// evidence fixture.
+#[test]
+fn the_table_records_and_check_show_the_evidence_figures() {
+    let mut files: Vec<_> = std::fs::read_dir("fixtures/evidence")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for path in files {
+        let file = path.file_name().unwrap().to_str().unwrap();
+        let c = connection(file);
+        let total =
+            |key: &str| c[key]["client"].as_u64().unwrap() + c[key]["server"].as_u64().unwrap();
+
+        let out = common::synack()
+            .args([
+                "report",
+                "--columns",
+                "id,rtx,ooo,lost,spurious,net-dup,tshark-rtx,tshark-ooo,evidence",
+            ])
+            .arg(&path)
+            .env("COLUMNS", "200")
+            .output();
+        out.success();
+        let text = out.stdout();
+        let mut lines = text.lines().skip_while(|l| !l.starts_with("id "));
+        let header: Vec<&str> = lines
+            .next()
+            .unwrap()
+            .split("  ")
+            .filter(|w| !w.is_empty())
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "id",
+                "rtx",
+                "ooo",
+                "lost b/a",
+                "spurious",
+                "net dup",
+                "tshark rtx",
+                "tshark ooo",
+                "ordered by (client / server)"
+            ],
+            "{file}"
+        );
+        let row: Vec<&str> = lines.nth(1).unwrap().split_whitespace().collect();
+        let lost = format!(
+            "{}/{}",
+            total("lost_before_capture"),
+            total("lost_after_capture")
+        );
+        let evidence = [
+            c["ordering_evidence"]["client"].as_str().unwrap(),
+            "/",
+            c["ordering_evidence"]["server"].as_str().unwrap(),
+        ];
+        let want: Vec<String> = [
+            "1".to_string(),
+            total("retransmissions").to_string(),
+            total("out_of_order").to_string(),
+            lost,
+            total("spurious_retransmissions").to_string(),
+            total("network_duplicates").to_string(),
+            total("tshark_retransmissions").to_string(),
+            total("tshark_out_of_order").to_string(),
+        ]
+        .into_iter()
+        .chain(evidence.map(String::from))
+        .collect();
+        assert_eq!(row, want, "{file}\n{text}");
+        let summary = format!(
+            "retransmissions: {} ({} spurious)",
+            total("retransmissions"),
+            total("spurious_retransmissions")
+        );
+        assert!(text.contains(&summary), "{file}: no {summary:?} in\n{text}");
+        let lost = format!(
+            "lost before the capture point: {}, after it: {}",
+            total("lost_before_capture"),
+            total("lost_after_capture")
+        );
+        assert!(text.contains(&lost), "{file}: no {lost:?} in\n{text}");
+
+        // Records, orig = client here (each fixture starts at the SYN).
+        let log = common::synack()
+            .args(["report", "--format", "zeek-json"])
+            .arg(&path)
+            .output();
+        log.success();
+        let rec: Value = serde_json::from_str(log.stdout().lines().next().unwrap()).unwrap();
+        assert_eq!(rec["synack.orig_is_client"], true, "{file}");
+        for (column, key) in [
+            ("retransmissions", "retransmissions"),
+            ("out_of_order", "out_of_order"),
+            ("spurious_retransmissions", "spurious_retransmissions"),
+            ("network_duplicates", "network_duplicates"),
+            ("lost_before_capture", "lost_before_capture"),
+            ("lost_after_capture", "lost_after_capture"),
+            ("tshark_retransmissions", "tshark_retransmissions"),
+            ("tshark_out_of_order", "tshark_out_of_order"),
+        ] {
+            for (side, role) in [("orig", "client"), ("resp", "server")] {
+                assert_eq!(
+                    rec[format!("synack.{side}_{column}")],
+                    c[key][role],
+                    "{file}: {side} {column}"
+                );
+            }
+        }
+        for kind in ["fast", "timeout", "tail_loss_probe", "unclassified"] {
+            for (side, role) in [("orig", "client"), ("resp", "server")] {
+                assert_eq!(
+                    rec[format!("synack.{side}_retransmissions_{kind}")],
+                    c["retransmission_kinds"][role][kind],
+                    "{file}: {side} {kind}"
+                );
+            }
+        }
+        for (side, role) in [("orig", "client"), ("resp", "server")] {
+            assert_eq!(
+                rec[format!("synack.{side}_ordering_evidence")],
+                c["ordering_evidence"][role],
+                "{file}"
+            );
+        }
+
+        // check: each limit breaks one below the figure and holds at it.
+        for (flag, key) in [
+            ("--max-out-of-order", "out_of_order"),
+            ("--max-spurious-retransmissions", "spurious_retransmissions"),
+            ("--max-network-duplicates", "network_duplicates"),
+            ("--max-lost-before-capture", "lost_before_capture"),
+            ("--max-lost-after-capture", "lost_after_capture"),
+            ("--max-tshark-retransmissions", "tshark_retransmissions"),
+            ("--max-tshark-out-of-order", "tshark_out_of_order"),
+        ] {
+            let n = total(key);
+            let run = |limit: u64| {
+                common::synack()
+                    .arg("check")
+                    .arg(&path)
+                    .arg(flag)
+                    .arg(limit.to_string())
+                    .output()
+                    .status
+                    .code()
+            };
+            assert_eq!(run(n), Some(0), "{file} {flag} {n}");
+            if n > 0 {
+                assert_eq!(run(n - 1), Some(1), "{file} {flag} {}", n - 1);
+            }
+        }
+    }
+}

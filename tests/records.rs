@@ -5,7 +5,7 @@
 //! over the Parquet, by a zeek-cut-style reader of the log) equal to the report's.
 
 mod common;
-use common::{captures, require_shared, synack};
+use common::{captures, require_shared, synack, EVIDENCE_FIGURES};
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -238,7 +238,12 @@ fn summary_of(rows: &[Rec]) -> Json {
     let (mut rst_c, mut rst_s, mut rst_syn) = (0.0, 0.0, 0.0);
     let (mut tw_c, mut tw_s, mut tw_both, mut tw_reused) = (0, 0, 0, 0);
     let (mut probes, mut acks, mut unanswered, mut ka_conns) = (0.0, 0.0, 0.0, 0);
+    let mut evidence: BTreeMap<&str, f64> = EVIDENCE_FIGURES.iter().map(|k| (*k, 0.0)).collect();
     for r in rows {
+        for (figure, sum) in &mut evidence {
+            *sum += r[&format!("synack.orig_{figure}")].num()
+                + r[&format!("synack.resp_{figure}")].num();
+        }
         *closes
             .get_mut(r["synack.close"].text())
             .expect("close kind") += 1;
@@ -281,6 +286,7 @@ fn summary_of(rows: &[Rec]) -> Json {
         "rst": {"packets": rst_c + rst_s, "from_client": rst_c, "from_server": rst_s, "answering_syn": rst_syn},
         "time_wait": {"client": tw_c, "server": tw_s, "simultaneous": tw_both, "reused": tw_reused},
         "keepalive": {"probes": probes, "acks": acks, "unanswered": unanswered, "connections": ka_conns},
+        "evidence": evidence,
     })
 }
 
@@ -304,6 +310,7 @@ fn report_summary(report: &Json) -> Json {
             "unanswered": f(&s["keepalive"]["unanswered"]),
             "connections": s["keepalive"]["connections"],
         },
+        "evidence": EVIDENCE_FIGURES.iter().map(|k| (*k, f(&s[k]))).collect::<BTreeMap<_, _>>(),
     })
 }
 
@@ -647,6 +654,38 @@ fn parquet_schema_is_pinned() {
     assert_eq!(got, want, "\ngot:\n{}", got.join("\n"));
 }
 
+/// docs/records.md lists every column, in the log's order, with its Zeek type.
+#[test]
+fn docs_list_every_column_with_its_type() {
+    let out = synack()
+        .args(["report", "--format", "zeek", "fixtures/sample.pcap"])
+        .output();
+    out.success();
+    let text = out.stdout();
+    let header = |prefix: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(prefix)).expect(prefix);
+        line.split('\t').skip(1).map(String::from).collect()
+    };
+    let log: Vec<(String, String)> = header("#fields\t")
+        .into_iter()
+        .zip(header("#types\t"))
+        .collect();
+    let docs = std::fs::read_to_string(common::root().join("docs/records.md")).unwrap();
+    let table = &docs[docs.find("## Columns").unwrap()..docs.find("## Reading them").unwrap()];
+    let documented: Vec<(String, String)> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            (
+                cells[0].trim_end_matches('`').to_string(),
+                cells[1].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(documented, log);
+}
+
 const PINNED_SCHEMA: &str = r#"
 ts Timestamp(µs, "UTC") not null
 uid Utf8 not null
@@ -703,6 +742,28 @@ synack_orig_retransmissions Int64 not null
 synack_resp_retransmissions Int64 not null
 synack_orig_out_of_order Int64 not null
 synack_resp_out_of_order Int64 not null
+synack_orig_retransmissions_fast Int64 not null
+synack_resp_retransmissions_fast Int64 not null
+synack_orig_retransmissions_timeout Int64 not null
+synack_resp_retransmissions_timeout Int64 not null
+synack_orig_retransmissions_tail_loss_probe Int64 not null
+synack_resp_retransmissions_tail_loss_probe Int64 not null
+synack_orig_retransmissions_unclassified Int64 not null
+synack_resp_retransmissions_unclassified Int64 not null
+synack_orig_spurious_retransmissions Int64 not null
+synack_resp_spurious_retransmissions Int64 not null
+synack_orig_network_duplicates Int64 not null
+synack_resp_network_duplicates Int64 not null
+synack_orig_lost_before_capture Int64 not null
+synack_resp_lost_before_capture Int64 not null
+synack_orig_lost_after_capture Int64 not null
+synack_resp_lost_after_capture Int64 not null
+synack_orig_tshark_retransmissions Int64 not null
+synack_resp_tshark_retransmissions Int64 not null
+synack_orig_tshark_out_of_order Int64 not null
+synack_resp_tshark_out_of_order Int64 not null
+synack_orig_ordering_evidence Utf8 not null
+synack_resp_ordering_evidence Utf8 not null
 synack_orig_state Utf8 not null
 synack_resp_state Utf8 not null
 synack_app Utf8 not null
@@ -802,11 +863,15 @@ select count(*) as connections,
   coalesce(sum(synack_keepalive_probes), 0) as ka_probes,
   coalesce(sum(synack_keepalive_acks), 0) as ka_acks,
   coalesce(sum(synack_keepalive_unanswered), 0) as ka_unanswered,
-  count(*) filter (where synack_keepalive_probes > 0) as ka_connections
+  count(*) filter (where synack_keepalive_probes > 0) as ka_connections,
+  {evidence}
 from read_parquet(?)
 """
+evidence = sys.argv[1].split(",")
+q = q.replace("{evidence}", ",\n  ".join(
+    f"coalesce(sum(synack_orig_{k} + synack_resp_{k}), 0) as {k}" for k in evidence))
 con = duckdb.connect()
-for path in sys.argv[1:]:
+for path in sys.argv[2:]:
     cur = con.execute(q, [path])
     names = [d[0] for d in cur.description]
     print(json.dumps(dict(zip(names, [int(v) for v in cur.fetchone()]))))
@@ -815,7 +880,7 @@ for path in sys.argv[1:]:
 /// DuckDB's summary of each Parquet file, in one Python run (each start costs a second).
 fn duckdb_summaries(parquet: &[PathBuf]) -> Vec<Json> {
     let out = Command::new("python3")
-        .args(["-c", DUCKDB_SUMMARY])
+        .args(["-c", DUCKDB_SUMMARY, &EVIDENCE_FIGURES.join(",")])
         .args(parquet)
         .output()
         .expect("python3");
@@ -848,6 +913,7 @@ fn duckdb_shape(r: Json) -> Json {
         "rst": {"packets": n("rst_packets"), "from_client": n("rst_from_client"), "from_server": n("rst_from_server"), "answering_syn": n("rst_answering_syn")},
         "time_wait": {"client": u("tw_client"), "server": u("tw_server"), "simultaneous": u("tw_simultaneous"), "reused": u("tw_reused")},
         "keepalive": {"probes": n("ka_probes"), "acks": n("ka_acks"), "unanswered": n("ka_unanswered"), "connections": u("ka_connections")},
+        "evidence": EVIDENCE_FIGURES.iter().map(|k| (*k, n(k))).collect::<BTreeMap<_, _>>(),
     })
 }
 
@@ -862,6 +928,13 @@ fn duckdb_computes_the_summary_from_the_parquet() {
         .map(|p| vec![p.display().to_string()])
         .collect();
     inputs.push(vec!["fixtures/sample.pcap".into()]);
+    // Issue 20's evidence figures, each at least once.
+    inputs.push(
+        captures(&common::root().join("fixtures/evidence"))
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+    );
     // Every TCP fixture as one timeline: every close kind and side at once.
     inputs.push(
         captures(&common::root().join("fixtures/tcp"))

@@ -17,6 +17,9 @@ fn sets() -> Vec<String> {
         "sensor-a=fixtures/archive/sensor-a/2026-01-01",
         "sensor-a=fixtures/archive/sensor-a/2026-01-02",
         "sensor-b=fixtures/archive/sensor-b/2026-01-01",
+        // Issue 20's evidence figures: every kind at least once (asserted in `check`).
+        "evidence=fixtures/evidence",
+        "evidence=fixtures/truth/loss3-ts-sack.at-server",
     ]
     .map(String::from)
     .to_vec();
@@ -69,6 +72,16 @@ fn check(engine: &str) {
         stdout.contains(&format!("{engine}: ")) && stdout.contains("summaries equal synack's"),
         "{stdout}"
     );
+    // The comparison proves nothing of a figure that is 0 everywhere.
+    let (result, _) = stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("JSON, then a line");
+    let result: serde_json::Value = serde_json::from_str(result).expect("the fleet as JSON");
+    for figure in common::EVIDENCE_FIGURES {
+        let n = result["fleet"][figure].as_u64();
+        assert!(n.is_some_and(|n| n > 0), "{engine}: fleet {figure} = {n:?}");
+    }
 }
 
 #[test]

@@ -72,22 +72,11 @@ def top_from_reports(reports):
 # The summary's "who causes the trouble" lists (`summary.top`) are checked against
 # top_endpoints.sql's rankings below, recounted from the connections.
 NOT_IN_FLEET_SUMMARY = {"top"}
-# Issue 20's evidence figures are in synack's summary but not yet in the records (their
-# columns come next): the SQL cannot sum them, so they are not compared. `retransmissions`
-# is: the records' retransmission columns carry the evidence-based count.
-NOT_IN_RECORDS_YET = {
-    "out_of_order",
-    "lost_before_capture",
-    "lost_after_capture",
-    "tshark_retransmissions",
-    "tshark_out_of_order",
-}
-
 
 def compare(name, want, got, problems, top_level=True):
     """Every figure of synack's summary `want` in `got`; latencies to the nanosecond."""
     for key, value in want.items():
-        if top_level and key in NOT_IN_FLEET_SUMMARY | NOT_IN_RECORDS_YET:
+        if top_level and key in NOT_IN_FLEET_SUMMARY:
             continue
         where = f"{name}: {key}"
         if key not in got:

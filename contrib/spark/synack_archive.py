@@ -309,7 +309,19 @@ COUNT_GROUPS = {
     "keepalive": ["probes", "acks", "unanswered", "connections"],
     "apps": ["none", "unknown", "http", "websocket", "tls", "ssh"],
 }
-FLAT = ["connections", "fin_packets", "zero_window_probes", "retransmissions"]
+FLAT = [
+    "connections",
+    "fin_packets",
+    "zero_window_probes",
+    "retransmissions",
+    "out_of_order",
+    "spurious_retransmissions",
+    "network_duplicates",
+    "lost_before_capture",
+    "lost_after_capture",
+    "tshark_retransmissions",
+    "tshark_out_of_order",
+]
 LATENCIES = ["handshake_rtt_ms", "connect_ms", "syn_to_synack_ms", "synack_to_ack_ms"]
 
 

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::ser::{Serialize, Serializer};
 
 use crate::check::Unit;
-use crate::model::connection_record::ConnectionRecord;
+use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::figures;
 use crate::model::state::{CloseKind, Closer};
 use crate::model::summary::{Distribution, Summary};
@@ -183,8 +183,16 @@ fn keepalive_what(c: &ConnectionRecord) -> String {
 }
 
 fn retransmission_what(c: &ConnectionRecord) -> String {
+    let kinds = |e: &SideFigures| {
+        let l = &e.loss;
+        [l.fast, l.timeout, l.tail_loss_probe, l.unclassified]
+    };
+    let [fast, timeout, probes, unclassified] = {
+        let (a, b) = (kinds(&c.client_figures), kinds(&c.server_figures));
+        [0, 1, 2, 3].map(|i| u64::from(a[i]) + u64::from(b[i]))
+    };
     format!(
-        "{} (client {}, server {})",
+        "{} (client {}, server {}): {fast} fast, {timeout} after a timeout, {probes} tail-loss probe(s), {unclassified} unclassified",
         count_what(
             figures::retransmissions(c),
             "retransmission",
@@ -192,6 +200,21 @@ fn retransmission_what(c: &ConnectionRecord) -> String {
         ),
         c.client_figures.retransmissions,
         c.server_figures.retransmissions
+    )
+}
+
+/// `n` of something per side: `2 segments lost after the capture point (client 0,
+/// server 2)`.
+fn per_side_what(
+    c: &ConnectionRecord,
+    of: impl Fn(&SideFigures) -> u64,
+    singular: &str,
+    plural: &str,
+) -> String {
+    let (client, server) = (of(&c.client_figures), of(&c.server_figures));
+    format!(
+        "{} (client {client}, server {server})",
+        count_what(client + server, singular, plural)
     )
 }
 
@@ -234,6 +257,8 @@ const CLOSES: &str = "docs/metrics.md#closes";
 const RST_FIN: &str = "docs/metrics.md#rst-and-fin";
 const TIME_WAIT: &str = "docs/metrics.md#time_wait";
 const KEEPALIVE: &str = "docs/metrics.md#keep-alive-and-zero-window-probes";
+const EVIDENCE: &str = "docs/metrics.md#retransmissions-and-reordering-by-evidence";
+const TSHARK: &str = "docs/metrics.md#tshark-compatible-figures";
 
 /// Every figure of the report's summary that a rule can check. `summary.rst.answering_syn`
 /// is not here: the report keeps it as a total only, with no per-connection figure to
@@ -646,10 +671,108 @@ pub static METRICS: &[MetricDef] = &[
     count!(
         "summary.retransmissions",
         "retransmissions",
-        "docs/metrics.md#retransmissions-and-reordering-by-evidence",
+        EVIDENCE,
         Some("max-retransmissions"),
         None,
         figures::retransmissions,
         retransmission_what
+    ),
+    count!(
+        "summary.out_of_order",
+        "segments out of order (late originals)",
+        EVIDENCE,
+        Some("max-out-of-order"),
+        None,
+        figures::out_of_order,
+        |c| per_side_what(
+            c,
+            |e| e.out_of_order,
+            "segment out of order",
+            "segments out of order"
+        )
+    ),
+    count!(
+        "summary.spurious_retransmissions",
+        "spurious retransmissions",
+        EVIDENCE,
+        Some("max-spurious-retransmissions"),
+        None,
+        figures::spurious_retransmissions,
+        |c| per_side_what(
+            c,
+            |e| e.loss.spurious.into(),
+            "spurious retransmission",
+            "spurious retransmissions"
+        )
+    ),
+    count!(
+        "summary.network_duplicates",
+        "network duplicates",
+        EVIDENCE,
+        Some("max-network-duplicates"),
+        None,
+        figures::network_duplicates,
+        |c| per_side_what(
+            c,
+            |e| e.loss.network_duplicates.into(),
+            "network duplicate",
+            "network duplicates"
+        )
+    ),
+    count!(
+        "summary.lost_before_capture",
+        "segments lost before the capture point",
+        EVIDENCE,
+        Some("max-lost-before-capture"),
+        None,
+        figures::lost_before_capture,
+        |c| per_side_what(
+            c,
+            |e| e.loss.lost_before_capture.into(),
+            "segment lost before the capture point",
+            "segments lost before the capture point"
+        )
+    ),
+    count!(
+        "summary.lost_after_capture",
+        "segments lost after the capture point",
+        EVIDENCE,
+        Some("max-lost-after-capture"),
+        None,
+        figures::lost_after_capture,
+        |c| per_side_what(
+            c,
+            |e| e.loss.lost_after_capture.into(),
+            "segment lost after the capture point",
+            "segments lost after the capture point"
+        )
+    ),
+    count!(
+        "summary.tshark_retransmissions",
+        "retransmissions as tshark counts them",
+        TSHARK,
+        Some("max-tshark-retransmissions"),
+        None,
+        figures::tshark_retransmissions,
+        |c| per_side_what(
+            c,
+            |e| e.tshark_retransmissions,
+            "tshark retransmission",
+            "tshark retransmissions"
+        )
+    ),
+    count!(
+        "summary.tshark_out_of_order",
+        "segments out of order as tshark counts them",
+        TSHARK,
+        Some("max-tshark-out-of-order"),
+        None,
+        figures::tshark_out_of_order,
+        |c| per_side_what(
+            c,
+            |e| e.tshark_out_of_order,
+            "tshark out-of-order segment",
+            "tshark out-of-order segments"
+        )
     ),
 ];

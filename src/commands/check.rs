@@ -22,6 +22,9 @@ use synack::output::{junit, verdict};
 
 use super::{inputs, term, values};
 
+/// Offenders listed per broken rule in the text and JUnit verdicts unless `--offenders`.
+const DEFAULT_OFFENDERS: usize = 10;
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
     Text,
@@ -56,15 +59,15 @@ pub struct CheckArgs {
     /// Output format of the verdict on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Connections listed per broken rule in the text and JUnit outputs (JSON lists all).
+    /// Connections listed per broken rule [default: 10 in the text and JUnit outputs, all in
+    /// JSON].
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 10,
         allow_hyphen_values = true,
         value_parser = values::whole(0usize, None),
     )]
-    offenders: usize,
+    offenders: Option<usize>,
     /// Only packets matching this libpcap filter expression (as tcpdump -r FILE EXPR).
     #[arg(short = 'f', long, value_name = "BPF")]
     filter: Option<String>,
@@ -151,10 +154,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     Pipeline::new(options.clone()).check_filter()?;
 
-    // The offenders a verdict lists: JSON lists every one; text and JUnit the first few.
+    // The offenders a verdict lists: JSON lists every one unless told (a big trace's
+    // complete lists can run to hundreds of MB); text and JUnit the first few.
+    let shown = args.offenders.unwrap_or(DEFAULT_OFFENDERS);
     let listed = match args.format {
-        Format::Json => None,
-        Format::Text => Some(args.offenders),
+        Format::Json => args.offenders,
+        Format::Text => Some(shown),
     };
     let mut errors = Vec::new();
     let mut files = Vec::new();
@@ -201,9 +206,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.format {
-        Format::Text => {
-            verdict::write_text(&mut out, &verdict, args.offenders, term::known_width())?
-        }
+        Format::Text => verdict::write_text(&mut out, &verdict, shown, term::known_width())?,
         Format::Json => verdict::write_json(&mut out, &verdict)?,
     }
     out.flush()?;
@@ -213,7 +216,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.junit {
         let write = || -> io::Result<()> {
             let mut w = BufWriter::new(File::create(path)?);
-            junit::write_junit(&mut w, &verdict, args.offenders)?;
+            junit::write_junit(&mut w, &verdict, shown)?;
             w.flush()
         };
         write().with_context(|| format!("cannot write JUnit report {}", path.display()))?;

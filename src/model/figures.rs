@@ -162,6 +162,37 @@ pub fn retransmissions(c: &ConnectionRecord) -> u64 {
     c.total(|e| e.retransmissions)
 }
 
+/// Originals that arrived after a later segment, as the evidence tells them.
+pub fn out_of_order(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.out_of_order)
+}
+
+/// Retransmissions the receiver did not need (part of `retransmissions`).
+pub fn spurious_retransmissions(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.loss.spurious.into())
+}
+
+/// Copies the network made (neither retransmissions nor reordering).
+pub fn network_duplicates(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.loss.network_duplicates.into())
+}
+
+/// Retransmissions whose original never passed the capture point.
+pub fn lost_before_capture(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.loss.lost_before_capture.into())
+}
+
+/// Retransmissions whose original passed the capture point and was lost beyond it.
+pub fn lost_after_capture(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.loss.lost_after_capture.into())
+}
+
+/// tshark's `tcp.analysis.retransmission` (with its fast and spurious ones).
 pub fn tshark_retransmissions(c: &ConnectionRecord) -> u64 {
     c.total(|e| e.tshark_retransmissions)
+}
+
+/// tshark's `tcp.analysis.out_of_order`.
+pub fn tshark_out_of_order(c: &ConnectionRecord) -> u64 {
+    c.total(|e| e.tshark_out_of_order)
 }

@@ -29,6 +29,10 @@ pub struct Summary {
     /// retransmitted segments were lost (docs/metrics.md).
     pub retransmissions: u64,
     pub out_of_order: u64,
+    /// Retransmissions the receiver already had (part of `retransmissions`), and copies
+    /// the network made (not retransmissions).
+    pub spurious_retransmissions: u64,
+    pub network_duplicates: u64,
     pub lost_before_capture: u64,
     pub lost_after_capture: u64,
     /// tshark's figures, as before the evidence.
@@ -60,6 +64,8 @@ impl Summary {
             zero_window_probes,
             retransmissions,
             out_of_order,
+            spurious_retransmissions,
+            network_duplicates,
             lost_before_capture,
             lost_after_capture,
             tshark_retransmissions,
@@ -137,6 +143,8 @@ impl Summary {
         self.zero_window_probes += zero_window_probes;
         self.retransmissions += retransmissions;
         self.out_of_order += out_of_order;
+        self.spurious_retransmissions += spurious_retransmissions;
+        self.network_duplicates += network_duplicates;
         self.lost_before_capture += lost_before_capture;
         self.lost_after_capture += lost_after_capture;
         self.tshark_retransmissions += tshark_retransmissions;
@@ -284,11 +292,13 @@ impl SummaryBuilder {
         k.connections += figures::keepalive_connection(c);
         s.zero_window_probes += figures::zero_window_probes(c);
         s.retransmissions += figures::retransmissions(c);
-        s.out_of_order += c.total(|e| e.out_of_order);
-        s.lost_before_capture += c.total(|e| e.loss.lost_before_capture.into());
-        s.lost_after_capture += c.total(|e| e.loss.lost_after_capture.into());
+        s.out_of_order += figures::out_of_order(c);
+        s.spurious_retransmissions += figures::spurious_retransmissions(c);
+        s.network_duplicates += figures::network_duplicates(c);
+        s.lost_before_capture += figures::lost_before_capture(c);
+        s.lost_after_capture += figures::lost_after_capture(c);
         s.tshark_retransmissions += figures::tshark_retransmissions(c);
-        s.tshark_out_of_order += c.total(|e| e.tshark_out_of_order);
+        s.tshark_out_of_order += figures::tshark_out_of_order(c);
         s.apps.add(c.app.kind);
         self.top.add(c);
     }

@@ -312,7 +312,27 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
                 k.probes, k.acks, k.unanswered, k.connections
             ),
             format!("zero-window probes: {}", s.zero_window_probes),
-            format!("retransmissions: {}", s.retransmissions),
+        ],
+    )?;
+    // Issue 20's evidence: the true counts first, where the loss was, tshark's beside.
+    write_parts(
+        out,
+        opts,
+        &[
+            format!(
+                "retransmissions: {} ({} spurious)",
+                s.retransmissions, s.spurious_retransmissions
+            ),
+            format!(
+                "lost before the capture point: {}, after it: {}",
+                s.lost_before_capture, s.lost_after_capture
+            ),
+            format!("out of order: {}", s.out_of_order),
+            format!("network duplicates: {}", s.network_duplicates),
+            format!(
+                "tshark counts {} retransmissions, {} out of order",
+                s.tshark_retransmissions, s.tshark_out_of_order
+            ),
         ],
     )?;
     let a = &s.apps;
@@ -428,6 +448,13 @@ pub enum Column {
     Connect,
     SynRetransmits,
     Retransmissions,
+    OutOfOrder,
+    Lost,
+    Spurious,
+    NetworkDuplicates,
+    TsharkRetransmissions,
+    TsharkOutOfOrder,
+    Evidence,
     Close,
     By,
     TimeWait,
@@ -437,7 +464,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in the order `--columns` lists them in --help and docs/output.md.
-    pub const ALL: [Column; 21] = [
+    pub const ALL: [Column; 28] = [
         Column::Id,
         Column::Client,
         Column::Server,
@@ -454,6 +481,13 @@ impl Column {
         Column::Connect,
         Column::SynRetransmits,
         Column::Retransmissions,
+        Column::OutOfOrder,
+        Column::Lost,
+        Column::Spurious,
+        Column::NetworkDuplicates,
+        Column::TsharkRetransmissions,
+        Column::TsharkOutOfOrder,
+        Column::Evidence,
         Column::Close,
         Column::By,
         Column::TimeWait,
@@ -461,9 +495,9 @@ impl Column {
         Column::App,
     ];
 
-    /// `--wide`: every column, as the table always had them, then connect time and
-    /// retransmissions after the RTT.
-    pub const WIDE: [Column; 18] = [
+    /// `--wide`: every column, as the table always had them, then connect time,
+    /// retransmissions and the rest of issue 20's evidence after the RTT.
+    pub const WIDE: [Column; 25] = [
         Column::Id,
         Column::Client,
         Column::Server,
@@ -477,6 +511,13 @@ impl Column {
         Column::Connect,
         Column::SynRetransmits,
         Column::Retransmissions,
+        Column::OutOfOrder,
+        Column::Lost,
+        Column::Spurious,
+        Column::NetworkDuplicates,
+        Column::TsharkRetransmissions,
+        Column::TsharkOutOfOrder,
+        Column::Evidence,
         Column::Close,
         Column::By,
         Column::TimeWait,
@@ -485,7 +526,7 @@ impl Column {
     ];
 
     /// Fitted to a width: these, in this order, before any is dropped.
-    const FITTED: [Column; 15] = [
+    const FITTED: [Column; 16] = [
         Column::Id,
         Column::Peers,
         Column::Close,
@@ -495,6 +536,7 @@ impl Column {
         Column::Packets,
         Column::SynRetransmits,
         Column::Retransmissions,
+        Column::Lost,
         Column::Duration,
         Column::Bytes,
         Column::TimeWait,
@@ -503,13 +545,15 @@ impl Column {
         Column::App,
     ];
 
-    /// Dropped first when the table is too wide, first first.
-    const DROP_FIRST: [Column; 7] = [
+    /// Dropped first when the table is too wide, first first. Where the loss was goes
+    /// before the count it splits.
+    const DROP_FIRST: [Column; 8] = [
         Column::States,
         Column::FirstSeen,
         Column::TimeWait,
         Column::Bytes,
         Column::Duration,
+        Column::Lost,
         Column::Retransmissions,
         Column::SynRetransmits,
     ];
@@ -543,6 +587,13 @@ impl Column {
             Column::Connect => "connect",
             Column::SynRetransmits => "syn-rtx",
             Column::Retransmissions => "rtx",
+            Column::OutOfOrder => "ooo",
+            Column::Lost => "lost",
+            Column::Spurious => "spurious",
+            Column::NetworkDuplicates => "net-dup",
+            Column::TsharkRetransmissions => "tshark-rtx",
+            Column::TsharkOutOfOrder => "tshark-ooo",
+            Column::Evidence => "evidence",
             Column::Close => "close",
             Column::By => "by",
             Column::TimeWait => "time-wait",
@@ -574,6 +625,13 @@ impl Column {
             Column::Connect => "connect (ms)",
             Column::SynRetransmits => "SYN rtx",
             Column::Retransmissions => "rtx",
+            Column::OutOfOrder => "ooo",
+            Column::Lost => "lost b/a",
+            Column::Spurious => "spurious",
+            Column::NetworkDuplicates => "net dup",
+            Column::TsharkRetransmissions => "tshark rtx",
+            Column::TsharkOutOfOrder => "tshark ooo",
+            Column::Evidence => "ordered by (client / server)",
             Column::Close => "close",
             Column::By => "by",
             Column::TimeWait => "TIME_WAIT",
@@ -597,6 +655,12 @@ impl Column {
                 | Column::Connect
                 | Column::SynRetransmits
                 | Column::Retransmissions
+                | Column::OutOfOrder
+                | Column::Lost
+                | Column::Spurious
+                | Column::NetworkDuplicates
+                | Column::TsharkRetransmissions
+                | Column::TsharkOutOfOrder
         )
     }
 
@@ -630,6 +694,23 @@ impl Column {
             Column::Connect => ms(out, figures::connect_time(c)),
             Column::SynRetransmits => push_decimal(out, figures::syn_retransmits(c), 1),
             Column::Retransmissions => push_decimal(out, figures::retransmissions(c), 1),
+            Column::OutOfOrder => push_decimal(out, figures::out_of_order(c), 1),
+            Column::Lost => {
+                push_decimal(out, figures::lost_before_capture(c), 1);
+                out.push('/');
+                push_decimal(out, figures::lost_after_capture(c), 1);
+            }
+            Column::Spurious => push_decimal(out, figures::spurious_retransmissions(c), 1),
+            Column::NetworkDuplicates => push_decimal(out, figures::network_duplicates(c), 1),
+            Column::TsharkRetransmissions => {
+                push_decimal(out, figures::tshark_retransmissions(c), 1)
+            }
+            Column::TsharkOutOfOrder => push_decimal(out, figures::tshark_out_of_order(c), 1),
+            Column::Evidence => {
+                out.push_str(client.ordering_evidence.as_str());
+                out.push_str(" / ");
+                out.push_str(server.ordering_evidence.as_str());
+            }
             Column::Close => {
                 out.push_str(c.close.as_str());
                 if c.midstream {

@@ -13,6 +13,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
+/// The summary's evidence figures (issue 20, docs/metrics.md), in `report --format json`;
+/// each is the sum of a per-side pair of record columns (`synack.orig_…`, `synack.resp_…`).
+pub const EVIDENCE_FIGURES: [&str; 8] = [
+    "retransmissions",
+    "out_of_order",
+    "spurious_retransmissions",
+    "network_duplicates",
+    "lost_before_capture",
+    "lost_after_capture",
+    "tshark_retransmissions",
+    "tshark_out_of_order",
+];
+
 /// The crate root: synack runs from there, so fixture paths stay relative and stable.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
