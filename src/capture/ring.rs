@@ -463,10 +463,10 @@ mod tests {
             while !writer.stop_requested() {
                 assert!(writer.push(ts(n), 60, &n.to_le_bytes()), "never full here");
                 n += 1;
-                if n % 16 == 0 {
+                if n.is_multiple_of(16) {
                     writer.publish();
                 }
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
