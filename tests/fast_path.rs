@@ -1,7 +1,7 @@
 //! The fast paths must answer exactly as the general ones, on every packet of every
 //! fixture and corpus capture: the decoder's hand-written IPv4/IPv6 path as etherparse
-//! does (and each packet cut at every length, as a snaplen would), and the trackers'
-//! header prediction as their general path; and a 4-tuple tracked alone (a second pass
+//! does (and each packet cut at every length, as a snaplen would), and the trackers' and
+//! the Zeek view's header prediction as their general paths; and a 4-tuple tracked alone (a second pass
 //! of `synack ladder`) as in a run that tracks every one.
 
 mod common;

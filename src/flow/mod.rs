@@ -102,7 +102,8 @@ pub struct FlowTable {
     limits: Limits,
     /// What `limits` and `msl` make of "over", worked out once, not per packet.
     expiry: Expiry,
-    /// Header prediction in the trackers (off only to test it against the general path).
+    /// Header prediction in the trackers and the Zeek view (off only to test it against
+    /// the general path).
     predict: bool,
     /// The Zeek view leaves bad-checksum segments out, as Zeek does without `-C`.
     zeek_checksums: bool,
@@ -262,8 +263,9 @@ impl FlowTable {
         self.limits = limits;
     }
 
-    /// Turns the trackers' header prediction off or on (`TcpTracker::on_segment_unpredicted`):
-    /// for tests that hold the prediction to the general path.
+    /// Turns header prediction off or on, in the trackers and the Zeek view
+    /// (`TcpTracker::on_segment_unpredicted`, `ZeekObserver::on_segment_unpredicted`): for
+    /// tests that hold the prediction to the general path.
     pub fn set_header_prediction(&mut self, on: bool) {
         self.predict = on;
     }
@@ -404,6 +406,7 @@ impl FlowTable {
         };
         conn.last_seen = conn.last_seen.max(at);
         let sender = side_from(conn.client_is_lo, src_is_lo);
+        let from_client = sender == Side::Client;
         if self.predict {
             conn.tcp.on_segment(sender, seg, wire_len, at, &mut event);
         } else {
@@ -411,8 +414,13 @@ impl FlowTable {
                 .on_segment_unpredicted(sender, seg, wire_len, at, &mut event);
         }
         conn.app.on_segment(sender, seg);
-        conn.zeek
-            .on_segment(sender == Side::Client, seg, at, self.zeek_checksums);
+        if self.predict {
+            conn.zeek
+                .on_segment(from_client, seg, at, self.zeek_checksums);
+        } else {
+            conn.zeek
+                .on_segment_unpredicted(from_client, seg, at, self.zeek_checksums);
+        }
         if S::WANTS_EVENTS && sink.wants(conn.id) {
             let view = conn.view();
             for e in events.iter() {

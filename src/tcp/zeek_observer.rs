@@ -56,6 +56,12 @@ impl ZeekState {
         )
     }
 
+    /// Past the handshake and not closed: a segment without SYN, FIN or RST changes
+    /// neither endpoint's state.
+    fn synchronized(self) -> bool {
+        matches!(self, ZeekState::Established | ZeekState::Partial)
+    }
+
     /// "Inactive" for `conn_state`: nothing seen, or only midstream traffic.
     fn inactive(self) -> bool {
         matches!(self, ZeekState::Inactive | ZeekState::Partial)
@@ -385,6 +391,34 @@ impl ZeekObserver {
         at: Timestamp,
         verify_checksums: bool,
     ) {
+        self.apply::<true>(from_client, seg, at, verify_checksums);
+    }
+
+    /// `on_segment` without header prediction: every segment takes the general path,
+    /// which the prediction must match (the tests below, and tests/fast_path.rs).
+    pub fn on_segment_unpredicted(
+        &mut self,
+        from_client: bool,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        verify_checksums: bool,
+    ) {
+        self.apply::<false>(from_client, seg, at, verify_checksums);
+    }
+
+    #[inline]
+    fn apply<const PREDICT: bool>(
+        &mut self,
+        from_client: bool,
+        seg: &TcpSegment<'_>,
+        at: Timestamp,
+        verify_checksums: bool,
+    ) {
+        // With checksums verified, every segment takes the general path (it reads the
+        // whole segment anyway).
+        if PREDICT && !verify_checksums && self.predicted(from_client, seg, at) {
+            return;
+        }
         if verify_checksums && !seg.ip_checksum_ok {
             // Zeek's IP layer drops it before any connection sees it.
             return;
@@ -428,6 +462,84 @@ impl ZeekObserver {
         let e = &mut self.ends[if is_orig { ORIG } else { RESP }];
         e.packets += 1;
         e.ip_bytes += u64::from(seg.ip_len);
+    }
+
+    /// Header prediction, as the tracker's (`TcpTracker::predicted`): most segments are
+    /// an ACK or the data of a connection whose two endpoints Zeek has synchronized
+    /// (established or partial), and for those the general path changes only the counts,
+    /// the sequence and acknowledgment numbers and the last time. This applies what it
+    /// would and returns true; any other segment changes nothing and returns false. Why
+    /// each condition, in the general path's terms: no timer due, so `expired_by` neither
+    /// fires nor moves one; no SYN, so no reuse and no new sequence numbers; no SYN, FIN
+    /// or RST, so no state change, no close and no `s h f r` letter; its `D` or `A`
+    /// already written, so `update_history` writes nothing; a window other than zero, so
+    /// no `W`; its header whole, so it counts. A retransmission (`T`) is noted here as
+    /// there (`update_last_seq`).
+    #[inline]
+    fn predicted(&mut self, from_client: bool, seg: &TcpSegment<'_>, at: Timestamp) -> bool {
+        let flags = seg.flags;
+        if !self.open
+            || !flags.ack()
+            || flags.syn()
+            || flags.fin()
+            || flags.rst()
+            || seg.window == 0
+        {
+            return false;
+        }
+        let is_orig = from_client == self.orig_is_client;
+        let (e, p) = if is_orig { (ORIG, RESP) } else { (RESP, ORIG) };
+        if !self.ends[e].state.synchronized() || !self.ends[p].state.synchronized() {
+            return false;
+        }
+        let letter = if seg.payload_len > 0 {
+            HIST_DATA
+        } else {
+            HIST_ACK
+        };
+        let letter = if is_orig { letter } else { letter << 16 };
+        if self.hist_seen & letter == 0 {
+            return false;
+        }
+        let now = at.as_nanos();
+        let mut due = self
+            .delete_at
+            .min(self.last_time.as_nanos().saturating_add(self.inactivity));
+        if self.active {
+            due = due.min(self.attempt_at).min(self.expire_at);
+        }
+        if now >= due || seg.options.len() < usize::from(seg.header_len).saturating_sub(20) {
+            return false;
+        }
+        if seg.tunnel_parent != 0 {
+            self.note_tunnel(seg.tunnel_parent);
+        }
+        if !self.ends[ORIG].did_close || !self.ends[RESP].did_close {
+            self.last_time = at;
+        }
+        self.note_ack(p, seg.ack.0, false);
+        let len = seg.payload_len;
+        self.update_last_seq(e, seg.seq.0.wrapping_add(len), flags, len);
+        let ep = &mut self.ends[e];
+        ep.packets += 1;
+        ep.ip_bytes += u64::from(seg.ip_len);
+        true
+    }
+
+    /// An acknowledgment number from the peer of `p`: moves `p`'s highest acknowledged
+    /// sequence number forward (Zeek's ACK processing in `TCPSessionAdapter::Process`),
+    /// unless it lies before `p`'s start or comes with a RST.
+    #[inline]
+    fn note_ack(&mut self, p: usize, ack_seq: u32, rst: bool) {
+        let peer = &self.ends[p];
+        let (_, underflow) = peer.relative(ack_seq, peer.ack_seq, peer.ack_wraps);
+        if !underflow && !rst {
+            let delta = seq_delta(ack_seq, peer.ack_seq);
+            // An ACK of 0 far ahead is more likely broken than a wrap.
+            if !(ack_seq == 0 && delta > TOO_LARGE_SEQ_DELTA) && delta > 0 {
+                self.ends[p].update_ack_seq(ack_seq);
+            }
+        }
     }
 
     /// Zeek's `tunnel_parents` is the set of the innermost tunnels a connection's packets
@@ -772,15 +884,7 @@ impl ZeekObserver {
                 let start = ack_seq.wrapping_sub(1);
                 self.ends[p].init_seqs(start, start);
             } else {
-                let peer = &self.ends[p];
-                let (_, underflow) = peer.relative(ack_seq, peer.ack_seq, peer.ack_wraps);
-                if !underflow && !flags.rst() {
-                    let delta = seq_delta(ack_seq, peer.ack_seq);
-                    // An ACK of 0 far ahead is more likely broken than a wrap.
-                    if !(ack_seq == 0 && delta > TOO_LARGE_SEQ_DELTA) && delta > 0 {
-                        self.ends[p].update_ack_seq(ack_seq);
-                    }
-                }
+                self.note_ack(p, ack_seq, flags.rst());
             }
         }
         let delta_last = self.update_last_seq(e, one_past, flags, len);
@@ -1051,9 +1155,13 @@ mod tests {
     const S_ISN: u32 = 5000;
 
     /// A connection between a client (10.0.0.2:40000) and a server (10.0.0.1:80), fed
-    /// segment by segment, a millisecond apart unless told.
+    /// segment by segment, a millisecond apart unless told. A second observer is fed the
+    /// same segments without header prediction, and must end each one in the same state.
     struct Run {
         z: ZeekObserver,
+        general: ZeekObserver,
+        /// Segments that header prediction took.
+        predicted: u32,
         ms: i64,
         client: &'static str,
         server: &'static str,
@@ -1068,6 +1176,8 @@ mod tests {
         fn between(client: &'static str, server: &'static str) -> Run {
             Run {
                 z: ZeekObserver::default(),
+                general: ZeekObserver::default(),
+                predicted: 0,
                 ms: 0,
                 client,
                 server,
@@ -1103,7 +1213,14 @@ mod tests {
             self.ms += 1;
             let at = Timestamp::from_nanos(self.ms * 1_000_000);
             let from_client = seg.src().to_string() == self.client;
+            let mut probe = self.z.clone();
+            if !self.verify && probe.predicted(from_client, &seg, at) {
+                self.predicted += 1;
+            }
             self.z.on_segment(from_client, &seg, at, self.verify);
+            self.general
+                .on_segment_unpredicted(from_client, &seg, at, self.verify);
+            assert_eq!(self.z, self.general, "predicted and general paths differ");
             self
         }
 
@@ -1136,6 +1253,58 @@ mod tests {
         fn history(&self) -> String {
             self.z.facts().history.as_str().to_string()
         }
+    }
+
+    #[test]
+    fn header_prediction_takes_the_next_data_and_acks_and_leaves_the_rest() {
+        let mut r = Run::new();
+        r.handshake().c(A, C_ISN + 1, S_ISN + 1, 100);
+        // The handshake and the first data (its `D` not yet written) take the general path.
+        assert_eq!(r.predicted, 0);
+        r.c(A, C_ISN + 101, S_ISN + 1, 100)
+            .s(A, S_ISN + 1, C_ISN + 201, 0)
+            .c(A, C_ISN + 201, S_ISN + 1, 100);
+        // The server's first ACK writes its `a`; the client's next data is predicted.
+        assert_eq!(r.predicted, 2);
+        // A retransmission is predicted too, and writes its `T` as the general path does.
+        r.c(A, C_ISN + 201, S_ISN + 1, 100);
+        assert_eq!(r.predicted, 3);
+        assert_eq!(r.history(), "ShADaT");
+        // A zero window, a FIN, and a segment after the inactivity timeout are not.
+        r.s(A, S_ISN + 1, C_ISN + 301, 0);
+        let before = r.predicted;
+        let zero = TcpSegment {
+            window: 0,
+            ..r.seg(false, A, S_ISN + 1, C_ISN + 301, 0)
+        };
+        r.feed(zero);
+        r.wait(301).c(A, C_ISN + 301, S_ISN + 1, 100);
+        r.c(F | A, C_ISN + 401, S_ISN + 1, 0);
+        assert_eq!(r.predicted, before);
+        assert_eq!(
+            r.z.earlier_rows, 1,
+            "the timeout started a new Zeek connection"
+        );
+    }
+
+    #[test]
+    fn header_prediction_follows_acks_and_sequence_numbers_across_the_wrap() {
+        let mut r = Run::new();
+        let (c_isn, s_isn) = (u32::MAX - 150, u32::MAX - 50);
+        r.c(S, c_isn, 0, 0)
+            .s(S | A, s_isn, c_isn.wrapping_add(1), 0)
+            .c(A, c_isn.wrapping_add(1), s_isn.wrapping_add(1), 0);
+        let mut seq = c_isn.wrapping_add(1);
+        for _ in 0..5 {
+            r.c(A, seq, s_isn.wrapping_add(1), 100);
+            seq = seq.wrapping_add(100);
+            r.s(A, s_isn.wrapping_add(1), seq, 0);
+        }
+        assert!(r.predicted >= 6, "predicted: {}", r.predicted);
+        let f = r.z.facts();
+        assert_eq!(f.orig.bytes, 500);
+        assert_eq!(r.z.ends[ORIG].seq_wraps, 1);
+        assert_eq!(r.z.ends[ORIG].ack_wraps, 1);
     }
 
     #[test]
