@@ -217,10 +217,16 @@ def replayed(path):
             "pps": float(pps.group(1)) if pps else None,
             "failed": int(failed.group(1)) if failed else 0}
 
-def counts(text):
+def counts(text, ring=False):
     get = lambda what: int(re.search(r"(\d+) packets " + what, text).group(1))
-    return {"captured": get("captured"), "received_by_filter": get("received by filter"),
-            "dropped_by_kernel": get("dropped by kernel")}
+    c = {"captured": get("captured"), "received_by_filter": get("received by filter"),
+         "dropped_by_kernel": get("dropped by kernel")}
+    if ring:
+        # Read by synack's capture thread, then dropped: its ring was full (null from a
+        # synack older than the ring).
+        m = re.search(r"(\d+) packets dropped by synack \(capture ring full\)", text)
+        c["dropped_ring_full"] = int(m.group(1)) if m else None
+    return c
 
 err = open(f"{d}/capture.err").read()
 report = json.loads(open(f"{d}/capture.out").read().splitlines()[-1])["report"]
@@ -234,7 +240,7 @@ s = {
     "max_connections": int(max_connections),
     "replayed": replayed(f"{d}/tcpreplay.out"),
     "veth_received": int(rx1) - int(rx0), "veth_dropped": int(rxdrop1) - int(rxdrop0),
-    "synack": counts(err),
+    "synack": counts(err, ring=True),
     "files": len(files),
     "packets_in_files": sum(int(f[1]) for f in files),
     "files_whole": all(f[2] == "True" for f in files),
@@ -255,7 +261,7 @@ json.dump(s, open(f"{d}/summary.json", "w"), indent=1)
 r, c = s["replayed"], s["synack"]
 print(f"replayed   {r['packets']} packets in {r['seconds']:.0f} s ({r['pps']:.0f} pps), {r['failed']} failed to send")
 print(f"veth       {s['veth_received']} received, {s['veth_dropped']} dropped")
-print(f"synack     {c['captured']} captured, {c['received_by_filter']} received by filter, {c['dropped_by_kernel']} dropped by kernel")
+print(f"synack     {c['captured']} captured, {c['received_by_filter']} received by filter, {c['dropped_by_kernel']} dropped by kernel, {c['dropped_ring_full']} dropped by synack (ring full)")
 print(f"files      {s['files']} files, {s['packets_in_files']} packets, each whole: {s['files_whole']}")
 print(f"records    {s['records']} in {s['record_files']} Parquet files; {s['connections_seen']} connections seen ({s['evicted']} evicted); in the files: {s['connections_in_files']}")
 print(f"rss        first {s['rss_kb_first']} KiB, after warm-up {s['rss_kb_after_warmup_min']}-{s['rss_kb_after_warmup_max']} KiB, max {s['rss_kb_max']} KiB ({s['rss_samples']} samples)")

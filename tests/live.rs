@@ -167,15 +167,21 @@ fn live_capture_on_loopback_sees_every_kind_of_close() {
     assert!(err.contains("packets dropped by kernel"), "{err}");
 
     // The -w file opens and holds the same packets.
+    assert_file_holds(&pcap_path, captured, 5);
+}
+
+/// The -w file reads back with `packets` packets and `connections` connections (then is
+/// removed).
+fn assert_file_holds(pcap_path: &std::path::Path, packets: u64, connections: u64) {
     let reread = synack()
         .args(["report", "--format", "json"])
-        .arg(&pcap_path)
+        .arg(pcap_path)
         .output();
     reread.success();
     let j: serde_json::Value = serde_json::from_slice(&reread.stdout).expect("JSON");
-    assert_eq!(j["packets"]["total"], captured);
-    assert_eq!(j["summary"]["connections"], 5);
-    let _ = std::fs::remove_file(&pcap_path);
+    assert_eq!(j["packets"]["total"], packets);
+    assert_eq!(j["summary"]["connections"], connections);
+    let _ = std::fs::remove_file(pcap_path);
 }
 
 #[test]
@@ -249,4 +255,62 @@ fn verbose_lines_carry_segments_and_state_changes() {
     assert!(first.contains("Flags [S], seq 0, win"), "{first}");
     assert!(first.contains("[client CLOSED → SYN_SENT]"), "{first}");
     assert!(text.contains("[client FIN_WAIT_2 → TIME_WAIT]"), "{text}");
+}
+
+/// The analysis falls behind: its standard output is not read until the end, so the pipe
+/// fills and each event line waits, while the reading thread goes on filling the capture
+/// ring. SIGINT then stops the reading, and every packet read is still analysed, written
+/// and reported (a loop that stopped at the signal would leave most connections unseen).
+#[test]
+fn a_backlog_in_the_capture_ring_is_analysed_after_sigint() {
+    const CONNECTIONS: u64 = 500;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let pcap_path =
+        std::env::temp_dir().join(format!("synack-backlog-{}.pcap", std::process::id()));
+    let pcap_arg = pcap_path.display().to_string();
+    let filter = format!("tcp port {port}");
+    // Small frames in a large kernel buffer: whatever the machine's load, the kernel
+    // keeps every packet until the reading thread takes it, so all are read.
+    let Some((child, stderr)) = start_capture(&[
+        "-i", "lo", "--json", "-v", "-s", "128", "-B", "65536", "-w", &pcap_arg, &filter,
+    ]) else {
+        return;
+    };
+    for _ in 0..CONNECTIONS {
+        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let (s, _) = listener.accept().expect("accept");
+        drop(c);
+        drop(s);
+    }
+    let (out, err, code) = stop(child, stderr);
+    assert_eq!(code, 0, "stderr: {err}");
+    let ev = events(&out);
+    let (report_line, lines) = ev.split_last().expect("a final report line");
+    // Far more event lines than the pipe (64 KiB) and the printer's buffer (8 KiB) hold:
+    // most were written after the signal, as the backlog was analysed.
+    let event_bytes: usize = out.lines().rev().skip(1).map(|l| l.len() + 1).sum();
+    assert!(
+        event_bytes > 2 * (72 << 10),
+        "{event_bytes} bytes of events"
+    );
+    assert!(!lines.is_empty());
+    let report = &report_line["report"];
+    assert_eq!(report["summary"]["connections"], CONNECTIONS, "{err}");
+    assert_eq!(report["summary"]["handshakes"]["completed"], CONNECTIONS);
+    assert_eq!(report["capture"]["dropped_by_kernel"], 0, "{err}");
+    assert_eq!(report["capture"]["dropped_ring_full"], 0, "{err}");
+    let captured = report["capture"]["packets_captured"]
+        .as_u64()
+        .expect("packets_captured");
+    assert!(captured >= 6 * CONNECTIONS, "{captured} packets");
+    assert!(
+        err.contains(&format!("{captured} packets captured")),
+        "{err}"
+    );
+    assert!(
+        err.contains("0 packets dropped by synack (capture ring full)"),
+        "{err}"
+    );
+    assert_file_holds(&pcap_path, captured, CONNECTIONS);
 }

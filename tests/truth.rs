@@ -168,7 +168,6 @@ fn tolerance(truth: u64, timestamps: bool) -> u64 {
 }
 
 #[test]
-#[ignore = "synack takes network duplicates that arrive four or more segments after the first copy for resends (dup-ts, mixed-nots-nosack); run with --ignored"]
 fn resends_and_reorderings_are_the_truth() {
     let mut failures = Vec::new();
     let mut compared = 0;
@@ -218,7 +217,6 @@ fn resends_and_reorderings_are_the_truth() {
 /// resent with no ACK yet to say so), so there `lost_after_capture` is held only from
 /// below: every segment the link dropped was resent, and the resend was seen.
 #[test]
-#[ignore = "synack counts losses after the capture point at the receiver's own capture point (forgotten holes): run with --ignored"]
 fn losses_fall_on_the_right_side_of_the_capture_point() {
     let mut failures = Vec::new();
     for (name, truth) in truths() {

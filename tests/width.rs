@@ -114,6 +114,42 @@ fn columns_picks_and_orders() {
         .args(["report", "--columns", "id,nope", "fixtures/sample.pcap"])
         .output();
     bad.code(2).stderr_contains("no column \"nope\"");
+    // --help lists exactly the columns the error message lists (the table's own list).
+    let err = bad.stderr_lossy();
+    let names: Vec<&str> = err
+        .split("the columns are: ")
+        .nth(1)
+        .expect("the list")
+        .trim()
+        .split(", ")
+        .collect();
+    let help = common::synack()
+        .args(["report", "--help"])
+        .output()
+        .stdout();
+    // The option's paragraph, its lines joined.
+    let paragraph = help
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .find(|p| p.contains("comma-separated, from: "))
+        .expect("--columns' help");
+    let list = paragraph
+        .split("comma-separated, from: ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('.');
+    // Without the remarks in parentheses.
+    let (mut bare, mut depth) = (String::new(), 0);
+    for c in list.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    let helped: Vec<&str> = bare.split(',').map(str::trim).collect();
+    assert_eq!(helped, names, "report --help's --columns list");
 }
 
 #[test]

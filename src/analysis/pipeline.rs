@@ -17,6 +17,7 @@ use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
 pub use crate::capture::live::{list_interfaces, LiveOptions, LiveStats};
 use crate::capture::live::{LiveError, LiveSource};
 use crate::capture::privileges;
+use crate::capture::ring;
 pub use crate::capture::rotate::Rotation;
 use crate::capture::rotate::{RotatingWriter, Written};
 use crate::decode::key::FlowKey;
@@ -36,6 +37,17 @@ const PARALLEL_MIN_BYTES: u64 = 64 << 20;
 /// How often a live run lets go of connections that are over (capture time when
 /// replaying a file, wall-clock time on an interface).
 const LIVE_SWEEP: Duration = Duration::from_secs(1);
+
+/// The capture ring between the thread that reads an interface and the analysis
+/// (docs/live.md, "The capture ring"): this many bytes of packets in all, in batches of
+/// `RING_BATCH_BYTES` (or the snapshot length, if larger) and at most
+/// `RING_BATCH_PACKETS` packets.
+const RING_BYTES: usize = 64 << 20;
+const RING_BATCH_BYTES: usize = 256 << 10;
+const RING_BATCH_PACKETS: usize = 4096;
+/// How long the analysis waits for a batch before it looks at the clock (the sweep, a
+/// signal).
+const RING_WAIT: Duration = Duration::from_millis(100);
 
 /// A run's settings.
 pub struct Pipeline {
@@ -410,38 +422,76 @@ impl Pipeline {
                 }
             }
             LiveInput::Interface { options } => {
-                let mut source = LiveSource::open(&options)?;
+                let source = LiveSource::open(&options)?;
+                let link_type = source.link_type();
                 if let Some(w) = &control.write {
                     let snaplen = options.snaplen.max(0) as u32;
                     let now = Some(wall_clock().secs());
-                    output.open(w, source.link_type(), snaplen, now, observer)?;
+                    output.open(w, link_type, snaplen, now, observer)?;
                 }
-                observer.listening(&options.interface, &source.link_type().to_string());
+                observer.listening(&options.interface, &link_type.to_string());
+                // Before the reading thread starts: the process drops root whole.
                 output.drop_privileges(control.user.as_deref(), true, observer)?;
+                let batch_bytes = RING_BATCH_BYTES.max(options.snaplen.max(0) as usize);
+                let (writer, ring) = ring::ring(
+                    (RING_BYTES / batch_bytes).max(2),
+                    batch_bytes,
+                    RING_BATCH_PACKETS,
+                );
+                let reader = source.spawn_reader(writer).map_err(|e| LiveError::Other {
+                    interface: options.interface.clone(),
+                    message: format!("cannot start the capture thread: {e}"),
+                })?;
                 let mut last_sweep = Instant::now();
-                let mut kernel_drops = 0;
-                while !run.done(observer) && !output.halted() {
-                    let got = source.next(|p| {
-                        if output.write(p, observer) {
-                            run.packet(p, observer);
-                        }
-                    });
-                    if let Err(e) = got {
-                        read_error = Some(e);
+                let (mut kernel_drops, mut ring_drops) = (0, 0);
+                // Ctrl-C, SIGTERM or --duration: the reading stops, and every packet it
+                // read is still analysed and written. -c, a full -W or a failed output
+                // stop at once.
+                let mut draining = false;
+                loop {
+                    if !draining && run.stopping() {
+                        ring.stop();
+                        draining = true;
+                    }
+                    if run.abandoned(observer) || output.halted() {
                         break;
                     }
-                    observer.after_batch();
+                    match ring.next(RING_WAIT) {
+                        ring::Next::Batch(batch) => {
+                            let mut stopped = false;
+                            for p in batch.packets(link_type) {
+                                if run.abandoned(observer) || output.halted() {
+                                    stopped = true;
+                                    break;
+                                }
+                                if output.write(&p, observer) {
+                                    run.packet(&p, observer);
+                                }
+                            }
+                            ring.recycle(batch);
+                            observer.after_batch();
+                            if stopped {
+                                break;
+                            }
+                        }
+                        ring::Next::Idle => {}
+                        ring::Next::Closed => break,
+                    }
                     if last_sweep.elapsed() >= LIVE_SWEEP {
                         let now = run.now();
                         observer.sweep(now);
                         run.retire(now, observer);
                         run.tick(now, observer);
                         output.tick(observer);
-                        // Checked on the sweep: libpcap's counts are cumulative.
-                        if let Some(s) = source.stats() {
+                        // Checked on the sweep: the counts are cumulative.
+                        if let Some(s) = reader.stats() {
                             if s.dropped_by_kernel > kernel_drops {
                                 observer.kernel_drops(now, s, s.dropped_by_kernel - kernel_drops);
                                 kernel_drops = s.dropped_by_kernel;
+                            }
+                            if s.dropped_ring_full > ring_drops {
+                                observer.ring_drops(now, s, s.dropped_ring_full - ring_drops);
+                                ring_drops = s.dropped_ring_full;
                             }
                         }
                         last_sweep = Instant::now();
@@ -450,16 +500,20 @@ impl Pipeline {
                         .report_now
                         .is_some_and(|f| f.load(Ordering::Relaxed))
                     {
-                        let stats = source.stats();
                         let now = run.now();
-                        run.on_demand(now, stats, observer);
+                        run.on_demand(now, reader.stats(), observer);
                     }
                 }
-                stats = source.stats();
+                ring.stop();
+                let (error, last) = reader.join();
+                if let Some(e) = error {
+                    read_error = Some(e);
+                }
+                stats = last;
                 run.analyzer.add_input(InputReport {
                     name: format!("{} (live)", options.interface),
                     format: None,
-                    link_types: vec![source.link_type()],
+                    link_types: vec![link_type],
                     snaplen: options.snaplen.max(0) as u32,
                     stats: InputStats {
                         packets: run.packets,
@@ -497,6 +551,7 @@ impl Pipeline {
             received_by_filter: stats.map(|s| s.received_by_filter),
             dropped_by_kernel: stats.map(|s| s.dropped_by_kernel),
             dropped_by_interface: stats.map(|s| s.dropped_by_interface),
+            dropped_ring_full: stats.map(|s| s.dropped_ring_full),
         });
         Ok(LiveFinished {
             report,
@@ -744,6 +799,10 @@ pub trait LiveObserver: EventSink {
     /// The kernel's drop count grew by `grown` since the last check (`stats` holds the
     /// totals).
     fn kernel_drops(&mut self, _now: Timestamp, _stats: LiveStats, _grown: u64) {}
+    /// The capture ring was full and `grown` more packets were dropped since the last
+    /// check (`stats.dropped_ring_full` holds the total): the analysis fell behind by more
+    /// than the ring holds.
+    fn ring_drops(&mut self, _now: Timestamp, _stats: LiveStats, _grown: u64) {}
     /// The once-a-second sweep, at `now` (capture time when a file is replayed), before
     /// the connections that are over are handed to `finished`.
     fn sweep(&mut self, _now: Timestamp) {}
@@ -807,11 +866,18 @@ struct LiveRun<'a> {
 
 impl LiveRun<'_> {
     fn done(&self, observer: &impl LiveObserver) -> bool {
+        self.stopping() || self.abandoned(observer)
+    }
+
+    /// Asked to stop (a signal) or out of time: what was read is still analysed.
+    fn stopping(&self) -> bool {
         let c = self.control;
-        c.stop.load(Ordering::SeqCst)
-            || c.count.is_some_and(|n| self.packets >= n)
-            || c.duration.is_some_and(|d| self.started.elapsed() >= d)
-            || observer.failed()
+        c.stop.load(Ordering::SeqCst) || c.duration.is_some_and(|d| self.started.elapsed() >= d)
+    }
+
+    /// `-c` packets analysed, or the output failed: stop before the next packet.
+    fn abandoned(&self, observer: &impl LiveObserver) -> bool {
+        self.control.count.is_some_and(|n| self.packets >= n) || observer.failed()
     }
 
     fn packet(&mut self, p: &Packet<'_>, observer: &mut impl LiveObserver) {

@@ -1,10 +1,12 @@
-//! Live capture with libpcap: the only module that opens network interfaces. It hands out
-//! the same [`Packet`] views as the file source, so everything downstream is shared.
+//! Live capture with libpcap: the only module that opens network interfaces. A thread of
+//! its own reads packets into the capture ring (`ring.rs`), whose batches hand out the same
+//! `Packet` views as the file source, so everything downstream is shared.
 
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::capture::file::Packet;
+use crate::capture::ring::RingWriter;
 use crate::model::link::LinkType;
 use crate::model::time::Timestamp;
 
@@ -41,13 +43,25 @@ pub enum LiveError {
     Other { interface: String, message: String },
 }
 
-/// Counts libpcap keeps, as tcpdump prints them at the end.
+/// Counts libpcap keeps, as tcpdump prints them at the end, and synack's own drops.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct LiveStats {
     pub received_by_filter: u64,
     pub dropped_by_kernel: u64,
     pub dropped_by_interface: u64,
+    /// Read from libpcap, then dropped because the capture ring was full: the analysis
+    /// fell behind by more than the ring holds.
+    pub dropped_ring_full: u64,
 }
+
+/// How long the reading thread waits in poll(2) for packets before it looks whether it
+/// was asked to stop.
+const POLL_LIMIT: Duration = Duration::from_millis(100);
+/// How often the reading thread reads libpcap's counts for the analysis thread (which
+/// says when drops grow, once a second).
+const STATS_EVERY: Duration = Duration::from_millis(100);
+/// Packets between two looks at the clock for `STATS_EVERY` under load.
+const STATS_CHECK_PACKETS: u32 = 1024;
 
 pub struct LiveSource {
     capture: pcap::Capture<pcap::Active>,
@@ -147,30 +161,66 @@ impl LiveSource {
         self.link_type
     }
 
-    /// The next packet, or `None` when the read timeout expired with nothing captured.
-    pub fn next(&mut self, on_packet: impl FnOnce(&Packet<'_>)) -> Result<bool, String> {
-        match self.capture.next_packet() {
-            Ok(p) => {
-                // time_t and suseconds_t are 32-bit on some targets.
-                #[allow(clippy::useless_conversion)]
-                let secs = i64::from(p.header.ts.tv_sec);
-                #[allow(clippy::useless_conversion)]
-                let frac = i64::from(p.header.ts.tv_usec);
-                let nanos = if self.nanosecond { frac } else { frac * 1000 };
-                on_packet(&Packet {
-                    ts: Timestamp::from_secs_nanos(secs, nanos),
-                    link_type: self.link_type,
-                    data: p.data,
-                    orig_len: p.header.len,
-                });
-                Ok(true)
+    /// Starts the thread that reads this source into `ring` (and does nothing else, so
+    /// that a stall of the analysis is absorbed by the ring, not by the kernel's buffer),
+    /// until the ring's reader asks it to stop or libpcap fails.
+    pub fn spawn_reader(self, ring: RingWriter) -> std::io::Result<CaptureThread> {
+        let stats = Arc::new(Mutex::new(None));
+        let shared = stats.clone();
+        let handle = std::thread::Builder::new()
+            .name("synack-capture".to_string())
+            .spawn(move || self.read_into(ring, &shared))?;
+        Ok(CaptureThread { handle, stats })
+    }
+
+    fn read_into(
+        mut self,
+        mut ring: RingWriter,
+        shared: &Mutex<Option<LiveStats>>,
+    ) -> (Option<String>, Option<LiveStats>) {
+        let mut error = None;
+        let mut stats_read = Instant::now();
+        let mut unchecked = 0u32;
+        let nanosecond = self.nanosecond;
+        let publish_stats = |source: &mut LiveSource, ring: &RingWriter| {
+            let stats = source.stats(ring.dropped());
+            *shared.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+            stats
+        };
+        while !ring.stop_requested() {
+            match self.capture.next_packet() {
+                Ok(p) => {
+                    let ts = timestamp(&p.header.ts, nanosecond);
+                    ring.push(ts, p.header.len, p.data);
+                    // The clock read every so many packets only.
+                    unchecked += 1;
+                    if unchecked >= STATS_CHECK_PACKETS {
+                        unchecked = 0;
+                        if stats_read.elapsed() >= STATS_EVERY {
+                            publish_stats(&mut self, &ring);
+                            stats_read = Instant::now();
+                        }
+                    }
+                }
+                Err(pcap::Error::TimeoutExpired) => {
+                    // Nothing more for now: what was read goes to the analysis, unless
+                    // it is still busy with earlier batches.
+                    ring.idle();
+                    if stats_read.elapsed() >= STATS_EVERY {
+                        publish_stats(&mut self, &ring);
+                        stats_read = Instant::now();
+                    }
+                    self.wait_readable(POLL_LIMIT);
+                }
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
             }
-            Err(pcap::Error::TimeoutExpired) => {
-                self.wait_readable(Duration::from_millis(100));
-                Ok(false)
-            }
-            Err(e) => Err(e.to_string()),
         }
+        ring.publish();
+        let stats = publish_stats(&mut self, &ring);
+        (error, stats)
     }
 
     /// Waits until the capture has packets or `limit` passes (or a signal arrives).
@@ -187,11 +237,45 @@ impl LiveSource {
         }
     }
 
-    pub fn stats(&mut self) -> Option<LiveStats> {
+    fn stats(&mut self, dropped_ring_full: u64) -> Option<LiveStats> {
         self.capture.stats().ok().map(|s| LiveStats {
             received_by_filter: u64::from(s.received),
             dropped_by_kernel: u64::from(s.dropped),
             dropped_by_interface: u64::from(s.if_dropped),
+            dropped_ring_full,
         })
+    }
+}
+
+/// libpcap's time of a packet (`tv_usec` holds nanoseconds when `nanosecond`).
+fn timestamp(ts: &libc::timeval, nanosecond: bool) -> Timestamp {
+    // time_t and suseconds_t are 32-bit on some targets.
+    #[allow(clippy::useless_conversion)]
+    let secs = i64::from(ts.tv_sec);
+    #[allow(clippy::useless_conversion)]
+    let frac = i64::from(ts.tv_usec);
+    let nanos = if nanosecond { frac } else { frac * 1000 };
+    Timestamp::from_secs_nanos(secs, nanos)
+}
+
+/// A live capture's reading thread (`LiveSource::spawn_reader`).
+pub struct CaptureThread {
+    handle: std::thread::JoinHandle<(Option<String>, Option<LiveStats>)>,
+    /// The counts as the thread last read them (every `STATS_EVERY` at most).
+    stats: Arc<Mutex<Option<LiveStats>>>,
+}
+
+impl CaptureThread {
+    /// The counts as of at most `STATS_EVERY` ago.
+    pub fn stats(&self) -> Option<LiveStats> {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for the thread (stopped by the ring's reader): what ended its reading, if
+    /// not the stop, and the final counts.
+    pub fn join(self) -> (Option<String>, Option<LiveStats>) {
+        self.handle
+            .join()
+            .unwrap_or_else(|_| (Some("the capture thread panicked".to_string()), None))
     }
 }

@@ -342,6 +342,11 @@ impl<W: Write> LiveObserver for Printer<W> {
         self.keep(result);
     }
 
+    fn ring_drops(&mut self, now: Timestamp, stats: LiveStats, grown: u64) {
+        let result = self.printer.ring_drops(now, grown, stats.dropped_ring_full);
+        self.keep(result);
+    }
+
     fn wants_records(&self) -> bool {
         self.records.is_some()
     }
@@ -389,6 +394,12 @@ fn write_counts(err: &mut impl Write, packets: u64, stats: Option<LiveStats>) ->
     if let Some(s) = stats {
         writeln!(err, "{} packets received by filter", s.received_by_filter)?;
         writeln!(err, "{} packets dropped by kernel", s.dropped_by_kernel)?;
+        // synack's own, before tcpdump's last line.
+        writeln!(
+            err,
+            "{} packets dropped by synack (capture ring full)",
+            s.dropped_ring_full
+        )?;
         writeln!(
             err,
             "{} packets dropped by interface",

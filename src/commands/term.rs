@@ -73,8 +73,10 @@ pub struct TableArgs {
     pub wide: bool,
     /// The connection table's columns, in this order, comma-separated, from: id, client,
     /// server, peers (client → server), packets, packets-cs, packets-sc, bytes, bytes-cs,
-    /// bytes-sc, first-seen, duration, rtt, connect, syn-rtx, rtx, close, by, time-wait,
-    /// states, app.
+    /// bytes-sc, first-seen, duration, rtt, connect, syn-rtx, rtx (retransmissions, by the
+    /// evidence), ooo (out of order), lost (before/after the capture point), spurious,
+    /// net-dup (network duplicates), tshark-rtx, tshark-ooo, evidence (what ordered each
+    /// side's segments), close, by, time-wait, states, app.
     #[arg(long, value_name = "NAMES", value_parser = columns)]
     columns: Option<ColumnList>,
 }

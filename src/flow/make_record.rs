@@ -17,7 +17,7 @@ impl SideFigures {
             rsts: e.rsts,
             retransmissions: e.retransmissions(),
             out_of_order: e.out_of_order(),
-            loss: e.evidence.counts,
+            loss: e.evidence.counts(),
             ordering_evidence: e.evidence.ordering(),
             tshark_retransmissions: e.tshark_retransmissions,
             tshark_out_of_order: e.tshark_out_of_order,

@@ -70,6 +70,9 @@ const DORMANT_AHEAD: usize = 4;
 /// Quiet time after which a connection goes dormant. Short, because waking is cheap and
 /// rare: measured on the benchmark trace, 5 s cost 10% more memory and gained no speed.
 pub const DORMANT_AFTER: Duration = Duration::from_secs(1);
+// A dormant connection does not keep what its evidence forgets after a quiet
+// `RECENT_FOR` (crate::store::tracker_form), which must then come first.
+const _: () = assert!(crate::tcp::evidence::RECENT_FOR.as_nanos() <= DORMANT_AFTER.as_nanos());
 /// Connection boxes kept for reuse: connections start, doze off and wake by the
 /// thousand a second on a busy link, and a reused box saves a malloc and a free each
 /// (about 3% of a run). At most this many (under 1 MiB).
@@ -870,11 +873,14 @@ mod tests {
         assert_eq!(ids, all);
     }
 
-    /// Dormant and back, compared field by field (through `Debug`, which shows them all).
+    /// Dormant and back, compared field by field (through `Debug`, which shows them all),
+    /// but for what the tracker forgets after a quiet second anyway (`forget_recent`).
     fn assert_round_trip(c: &Connection) {
         let mut scratch = Vec::new();
         let d = Dormant::of(c, 0, &mut scratch);
-        assert_eq!(format!("{:?}", d.wake()), format!("{c:?}"));
+        let mut quiet = c.clone();
+        quiet.tcp.forget_recent();
+        assert_eq!(format!("{:?}", d.wake()), format!("{quiet:?}"));
         assert_eq!((d.key(), d.id(), d.last_seen()), (c.key, c.id, c.last_seen));
         let quiet = match c.tcp.quiet() {
             Quiet::PeerDead => Quiet::Opening,
@@ -1006,6 +1012,40 @@ mod tests {
         c.tcp.closer = Some(crate::model::state::Closer::Both);
         c.roles = RoleBasis::Port;
         c.reused_time_wait = true;
+        assert_round_trip(c);
+        // Evidence that lapsed every way it can: every hole and retransmission it keeps.
+        use crate::tcp::evidence::{Context, Recovery, Stamp, HOLES, RESENT};
+        let ev = &mut c.tcp.server.evidence;
+        for i in 0..HOLES as u32 + 4 {
+            let stamp = Stamp {
+                tsval: (i % 2 == 0).then_some(i * 1000),
+                ip_id: i as u16 * 700,
+            };
+            let at = Timestamp::from_nanos(i64::from(i) * 1_000_003);
+            ev.on_jump(Seq(i * 200), Seq(i * 200 + 100), at, stamp, None);
+        }
+        let cx = Context {
+            next: Seq(9000),
+            next_at: None,
+            peer_ack: Some(Seq(0)),
+            peer_dup_acks: 3,
+            peer_sack_high: Some(Seq(u32::MAX)),
+            rtt: None,
+            default_rtt: Duration::from_millis(3),
+        };
+        let stamp = Stamp {
+            tsval: Some(5),
+            ip_id: 9,
+        };
+        for i in 0..RESENT as u32 + 4 {
+            let at = Timestamp::from_nanos(7);
+            ev.classify(Seq(5000 + i * 10), 10, 10, false, stamp, at, &cx);
+        }
+        ev.on_sack(Seq(1), &[(Seq(1), Seq(2)), (Seq(5), Seq(90))], None);
+        ev.last_sent_at = Some(Timestamp::from_nanos(-9));
+        let l = ev.lapses.as_deref().expect("lapses");
+        assert_eq!((l.holes().len(), l.resent().len()), (HOLES, RESENT));
+        assert_ne!(l.recovery, Recovery::None);
         assert_round_trip(c);
     }
 

@@ -36,6 +36,8 @@ pub struct CaptureSummary {
     pub received_by_filter: Option<u64>,
     pub dropped_by_kernel: Option<u64>,
     pub dropped_by_interface: Option<u64>,
+    /// Read, then dropped because the capture ring was full (docs/live.md).
+    pub dropped_ring_full: Option<u64>,
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -381,6 +381,23 @@ impl<W: Write> EventPrinter<W> {
         );
         self.line(now, &text)
     }
+
+    /// The capture ring was full: `grown` more packets read were dropped (`total` in all).
+    pub fn ring_drops(&mut self, now: Timestamp, grown: u64, total: u64) -> io::Result<()> {
+        if self.opts.json {
+            let v = serde_json::json!({
+                "ts": serde_json::to_value(JsonTime(now)).unwrap_or_default(),
+                "event": "ring_drops",
+                "dropped": grown,
+                "dropped_ring_full": total,
+            });
+            return self.json_line(&v);
+        }
+        let text = format!(
+            "capture ring full: dropped {grown} packets ({total} dropped in all; the analysis fell behind)"
+        );
+        self.line(now, &text)
+    }
 }
 
 /// The `--interval` line without its time: `summary: 12 tracked (…), 340 seen, …`.
@@ -472,4 +489,36 @@ fn state(s: TcpState) -> serde_json::Value {
 fn ms_value(m: Option<Millis>) -> serde_json::Value {
     m.and_then(|m| serde_json::to_value(m).ok())
         .unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(json: bool, print: impl FnOnce(&mut EventPrinter<Vec<u8>>)) -> String {
+        let opts = EventOptions {
+            verbose: false,
+            json,
+            utc: true,
+        };
+        let mut p = EventPrinter::new(Vec::new(), opts);
+        print(&mut p);
+        p.flush().expect("flush to memory");
+        String::from_utf8(p.into_inner()).expect("utf-8")
+    }
+
+    #[test]
+    fn ring_drops_say_how_many_and_in_all_as_text_and_json() {
+        let at = Timestamp::from_secs_nanos(3600, 500_000_000);
+        let text = printed(false, |p| p.ring_drops(at, 12, 40).expect("write"));
+        assert_eq!(
+            text,
+            "01:00:00.500000 capture ring full: dropped 12 packets (40 dropped in all; the analysis fell behind)\n"
+        );
+        let json = printed(true, |p| p.ring_drops(at, 12, 40).expect("write"));
+        let v: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON line");
+        assert_eq!(v["event"], "ring_drops");
+        assert_eq!(v["dropped"], 12);
+        assert_eq!(v["dropped_ring_full"], 40);
+    }
 }

@@ -6,7 +6,7 @@ use crate::model::seq::Seq;
 use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, Side, TcpState};
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
-use crate::tcp::evidence::{Evidence, Hole, Recovery, Resent, Seen, Stamp};
+use crate::tcp::evidence::{Evidence, Hole, Lapses, Recovery, Resent, Stamp, HOLES, RESENT};
 use crate::tcp::tracker::{Endpoint, KeepaliveStats, TcpTracker};
 
 impl TcpState {
@@ -140,9 +140,9 @@ impl Handshake {
 }
 
 impl Endpoint {
-    /// A group of its own (28 bits).
+    /// A group of its own (29 bits, and the evidence's 6), then the evidence's lapses.
     fn encode(&self, w: &mut Writer<'_>) {
-        w.group(4);
+        w.group(5);
         self.state.encode(w);
         w.seq(self.isn);
         w.seq(self.base_seq);
@@ -175,13 +175,16 @@ impl Endpoint {
         w.count(u64::from(self.dup_acks));
         w.opt_time(self.last_ack_time);
         w.flag(self.last_was_keepalive);
+        self.evidence.encode(self.next_seq_time, w);
         w.end();
-        self.evidence.encode(w);
+        if let Some(l) = &self.evidence.lapses {
+            l.encode(w);
+        }
     }
 
     fn decode(r: &mut Reader<'_>) -> Endpoint {
-        r.group(4);
-        Endpoint {
+        r.group(5);
+        let mut e = Endpoint {
             state: TcpState::decode(r),
             isn: r.seq(),
             base_seq: r.seq(),
@@ -215,8 +218,14 @@ impl Endpoint {
             dup_acks: r.count() as u32,
             last_ack_time: r.opt_time(),
             last_was_keepalive: r.flag(),
-            evidence: Evidence::decode(r),
+            evidence: Evidence::default(),
+        };
+        let (evidence, has_lapses) = Evidence::decode(e.next_seq_time, r);
+        e.evidence = evidence;
+        if has_lapses {
+            e.evidence.lapses = Some(Box::new(Lapses::decode(r)));
         }
+        e
     }
 }
 
@@ -331,108 +340,122 @@ impl OrderingEvidence {
     }
 }
 
+/// Outside any group's flags (a hole's stamp: there can be 16 of them).
 fn encode_stamp(s: Stamp, w: &mut Writer<'_>) {
-    w.flag(s.tsval.is_some());
+    w.byte(u8::from(s.tsval.is_some()));
     if let Some(v) = s.tsval {
         w.bytes(&v.to_le_bytes());
     }
-    w.count(u64::from(s.ip_id));
+    w.varint(u64::from(s.ip_id));
 }
 
 fn decode_stamp(r: &mut Reader<'_>) -> Stamp {
-    let tsval = r
-        .flag()
-        .then(|| u32::from_le_bytes(r.take(4).try_into().unwrap()));
+    let tsval = (r.byte() != 0).then(|| u32::from_le_bytes(r.take(4).try_into().unwrap()));
     Stamp {
         tsval,
-        ip_id: r.count() as u16,
+        ip_id: r.varint() as u16,
     }
 }
 
+fn read_seq(r: &mut Reader<'_>) -> Seq {
+    Seq(u32::from_le_bytes(r.take(4).try_into().unwrap()))
+}
+
 impl Evidence {
-    /// A group of its own (49 bits).
-    fn encode(&self, w: &mut Writer<'_>) {
-        w.group(7);
-        self.counts.encode(w);
-        for h in &self.holes {
-            w.flag(h.is_some());
-            if let Some(h) = h {
-                w.bytes(&h.start.0.to_le_bytes());
-                w.bytes(&h.end.0.to_le_bytes());
-                w.time(h.opened);
-                encode_stamp(h.jumper, w);
-            }
-        }
-        for s in &self.recent {
-            w.seq(Some(s.seq).filter(|q| q.0 != 0 || s.len != 0));
-            w.count(u64::from(s.len));
-            encode_stamp(s.stamp, w);
-        }
-        w.bits(u32::from(self.recent_next), 2);
-        w.bits(u32::from(self.resent_next), 1);
-        for r in &self.resent {
-            w.flag(r.is_some());
-            if let Some(r) = r {
-                w.bytes(&r.start.0.to_le_bytes());
-                w.bytes(&r.end.0.to_le_bytes());
-                w.flag(r.lost_after);
-            }
-        }
-        w.seq(self.sack_high);
-        w.opt_time(self.last_sent_at);
-        w.bits(self.recovery as u32, 2);
-        w.bytes(&self.recover.0.to_le_bytes());
+    /// Six bits in the endpoint's group, and their values: what every connection has.
+    /// What it forgets after a quiet `RECENT_FOR` (its latest segment and IP ID, its recent
+    /// segments) is left out: a connection goes dormant only after a longer quiet, so its
+    /// next segment forgets them anyway (`TcpTracker::forget_recent`).
+    fn encode(&self, next_seq_time: Option<Timestamp>, w: &mut Writer<'_>) {
         w.flag(self.timestamps);
-        w.count(u64::from(self.last_ip_id));
+        // When it last sent: most often when its sequence space last grew.
+        let sent = match self.last_sent_at {
+            None => 0,
+            Some(t) if Some(t) == next_seq_time => 1,
+            Some(_) => 2,
+        };
+        w.bits(sent, 2);
+        if let (2, Some(t)) = (sent, self.last_sent_at) {
+            w.time(t);
+        }
         w.count(u64::from(self.ip_id_rising));
         w.count(u64::from(self.ip_id_other));
+        w.flag(self.lapses.is_some());
+    }
+
+    /// And whether its lapses follow.
+    fn decode(next_seq_time: Option<Timestamp>, r: &mut Reader<'_>) -> (Evidence, bool) {
+        let timestamps = r.flag();
+        let last_sent_at = match r.bits(2) {
+            0 => None,
+            1 => next_seq_time,
+            _ => Some(r.time()),
+        };
+        let e = Evidence {
+            timestamps,
+            last_sent_at,
+            ip_id_rising: r.count() as u16,
+            ip_id_other: r.count() as u16,
+            ..Evidence::default()
+        };
+        (e, r.flag())
+    }
+}
+
+impl Lapses {
+    /// A group of its own (14 bits), then the holes and retransmissions remembered.
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.group(2);
+        self.counts.encode(w);
+        w.seq(self.sack_high);
+        w.bits(self.recovery as u32, 2);
+        w.count(self.holes().len() as u64);
+        w.count(self.resent().len() as u64);
+        if self.recovery != Recovery::None {
+            w.bytes(&self.recover.0.to_le_bytes());
+        }
+        for h in self.holes() {
+            w.bytes(&h.start.0.to_le_bytes());
+            w.bytes(&h.end.0.to_le_bytes());
+            w.time(h.opened);
+            encode_stamp(h.jumper, w);
+        }
+        for r in self.resent() {
+            w.bytes(&r.start.0.to_le_bytes());
+            w.bytes(&r.end.0.to_le_bytes());
+            w.byte(u8::from(r.lost_after));
+        }
         w.end();
     }
 
-    fn decode(r: &mut Reader<'_>) -> Evidence {
-        r.group(7);
-        let seq = |r: &mut Reader<'_>| Seq(u32::from_le_bytes(r.take(4).try_into().unwrap()));
-        let counts = LossCounts::decode(r);
-        let holes = std::array::from_fn(|_| {
-            r.flag().then(|| Hole {
-                start: seq(r),
-                end: seq(r),
+    fn decode(r: &mut Reader<'_>) -> Lapses {
+        r.group(2);
+        let mut l = Lapses::new(None);
+        l.counts = LossCounts::decode(r);
+        l.sack_high = r.seq();
+        l.recovery = [Recovery::None, Recovery::Fast, Recovery::Timeout][r.bits(2) as usize];
+        let holes = (r.count() as usize).min(HOLES);
+        let resent = (r.count() as usize).min(RESENT);
+        if l.recovery != Recovery::None {
+            l.recover = read_seq(r);
+        }
+        for h in &mut l.holes[..holes] {
+            *h = Hole {
+                start: read_seq(r),
+                end: read_seq(r),
                 opened: r.time(),
                 jumper: decode_stamp(r),
-            })
-        });
-        let recent = std::array::from_fn(|_| Seen {
-            seq: r.seq().unwrap_or_default(),
-            len: r.count() as u16,
-            stamp: decode_stamp(r),
-        });
-        let recent_next = r.bits(2) as u8;
-        let resent_next = r.bits(1) as u8;
-        let resent = std::array::from_fn(|_| {
-            r.flag().then(|| Resent {
-                start: seq(r),
-                end: seq(r),
-                lost_after: r.flag(),
-            })
-        });
-        let sack_high = r.seq();
-        let last_sent_at = r.opt_time();
-        let recovery = [Recovery::None, Recovery::Fast, Recovery::Timeout][r.bits(2) as usize];
-        Evidence {
-            counts,
-            holes,
-            recent,
-            recent_next,
-            resent,
-            resent_next,
-            sack_high,
-            last_sent_at,
-            recovery,
-            recover: seq(r),
-            timestamps: r.flag(),
-            last_ip_id: r.count() as u16,
-            ip_id_rising: r.count() as u16,
-            ip_id_other: r.count() as u16,
+            };
         }
+        l.open = holes as u8;
+        for x in &mut l.resent[..resent] {
+            *x = Resent {
+                start: read_seq(r),
+                end: read_seq(r),
+                lost_after: r.byte() != 0,
+            };
+        }
+        l.resent_len = resent as u8;
+        l
     }
 }

@@ -29,7 +29,7 @@ use crate::model::state::ResetFacts;
 use crate::model::state::Side;
 use crate::model::state::TcpState;
 use crate::model::time::Timestamp;
-use crate::tcp::evidence::{Context, Evidence, Stamp, Verdict};
+use crate::tcp::evidence::{Context, Evidence, Stamp, Verdict, RECENT_FOR};
 
 /// Keep-alive figures for the probes one endpoint sent.
 #[derive(Clone, Debug, Default)]
@@ -156,12 +156,12 @@ pub struct Endpoint {
 impl Endpoint {
     /// Retransmissions as the evidence tells them (spurious ones included).
     pub fn retransmissions(&self) -> u64 {
-        self.evidence.counts.retransmissions()
+        self.evidence.counts().retransmissions()
     }
 
     /// Originals that arrived late, as the evidence tells them.
     pub fn out_of_order(&self) -> u64 {
-        u64::from(self.evidence.counts.out_of_order)
+        u64::from(self.evidence.counts().out_of_order)
     }
 
     /// What any segment it sends adds to its counts, and what its ACK field and window
@@ -301,6 +301,13 @@ impl TcpTracker {
             && matches!(self.endpoint(sender).base_seq, Some(base) if base != seg.seq)
     }
 
+    /// After a quiet `RECENT_FOR`, what both senders' evidence remembers of their recent
+    /// segments is no evidence any more (and a dormant connection does not keep it).
+    pub(crate) fn forget_recent(&mut self) {
+        self.client.evidence.forget_recent();
+        self.server.evidence.forget_recent();
+    }
+
     /// Applies one captured segment sent by `sender`.
     pub fn on_segment(
         &mut self,
@@ -343,6 +350,9 @@ impl TcpTracker {
             window: seg.window,
             len: seg.payload_len,
         });
+        if self.last_packet.is_some_and(|t| at.reached(t, RECENT_FOR)) {
+            self.forget_recent();
+        }
         if PREDICT && self.predicted(sender, seg, wire_len, at) {
             return;
         }
@@ -588,7 +598,10 @@ impl TcpTracker {
             // Its SACK blocks, as the receiver of the peer's data: how far the peer's data
             // got, and whether the peer resent what it already had (D-SACK).
             let opts = seg.scale_and_sack();
-            if let Some((start, end)) = me.evidence.on_sack(seg.ack, opts.sack_blocks()) {
+            if let Some((start, end)) =
+                me.evidence
+                    .on_sack(seg.ack, opts.sack_blocks(), me.next_seq)
+            {
                 peer.evidence.on_dsack(start, end);
             }
         }
@@ -701,7 +714,7 @@ impl TcpTracker {
                 next_at: me.next_seq_time,
                 peer_ack: peer.last_ack,
                 peer_dup_acks: peer.dup_acks,
-                peer_sack_high: peer.evidence.sack_high,
+                peer_sack_high: peer.evidence.sack_high(),
                 rtt: handshake.rtt(),
                 default_rtt: OUT_OF_ORDER_DEFAULT,
             };
