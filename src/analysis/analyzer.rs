@@ -520,11 +520,14 @@ impl Analyzer {
         let msl = self.flows.msl();
         let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
         let (records, listed) = (&mut self.records, &mut self.listed);
-        let mut spent = self.flows.finish(|c| {
+        // One record for each connection still tracked: the list grows no further.
+        records.reserve_exact(self.flows.held_len());
+        self.flows.finish(|c| {
             let record = ConnectionRecord::of(&c);
             listed.add(&record);
             records.push(PackedRecord::pack(&record));
         });
+        let mut spent = Spent::default();
         let mut traces = None;
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
@@ -533,11 +536,15 @@ impl Analyzer {
                 (retired, evicted) = (retired + found.retired, evicted + found.evicted);
                 self.listed.merge(&found.summary);
                 self.packets.add_layers(&found.counts);
-                self.records.extend(found.records);
                 spent.absorb(found.spent);
                 // Numbered by first packet, as one table numbers them. The workers' records
-                // come in sorted runs, which this sort merges in one pass.
-                self.records.sort_by_key(|r| r.first_packet);
+                // come in that order.
+                if self.records.is_empty() {
+                    self.records = found.records;
+                } else {
+                    self.records.extend(found.records);
+                    self.records.sort_unstable_by_key(|r| r.first_packet);
+                }
                 for (n, r) in self.records.iter_mut().enumerate() {
                     r.id = n as u64 + 1;
                 }

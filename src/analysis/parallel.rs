@@ -267,7 +267,6 @@ struct WorkerResult {
     /// Packets by layer, of the chunks the reader left undecoded (from the first worker
     /// only: every worker decodes every packet of those; the reader counts the rest).
     counts: PacketCounts,
-    spent: Spent,
     /// The worker's tracer (`Shards::new`'s `trace`), its traces by local id.
     tracer: Option<Tracer>,
 }
@@ -482,8 +481,13 @@ impl Shards {
         // share. The channel ends when every worker has sent its share (or stopped).
         let mut here = RecordRun::default();
         let mut spent = Spent::default();
+        // The buffers are idle from here: their memory goes to the records.
+        self.current = Chunk::new();
+        self.next = None;
         for share in self.handoff.iter() {
-            here.records.reserve(share.len());
+            // A worker that hands over has read its last chunk and given it back.
+            while self.pool.try_recv().is_ok() {}
+            here.records.reserve_exact(share.len());
             spent.absorb(share.finish(|c| here.add(&c)));
         }
         let RecordRun { records, summary } = here.sorted();
@@ -500,11 +504,10 @@ impl Shards {
             let result = handle
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            outcome.records.extend(result.records);
+            merge_sorted(&mut outcome.records, result.records);
             outcome.summary.merge(&result.summary);
             outcome.retired += result.retired;
             outcome.evicted += result.evicted;
-            outcome.spent.absorb(result.spent);
             if i == 0 {
                 outcome.counts = result.counts;
             }
@@ -521,9 +524,29 @@ impl Shards {
     }
 }
 
+/// Merges `run` into `into`, both in order of first packet, from the back: `into` grows
+/// once to its final length and no third list is made (the records' lists are the largest
+/// allocations at the end of a run).
+fn merge_sorted(into: &mut Vec<PackedRecord>, mut run: Vec<PackedRecord>) {
+    let mut i = into.len();
+    into.reserve_exact(run.len());
+    // Empty places (no allocation) for the merge to fill from the back.
+    into.resize_with(i + run.len(), PackedRecord::default);
+    let mut k = into.len();
+    while let Some(last) = run.last() {
+        k -= 1;
+        if i > 0 && into[i - 1].first_packet > last.first_packet {
+            into.swap(i - 1, k);
+            i -= 1;
+        } else {
+            into[k] = run.pop().expect("a last one");
+        }
+    }
+}
+
 /// What the workers found.
 pub struct Sharded {
-    /// Every connection's record, in sorted runs, with the ids of no table yet.
+    /// Every connection's record, in order of first packet, with the ids of no table yet.
     pub records: Vec<PackedRecord>,
     /// With `trace`: the workers' traces by their connection's first packet, and how many
     /// connections were not traced.
@@ -704,8 +727,8 @@ fn work(
     let _ = hand_over.send(flows.take_dormant_share(shard.of + 1));
     drop(hand_over);
     let mut run = RecordRun::default();
-    run.records.reserve(flows.active_len());
-    let spent = flows.finish(|c| run.add(&c));
+    run.records.reserve_exact(flows.held_len());
+    flows.finish(|c| run.add(&c));
     let RecordRun { records, summary } = run.sorted();
     WorkerResult {
         records,
@@ -713,7 +736,6 @@ fn work(
         retired,
         evicted,
         counts,
-        spent,
         tracer,
     }
 }
@@ -816,6 +838,29 @@ mod tests {
             .recv_timeout(Duration::from_secs(30))
             .expect("the reader waited for a buffer that never came back");
         assert_eq!((records, udp), (0, packets));
+    }
+
+    #[test]
+    fn sorted_runs_merge_in_place() {
+        let record = |first_packet| {
+            let mut r = PackedRecord::default();
+            r.first_packet = first_packet;
+            r
+        };
+        for (a, b) in [
+            (vec![1, 4, 5, 9], vec![2, 3, 6, 10, 11]),
+            (vec![], vec![1, 2]),
+            (vec![1, 2], vec![]),
+            (vec![5, 6], vec![1, 2]),
+            (vec![1, 2], vec![5, 6]),
+        ] {
+            let mut into: Vec<_> = a.iter().map(|&n| record(n)).collect();
+            merge_sorted(&mut into, b.iter().map(|&n| record(n)).collect());
+            let mut want = [a, b].concat();
+            want.sort_unstable();
+            let got: Vec<u64> = into.iter().map(|r| r.first_packet).collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

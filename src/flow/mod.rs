@@ -312,6 +312,11 @@ impl FlowTable {
         self.active.len() + self.dormant.len()
     }
 
+    /// Connections `finish` hands over.
+    pub fn held_len(&self) -> usize {
+        self.active_len() + self.finished.len() + self.evicted_conns.len()
+    }
+
     /// Applies one segment; `sink` sees every event it caused, with its connection.
     pub fn on_segment(
         &mut self,
@@ -572,18 +577,17 @@ impl FlowTable {
     }
 
     /// Hands every connection still held to `each`, one at a time (so that a caller that
-    /// shrinks them never holds them all whole), in no particular order.
-    ///
-    /// The dormant ones' memory comes back as `Spent` (to free, or to leave to the system
-    /// at exit: one free per connection, ~10 ms on a big trace).
-    pub fn finish(mut self, mut each: impl FnMut(Connection)) -> Spent {
+    /// shrinks them never holds them all whole), in no particular order. A dormant one's
+    /// bytes are freed as it wakes, before `each` sees it: what `each` keeps of it (a
+    /// record) takes their place, on the thread that allocated them.
+    pub fn finish(mut self, mut each: impl FnMut(Connection)) {
         for c in self.finished.drain(..).chain(self.evicted_conns.drain(..)) {
             each(c);
         }
         for c in self.active.drain() {
             each(*c);
         }
-        Dormancy(self.dormant.drain().collect()).finish(each)
+        wake_each(self.dormant.drain(), each);
     }
 
     /// Takes one in `parts` of the dormant connections (most of a table at the end of a
@@ -612,7 +616,8 @@ impl Dormancy {
     }
 
     /// Hands every connection, woken, to `each`, as `FlowTable::finish` does, and returns
-    /// their memory as `Spent`.
+    /// their memory as `Spent`: this runs on another thread than the one that put them to
+    /// sleep, and freeing them here would be freeing into that thread's malloc arena.
     pub fn finish(self, each: impl FnMut(Connection)) -> Spent {
         wake_each(self.0.iter(), each);
         Spent(vec![self])
@@ -635,18 +640,27 @@ impl Spent {
 }
 
 /// Wakes each dormant connection a few behind the iteration, whose order is the heap's
-/// disorder: the next ones' bytes load meanwhile.
-fn wake_each<'a>(dormant: impl Iterator<Item = &'a Dormant>, mut each: impl FnMut(Connection)) {
+/// disorder: the next ones' bytes load meanwhile. An owned one is dropped as soon as it
+/// is woken.
+fn wake_each<D: std::borrow::Borrow<Dormant>>(
+    dormant: impl Iterator<Item = D>,
+    mut each: impl FnMut(Connection),
+) {
     let mut ahead = std::collections::VecDeque::with_capacity(DORMANT_AHEAD);
     for d in dormant {
-        d.prefetch();
+        d.borrow().prefetch();
         ahead.push_back(d);
         if ahead.len() == DORMANT_AHEAD {
-            each(ahead.pop_front().expect("full").wake());
+            let d = ahead.pop_front().expect("full");
+            let conn = d.borrow().wake();
+            drop(d);
+            each(conn);
         }
     }
     for d in ahead {
-        each(d.wake());
+        let conn = d.borrow().wake();
+        drop(d);
+        each(conn);
     }
 }
 

@@ -9,8 +9,11 @@
 //!   field. An absent option, a zero counter or a `false` takes that bit and nothing else;
 //!   small enums take a few bits there too.
 //! - Integers are LEB128 varints; timestamps are zigzag varints relative to a base (the
-//!   connection's first packet, so 2–5 bytes instead of 8); sequence numbers are 4 fixed
-//!   bytes (they are random: a varint would take 5).
+//!   connection's first packet, so 2–5 bytes instead of 8), or to a late base (its last
+//!   packet) for the times that fall near its end; sequence numbers are 4 fixed bytes
+//!   (they are random: a varint would take 5), or a zigzag varint of their distance to a
+//!   related one (the same side's initial sequence number, say) that the reader has
+//!   already read.
 //!
 //! Reading trusts the bytes: they were written by this process, and a mismatch is a bug
 //! that panics (out-of-range index), never a wrong figure read silently.
@@ -52,6 +55,8 @@ fn prefetch_range(start: *const u8, len: usize) {
 pub struct Writer<'a> {
     out: &'a mut Vec<u8>,
     base: i64,
+    /// See `late_base`.
+    late: i64,
     /// The open group: where its flag bytes are, how many, and the bits so far.
     flags_at: usize,
     flags_len: usize,
@@ -65,11 +70,18 @@ impl<'a> Writer<'a> {
         Writer {
             out,
             base: base.as_nanos(),
+            late: base.as_nanos(),
             flags_at: 0,
             flags_len: 0,
             flags: 0,
             bit: 0,
         }
+    }
+
+    /// Times written with `late_time` are relative to `late` (the base until this is
+    /// called).
+    pub fn late_base(&mut self, late: Timestamp) {
+        self.late = late.as_nanos();
     }
 
     /// Opens a group of up to `bytes` × 8 flag bits (groups do not nest: a struct ends
@@ -137,7 +149,40 @@ impl<'a> Writer<'a> {
     /// A timestamp that is always there (no flag).
     pub fn time(&mut self, t: Timestamp) {
         let d = t.as_nanos().wrapping_sub(self.base);
+        self.signed(d);
+    }
+
+    /// A zigzag varint: small either side of zero.
+    fn signed(&mut self, d: i64) {
         self.varint(((d << 1) ^ (d >> 63)) as u64);
+    }
+
+    /// A timestamp near the late base (`late_base`).
+    pub fn late_time(&mut self, t: Timestamp) {
+        self.signed(t.as_nanos().wrapping_sub(self.late));
+    }
+
+    pub fn opt_late_time(&mut self, t: Option<Timestamp>) {
+        self.flag(t.is_some());
+        if let Some(t) = t {
+            self.late_time(t);
+        }
+    }
+
+    /// A 32-bit number as its distance (modulo 2³², either way) from `near`, which the
+    /// reader knows already (no flag).
+    pub fn u32_near(&mut self, v: u32, near: u32) {
+        self.signed(i64::from(v.wrapping_sub(near) as i32));
+    }
+
+    /// `seq`, written as its distance from `near` when there is one.
+    pub fn seq_near(&mut self, s: Option<Seq>, near: Option<Seq>) {
+        self.flag(s.is_some());
+        match (s, near) {
+            (Some(s), Some(near)) => self.u32_near(s.0, near.0),
+            (Some(s), None) => self.bytes(&s.0.to_le_bytes()),
+            (None, _) => {}
+        }
     }
 
     pub fn opt_time(&mut self, t: Option<Timestamp>) {
@@ -184,6 +229,7 @@ pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     base: i64,
+    late: i64,
     flags: u64,
     bit: u32,
 }
@@ -194,9 +240,15 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             base: base.as_nanos(),
+            late: base.as_nanos(),
             flags: 0,
             bit: 0,
         }
+    }
+
+    /// `Writer::late_base`.
+    pub fn late_base(&mut self, late: Timestamp) {
+        self.late = late.as_nanos();
     }
 
     /// Bytes not read yet.
@@ -265,9 +317,34 @@ impl<'a> Reader<'a> {
     }
 
     pub fn time(&mut self) -> Timestamp {
+        Timestamp::from_nanos(self.signed().wrapping_add(self.base))
+    }
+
+    fn signed(&mut self) -> i64 {
         let z = self.varint();
-        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-        Timestamp::from_nanos(d.wrapping_add(self.base))
+        ((z >> 1) as i64) ^ -((z & 1) as i64)
+    }
+
+    pub fn late_time(&mut self) -> Timestamp {
+        Timestamp::from_nanos(self.signed().wrapping_add(self.late))
+    }
+
+    pub fn opt_late_time(&mut self) -> Option<Timestamp> {
+        self.flag().then(|| self.late_time())
+    }
+
+    pub fn u32_near(&mut self, near: u32) -> u32 {
+        near.wrapping_add(self.signed() as i32 as u32)
+    }
+
+    pub fn seq_near(&mut self, near: Option<Seq>) -> Option<Seq> {
+        if !self.flag() {
+            return None;
+        }
+        Some(match near {
+            Some(near) => Seq(self.u32_near(near.0)),
+            None => Seq(u32::from_le_bytes(self.array())),
+        })
     }
 
     pub fn opt_time(&mut self) -> Option<Timestamp> {
@@ -309,6 +386,9 @@ mod tests {
         Duration(Option<(u64, u32)>),
         Bits(u32, u32),
         Bytes(Vec<u8>),
+        LateTime(Option<i64>),
+        /// A sequence number and the one it is written near.
+        SeqNear(Option<u32>, Option<u32>),
     }
 
     fn field() -> impl Strategy<Value = Field> {
@@ -321,6 +401,8 @@ mod tests {
             (1u32..=4)
                 .prop_flat_map(|w| (0..1u32 << w, Just(w)).prop_map(|(v, w)| Field::Bits(v, w))),
             proptest::collection::vec(any::<u8>(), 0..20).prop_map(Field::Bytes),
+            any::<Option<i64>>().prop_map(Field::LateTime),
+            (any::<Option<u32>>(), any::<Option<u32>>()).prop_map(|(s, n)| Field::SeqNear(s, n)),
         ]
     }
 
@@ -330,10 +412,12 @@ mod tests {
         /// Any run of fields, in groups, reads back as written, to the last byte.
         #[test]
         fn fields_read_back(groups in proptest::collection::vec(
-            proptest::collection::vec(field(), 0..12), 0..6), base in any::<i64>()) {
-            let base = Timestamp::from_nanos(base);
+            proptest::collection::vec(field(), 0..12), 0..6), base in any::<i64>(),
+            late in any::<i64>()) {
+            let (base, late) = (Timestamp::from_nanos(base), Timestamp::from_nanos(late));
             let mut buf = Vec::new();
             let mut w = Writer::new(&mut buf, base);
+            w.late_base(late);
             for g in &groups {
                 w.group(6);
                 for f in g {
@@ -347,11 +431,14 @@ mod tests {
                             w.varint(b.len() as u64);
                             w.bytes(b);
                         }
+                        Field::LateTime(t) => w.opt_late_time(t.map(Timestamp::from_nanos)),
+                        Field::SeqNear(s, near) => w.seq_near(s.map(Seq), near.map(Seq)),
                     }
                 }
                 w.end();
             }
             let mut r = Reader::new(&buf, base);
+            r.late_base(late);
             for g in &groups {
                 r.group(6);
                 for f in g {
@@ -366,6 +453,12 @@ mod tests {
                         Field::Bytes(_) => {
                             let n = r.varint() as usize;
                             Field::Bytes(r.take(n).to_vec())
+                        }
+                        Field::LateTime(_) => {
+                            Field::LateTime(r.opt_late_time().map(Timestamp::as_nanos))
+                        }
+                        Field::SeqNear(_, near) => {
+                            Field::SeqNear(r.seq_near(near.map(Seq)).map(|s| s.0), *near)
                         }
                     };
                     prop_assert_eq!(&back, f);

@@ -65,6 +65,8 @@ impl Dormant {
             scratch.extend_from_slice(&key.to_bytes());
         }
         let mut w = Writer::new(scratch, conn.first_seen);
+        // Most of the tracker's times are of its last packets.
+        w.late_base(conn.last_seen);
         w.group(1);
         w.flag(conn.client_is_lo);
         conn.roles.encode(&mut w);
@@ -154,6 +156,7 @@ impl Dormant {
         let v4 = self.flags() & V4_KEY != 0;
         let first_seen = self.first_seen();
         let mut r = Reader::new(&self.bytes[KEY_AT + self.key_len()..], first_seen);
+        r.late_base(self.last_seen());
         r.group(1);
         let client_is_lo = r.flag();
         let roles = RoleBasis::decode(&mut r);

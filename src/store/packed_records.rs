@@ -16,7 +16,7 @@ use crate::store::tracker_form::{decode_anomalies, encode_anomalies};
 /// of its size in memory, as most counters are small or zero), with the keys that order
 /// and select records. The id, first packet number and first packet time are kept here
 /// and not in the bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PackedRecord {
     pub id: u64,
     pub first_packet: u64,

@@ -141,16 +141,19 @@ impl Handshake {
 
 impl Endpoint {
     /// A group of its own (29 bits, and the evidence's 6), then the evidence's lapses.
-    fn encode(&self, w: &mut Writer<'_>) {
+    /// Its sequence numbers are written near related ones (the ISN, the first, the next):
+    /// the last acknowledgment near `ack_near`, the peer's next sequence number when the
+    /// reader knows it.
+    fn encode(&self, ack_near: Option<Seq>, w: &mut Writer<'_>) {
         w.group(5);
         self.state.encode(w);
         w.seq(self.isn);
-        w.seq(self.base_seq);
-        w.seq(self.next_seq);
-        w.seq(self.last_ack);
+        w.seq_near(self.base_seq, self.isn);
+        w.seq_near(self.next_seq, self.base_seq);
+        w.seq_near(self.last_ack, ack_near);
         w.bytes(&self.window.to_le_bytes());
         w.byte(self.window_scale.unwrap_or(u8::MAX));
-        w.seq(self.fin_seq);
+        w.seq_near(self.fin_seq, self.next_seq);
         w.count(self.packets);
         w.count(self.bytes);
         w.count(self.payload_bytes);
@@ -164,16 +167,16 @@ impl Endpoint {
         w.count(k.probes);
         w.count(k.acks);
         w.count(k.unanswered_in_a_row);
-        w.opt_time(k.first_probe);
-        w.opt_time(k.last_probe);
+        w.opt_late_time(k.first_probe);
+        w.opt_late_time(k.last_probe);
         w.opt_duration(k.idle_before_first);
         w.count(k.intervals.len() as u64);
         for d in &k.intervals {
             w.duration(*d);
         }
-        w.opt_time(self.next_seq_time);
+        w.opt_late_time(self.next_seq_time);
         w.count(u64::from(self.dup_acks));
-        w.opt_time(self.last_ack_time);
+        w.opt_late_time(self.last_ack_time);
         w.flag(self.last_was_keepalive);
         self.evidence.encode(self.next_seq_time, w);
         w.end();
@@ -182,17 +185,21 @@ impl Endpoint {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Endpoint {
+    fn decode(ack_near: Option<Seq>, r: &mut Reader<'_>) -> Endpoint {
         r.group(5);
+        let state = TcpState::decode(r);
+        let isn = r.seq();
+        let base_seq = r.seq_near(isn);
+        let next_seq = r.seq_near(base_seq);
         let mut e = Endpoint {
-            state: TcpState::decode(r),
-            isn: r.seq(),
-            base_seq: r.seq(),
-            next_seq: r.seq(),
-            last_ack: r.seq(),
+            state,
+            isn,
+            base_seq,
+            next_seq,
+            last_ack: r.seq_near(ack_near),
             window: u16::from_le_bytes([r.byte(), r.byte()]),
             window_scale: Some(r.byte()).filter(|s| *s != u8::MAX),
-            fin_seq: r.seq(),
+            fin_seq: r.seq_near(next_seq),
             packets: r.count(),
             bytes: r.count(),
             payload_bytes: r.count(),
@@ -206,17 +213,17 @@ impl Endpoint {
                 probes: r.count(),
                 acks: r.count(),
                 unanswered_in_a_row: r.count(),
-                first_probe: r.opt_time(),
-                last_probe: r.opt_time(),
+                first_probe: r.opt_late_time(),
+                last_probe: r.opt_late_time(),
                 idle_before_first: r.opt_duration(),
                 intervals: {
                     let n = r.count() as usize;
                     (0..n).map(|_| r.duration()).collect()
                 },
             },
-            next_seq_time: r.opt_time(),
+            next_seq_time: r.opt_late_time(),
             dup_acks: r.count() as u32,
-            last_ack_time: r.opt_time(),
+            last_ack_time: r.opt_late_time(),
             last_was_keepalive: r.flag(),
             evidence: Evidence::default(),
         };
@@ -241,32 +248,33 @@ pub(crate) fn decode_anomalies(r: &mut Reader<'_>) -> [u32; Anomaly::ALL.len()] 
 }
 
 impl TcpTracker {
-    /// Both endpoints' groups, then its own (30 bits).
+    /// Both endpoints' groups, then its own (30 bits). The server's last acknowledgment
+    /// is written near the client's next sequence number.
     pub(crate) fn encode(&self, w: &mut Writer<'_>) {
-        self.client.encode(w);
-        self.server.encode(w);
+        self.client.encode(None, w);
+        self.server.encode(self.client.next_seq, w);
         w.group(4);
         self.handshake.encode(w);
         w.flag(self.first_fin.is_some());
         let (fin_side, fin_at) = self.first_fin.unwrap_or((Side::Client, Timestamp::ZERO));
         fin_side.encode(w);
         if self.first_fin.is_some() {
-            w.time(fin_at);
+            w.late_time(fin_at);
         }
         Closer::encode(self.closer, w);
         ResetFacts::encode(self.reset, w);
         w.count(self.rst_answering_syn);
         w.flag(self.refused);
         w.flag(self.midstream);
-        w.opt_time(self.time_wait_entered);
-        w.opt_time(self.last_packet);
+        w.opt_late_time(self.time_wait_entered);
+        w.opt_late_time(self.last_packet);
         encode_anomalies(&self.anomalies, w);
         w.end();
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> TcpTracker {
-        let client = Endpoint::decode(r);
-        let server = Endpoint::decode(r);
+        let client = Endpoint::decode(None, r);
+        let server = Endpoint::decode(client.next_seq, r);
         r.group(4);
         TcpTracker {
             client,
@@ -275,15 +283,15 @@ impl TcpTracker {
             first_fin: {
                 let some = r.flag();
                 let side = Side::decode(r);
-                some.then(|| (side, r.time()))
+                some.then(|| (side, r.late_time()))
             },
             closer: Closer::decode(r),
             reset: ResetFacts::decode(r),
             rst_answering_syn: r.count(),
             refused: r.flag(),
             midstream: r.flag(),
-            time_wait_entered: r.opt_time(),
-            last_packet: r.opt_time(),
+            time_wait_entered: r.opt_late_time(),
+            last_packet: r.opt_late_time(),
             anomalies: decode_anomalies(r),
         }
     }
@@ -376,7 +384,7 @@ impl Evidence {
         };
         w.bits(sent, 2);
         if let (2, Some(t)) = (sent, self.last_sent_at) {
-            w.time(t);
+            w.late_time(t);
         }
         w.count(u64::from(self.ip_id_rising));
         w.count(u64::from(self.ip_id_other));
@@ -389,7 +397,7 @@ impl Evidence {
         let last_sent_at = match r.bits(2) {
             0 => None,
             1 => next_seq_time,
-            _ => Some(r.time()),
+            _ => Some(r.late_time()),
         };
         let e = Evidence {
             timestamps,
