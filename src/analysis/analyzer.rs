@@ -190,6 +190,9 @@ pub struct Analyzer {
 
 /// How often (in capture time) finished connections are swept out of the flow table.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Evicted connections made into records after each packet (`Analyzer::process`): more
+/// than the one connection a packet can start, so that a flood's evictions keep up.
+const FOLD_PER_PACKET: usize = 4;
 
 impl Analyzer {
     pub fn new(options: &Options) -> Self {
@@ -255,7 +258,7 @@ impl Analyzer {
     /// memory past the limit.
     pub fn retire(&mut self, now: Timestamp) {
         self.flows.retire(now);
-        self.fold_evicted();
+        self.fold_evicted(usize::MAX);
         for c in self.flows.drain_finished() {
             let record = ConnectionRecord::of(&c);
             if self.note_unanswered && record.close == CloseKind::Unanswered {
@@ -273,14 +276,24 @@ impl Analyzer {
         }
     }
 
-    fn fold_evicted(&mut self) {
-        for c in self.flows.drain_evicted() {
-            let record = ConnectionRecord::of(&c);
-            self.uncounted.add(&record);
-            if self.stream_finished {
-                self.finished.push(record);
+    /// Counts up to `most` evicted connections in the summary (and keeps their records
+    /// for `take_finished`).
+    fn fold_evicted(&mut self, most: usize) {
+        let (uncounted, finished) = (&mut self.uncounted, &mut self.finished);
+        let stream = self.stream_finished;
+        self.flows.take_evicted(most, |c| {
+            let record = ConnectionRecord::of(c);
+            uncounted.add(&record);
+            if stream {
+                finished.push(record);
             }
-        }
+        });
+    }
+
+    /// Counts every connection evicted so far in the summary: before the summary is
+    /// read (`unlisted_summary`), which `process` leaves to catch up a few at a time.
+    pub fn settle(&mut self) {
+        self.fold_evicted(usize::MAX);
     }
 
     /// Keep the record of every connection let go of (retired or evicted) for
@@ -362,9 +375,11 @@ impl Analyzer {
                 self.flows
                     .on_segment(&seg, packet.orig_len, packet.ts, sink);
             }
-            // At once, not at the next sweep: a flood evicts thousands a second.
+            // A few a packet, not the evicted eighth at once (the packets would wait), and
+            // not all left to the next sweep (a flood evicts thousands a second); the
+            // sweep takes the rest.
             if self.flows.evicted_pending() {
-                self.fold_evicted();
+                self.fold_evicted(FOLD_PER_PACKET);
             }
         }
     }
@@ -516,7 +531,7 @@ impl Analyzer {
     }
 
     pub fn finish(mut self) -> Analysis {
-        self.fold_evicted();
+        self.settle();
         let msl = self.flows.msl();
         let (mut retired, mut evicted) = (self.flows.retired, self.flows.evicted);
         let (records, listed) = (&mut self.records, &mut self.listed);

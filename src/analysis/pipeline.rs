@@ -938,6 +938,7 @@ impl LiveRun<'_> {
     /// The tracked connections by what they are doing, and the summary of every
     /// connection seen so far.
     fn snapshot(&mut self) -> (Vec<(&'static str, u64)>, Summary) {
+        self.analyzer.settle();
         let mut all = self.analyzer.unlisted_summary().clone();
         let mut tracked: Vec<(&'static str, u64)> = Vec::new();
         // Dormant connections too: quiet for a second is not over.

@@ -105,6 +105,12 @@ impl Dormant {
         crate::store::codec::prefetch(&self.bytes);
     }
 
+    /// Starts loading the header only (last packet time, id), for a loop that reads
+    /// only that soon.
+    pub(crate) fn prefetch_header(&self) {
+        crate::store::codec::prefetch(&self.bytes[..KEY_AT]);
+    }
+
     pub(crate) fn key(&self) -> FlowKey {
         let b = &self.bytes[KEY_AT..];
         if self.flags() & V4_KEY != 0 {
