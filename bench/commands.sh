@@ -13,7 +13,8 @@
 # wander: CALLGRIND=1 counts instructions (valgrind), one run each, on a smaller trace
 # (PACKETS=500000: under 64 MiB, so every command runs on one thread there).
 # SYNACK=path/to/synack measures that binary, unbuilt.
-# Targets: check <= 1.2 x report, report --all <= 2 x, ladder <= 2 x; each < 100 MiB.
+# Targets: check <= 1.2 x report, report --all <= 2 x, ladder <= 2 x; each < 100 MiB
+# (the record formats and the HTML page too: issue 18's memory bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +57,11 @@ COMMANDS=(
     "ladder|ladder"
     "ladder --abnormal|ladder --abnormal"
     "ladder --conn LAST|ladder --conn $last"
+    "report --format zeek|report --format zeek"
+    "report --format zeek-json|report --format zeek-json"
+    "report --format json|report --format json"
+    "report --format parquet|report --format parquet -o $BENCH_DIR/out.parquet"
+    "report --format html|report --format html -o $BENCH_DIR/out.html"
 )
 
 cat "$trace" > /dev/null # page cache: measure the programs, not the disk

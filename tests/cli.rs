@@ -599,6 +599,8 @@ mod schema {
         pub lost_after_capture: u64,
         pub tshark_retransmissions: u64,
         pub tshark_out_of_order: u64,
+        pub rtt_client_side_ms: Distribution,
+        pub rtt_server_side_ms: Distribution,
         pub apps: Apps,
         pub top: Top,
     }
@@ -834,8 +836,27 @@ mod schema {
         pub tshark_retransmissions: PerSide,
         pub tshark_out_of_order: PerSide,
         pub ordering_evidence: Sides<String>,
+        pub rtt: Rtt,
         pub anomalies: BTreeMap<String, u32>,
         pub app: App,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Rtt {
+        pub client_side: Option<PathRtt>,
+        pub server_side: Option<PathRtt>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PathRtt {
+        pub samples: u64,
+        pub min_ms: Number,
+        pub median_ms: Number,
+        pub p99_ms: Number,
+        pub max_ms: Number,
+        pub source: String,
     }
 }
 
@@ -910,6 +931,8 @@ fn json_schema_is_pinned() {
             "lost_after_capture",
             "tshark_retransmissions",
             "tshark_out_of_order",
+            "rtt_client_side_ms",
+            "rtt_server_side_ms",
             "apps",
             "top",
         ])
@@ -945,6 +968,8 @@ fn json_schema_is_pinned() {
         "connect_ms",
         "syn_to_synack_ms",
         "synack_to_ack_ms",
+        "rtt_client_side_ms",
+        "rtt_server_side_ms",
     ] {
         assert_eq!(
             keys(&s[d]),
@@ -990,6 +1015,22 @@ fn json_schema_is_pinned() {
     assert_eq!(
         keys(&j["connections"][0]["app"]),
         sorted(vec!["protocol", "http", "tls"])
+    );
+    assert_eq!(
+        keys(&j["connections"][0]["rtt"]),
+        sorted(vec!["client_side", "server_side"])
+    );
+    let path = &j["connections"][0]["rtt"]["server_side"];
+    assert_eq!(
+        keys(path),
+        sorted(vec![
+            "samples",
+            "min_ms",
+            "median_ms",
+            "p99_ms",
+            "max_ms",
+            "source"
+        ])
     );
 
     // Times: seconds with nine fractional digits; durations in ms with six.

@@ -9,12 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 fn report(file: &Path) -> serde_json::Value {
-    synack()
-        .args(["report", "--format", "json"])
-        .arg(file)
-        .output()
-        .success()
-        .json()
+    common::report_json(file)
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {

@@ -189,6 +189,9 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         inputs::afterword(&finished)?;
         return Ok(ExitCode::from(2));
     }
+    if !matches!(args.format, Format::Table) {
+        finished.release();
+    }
     let report = &finished.report;
     let sink: Box<dyn Write + Send> = match output_file {
         Some(file) => Box::new(file),

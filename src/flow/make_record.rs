@@ -65,6 +65,7 @@ impl ConnectionRecord {
             keepalive_idle,
             keepalive_interval: median(kc.intervals.iter().chain(&ks.intervals).copied()),
             anomalies,
+            rtt: t.rtt.figures(),
             app: c.app.label(),
             zeek: c.zeek_facts(),
         }

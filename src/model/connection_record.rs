@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::model::app_label::AppLabel;
 use crate::model::loss::{LossCounts, OrderingEvidence};
+use crate::model::rtt::ConnectionRtt;
 use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
 use crate::model::zeek::ZeekFacts;
@@ -70,6 +71,8 @@ pub struct ConnectionRecord {
     /// Median interval between consecutive probes of either side.
     pub keepalive_interval: Option<Duration>,
     pub anomalies: [u32; Anomaly::ALL.len()],
+    /// The RTT through it, per side of the capture point.
+    pub rtt: ConnectionRtt,
     /// What ran over it.
     pub app: AppLabel,
     /// The connection as Zeek's conn.log sees it.

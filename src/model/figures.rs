@@ -41,6 +41,17 @@ pub fn handshake_rtt(c: &ConnectionRecord) -> Option<Duration> {
     c.handshake.rtt()
 }
 
+/// The median RTT of the path between the capture point and the client
+/// (docs/metrics.md, "Path RTT"), when it has samples.
+pub fn rtt_client_side(c: &ConnectionRecord) -> Option<Duration> {
+    c.rtt.client_side.map(|p| p.median)
+}
+
+/// The same for the path between the capture point and the server.
+pub fn rtt_server_side(c: &ConnectionRecord) -> Option<Duration> {
+    c.rtt.server_side.map(|p| p.median)
+}
+
 /// First SYN → completing ACK: what the connecting application waited, SYN
 /// retransmissions included (RTT starts at the last SYN and leaves them out).
 pub fn connect_time(c: &ConnectionRecord) -> Option<Duration> {

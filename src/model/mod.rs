@@ -11,6 +11,7 @@ pub mod ladder;
 pub mod link;
 pub mod loss;
 pub mod report;
+pub mod rtt;
 pub mod seq;
 pub mod seq_graph;
 pub mod state;

@@ -38,6 +38,10 @@ pub struct Summary {
     /// tshark's figures, as before the evidence.
     pub tshark_retransmissions: u64,
     pub tshark_out_of_order: u64,
+    /// Per-connection median path RTTs (docs/metrics.md, "Path RTT"): the path between
+    /// the capture point and the client, and between it and the server.
+    pub rtt_client_side_ms: Distribution,
+    pub rtt_server_side_ms: Distribution,
     /// Connections per application protocol label.
     pub apps: AppTotals,
     /// Who causes the trouble (`crate::model::top`).
@@ -70,6 +74,8 @@ impl Summary {
             lost_after_capture,
             tshark_retransmissions,
             tshark_out_of_order,
+            rtt_client_side_ms: _,
+            rtt_server_side_ms: _,
             apps,
             top: _,
         } = other;
@@ -247,6 +253,8 @@ pub struct SummaryBuilder {
     connect: Samples,
     syn_to_synack: Samples,
     synack_to_ack: Samples,
+    rtt_client_side: Samples,
+    rtt_server_side: Samples,
     top: TopBuilder,
 }
 
@@ -264,6 +272,8 @@ impl SummaryBuilder {
         self.connect.extend(figures::connect_time(c));
         self.syn_to_synack.extend(figures::syn_to_synack(c));
         self.synack_to_ack.extend(figures::synack_to_ack(c));
+        self.rtt_client_side.extend(figures::rtt_client_side(c));
+        self.rtt_server_side.extend(figures::rtt_server_side(c));
         let closes = &mut s.closes;
         closes.fin += figures::closed_fin(c);
         closes.reset += figures::closed_reset(c);
@@ -312,9 +322,13 @@ impl SummaryBuilder {
             connect,
             syn_to_synack,
             synack_to_ack,
+            rtt_client_side,
+            rtt_server_side,
             top,
         } = other;
         self.summary.absorb(summary);
+        self.rtt_client_side.merge(rtt_client_side);
+        self.rtt_server_side.merge(rtt_server_side);
         self.rtt.merge(rtt);
         self.connect.merge(connect);
         self.syn_to_synack.merge(syn_to_synack);
@@ -333,6 +347,8 @@ impl SummaryBuilder {
         s.connect_ms = self.connect.distribution();
         s.syn_to_synack_ms = self.syn_to_synack.distribution();
         s.synack_to_ack_ms = self.synack_to_ack.distribution();
+        s.rtt_client_side_ms = self.rtt_client_side.distribution();
+        s.rtt_server_side_ms = self.rtt_server_side.distribution();
         s.top = self.top.finish();
         s
     }

@@ -9,6 +9,7 @@ use serde::ser::{Serialize, Serializer};
 use crate::model::app_label::{AppKind, AppLabel, HttpFacts};
 use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::report::{ConnectionList, Report};
+use crate::model::rtt::PathRtt;
 use crate::model::state::Closer;
 use crate::model::units::{JsonTime, Millis};
 
@@ -62,6 +63,39 @@ fn sides<T>(r: &ConnectionRecord, f: impl Fn(&SideFigures) -> T) -> Sides<T> {
         client: f(&r.client_figures),
         server: f(&r.server_figures),
     }
+}
+
+/// One side's path RTT (docs/metrics.md, "Path RTT").
+#[derive(Debug, serde::Serialize)]
+pub struct PathRttReport {
+    pub samples: u64,
+    pub min_ms: Millis,
+    pub median_ms: Millis,
+    pub p99_ms: Millis,
+    pub max_ms: Millis,
+    /// `timestamps` or `data_ack`.
+    pub source: &'static str,
+}
+
+impl PathRttReport {
+    fn of(p: &Option<PathRtt>) -> Option<PathRttReport> {
+        p.map(|p| PathRttReport {
+            samples: p.samples,
+            min_ms: Millis(p.min),
+            median_ms: Millis(p.median),
+            p99_ms: Millis(p.p99),
+            max_ms: Millis(p.max),
+            source: p.source.as_str(),
+        })
+    }
+}
+
+/// The RTT through the connection: the path between the capture point and the client,
+/// and between it and the server (null: no sample).
+#[derive(Debug, serde::Serialize)]
+pub struct RttReport {
+    pub client_side: Option<PathRttReport>,
+    pub server_side: Option<PathRttReport>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -140,6 +174,8 @@ pub struct ConnectionReport {
     pub tshark_out_of_order: PerSide,
     /// `timestamps`, `ip_id` or `timing`: what ordered each side's segments.
     pub ordering_evidence: Sides<&'static str>,
+    /// The RTT through the connection, per side of the capture point.
+    pub rtt: RttReport,
     pub anomalies: BTreeMap<&'static str, u32>,
     /// What ran over the connection, from its first payload bytes.
     pub app: AppReport,
@@ -254,6 +290,10 @@ impl ConnectionReport {
             tshark_retransmissions: per_side(r, |e| e.tshark_retransmissions),
             tshark_out_of_order: per_side(r, |e| e.tshark_out_of_order),
             ordering_evidence: sides(r, |e| e.ordering_evidence.as_str()),
+            rtt: RttReport {
+                client_side: PathRttReport::of(&r.rtt.client_side),
+                server_side: PathRttReport::of(&r.rtt.server_side),
+            },
             anomalies: r.anomalies().map(|(a, n)| (a.as_str(), n)).collect(),
             app: AppReport::of(&r.app),
         }

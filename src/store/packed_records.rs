@@ -6,6 +6,7 @@ use std::cell::Cell;
 use crate::model::app_label::AppLabel;
 use crate::model::connection_record::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
 use crate::model::loss::{LossCounts, OrderingEvidence};
+use crate::model::rtt::{ConnectionRtt, PathRtt, RttSource};
 use crate::model::state::{CloseKind, Closer, Handshake, ResetFacts, TcpState};
 use crate::model::time::Timestamp;
 use crate::model::zeek::{ConnState, History, ZeekFacts, ZeekSide};
@@ -134,6 +135,7 @@ impl ConnectionRecord {
         w.end();
         self.client_figures.encode(w);
         self.server_figures.encode(w);
+        encode_rtt(&self.rtt, w);
         self.app.encode(w);
         encode_zeek(&self.zeek, w);
     }
@@ -163,11 +165,63 @@ impl ConnectionRecord {
             anomalies: decode_anomalies(r),
             client_figures: SideFigures::decode(r),
             server_figures: SideFigures::decode(r),
+            rtt: decode_rtt(r),
             app: AppLabel::decode(r),
             zeek: decode_zeek(r),
         };
         debug_assert_eq!(r.remaining(), 0, "a record decodes from its own encoding");
         record
+    }
+}
+
+/// A byte per side (none, timestamps, data/ACK), and its figures when there are samples:
+/// min, median, p99 and max, each as its difference from the one before (they ascend).
+fn encode_rtt(rtt: &ConnectionRtt, w: &mut Writer<'_>) {
+    for side in [&rtt.client_side, &rtt.server_side] {
+        match side {
+            None => w.byte(0),
+            Some(p) => {
+                w.byte(1 + u8::from(p.source == RttSource::DataAck));
+                w.varint(p.samples);
+                // Each from the one before: smaller numbers, fewer bytes.
+                let mut before = 0;
+                for d in [p.min, p.median, p.p99, p.max] {
+                    let ns = d.as_nanos() as u64;
+                    w.varint(ns - before);
+                    before = ns;
+                }
+            }
+        }
+    }
+}
+
+fn decode_rtt(r: &mut Reader<'_>) -> ConnectionRtt {
+    let mut side = || {
+        let kind = r.byte();
+        (kind != 0).then(|| {
+            let samples = r.varint();
+            let mut before = 0;
+            let mut d = || {
+                before += r.varint();
+                std::time::Duration::from_nanos(before)
+            };
+            PathRtt {
+                samples,
+                min: d(),
+                median: d(),
+                p99: d(),
+                max: d(),
+                source: if kind == 2 {
+                    RttSource::DataAck
+                } else {
+                    RttSource::Timestamps
+                },
+            }
+        })
+    };
+    ConnectionRtt {
+        client_side: side(),
+        server_side: side(),
     }
 }
 

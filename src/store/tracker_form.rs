@@ -7,6 +7,7 @@ use crate::model::state::{Anomaly, CloseKind, Closer, Handshake, ResetFacts, Sid
 use crate::model::time::Timestamp;
 use crate::store::codec::{Reader, Writer};
 use crate::tcp::evidence::{Evidence, Hole, Lapses, Recovery, Resent, Stamp, HOLES, RESENT};
+use crate::tcp::rtt::{PathStats, Rtt, Sketch, WINDOW};
 use crate::tcp::tracker::{Endpoint, KeepaliveStats, TcpTracker};
 
 impl TcpState {
@@ -270,6 +271,7 @@ impl TcpTracker {
         w.opt_late_time(self.last_packet);
         encode_anomalies(&self.anomalies, w);
         w.end();
+        self.rtt.encode(w);
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> TcpTracker {
@@ -293,7 +295,62 @@ impl TcpTracker {
             time_wait_entered: r.opt_late_time(),
             last_packet: r.opt_late_time(),
             anomalies: decode_anomalies(r),
+            rtt: Rtt::decode(r),
         }
+    }
+}
+
+impl Rtt {
+    /// Outside any group: whether samples follow, and each side's. What waits for an
+    /// answer is left out: a connection goes dormant only after a quiet longer than
+    /// `RECENT_FOR`, so its next segment forgets it anyway (`TcpTracker::forget_recent`).
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.byte(u8::from(self.paths.is_some()));
+        for path in self.paths.iter().flat_map(|p| p.iter()) {
+            w.varint(u64::from(path.samples));
+            w.varint(u64::from(path.ts_samples));
+            w.varint(path.min);
+            w.varint(path.max - path.min);
+            let s = &path.sketch;
+            w.varint(u64::from(s.base));
+            // The buckets from the first that holds a sample to the last.
+            let first = s.counts.iter().position(|&c| c > 0).unwrap_or(WINDOW);
+            let last = s
+                .counts
+                .iter()
+                .rposition(|&c| c > 0)
+                .map_or(first, |l| l + 1);
+            w.varint(first as u64);
+            w.varint((last - first) as u64);
+            w.bytes(&s.counts[first..last]);
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Rtt {
+        let mut rtt = Rtt::default();
+        if r.byte() != 0 {
+            let mut path = || {
+                let (samples, ts_samples, min) = (r.varint() as u32, r.varint() as u32, r.varint());
+                let mut p = PathStats {
+                    samples,
+                    ts_samples,
+                    min,
+                    max: min + r.varint(),
+                    sketch: Sketch {
+                        base: r.varint() as u16,
+                        ..Sketch::default()
+                    },
+                };
+                let first = (r.varint() as usize).min(WINDOW);
+                let n = (r.varint() as usize).min(WINDOW - first);
+                p.sketch.counts[first..first + n].copy_from_slice(r.take(n));
+                p.sketch.total = p.sketch.counts.iter().map(|&c| u32::from(c)).sum();
+                p
+            };
+            let (client, server) = (path(), path());
+            rtt.paths = Some(Box::new([client, server]));
+        }
+        rtt
     }
 }
 

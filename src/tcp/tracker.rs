@@ -30,6 +30,7 @@ use crate::model::state::Side;
 use crate::model::state::TcpState;
 use crate::model::time::Timestamp;
 use crate::tcp::evidence::{Context, Evidence, Stamp, Verdict, RECENT_FOR};
+use crate::tcp::rtt::Rtt;
 
 /// Keep-alive figures for the probes one endpoint sent.
 #[derive(Clone, Debug, Default)]
@@ -242,6 +243,8 @@ pub struct TcpTracker {
     pub time_wait_entered: Option<Timestamp>,
     pub last_packet: Option<Timestamp>,
     pub(crate) anomalies: [u32; Anomaly::ALL.len()],
+    /// The RTT through the connection, per side of the capture point (`crate::tcp::rtt`).
+    pub rtt: Rtt,
 }
 
 impl TcpTracker {
@@ -302,10 +305,13 @@ impl TcpTracker {
     }
 
     /// After a quiet `RECENT_FOR`, what both senders' evidence remembers of their recent
-    /// segments is no evidence any more (and a dormant connection does not keep it).
+    /// segments is no evidence any more, nor is what waits for an RTT sample (an answer
+    /// after the whole connection's silence would time the silence); a dormant connection
+    /// keeps neither.
     pub(crate) fn forget_recent(&mut self) {
         self.client.evidence.forget_recent();
         self.server.evidence.forget_recent();
+        self.rtt.forget_waits();
     }
 
     /// Applies one captured segment sent by `sender`.
@@ -353,6 +359,8 @@ impl TcpTracker {
         if self.last_packet.is_some_and(|t| at.reached(t, RECENT_FOR)) {
             self.forget_recent();
         }
+        let next = self.endpoint(sender).next_seq;
+        self.rtt.on_segment(sender, seg, next, at);
         if PREDICT && self.predicted(sender, seg, wire_len, at) {
             return;
         }

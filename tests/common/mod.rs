@@ -287,6 +287,16 @@ pub fn captures(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `synack report --format json FILE`, which must succeed silently.
+pub fn report_json(file: &Path) -> serde_json::Value {
+    synack()
+        .args(["report", "--format", "json"])
+        .arg(file)
+        .output()
+        .success()
+        .json()
+}
+
 /// The one connection `synack report --format json FILE` finds in a fixture.
 pub fn only_connection(file: &str) -> serde_json::Value {
     let report = synack()
