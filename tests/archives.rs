@@ -264,9 +264,9 @@ fn truncated_and_corrupt_compressed_input_is_one_line_and_a_partial_report() {
     for pack in PACKS {
         let (bytes, all) = big_compressed(pack);
         let path = cut(&dir, &format!("{pack}-cut"), &bytes, bytes.len() * 2 / 3);
-        // One thread: the decoder runs ahead on a thread of its own; two: it stays on
-        // the reading thread, which shares packets out.
-        for threads in ["1", "2"] {
+        // One or two threads: the decoder runs ahead on a thread of its own and the
+        // reading thread tracks; three: a worker tracks beside them, packets shared out.
+        for threads in ["1", "2", "3"] {
             let out = synack()
                 .args(["report", "--format", "json", "--threads", threads, &path])
                 .output();
@@ -323,6 +323,48 @@ fn truncated_and_corrupt_compressed_input_is_one_line_and_a_partial_report() {
         err.starts_with("synack: -: truncated: the zstd stream ends early"),
         "{err}"
     );
+}
+
+#[test]
+fn a_compressed_trace_reads_the_same_on_any_number_of_threads() {
+    // On one or two threads the decoder runs on a thread of its own and the reading
+    // thread tracks; on three a worker tracks beside them. A compressed file among
+    // mostly uncompressed bytes is decompressed on the reading thread, which shares
+    // packets out.
+    let dir = scratch("threads");
+    let plain = read(&format!("{DAY1}/trace.pcap"));
+    let (header, records) = plain.split_at(24);
+    let mut big = header.to_vec();
+    for _ in 0..4_000_000 / records.len() {
+        big.extend_from_slice(records);
+    }
+    let plain_path = dir.join("big.pcap");
+    std::fs::write(&plain_path, &big).unwrap();
+    let plain_path = plain_path.display().to_string();
+    let report = |threads: &str, files: &[&str]| {
+        let out = synack()
+            .args(["report", "--format", "json", "--threads", threads])
+            .args(files)
+            .output();
+        out.success();
+        out.stdout()
+    };
+    let want = report("1", &[&plain_path]);
+    for pack in PACKS {
+        let path = dir.join(format!("big.{pack}"));
+        std::fs::write(&path, big_compressed(pack).0).unwrap();
+        let path = path.display().to_string();
+        for threads in ["1", "2", "3"] {
+            let got = report(threads, &[&path]).replace(&path, &plain_path);
+            assert!(got == want, "{pack}, {threads} thread(s)");
+        }
+        let small = format!("fixtures/archive/compressed/{pack}/trace.pcap1");
+        let mixed = report("1", &[&plain_path, &small]);
+        for threads in ["2", "3"] {
+            let got = report(threads, &[&plain_path, &small]);
+            assert!(got == mixed, "{pack} among plain bytes, {threads} threads");
+        }
+    }
 }
 
 #[test]

@@ -168,6 +168,9 @@ pub struct Analyzer {
     input_wrapper: Option<Box<InputWrapper>>,
     /// Worker threads that track the connections, when the work is shared out.
     shards: Option<Shards>,
+    /// A compressed input shared out to `shards` is decompressed on a thread of its own
+    /// (counted among the run's threads), not on the reading thread.
+    decoder_thread: bool,
     /// Connections let go of that are counted in the summary but not listed: evicted
     /// ones, and (with `keep_retired` off) retired ones.
     uncounted: SummaryBuilder,
@@ -194,6 +197,15 @@ pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// than the one connection a packet can start, so that a flood's evictions keep up.
 const FOLD_PER_PACKET: usize = 4;
 
+/// True when a packet stamped `ts` is the time for a sweep, the last one having been at
+/// `last`: at the first packet, and at the first one a `SWEEP_EVERY` past the last
+/// sweep, every packet counted (filtered out or not, TCP or not). A run shared out sweeps
+/// each worker's table at the same places (`Shards::passing`).
+#[inline]
+pub(crate) fn sweep_due(last: Option<Timestamp>, ts: Timestamp) -> bool {
+    last.is_none_or(|t| ts.reached(t, SWEEP_EVERY))
+}
+
 impl Analyzer {
     pub fn new(options: &Options) -> Self {
         let mut flows = FlowTable::new(options.msl);
@@ -211,6 +223,7 @@ impl Analyzer {
             last_sweep: None,
             input_wrapper: None,
             shards: None,
+            decoder_thread: false,
             uncounted: SummaryBuilder::default(),
             listed: SummaryBuilder::default(),
             keep_retired: true,
@@ -349,10 +362,7 @@ impl Analyzer {
 
     pub fn process(&mut self, packet: &Packet<'_>, sink: &mut impl EventSink) {
         // Memory, not figures: connections that are over shrink to their records.
-        if self
-            .last_sweep
-            .is_none_or(|t| packet.ts.reached(t, SWEEP_EVERY))
-        {
+        if sweep_due(self.last_sweep, packet.ts) {
             self.retire(packet.ts);
             self.last_sweep = Some(packet.ts);
         }
@@ -415,8 +425,11 @@ impl Analyzer {
     /// Tracks connections on `workers` threads beside the reading one (offline reports:
     /// no events reach a sink, and no connection limit applies). Same report, sooner.
     /// With `trace`, each worker keeps the HTML report's candidate traces
-    /// (`Analysis::traces`).
-    pub fn share_out(&mut self, workers: usize, trace: bool) {
+    /// (`Analysis::traces`). With `decoder_thread`, a compressed input is decompressed
+    /// on a thread of its own; otherwise on the reading thread (a run on one thread
+    /// always decompresses on a second one).
+    pub fn share_out(&mut self, workers: usize, trace: bool, decoder_thread: bool) {
+        self.decoder_thread = decoder_thread;
         self.shards = Some(Shards::new(
             workers,
             self.flows.msl(),
@@ -498,6 +511,9 @@ impl Analyzer {
         reader: &mut CaptureReader,
         shards: &mut Shards,
     ) -> Result<(), SourceError> {
+        if !self.decoder_thread {
+            reader.decompress_in_place();
+        }
         if reader.lends_buffers() {
             // `shards` is both where packets are queued and where buffers go: the
             // queueing goes through a second handle on it, held only inside the callback.
@@ -505,6 +521,7 @@ impl Analyzer {
             let mut exchange = crate::analysis::parallel::Lending(&shards);
             reader.for_each_packet_lending(
                 |p| {
+                    shards.borrow_mut().passing(p.ts, self.packets.total + 1);
                     if self.admit(p).is_some() {
                         shards.borrow_mut().lent(p, self.packets.total);
                     }
@@ -513,6 +530,7 @@ impl Analyzer {
             )
         } else {
             reader.for_each_packet(|p| {
+                shards.passing(p.ts, self.packets.total + 1);
                 if self.admit(p).is_some() {
                     shards.copy(p, self.packets.total);
                 }

@@ -210,6 +210,14 @@ const TUNNELS: [Tunnel; 8] = [
     Tunnel::Ayiya,
 ];
 
+/// A sweep of the flow tables (`FlowTable::retire`) as of capture time `at`, before the
+/// packet numbered `before`: where one table would sweep (`analyzer::sweep_due`).
+#[derive(Clone, Copy)]
+struct Sweep {
+    before: u64,
+    at: Timestamp,
+}
+
 /// A buffer of records and the packets in it.
 struct Chunk {
     bytes: Box<[u8]>,
@@ -222,6 +230,8 @@ struct Chunk {
     /// Each worker's packets, when `routed`: a worker reads only its own from the other
     /// core, and none of the packets no worker wants.
     by_shard: Vec<Vec<Routed>>,
+    /// The sweeps due among (or just before) these packets, in order.
+    sweeps: Vec<Sweep>,
 }
 
 impl Chunk {
@@ -232,17 +242,25 @@ impl Chunk {
             routed: false,
             packets: Vec::new(),
             by_shard: Vec::new(),
+            sweeps: Vec::new(),
         }
     }
 
+    /// No packet queued in it.
     fn is_empty(&self) -> bool {
         self.packets.is_empty() && self.by_shard.iter().all(Vec::is_empty)
+    }
+
+    /// Nothing in it for any worker: no packet, no sweep.
+    fn is_idle(&self) -> bool {
+        self.is_empty() && self.sweeps.is_empty()
     }
 
     fn clear(&mut self) {
         self.used = 0;
         self.packets.clear();
         self.by_shard.iter_mut().for_each(Vec::clear);
+        self.sweeps.clear();
     }
 
     /// Every packet queued, in whichever list.
@@ -299,6 +317,8 @@ pub struct Shards {
     hasher: FlowHasher,
     /// Packets by layer of those decoded here.
     layers: PacketCounts,
+    /// Capture time of the last sweep (`passing`).
+    last_sweep: Option<Timestamp>,
 }
 
 impl Shards {
@@ -350,6 +370,22 @@ impl Shards {
             force_predecode: None,
             hasher,
             layers: PacketCounts::default(),
+            last_sweep: None,
+        }
+    }
+
+    /// Notes a packet of the input going by, queued or not (filtered out), before it is
+    /// queued: when one table would sweep before it, every worker sweeps its table at the
+    /// same place, as of the same time. A worker that swept on the times of its own
+    /// packets only would sweep elsewhere, and a connection put to sleep at another time
+    /// can come out different when capture time runs backwards (merged captures).
+    pub fn passing(&mut self, ts: Timestamp, number: u64) {
+        if crate::analysis::analyzer::sweep_due(self.last_sweep, ts) {
+            self.last_sweep = Some(ts);
+            self.current.sweeps.push(Sweep {
+                before: number,
+                at: ts,
+            });
         }
     }
 
@@ -432,7 +468,7 @@ impl Shards {
 
     /// Sends the chunk being filled to every worker.
     fn flush(&mut self) {
-        if self.current.is_empty() {
+        if self.current.is_idle() {
             // Nothing for any worker (a decoded buffer may hold only packets no worker
             // wants): its buffer goes straight back to the pool, not out of circulation.
             let empty = std::mem::replace(&mut self.current, Chunk::new());
@@ -578,7 +614,7 @@ impl BufferExchange for Shards {
             place.start -= base;
         }
         self.current.bytes = bytes;
-        if self.current.is_empty() {
+        if self.current.is_idle() {
             // No whole record in it (one was longer than the read so far): keep it in
             // circulation.
             let empty = std::mem::replace(&mut self.current, Chunk::new());
@@ -672,25 +708,37 @@ fn work(
     flows.set_zeek_checksums(zeek_checksums);
     let mut counts = PacketCounts::default();
     let count_layers = shard.me == 0;
-    let mut last_sweep: Option<Timestamp> = None;
     let mut tracer = trace.then(Tracer::default);
-    // Every packet of the shard's connections, in capture order.
-    let mut track = |place: &Place, seg: &TcpSegment<'_>, keyed: (FlowKey, bool, u64)| {
-        if last_sweep.is_none_or(|t| place.ts.reached(t, crate::analysis::analyzer::SWEEP_EVERY)) {
-            flows.retire(place.ts);
-            last_sweep = Some(place.ts);
-        }
-        let (number, at) = (place.number, place.ts);
-        match tracer.as_mut() {
-            Some(t) => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, t),
-            None => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents),
-        }
-    };
+    // Every packet of the shard's connections, in capture order, each after the sweeps
+    // due before it (`sweeps`, from the next one on): the table swept where one table
+    // for all would be, as of the same times. No packet: every sweep left (the end of a
+    // chunk).
+    let mut track =
+        |sweeps: &mut std::slice::Iter<'_, Sweep>,
+         packet: Option<(&Place, &TcpSegment<'_>, (FlowKey, bool, u64))>| {
+            let number = packet.map_or(u64::MAX, |p| p.0.number);
+            while let Some(sweep) = sweeps.as_slice().first().filter(|s| s.before <= number) {
+                flows.retire(sweep.at);
+                sweeps.next();
+            }
+            let Some((place, seg, keyed)) = packet else {
+                return;
+            };
+            let (number, at) = (place.number, place.ts);
+            match tracer.as_mut() {
+                Some(t) => flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, t),
+                None => {
+                    flows.on_hashed_segment(seg, keyed, number, place.orig_len, at, &mut NoEvents)
+                }
+            }
+        };
     for chunk in inbox {
+        let mut sweeps = chunk.sweeps.iter();
         if chunk.routed {
             for r in chunk.by_shard.get(shard.me).map_or(&[][..], Vec::as_slice) {
                 let seg = r.seg.attach(chunk.data(&r.place));
-                track(&r.place, &seg, (r.seg.key, r.seg.src_is_lo(), r.seg.hash));
+                let keyed = (r.seg.key, r.seg.src_is_lo(), r.seg.hash);
+                track(&mut sweeps, Some((&r.place, &seg, keyed)));
             }
         } else {
             for (i, m) in chunk.packets.iter().enumerate() {
@@ -712,10 +760,12 @@ fn work(
                 let (key, src_is_lo) = FlowKey::of(&seg);
                 let hash = key.hash_with(&hasher);
                 if shard.keeps(hash) {
-                    track(&m.place, &seg, (key, src_is_lo, hash));
+                    track(&mut sweeps, Some((&m.place, &seg, (key, src_is_lo, hash))));
                 }
             }
         }
+        // The sweeps after this shard's last packet in the chunk.
+        track(&mut sweeps, None);
         if let Some(chunk) = Arc::into_inner(chunk) {
             // The last worker done with it.
             in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -799,6 +849,62 @@ mod tests {
             })
             .collect();
         (text, counts)
+    }
+
+    /// Records (as text) of a capture given as bytes, its packets queued by copy and swept
+    /// as the analyzer has them swept.
+    fn shard_bytes(capture: &[u8], workers: usize, predecode: bool) -> Vec<String> {
+        let mut shards = Shards::new(workers, Duration::from_secs(60), false, false);
+        shards.force_predecode = Some(predecode);
+        shards.predecode = predecode;
+        let mut number = 0;
+        let mut reader =
+            CaptureReader::from_read(Box::new(std::io::Cursor::new(capture.to_vec()))).unwrap();
+        reader
+            .for_each_packet(|p| {
+                number += 1;
+                shards.passing(p.ts, number);
+                shards.copy(p, number);
+            })
+            .unwrap();
+        let Sharded { mut records, .. } = shards.finish();
+        records.sort_unstable_by_key(|r| r.first_packet);
+        records
+            .iter()
+            .map(|r| {
+                let mut record = r.unpack();
+                record.id = 0;
+                format!("{record:?}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn workers_sweep_where_one_table_would_when_time_runs_backwards() {
+        // A capture's records over and over: time runs back 1.4 s at each repeat. A
+        // connection put to sleep forgets its recent segments, and a sweep on one
+        // worker's packets alone put them to sleep elsewhere than one table did (its
+        // retransmission counts then depended on which connections shared its worker,
+        // which the hash's random keys decide anew each run).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let one =
+            std::fs::read(dir.join("fixtures/archive/sensor-a/2026-01-01/trace.pcap")).unwrap();
+        let (header, records) = one.split_at(24);
+        let mut capture = header.to_vec();
+        for _ in 0..700 {
+            capture.extend_from_slice(records);
+        }
+        let want = shard_bytes(&capture, 1, false);
+        assert_eq!(want.len(), 4);
+        for workers in [2, 3, 4] {
+            for predecode in [false, true] {
+                // Each run hashes with new keys: the connections fall to other workers.
+                for _ in 0..4 {
+                    let got = shard_bytes(&capture, workers, predecode);
+                    assert!(got == want, "{workers} workers, predecode {predecode}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::analyzer::{Analysis, Analyzer, FilterError, InputReport, Options};
 use crate::analysis::tracer::{Trace, Tracer};
+use crate::capture::compressed::Compression;
 use crate::capture::file::{CaptureReader, InputStats, InputWrapper, Packet};
 pub use crate::capture::live::{list_interfaces, LiveOptions, LiveStats};
 use crate::capture::live::{LiveError, LiveSource};
@@ -58,8 +59,9 @@ pub struct Pipeline {
     idle_timeout: Option<Duration>,
     /// Live runs: let go of an established or half-closed connection idle this long.
     established_timeout: Option<Duration>,
-    /// Threads: 1 reads and tracks on one; N reads on one and tracks on N−1; 0 picks by
-    /// the machine and the inputs' size.
+    /// Threads: 1 reads and tracks on one; N reads on one and tracks on N−1 (N−2 when
+    /// the input is compressed: its decoder takes one); 0 picks by the machine and the
+    /// inputs' size.
     threads: usize,
     progress: Option<Box<InputWrapper>>,
     /// Set by a signal handler: stop reading (`stop_on`).
@@ -217,25 +219,40 @@ impl Pipeline {
         Analyzer::new(&self.options).check_filter(LinkType::ETHERNET)
     }
 
-    fn workers(&self, paths: &[PathBuf]) -> usize {
+    /// Worker threads to track on, and whether a compressed input's decoder is one of
+    /// the run's threads. Decompressing costs about as much as reading and decoding
+    /// the packets (zstd, snaplen 96: 1.1 s of 1.75 s, docs/performance.md): so when
+    /// most of the input is compressed, the decoder takes a thread of the count, and
+    /// two threads are the decoder and one that reads and tracks, rather than a reader
+    /// that decompresses and a worker that waits for it.
+    fn workers(&self, paths: &[PathBuf]) -> (usize, bool) {
         if self.max_connections.is_some() {
-            return 0;
+            return (0, false);
         }
-        match self.threads {
+        let sizes: Vec<(u64, bool)> = paths
+            .iter()
+            .filter_map(|f| {
+                let len = std::fs::metadata(f).ok()?.len();
+                Some((len, Compression::of_file(f).is_some()))
+            })
+            .collect();
+        let bytes: u64 = sizes.iter().map(|s| s.0).sum();
+        let threads = match self.threads {
             0 => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let bytes: u64 = paths
-                    .iter()
-                    .filter_map(|f| std::fs::metadata(f).ok())
-                    .map(|m| m.len())
-                    .sum();
                 if cores < 2 || bytes < PARALLEL_MIN_BYTES {
-                    0
+                    1
                 } else {
-                    cores - 1
+                    cores
                 }
             }
-            n => n - 1,
+            n => n,
+        };
+        let compressed: u64 = sizes.iter().filter(|s| s.1).map(|s| s.0).sum();
+        if threads >= 2 && bytes > 0 && compressed * 2 >= bytes {
+            (threads - 2, true)
+        } else {
+            (threads - 1, false)
         }
     }
 
@@ -262,13 +279,13 @@ impl Pipeline {
         }
         // The workers make no events: a run that delivers them tracks on one thread (as
         // does one that tracks a single 4-tuple: the workers would have nothing to do).
-        let workers = if wants_events(sink) || self.only.is_some() {
-            0
+        let (workers, decoder_thread) = if wants_events(sink) || self.only.is_some() {
+            (0, false)
         } else {
             self.workers(paths)
         };
         if workers > 0 {
-            analyzer.share_out(workers, self.trace);
+            analyzer.share_out(workers, self.trace, decoder_thread);
         }
         // One thread: the tracer follows the events here.
         let mut tracer = (self.trace && workers == 0).then(Tracer::default);
@@ -1166,4 +1183,46 @@ fn wall_clock() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::from_nanos(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compressed_input_s_decoder_takes_one_of_the_threads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive");
+        let plain: Vec<PathBuf> = ["trace.pcap", "trace.pcap1", "trace.pcap2"]
+            .iter()
+            .map(|f| root.join("sensor-a/2026-01-01").join(f))
+            .collect();
+        let zstd: Vec<PathBuf> = ["trace.pcap", "trace.pcap1", "trace.pcap2"]
+            .iter()
+            .map(|f| root.join("compressed/zstd").join(f))
+            .collect();
+        let workers = |threads: usize, paths: &[PathBuf]| {
+            Pipeline::new(Options::default())
+                .threads(threads)
+                .workers(paths)
+        };
+        // Uncompressed: N−1 workers, the decoder question does not arise.
+        assert_eq!(workers(1, &plain), (0, false));
+        assert_eq!(workers(2, &plain), (1, false));
+        assert_eq!(workers(3, &plain), (2, false));
+        // Compressed: the decoder is one of the N.
+        assert_eq!(workers(1, &zstd), (0, false));
+        assert_eq!(workers(2, &zstd), (0, true));
+        assert_eq!(workers(3, &zstd), (1, true));
+        // Mostly uncompressed bytes (a plain file is some six times its zstd copy): the
+        // decoder stays on the reading thread.
+        let mixed = [plain[0].clone(), zstd[1].clone()];
+        assert_eq!(workers(2, &mixed), (1, false));
+        // Standard input is not looked at, nor counted.
+        assert_eq!(workers(2, &[PathBuf::from("-")]), (1, false));
+        // A bounded run tracks on one thread whatever the input.
+        let bounded = Pipeline::new(Options::default())
+            .threads(3)
+            .max_connections(10);
+        assert_eq!(bounded.workers(&zstd), (0, false));
+    }
 }

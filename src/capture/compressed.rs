@@ -51,6 +51,27 @@ impl Compression {
         }
     }
 
+    /// The format of the file at `path`, by its first bytes; `None` when it is not
+    /// compressed or cannot be read (standard input, `-`, is not looked at: its first
+    /// bytes are the capture's).
+    pub fn of_file(path: &std::path::Path) -> Option<Compression> {
+        if path.as_os_str() == "-" {
+            return None;
+        }
+        let mut head = [0u8; 6];
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut filled = 0;
+        while filled < head.len() {
+            match file.read(&mut head[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Compression::sniff(&head[..filled])
+    }
+
     /// A reader of the decompressed bytes of `input`, which `input` starts with the magic
     /// of. Read errors come back as [`Fault`]s, also kept in the returned `Faults`. It
     /// decodes in place until [`Ahead::start`] is called.

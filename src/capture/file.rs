@@ -201,6 +201,8 @@ pub struct CaptureReader {
     faults: Option<Faults>,
     /// Set when the file is compressed: starts its decoder on a thread of its own.
     ahead: Option<Ahead>,
+    /// Decompress on the reading thread, not on one of its own (`decompress_in_place`).
+    in_place: bool,
 }
 
 /// Who parses the records: classic pcap by hand (the hot case, see docs/design.md), or
@@ -326,6 +328,7 @@ impl CaptureReader {
             st: ReaderState::new(format),
             faults: None,
             ahead: None,
+            in_place: false,
         })
     }
 
@@ -366,6 +369,7 @@ impl CaptureReader {
             st,
             faults: None,
             ahead: None,
+            in_place: false,
         })
     }
 
@@ -417,6 +421,13 @@ impl CaptureReader {
         self.read_all(on_packet, None)
     }
 
+    /// Has a compressed file decompressed on the reading thread, not on a thread of its
+    /// own started by the first read: for a run whose threads are all busy otherwise (a
+    /// third thread on two cores costs more than it overlaps, docs/performance.md).
+    pub fn decompress_in_place(&mut self) {
+        self.in_place = true;
+    }
+
     /// True when `for_each_packet_lending` lends the read buffers out (classic pcap).
     pub fn lends_buffers(&self) -> bool {
         matches!(self.backend, Backend::Classic(_))
@@ -442,10 +453,8 @@ impl CaptureReader {
         if self.st.done {
             return Ok(());
         }
-        // Read on one thread, decompression takes the other core. A run that shares out
-        // keeps the decoder on this thread: there the workers use the other core, and
-        // a third thread cost more than it overlapped (docs/performance.md).
-        if let (None, Some(ahead)) = (&exchange, &self.ahead) {
+        // Read here, decompress on another core (unless told otherwise).
+        if let (false, Some(ahead)) = (self.in_place, &self.ahead) {
             ahead.start();
         }
         if let Backend::Classic(classic) = &mut self.backend {

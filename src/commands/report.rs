@@ -112,8 +112,9 @@ pub struct ReportArgs {
     )]
     max_connections: Option<usize>,
     /// Threads to use: 1 reads and tracks on one; N reads on one and tracks
-    /// connections on N-1 others; 0 picks by machine and input size. The report is the
-    /// same whatever the number. At most 1024.
+    /// connections on N-1 others (a compressed input's decoder takes one of the N);
+    /// 0 picks by machine and input size. The report is the same whatever the number.
+    /// At most 1024.
     #[arg(
         long,
         value_name = "N",
