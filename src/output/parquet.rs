@@ -8,7 +8,9 @@
 //! strings. Names have `_` for `.` (`id_orig_h`, `synack_rtt`).
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::TrySendError;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
@@ -16,14 +18,16 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowColumnWriter};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::report::Report;
-use crate::output::records::{self, Column, RecordOptions, Row, Value, ZeekType, COLUMNS};
+use crate::output::records::{self, Column, RecordOptions, Row, Spell, Value, ZeekType, COLUMNS};
 
 /// Records per row group: large enough for column statistics and compression to pay,
 /// small enough that a row group in the making stays a few MiB.
@@ -81,31 +85,196 @@ fn write_inner<W: Write + Send>(
     opts: &RecordOptions,
 ) -> Result<(), ParquetError> {
     let schema = schema();
-    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(properties()))?;
-    // Two stages on two cores (the report's workers are done by now): a helper makes
-    // the records into batches, this thread encodes and compresses them.
+    // ArrowWriter's own parts (the file with its Arrow schema, the column writers), so
+    // that a row group's columns can be encoded on two threads. What they write is what
+    // `ArrowWriter::write` with the same batches writes, byte for byte.
+    let (mut file, factory) =
+        ArrowWriter::try_new(out, schema.clone(), Some(properties()))?.into_serialized_writer()?;
+    let work = Work {
+        current: Mutex::new(None),
+        writers: COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
+        chunks: COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
+        schema: schema.clone(),
+        helper_gone: AtomicBool::new(false),
+    };
+    // The report's workers are done by now: a helper makes the records into batches and
+    // takes columns to encode when it is ahead; this thread encodes the rest, closes the
+    // row groups and writes them.
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let schema = &schema;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch, ParquetError>>(1);
+        let (schema, work) = (&schema, &work);
         scope.spawn(move || {
+            // However the helper ends (a panic too), this thread stops waiting for it.
+            let _gone = Gone(&work.helper_gone);
             let mut rows = Rows::new();
+            let send = |batch| {
+                let mut batch = Some(batch);
+                while let Some(b) = batch.take() {
+                    match tx.try_send(b) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(b)) if work.help() => batch = Some(b),
+                        Err(TrySendError::Full(b)) => return tx.send(b).is_ok(),
+                        Err(TrySendError::Disconnected(_)) => return false,
+                    }
+                }
+                work.help();
+                true
+            };
             for record in report.connections.records() {
                 rows.append(&Row::new(&record, opts));
-                if rows.len == BATCH && tx.send(rows.batch(schema)).is_err() {
+                if rows.len == BATCH && !send(rows.batch(schema)) {
                     return; // the writer stopped (an error)
                 }
             }
             if rows.len > 0 {
-                let _ = tx.send(rows.batch(schema));
+                send(rows.batch(schema));
             }
         });
+        let (mut group, mut in_group) = (0, 0);
         for batch in rx {
-            writer.write(&batch?)?;
+            let batch = batch?;
+            if in_group == 0 {
+                let writers = factory.create_column_writers(group)?;
+                assert_eq!(writers.len(), COLUMNS.len(), "a leaf per column");
+                for (slot, w) in work.writers.iter().zip(writers) {
+                    *lock(slot) = Some(w);
+                }
+            }
+            in_group += batch.num_rows();
+            work.run(Some(batch))?;
+            if in_group >= ROW_GROUP {
+                work.close_group(&mut file)?;
+                (group, in_group) = (group + 1, 0);
+            }
+        }
+        if in_group > 0 {
+            work.close_group(&mut file)?;
         }
         Ok::<(), ParquetError>(())
     })?;
-    writer.close()?;
+    file.close()?;
     Ok(())
+}
+
+/// A row group's column writers, shared by the two threads of `write`: each column is
+/// taken by one thread at a time, and a batch is written to every column before the
+/// next batch.
+struct Work {
+    /// What both threads take columns of: a batch to write, or (`None`) the row group to
+    /// close.
+    current: Mutex<Option<Arc<Task>>>,
+    writers: Vec<Mutex<Option<ArrowColumnWriter>>>,
+    /// The closed columns of the row group, in order.
+    chunks: Vec<Mutex<Option<ArrowColumnChunk>>>,
+    schema: SchemaRef,
+    /// The helper has ended: a column it took and did not finish never will be.
+    helper_gone: AtomicBool,
+}
+
+/// Sets its flag when dropped.
+struct Gone<'a>(&'a AtomicBool);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+struct Task {
+    batch: Option<RecordBatch>,
+    /// The next column to take.
+    next: AtomicUsize,
+    /// Columns done.
+    done: AtomicUsize,
+    error: Mutex<Option<ParquetError>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Work {
+    /// This thread's share of `batch` (or of closing the row group), waiting for the
+    /// other thread's column in progress.
+    fn run(&self, batch: Option<RecordBatch>) -> Result<(), ParquetError> {
+        let task = Arc::new(Task {
+            batch,
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            error: Mutex::new(None),
+        });
+        *lock(&self.current) = Some(task.clone());
+        self.take_columns(&task);
+        while task.done.load(Ordering::Acquire) < COLUMNS.len() {
+            if self.helper_gone.load(Ordering::Acquire)
+                && task.done.load(Ordering::Acquire) < COLUMNS.len()
+            {
+                // It panicked in a column (the scope raises the panic again).
+                return Err(ParquetError::General("the encoding helper stopped".into()));
+            }
+            std::thread::yield_now();
+        }
+        *lock(&self.current) = None;
+        let error = lock(&task.error).take();
+        error.map_or(Ok(()), Err)
+    }
+
+    /// Columns of the task in progress, if any is left; whether there was one.
+    fn help(&self) -> bool {
+        let task = lock(&self.current).clone();
+        task.is_some_and(|t| self.take_columns(&t))
+    }
+
+    fn take_columns(&self, task: &Task) -> bool {
+        let mut any = false;
+        loop {
+            let c = task.next.fetch_add(1, Ordering::Relaxed);
+            if c >= COLUMNS.len() {
+                return any;
+            }
+            any = true;
+            if let Err(e) = self.column(task, c) {
+                lock(&task.error).get_or_insert(e);
+            }
+            task.done.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    fn column(&self, task: &Task, c: usize) -> Result<(), ParquetError> {
+        let mut slot = lock(&self.writers[c]);
+        let Some(writer) = slot.as_mut() else {
+            return Err(ParquetError::General("no column writer".into()));
+        };
+        match &task.batch {
+            Some(batch) => {
+                for leaf in compute_leaves(self.schema.field(c), batch.column(c))? {
+                    writer.write(&leaf)?;
+                }
+            }
+            None => {
+                let chunk = slot.take().map(ArrowColumnWriter::close).transpose()?;
+                *lock(&self.chunks[c]) = chunk;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the row group's columns on both threads and writes them, in order.
+    fn close_group<W: Write + Send>(
+        &self,
+        file: &mut SerializedFileWriter<W>,
+    ) -> Result<(), ParquetError> {
+        self.run(None)?;
+        let mut group = file.next_row_group()?;
+        for chunk in &self.chunks {
+            let chunk = lock(chunk)
+                .take()
+                .ok_or_else(|| ParquetError::General("a column was not closed".into()))?;
+            chunk.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+        Ok(())
+    }
 }
 
 /// The writer's settings: zstd, row groups of `ROW_GROUP` rows, small pages, and
@@ -145,9 +314,14 @@ impl Rows {
     }
 
     fn append(&mut self, row: &Row<'_>) {
-        for (b, c) in self.columns.iter_mut().zip(COLUMNS) {
-            b.append((c.value)(row), &mut self.scratch);
-        }
+        records::each_value(
+            row,
+            &mut Append {
+                columns: &mut self.columns,
+                scratch: &mut self.scratch,
+                next: 0,
+            },
+        );
         self.len += 1;
     }
 
@@ -156,6 +330,21 @@ impl Rows {
         self.len = 0;
         let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(Builder::finish).collect();
         Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    }
+}
+
+/// Each value to its column's builder.
+struct Append<'r> {
+    columns: &'r mut [Builder],
+    scratch: &'r mut String,
+    next: usize,
+}
+
+impl Spell for Append<'_> {
+    #[inline(always)]
+    fn value(&mut self, _key: &'static str, v: Value<'_>) {
+        self.columns[self.next].append(v, self.scratch);
+        self.next += 1;
     }
 }
 
@@ -271,6 +460,7 @@ impl Builder {
 
     /// Appends one value; a value of another type than the column's is a bug of the
     /// column list, caught by the tests that write every fixture (it is written as null).
+    #[inline(always)]
     fn append(&mut self, v: Value<'_>, scratch: &mut String) {
         match (self, v) {
             (Builder::Time(b), Value::Time(t)) => {

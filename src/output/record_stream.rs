@@ -20,7 +20,6 @@ pub struct RecordStream<W: Write> {
     out: W,
     format: StreamFormat,
     opts: RecordOptions,
-    keys: Vec<Vec<u8>>,
     line: Vec<u8>,
     /// The TSV header is written with the first record (its `#open`: that record's first
     /// packet), or at the end when there was none.
@@ -38,7 +37,6 @@ impl<W: Write> RecordStream<W> {
             out,
             format,
             opts,
-            keys: zeek::json_keys(),
             line: Vec::with_capacity(1024),
             header: false,
             last: None,
@@ -61,7 +59,7 @@ impl<W: Write> RecordStream<W> {
         let row = Row::new(r, &self.opts);
         match self.format {
             StreamFormat::Zeek => zeek::tsv_line(&row, &mut self.line),
-            StreamFormat::ZeekJson => zeek::json_line(&row, &self.keys, &mut self.line),
+            StreamFormat::ZeekJson => zeek::json_line(&row, &mut self.line),
         }
         self.out.write_all(&self.line)?;
         self.last = Some(self.last.map_or(r.last_seen, |t| t.max(r.last_seen)));

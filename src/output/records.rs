@@ -362,6 +362,16 @@ pub fn push_addr(out: &mut Vec<u8>, a: IpAddr) {
     }
 }
 
+/// A count in decimal; most are single digits (zeros), written without itoa.
+#[inline(always)]
+pub fn push_count(out: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else {
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+}
+
 /// Least significant digit first, as Zeek's `uitoa_n` writes them.
 fn base62(mut n: u64, out: &mut ShortText) {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -406,8 +416,35 @@ macro_rules! col {
     };
 }
 
-/// Every column, in the order every format writes them.
-pub const COLUMNS: &[Column] = &[
+/// A format's spelling of one value, for `each_value`: an implementation marks `value`
+/// `#[inline(always)]`, so that each column's spelling is specialised to its type.
+pub trait Spell {
+    /// `key` is the column's name as a JSON key after a comma: `,"name":`.
+    fn value(&mut self, key: &'static str, v: Value<'_>);
+}
+
+/// Defines `COLUMNS` from a list of `col!`s, and `each_value`, which reads the same values
+/// by direct calls: a format that spells a row through `each_value` is specialised per
+/// column (no call through `Column::value`, no `Value` matched at run time), which made
+/// writing a record about twice as fast as a loop over `COLUMNS`.
+macro_rules! columns {
+    ($(col!($name:literal, $ty:ident, $nullable:literal, $about:literal, |$row:ident| $value:expr)),* $(,)?) => {
+        /// Every column, in the order every format writes them.
+        pub const COLUMNS: &[Column] = &[$(col!($name, $ty, $nullable, $about, |$row| $value)),*];
+
+        /// Every column's JSON key and value for `row`, in `COLUMNS`' order (what
+        /// `(COLUMNS[i].value)(row)` gives) to `spell`, inlined at each column.
+        #[inline(always)]
+        pub fn each_value<'a>(row: &'a Row<'a>, spell: &mut impl Spell) {
+            $(spell.value(concat!(",\"", $name, "\":"), {
+                let $row = row;
+                $value
+            });)*
+        }
+    };
+}
+
+columns! {
     // Zeek's conn.log (base/protocols/conn/main.zeek), in Zeek's order.
     col!("ts", Time, false, "time of the connection's first packet", |r| Value::Time(
         r.record.first_seen
@@ -526,7 +563,7 @@ pub const COLUMNS: &[Column] = &[
         (AppKind::Tls, Some(sni)) => Value::Bytes(sni),
         _ => Value::Unset,
     }),
-];
+}
 
 /// Text from packets as Zeek's JSON writer keeps it (`escape_utf8`): valid UTF-8 as is,
 /// each byte of an invalid sequence as the four characters `\xNN`. JSON and Parquet

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::model::report::Report;
 use crate::model::time::Timestamp;
-use crate::output::records::{self, RecordOptions, Row, Value, COLUMNS};
+use crate::output::records::{self, RecordOptions, Row, Spell, Value, COLUMNS};
 
 /// `--format zeek`: the header, one line per connection, `#close`.
 pub fn write_log<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
@@ -43,50 +43,66 @@ pub fn log_close(close: Timestamp) -> String {
 
 /// One record as a line of the ASCII log.
 pub fn tsv_line(row: &Row<'_>, line: &mut Vec<u8>) {
-    for (i, c) in COLUMNS.iter().enumerate() {
-        if i > 0 {
-            line.push(b'\t');
-        }
-        tsv_value(line, (c.value)(row));
+    line.reserve(LINE_RESERVE);
+    records::each_value(row, &mut Tsv(line));
+    // The last tab ends the line.
+    if let Some(last) = line.last_mut() {
+        *last = b'\n';
     }
-    line.push(b'\n');
 }
 
-/// Each JSON key with its quotes and colon, made once for `json_line`.
-pub fn json_keys() -> Vec<Vec<u8>> {
-    COLUMNS
-        .iter()
-        .map(|c| {
-            let mut k = Vec::new();
-            json_string(&mut k, c.name.as_bytes());
-            k.push(b':');
-            k
-        })
-        .collect()
+/// Each value and a tab.
+struct Tsv<'b>(&'b mut Vec<u8>);
+
+impl Spell for Tsv<'_> {
+    #[inline(always)]
+    fn value(&mut self, _key: &'static str, v: Value<'_>) {
+        tsv_value(self.0, v);
+        self.0.push(b'\t');
+    }
 }
 
-/// One record as a line of the JSON log (`keys` from `json_keys`).
-pub fn json_line(row: &Row<'_>, keys: &[Vec<u8>], line: &mut Vec<u8>) {
+/// Room made for a line before it is written (most are 400-700 bytes).
+const LINE_RESERVE: usize = 2048;
+
+/// One record as a line of the JSON log.
+pub fn json_line(row: &Row<'_>, line: &mut Vec<u8>) {
+    line.reserve(LINE_RESERVE * 2);
     line.push(b'{');
     let start = line.len();
-    for (c, key) in COLUMNS.iter().zip(keys) {
-        let v = (c.value)(row);
-        if v == Value::Unset {
-            continue;
-        }
-        if line.len() > start {
-            line.push(b',');
-        }
-        line.extend_from_slice(key);
-        json_value(line, v);
-    }
+    records::each_value(
+        row,
+        &mut Json {
+            line: &mut *line,
+            start,
+        },
+    );
     line.extend_from_slice(b"}\n");
+}
+
+/// Each set value with its key, after a comma but the first. The keys are the columns'
+/// names as they are: they need no escaping (a test holds them to `json_string`).
+struct Json<'b> {
+    line: &'b mut Vec<u8>,
+    start: usize,
+}
+
+impl Spell for Json<'_> {
+    #[inline(always)]
+    fn value(&mut self, key: &'static str, v: Value<'_>) {
+        if v == Value::Unset {
+            return;
+        }
+        let key = key.as_bytes();
+        let first = usize::from(self.line.len() == self.start);
+        self.line.extend_from_slice(&key[first..]);
+        json_value(self.line, v);
+    }
 }
 
 /// `--format zeek-json`: one object per connection and line.
 pub fn write_json<W: Write>(out: &mut W, report: &Report, opts: &RecordOptions) -> io::Result<()> {
-    let keys = json_keys();
-    records::write_rows(out, report, opts, |row, line| json_line(row, &keys, line))
+    records::write_rows(out, report, opts, json_line)
 }
 
 /// `#open` and `#close`. Zeek writes the wall-clock times of opening and closing the log;
@@ -105,16 +121,17 @@ fn zeek_date(t: Timestamp) -> String {
     s.get(..19).unwrap_or(&s).replace([' ', ':'], "-")
 }
 
+#[inline(always)]
 fn tsv_value(out: &mut Vec<u8>, v: Value<'_>) {
     match v {
         Value::Unset => out.push(b'-'),
         Value::Time(t) => records::write_time(out, t, false),
         Value::Interval(d) => records::write_interval(out, d, false),
-        Value::Str(s) => tsv_text(out, s.as_bytes()),
+        Value::Str(s) => plain_text(out, s),
         Value::Bytes(b) => tsv_text(out, b),
         Value::Addr(a) => write_addr(out, a),
         Value::Port(p) => out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes()),
-        Value::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        Value::Count(n) => records::push_count(out, n),
         Value::Bool(b) => out.push(if b { b'T' } else { b'F' }),
         // Zeek's `#set_separator` is `,`.
         Value::Names(names) => {
@@ -126,6 +143,23 @@ fn tsv_value(out: &mut Vec<u8>, v: Value<'_>) {
             }
         }
     }
+}
+
+/// Text synack chose (`Value::Str`: names, states, uids), which needs no escaping in
+/// either format (`is_plain`; a test checks every such value of every fixture).
+fn plain_text(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(is_plain(s), "{s:?} is not plain text");
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Printable ASCII without `\\` or `"`, and not empty, `-` or `(empty)`: the same in a
+/// TSV field and a JSON string as it is.
+fn is_plain(s: &str) -> bool {
+    !s.is_empty()
+        && s != "-"
+        && s != "(empty)"
+        && s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
 }
 
 /// Text in a TSV field: printable ASCII as is, any other byte (tab, newline, control,
@@ -170,6 +204,7 @@ fn write_addr(out: &mut Vec<u8>, a: IpAddr) {
     records::push_addr(out, a);
 }
 
+#[inline(always)]
 fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
     match v {
         Value::Unset => out.extend_from_slice(b"null"),
@@ -177,7 +212,7 @@ fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
         Value::Interval(d) => records::write_interval(out, d, true),
         Value::Str(s) => {
             out.push(b'"');
-            json_escape(out, s);
+            plain_text(out, s);
             out.push(b'"');
         }
         Value::Bytes(b) => json_string(out, b),
@@ -187,7 +222,7 @@ fn json_value(out: &mut Vec<u8>, v: Value<'_>) {
             out.push(b'"');
         }
         Value::Port(p) => out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes()),
-        Value::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        Value::Count(n) => records::push_count(out, n),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Value::Names(names) => {
             out.push(b'[');
@@ -240,6 +275,74 @@ fn json_escape(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_names_are_json_keys_as_they_are() {
+        struct Keys(Vec<&'static str>);
+        impl Spell for Keys {
+            fn value(&mut self, key: &'static str, _: Value<'_>) {
+                self.0.push(key);
+            }
+        }
+        let record = &fixture_records("sample.pcap")[0];
+        let mut keys = Keys(Vec::new());
+        records::each_value(&Row::new(record, &RecordOptions::default()), &mut keys);
+        assert_eq!(keys.0.len(), COLUMNS.len());
+        for (c, key) in COLUMNS.iter().zip(keys.0) {
+            let mut want = b",".to_vec();
+            json_string(&mut want, c.name.as_bytes());
+            want.push(b':');
+            assert_eq!(key.as_bytes(), want, "{}", c.name);
+        }
+    }
+
+    /// The records of the captures under `fixtures/` at `path` (a file or a folder).
+    fn fixture_records(path: &str) -> Vec<crate::model::connection_record::ConnectionRecord> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut files = Vec::new();
+        let mut todo = vec![root.join(path)];
+        while let Some(p) = todo.pop() {
+            if p.is_dir() {
+                todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else if p
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
+            {
+                files.push(p);
+            }
+        }
+        files.sort();
+        let mut records = Vec::new();
+        for f in files {
+            let finished = crate::analysis::pipeline::Pipeline::new(Default::default())
+                .run_files(&[f], &mut crate::model::event::NoEvents);
+            records.extend(finished.report.connections.records());
+        }
+        records
+    }
+
+    /// What `plain_text` writes unescaped needs no escaping, on every fixture.
+    #[test]
+    fn text_synack_chose_is_plain() {
+        struct Check(usize);
+        impl Spell for Check {
+            fn value(&mut self, key: &'static str, v: Value<'_>) {
+                if let Value::Str(s) = v {
+                    assert!(is_plain(s), "{key}: {s:?}");
+                    self.0 += 1;
+                }
+            }
+        }
+        let records = fixture_records(".");
+        assert!(records.len() > 100, "{} records", records.len());
+        let mut check = Check(0);
+        for r in &records {
+            records::each_value(&Row::new(r, &RecordOptions::default()), &mut check);
+        }
+        assert!(check.0 > records.len() * 10);
+        // And it would catch what needs escaping.
+        assert!(!is_plain("-") && !is_plain("a\tb") && !is_plain("a\"b") && !is_plain(""));
+    }
 
     fn tsv(b: &[u8]) -> String {
         let mut out = Vec::new();
