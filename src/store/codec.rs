@@ -38,8 +38,10 @@ pub fn prefetch_object<T>(value: &T) {
     prefetch_range(std::ptr::from_ref(value).cast(), size_of::<T>());
 }
 
+/// Asks for the cache lines of `len` bytes from `start` (which may run past an allocation:
+/// nothing is read).
 #[inline]
-fn prefetch_range(start: *const u8, len: usize) {
+pub(crate) fn prefetch_range(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     for at in (0..len).step_by(64).chain([len.saturating_sub(1)]) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};

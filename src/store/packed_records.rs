@@ -1,7 +1,9 @@
 //! Finished connections' records as kept until printed: each in its compact encoding, a
 //! sixth of its size in memory, as most counters are small or zero.
 
+use std::alloc::Layout;
 use std::cell::Cell;
+use std::ptr::NonNull;
 
 use crate::model::app_label::AppLabel;
 use crate::model::connection_record::{ConnectionRecord, RecordList, RoleBasis, SideFigures};
@@ -16,15 +18,110 @@ use crate::store::tracker_form::{decode_anomalies, encode_anomalies};
 /// A record as kept until printed: its compact encoding (`crate::store::codec`; about a sixth
 /// of its size in memory, as most counters are small or zero), with the keys that order
 /// and select records. The id, first packet number and first packet time are kept here
-/// and not in the bytes.
+/// and not in the bytes. 32 bytes: the encoding's length and whether the connection closed
+/// abnormally are at the start of its allocation (`Packed`), not beside its address.
 #[derive(Clone, Debug, Default)]
 pub struct PackedRecord {
     pub id: u64,
     pub first_packet: u64,
-    pub abnormal: bool,
     first_seen: Timestamp,
-    bytes: Box<[u8]>,
+    bytes: Packed,
 }
+
+/// One allocation: a varint of the encoding's length times two plus one if the connection
+/// closed abnormally, then the encoding. One pointer wide (a `Box<[u8]>` is two) and the
+/// same one allocation, so that records still fill the places of the dormant connections
+/// freed as they wake.
+#[derive(Debug, Default)]
+struct Packed(Option<NonNull<u8>>);
+
+// SAFETY: `Packed` owns its allocation as a `Box<[u8]>` would, and never writes it after
+// making it.
+unsafe impl Send for Packed {}
+// SAFETY: as for `Send`: shared, it is only read.
+unsafe impl Sync for Packed {}
+
+impl Packed {
+    fn new(bytes: &[u8], abnormal: bool) -> Packed {
+        let mut head = [0; 10];
+        let mut n = 0;
+        let mut v = ((bytes.len() as u64) << 1) | u64::from(abnormal);
+        loop {
+            head[n] = (v & 0x7f) as u8 | if v >= 0x80 { 0x80 } else { 0 };
+            n += 1;
+            v >>= 7;
+            if v == 0 {
+                break;
+            }
+        }
+        let layout = Self::layout(n + bytes.len());
+        // SAFETY: the layout is at least one byte (the head).
+        let start = unsafe { std::alloc::alloc(layout) };
+        let start = NonNull::new(start).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        // SAFETY: the allocation is `n + bytes.len()` bytes, new, written only here.
+        unsafe {
+            std::ptr::copy_nonoverlapping(head.as_ptr(), start.as_ptr(), n);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), start.as_ptr().add(n), bytes.len());
+        }
+        Packed(Some(start))
+    }
+
+    fn layout(size: usize) -> Layout {
+        Layout::array::<u8>(size).expect("a record's size fits")
+    }
+
+    /// The head's value and its length.
+    fn head(start: NonNull<u8>) -> (u64, usize) {
+        let (mut v, mut n) = (0u64, 0);
+        loop {
+            // SAFETY: the head was written whole by `new` and ends at a byte under 0x80.
+            let b = unsafe { *start.as_ptr().add(n) };
+            v |= u64::from(b & 0x7f) << (7 * n);
+            n += 1;
+            if b < 0x80 {
+                return (v, n);
+            }
+        }
+    }
+
+    fn abnormal(&self) -> bool {
+        self.0.is_some_and(|start| Self::head(start).0 & 1 == 1)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self.0 {
+            None => &[],
+            Some(start) => {
+                let (v, n) = Self::head(start);
+                // SAFETY: `new` wrote `v >> 1` bytes after the head's `n`; they live as long
+                // as `self`.
+                unsafe { std::slice::from_raw_parts(start.as_ptr().add(n), (v >> 1) as usize) }
+            }
+        }
+    }
+}
+
+impl Clone for Packed {
+    fn clone(&self) -> Packed {
+        match self.0 {
+            None => Packed(None),
+            Some(_) => Packed::new(self.bytes(), self.abnormal()),
+        }
+    }
+}
+
+impl Drop for Packed {
+    fn drop(&mut self) {
+        if let Some(start) = self.0 {
+            let (v, n) = Self::head(start);
+            // SAFETY: allocated in `new` with this layout (the head and the encoding).
+            unsafe { std::alloc::dealloc(start.as_ptr(), Self::layout(n + (v >> 1) as usize)) }
+        }
+    }
+}
+
+/// How many bytes of a record `prefetch` asks for: most encodings are shorter.
+const PREFETCH_BYTES: usize = 192;
 
 thread_local! {
     /// Reused to encode records, so that the only allocation is the exact-size one kept.
@@ -36,26 +133,34 @@ impl PackedRecord {
         let mut scratch = SCRATCH.take();
         scratch.clear();
         r.encode(&mut Writer::new(&mut scratch, r.first_seen));
-        let bytes = Box::from(&scratch[..]);
+        let bytes = Packed::new(&scratch, r.close.is_abnormal());
         SCRATCH.set(scratch);
         PackedRecord {
             id: r.id,
             first_packet: r.first_packet,
-            abnormal: r.close.is_abnormal(),
             first_seen: r.first_seen,
             bytes,
         }
     }
 
+    /// Whether the connection closed abnormally (refused, reset, unanswered, half open).
+    pub fn abnormal(&self) -> bool {
+        self.bytes.abnormal()
+    }
+
     /// Starts loading the encoding, for a loop that will unpack this record soon.
     pub fn prefetch(&self) {
-        crate::store::codec::prefetch(&self.bytes);
+        // Its length is in its head, not yet loaded: ask for as many lines as most records
+        // take (a prefetch reads nothing and faults on no address).
+        if let Some(start) = self.bytes.0 {
+            crate::store::codec::prefetch_range(start.as_ptr(), PREFETCH_BYTES);
+        }
     }
 
     pub fn unpack(&self) -> ConnectionRecord {
         // The id may have been given after packing (connections numbered across shards).
         ConnectionRecord::decode(
-            &mut Reader::new(&self.bytes, self.first_seen),
+            &mut Reader::new(self.bytes.bytes(), self.first_seen),
             self.id,
             self.first_packet,
             self.first_seen,
@@ -313,7 +418,7 @@ impl RecordList for PackedRecords {
     }
 
     fn is_abnormal(&self, index: usize) -> bool {
-        self.0[index].abnormal
+        self.0[index].abnormal()
     }
 
     fn first_seen(&self, index: usize) -> Timestamp {
