@@ -9,10 +9,11 @@
 #
 # In a network namespace of its own, a veth pair: tcpreplay sends a trace in a loop
 # (--unique-ip: new addresses each loop, so every loop's connections are new ones) into
-# one end at the highest rate it reaches (--topspeed, preloaded), and synack captures on
-# the other end with -w rotating (-C), Parquet records rotating with the capture files,
-# and -q (no event lines). Then the same replay, at the same settings, into
-# `tcpdump -w /dev/null` for comparison.
+# one end at the highest rate it reaches (--topspeed, preloaded; or SOAK_PPS packets a
+# second), and synack captures on the other end with -w rotating (-C), Parquet records
+# rotating with the capture files, and -q (no event lines). At the same time, on the same
+# end, `tcpdump -w /dev/null` captures the same packets (SOAK_TCPDUMP=0: not), so that
+# both see the same replay at the same rate on the same loaded machine.
 #
 # Says, and writes as JSON to $SOAK_DIR/summary.json:
 #   - resident memory every $SOAK_SAMPLE seconds (rss.tsv), and its range after warm-up
@@ -24,7 +25,9 @@
 #   - records in the Parquet files, which must equal the connections the capture saw, and
 #     with the files kept (SOAK_KEEP=1, the default for runs of a minute or less) the
 #     connections `synack report` finds in them;
-#   - tcpdump's captured and dropped at the same rate.
+#   - tcpdump's captured and dropped at the same time, and whether synack dropped (kernel
+#     and ring together) no more than tcpdump (the verdict line; not a failure: a loaded
+#     machine decides it).
 # Exit 0 when the checks hold, 1 when one fails, 77 when it cannot run here (not root, no
 # tcpreplay, no network namespaces).
 set -euo pipefail
@@ -35,7 +38,10 @@ TRACE=${SOAK_TRACE:-target/bench/soak-500k-snap96.pcap}
 SYNACK=${SYNACK:-target/release/synack}
 DIR=${SOAK_DIR:-target/soak}
 SAMPLE=${SOAK_SAMPLE:-5}
-TCPDUMP_SECONDS=${SOAK_TCPDUMP_SECONDS:-$(( SECONDS_TO_RUN < 60 ? SECONDS_TO_RUN : 60 ))}
+# 1: tcpdump -w /dev/null on the same veth end during the whole run; 0: synack alone.
+TCPDUMP=${SOAK_TCPDUMP:-1}
+# Packets a second for tcpreplay (--pps); empty: --topspeed.
+PPS=${SOAK_PPS:-}
 MAX_CONNECTIONS=${SOAK_MAX_CONNECTIONS:-100000}
 FILE_MB=${SOAK_FILE_MB:-200}
 KEEP=${SOAK_KEEP:-$(( SECONDS_TO_RUN <= 60 ? 1 : 0 ))}
@@ -47,7 +53,7 @@ BUFFER=()
 skip() { echo "soak: skipped: $*" >&2; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespace, capture)"
 command -v tcpreplay >/dev/null || skip "needs tcpreplay (apt-get install tcpreplay)"
-command -v tcpdump >/dev/null || skip "needs tcpdump"
+[ "$TCPDUMP" = 0 ] || command -v tcpdump >/dev/null || skip "needs tcpdump"
 command -v python3 >/dev/null || skip "needs python3"
 if [ ! -s "$TRACE" ] && [ -z "${SOAK_TRACE:-}" ]; then
     cargo build --release --quiet --example mktrace
@@ -119,16 +125,29 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_START=$(load)
 
 # tcpreplay's figures: "Actual: N packets … sent in S seconds" and "Rated: … P pps".
+RATE=(--topspeed)
+[ -n "$PPS" ] && RATE=(--pps="$PPS")
 replay() { # seconds, output file
-    tcpreplay -i "$TX" --topspeed --preload-pcap --loop=0 --unique-ip \
+    tcpreplay -i "$TX" "${RATE[@]}" --preload-pcap --loop=0 --unique-ip \
         --duration="$1" --no-flow-stats "$TRACE" > "$2" 2>&1 || true
+}
+listening() { # pid, stderr file
+    for _ in $(seq 100); do
+        grep -q "listening on" "$2" 2>/dev/null && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q "listening on" "$2" 2>/dev/null || { cat "$2" >&2; exit 1; }
+}
+cpu() { # pid: user and system seconds (clock ticks), the process and its threads
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 veth_rx() { # packets dropped (RX of the namespace's end)
     ip -n "$NS" -s -j link show "$RX" | python3 -c \
         'import json,sys; s=json.load(sys.stdin)[0]["stats64"]["rx"]; print(s["packets"], s["dropped"])'
 }
 
-echo "soak: $SECONDS_TO_RUN s of $TRACE at top speed into synack capture (load $LOAD_START)" >&2
+echo "soak: $SECONDS_TO_RUN s of $TRACE at ${PPS:-top speed}${PPS:+ packets/s} into synack capture$([ "$TCPDUMP" = 0 ] || echo " and tcpdump") (load $LOAD_START)" >&2
 read -r RX0 RXDROP0 < <(veth_rx)
 ip netns exec "$NS" "$SYNACK" capture -i "$RX" "${BUFFER[@]}" -q --json \
     -w "$DIR/files/soak.pcap" -C "$FILE_MB" -z "$DIR/count.sh" \
@@ -136,19 +155,23 @@ ip netns exec "$NS" "$SYNACK" capture -i "$RX" "${BUFFER[@]}" -q --json \
     --max-connections "$MAX_CONNECTIONS" \
     > "$DIR/capture.out" 2> "$DIR/capture.err" &
 PID=$!
-for _ in $(seq 100); do
-    grep -q "listening on" "$DIR/capture.err" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "listening on" "$DIR/capture.err" || { cat "$DIR/capture.err" >&2; exit 1; }
+listening "$PID" "$DIR/capture.err"
+TPID=
+: > "$DIR/tcpdump.err"
+if [ "$TCPDUMP" != 0 ]; then
+    ip netns exec "$NS" tcpdump -i "$RX" "${BUFFER[@]}" -w /dev/null > /dev/null 2> "$DIR/tcpdump.err" &
+    TPID=$!
+    listening "$TPID" "$DIR/tcpdump.err"
+fi
 sleep 1
 
 START=$(date +%s)
-printf 'seconds\trss_kb\n' > "$DIR/rss.tsv"
+printf 'seconds\trss_kb\tload1\n' > "$DIR/rss.tsv"
 (
     while kill -0 "$PID" 2>/dev/null; do
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status" 2>/dev/null || true)
-        [ -n "$rss" ] && printf '%s\t%s\n' $(( $(date +%s) - START )) "$rss" >> "$DIR/rss.tsv"
+        [ -n "$rss" ] && printf '%s\t%s\t%s\n' $(( $(date +%s) - START )) "$rss" \
+            "$(cut -d' ' -f1 /proc/loadavg)" >> "$DIR/rss.tsv"
         sleep "$SAMPLE"
     done
 ) &
@@ -159,6 +182,19 @@ LOAD_END=$(load)
 # Memory while capturing, not while the final report is built.
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
+# CPU time while capturing (clock ticks): the capture thread's apart, by its name.
+CPU_SYNACK=$(cpu "$PID")
+CPU_CAPTURE=0
+for t in /proc/"$PID"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = synack-capture ] && CPU_CAPTURE=$(cpu "$PID/task/${t##*/}")
+done
+CPU_TCPDUMP=0
+if [ -n "$TPID" ]; then
+    # tcpdump's own pid is ip netns exec's (it execs).
+    CPU_TCPDUMP=$(cpu "$TPID")
+    kill -INT "$TPID"
+    wait "$TPID" || true
+fi
 kill -INT "$PID"
 wait "$PID" || { echo "soak: synack capture failed" >&2; cat "$DIR/capture.err" >&2; exit 1; }
 read -r RX1 RXDROP1 < <(veth_rx)
@@ -187,24 +223,14 @@ EOF
 RECORDS=$(python3 "$DIR/records.py" "$DIR/files")
 RECORD_FILES=$(ls "$DIR"/files/*.conn.parquet | wc -l)
 
-echo "soak: tcpdump -w /dev/null for $TCPDUMP_SECONDS s at the same settings" >&2
-ip netns exec "$NS" tcpdump -i "$RX" "${BUFFER[@]}" -w /dev/null > /dev/null 2> "$DIR/tcpdump.err" &
-TPID=$!
-for _ in $(seq 100); do
-    grep -q "listening on" "$DIR/tcpdump.err" 2>/dev/null && break
-    sleep 0.1
-done
-sleep 1
-replay "$TCPDUMP_SECONDS" "$DIR/tcpreplay-tcpdump.out"
-sleep 2
-kill -INT "$TPID"
-wait "$TPID" || true
-
 python3 - "$DIR" "$SECONDS_TO_RUN" "$LOAD_START" "$LOAD_END" "$RX1" "$RX0" "$RXDROP1" \
-    "$RXDROP0" "$RECORDS" "$RECORD_FILES" "$REPORTED" "$TCPDUMP_SECONDS" "$MAX_CONNECTIONS" <<'EOF'
+    "$RXDROP0" "$RECORDS" "$RECORD_FILES" "$REPORTED" "$TCPDUMP" "$MAX_CONNECTIONS" "$PPS" \
+    "$CPU_SYNACK" "$CPU_CAPTURE" "$CPU_TCPDUMP" "$(getconf CLK_TCK)" <<'EOF'
 import json, re, sys
 (d, seconds, load_start, load_end, rx1, rx0, rxdrop1, rxdrop0, records, record_files,
- reported, tcpdump_seconds, max_connections) = sys.argv[1:]
+ reported, tcpdump, max_connections, pps, cpu_synack, cpu_capture, cpu_tcpdump,
+ tick) = sys.argv[1:]
+cpu = lambda ticks: round(int(ticks) / int(tick), 2)
 
 def replayed(path):
     text = open(path).read()
@@ -231,13 +257,16 @@ def counts(text, ring=False):
 err = open(f"{d}/capture.err").read()
 report = json.loads(open(f"{d}/capture.out").read().splitlines()[-1])["report"]
 files = [l.split("\t") for l in open(f"{d}/counts.tsv").read().splitlines()]
-rss = [tuple(map(int, l.split("\t"))) for l in open(f"{d}/rss.tsv").read().splitlines()[1:]]
+samples = [l.split("\t") for l in open(f"{d}/rss.tsv").read().splitlines()[1:]]
+rss = [(int(t), int(kb)) for t, kb, _ in samples]
+loads = [float(l) for _, _, l in samples]
 warm = [kb for t, kb in rss if t >= int(seconds) / 3]
-tcpdump_err = open(f"{d}/tcpdump.err").read()
 s = {
     "seconds": int(seconds),
     "load_average_start": load_start, "load_average_end": load_end,
+    "load_average_1min_during": [min(loads), max(loads)] if loads else None,
     "max_connections": int(max_connections),
+    "pps_asked": int(pps) if pps else None,
     "replayed": replayed(f"{d}/tcpreplay.out"),
     "veth_received": int(rx1) - int(rx0), "veth_dropped": int(rxdrop1) - int(rxdrop0),
     "synack": counts(err, ring=True),
@@ -254,9 +283,15 @@ s = {
     "rss_kb_after_warmup_max": max(warm) if warm else None,
     "rss_kb_max": max(kb for _, kb in rss) if rss else None,
     "rss_samples": len(rss),
-    "tcpdump": dict(counts(tcpdump_err), replayed=replayed(f"{d}/tcpreplay-tcpdump.out"),
-                    seconds=int(tcpdump_seconds)),
+    "cpu_seconds": {"synack": cpu(cpu_synack), "synack_capture_thread": cpu(cpu_capture),
+                    "tcpdump": cpu(cpu_tcpdump) if tcpdump != "0" else None},
+    # At the same time, on the same veth end: the same packets at the same rate.
+    "tcpdump": counts(open(f"{d}/tcpdump.err").read()) if tcpdump != "0" else None,
 }
+c = s["synack"]
+s["synack"]["dropped"] = c["dropped_by_kernel"] + (c["dropped_ring_full"] or 0)
+if s["tcpdump"]:
+    s["synack_dropped_no_more_than_tcpdump"] = s["synack"]["dropped"] <= s["tcpdump"]["dropped_by_kernel"]
 json.dump(s, open(f"{d}/summary.json", "w"), indent=1)
 r, c = s["replayed"], s["synack"]
 print(f"replayed   {r['packets']} packets in {r['seconds']:.0f} s ({r['pps']:.0f} pps), {r['failed']} failed to send")
@@ -266,8 +301,14 @@ print(f"files      {s['files']} files, {s['packets_in_files']} packets, each who
 print(f"records    {s['records']} in {s['record_files']} Parquet files; {s['connections_seen']} connections seen ({s['evicted']} evicted); in the files: {s['connections_in_files']}")
 print(f"rss        first {s['rss_kb_first']} KiB, after warm-up {s['rss_kb_after_warmup_min']}-{s['rss_kb_after_warmup_max']} KiB, max {s['rss_kb_max']} KiB ({s['rss_samples']} samples)")
 t = s["tcpdump"]
-print(f"tcpdump    {t['captured']} captured, {t['dropped_by_kernel']} dropped by kernel of {t['replayed']['packets']} replayed in {t['seconds']} s ({t['replayed']['pps']:.0f} pps)")
-print(f"load       {load_start} at the start, {load_end} at the end")
+if t:
+    print(f"tcpdump    {t['captured']} captured, {t['received_by_filter']} received by filter, {t['dropped_by_kernel']} dropped by kernel (at the same time, same veth end)")
+u = s["cpu_seconds"]
+print(f"cpu        synack {u['synack']} s (its capture thread {u['synack_capture_thread']} s), tcpdump {u['tcpdump']} s")
+print(f"load       {load_start} at the start, {load_end} at the end, 1-min {s['load_average_1min_during']} during")
+if t:
+    verdict = "no more than" if s["synack_dropped_no_more_than_tcpdump"] else "MORE than"
+    print(f"verdict    synack dropped {c['dropped']} (kernel {c['dropped_by_kernel']} + ring {c['dropped_ring_full']}), {verdict} tcpdump's {t['dropped_by_kernel']}")
 ok = (s["packets_in_files"] == c["captured"] and s["files_whole"]
       and s["records"] == s["connections_seen"]
       and s["connections_in_files"] in (None, s["connections_seen"]))
