@@ -764,6 +764,18 @@ synack_orig_tshark_out_of_order Int64 not null
 synack_resp_tshark_out_of_order Int64 not null
 synack_orig_ordering_evidence Utf8 not null
 synack_resp_ordering_evidence Utf8 not null
+synack_rtt_orig_side_samples Int64 not null
+synack_rtt_resp_side_samples Int64 not null
+synack_rtt_orig_side_min Float64
+synack_rtt_resp_side_min Float64
+synack_rtt_orig_side_median Float64
+synack_rtt_resp_side_median Float64
+synack_rtt_orig_side_p99 Float64
+synack_rtt_resp_side_p99 Float64
+synack_rtt_orig_side_max Float64
+synack_rtt_resp_side_max Float64
+synack_rtt_orig_side_source Utf8
+synack_rtt_resp_side_source Utf8
 synack_orig_state Utf8 not null
 synack_resp_state Utf8 not null
 synack_app Utf8 not null

@@ -236,10 +236,13 @@ macro_rules! count {
 
 macro_rules! latency {
     ($figure:literal, $label:literal, $max:literal, $of:expr, $summary:expr, $pick:expr, $what:literal) => {
+        latency!($figure, $label, $max, $of, $summary, $pick, $what, HANDSHAKE)
+    };
+    ($figure:literal, $label:literal, $max:literal, $of:expr, $summary:expr, $pick:expr, $what:literal, $doc:expr) => {
         MetricDef {
             figure: $figure,
             label: $label,
-            doc: HANDSHAKE,
+            doc: $doc,
             max: Some($max),
             min: None,
             measure: Measure::Latency {
@@ -259,6 +262,7 @@ const TIME_WAIT: &str = "docs/metrics.md#time_wait";
 const KEEPALIVE: &str = "docs/metrics.md#keep-alive-and-zero-window-probes";
 const EVIDENCE: &str = "docs/metrics.md#retransmissions-and-reordering-by-evidence";
 const TSHARK: &str = "docs/metrics.md#tshark-compatible-figures";
+const PATH_RTT: &str = "docs/metrics.md#path-rtt-per-connection-rtt";
 
 /// Every figure of the report's summary that a rule can check. `summary.rst.answering_syn`
 /// is not here: the report keeps it as a total only, with no per-connection figure to
@@ -468,6 +472,86 @@ pub static METRICS: &[MetricDef] = &[
         |s| &s.synack_to_ack_ms,
         |d| d.max,
         "SYN/ACK→ACK"
+    ),
+    latency!(
+        "summary.rtt_client_side_ms.p50",
+        "path RTT, client side, p50",
+        "max-rtt-client-p50-ms",
+        figures::rtt_client_side,
+        |s| &s.rtt_client_side_ms,
+        |d| d.p50,
+        "median path RTT, client side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_client_side_ms.p90",
+        "path RTT, client side, p90",
+        "max-rtt-client-p90-ms",
+        figures::rtt_client_side,
+        |s| &s.rtt_client_side_ms,
+        |d| d.p90,
+        "median path RTT, client side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_client_side_ms.p99",
+        "path RTT, client side, p99",
+        "max-rtt-client-p99-ms",
+        figures::rtt_client_side,
+        |s| &s.rtt_client_side_ms,
+        |d| d.p99,
+        "median path RTT, client side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_client_side_ms.max",
+        "path RTT, client side, max",
+        "max-rtt-client-max-ms",
+        figures::rtt_client_side,
+        |s| &s.rtt_client_side_ms,
+        |d| d.max,
+        "median path RTT, client side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_server_side_ms.p50",
+        "path RTT, server side, p50",
+        "max-rtt-server-p50-ms",
+        figures::rtt_server_side,
+        |s| &s.rtt_server_side_ms,
+        |d| d.p50,
+        "median path RTT, server side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_server_side_ms.p90",
+        "path RTT, server side, p90",
+        "max-rtt-server-p90-ms",
+        figures::rtt_server_side,
+        |s| &s.rtt_server_side_ms,
+        |d| d.p90,
+        "median path RTT, server side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_server_side_ms.p99",
+        "path RTT, server side, p99",
+        "max-rtt-server-p99-ms",
+        figures::rtt_server_side,
+        |s| &s.rtt_server_side_ms,
+        |d| d.p99,
+        "median path RTT, server side",
+        PATH_RTT
+    ),
+    latency!(
+        "summary.rtt_server_side_ms.max",
+        "path RTT, server side, max",
+        "max-rtt-server-max-ms",
+        figures::rtt_server_side,
+        |s| &s.rtt_server_side_ms,
+        |d| d.max,
+        "median path RTT, server side",
+        PATH_RTT
     ),
     count!(
         "summary.closes.fin",

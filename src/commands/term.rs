@@ -73,7 +73,8 @@ pub struct TableArgs {
     pub wide: bool,
     /// The connection table's columns, in this order, comma-separated, from: id, client,
     /// server, peers (client → server), packets, packets-cs, packets-sc, bytes, bytes-cs,
-    /// bytes-sc, first-seen, duration, rtt, connect, syn-rtx, rtx (retransmissions, by the
+    /// bytes-sc, first-seen, duration, rtt, connect, path-rtt (median RTT on the client's
+    /// and the server's side of the capture point), syn-rtx, rtx (retransmissions, by the
     /// evidence), ooo (out of order), lost (before/after the capture point), spurious,
     /// net-dup (network duplicates), tshark-rtx, tshark-ooo, evidence (what ordered each
     /// side's segments), close, by, time-wait, states, app.

@@ -13,6 +13,7 @@ use crate::model::app_label::AppKind;
 use crate::model::connection_record::{ConnectionRecord, SideFigures};
 use crate::model::figures;
 use crate::model::report::Report;
+use crate::model::rtt::PathRtt;
 use crate::model::state::{Closer, Side, TcpState};
 use crate::model::time::Timestamp;
 use crate::output::community_id::{self, community_id_text, COMMUNITY_ID_LEN};
@@ -175,6 +176,9 @@ pub struct Row<'a> {
     resp_figures: &'a SideFigures,
     orig_state: TcpState,
     resp_state: TcpState,
+    /// The path RTT between the capture point and the originator, and the responder.
+    orig_rtt: Option<PathRtt>,
+    resp_rtt: Option<PathRtt>,
     uid: ShortText,
     community_id: ShortText,
     /// The uids of the tunnels it ran in (empty outside tunnels: no allocation).
@@ -201,6 +205,11 @@ impl<'a> Row<'a> {
         } else {
             (r.client_state, r.server_state)
         };
+        let (orig_rtt, resp_rtt) = if flip {
+            (r.rtt.server_side, r.rtt.client_side)
+        } else {
+            (r.rtt.client_side, r.rtt.server_side)
+        };
         Row {
             record: r,
             orig,
@@ -209,6 +218,8 @@ impl<'a> Row<'a> {
             resp_figures,
             orig_state,
             resp_state,
+            orig_rtt,
+            resp_rtt,
             uid: uid(orig, resp, r.first_seen),
             tunnel_parents: r
                 .zeek
@@ -551,6 +562,20 @@ columns! {
     col!("synack.resp_tshark_out_of_order", Count, false, "the same for the responder", |r| count(r.resp_figures.tshark_out_of_order)),
     col!("synack.orig_ordering_evidence", String, false, "what ordered the originator's segments: timestamps (TSvals), ip_id (rising IPv4 IDs) or timing", |r| Value::Str(r.orig_figures.ordering_evidence.as_str())),
     col!("synack.resp_ordering_evidence", String, false, "the same for the responder", |r| Value::Str(r.resp_figures.ordering_evidence.as_str())),
+    // Issue 20's path RTT (docs/metrics.md, "Path RTT"): the path between the capture
+    // point and each endpoint, and back; unset without a sample.
+    col!("synack.rtt_orig_side_samples", Count, false, "RTT samples of the path between the capture point and the originator (a responder segment seen → the originator's answer seen)", |r| count(r.orig_rtt.map_or(0, |p| p.samples))),
+    col!("synack.rtt_resp_side_samples", Count, false, "the same for the path to the responder", |r| count(r.resp_rtt.map_or(0, |p| p.samples))),
+    col!("synack.rtt_orig_side_min", Interval, true, "their smallest, seconds", |r| interval(r.orig_rtt.map(|p| p.min))),
+    col!("synack.rtt_resp_side_min", Interval, true, "the same for the path to the responder", |r| interval(r.resp_rtt.map(|p| p.min))),
+    col!("synack.rtt_orig_side_median", Interval, true, "their median (within 6.25 %), seconds", |r| interval(r.orig_rtt.map(|p| p.median))),
+    col!("synack.rtt_resp_side_median", Interval, true, "the same for the path to the responder", |r| interval(r.resp_rtt.map(|p| p.median))),
+    col!("synack.rtt_orig_side_p99", Interval, true, "their 99th percentile (within 6.25 %), seconds", |r| interval(r.orig_rtt.map(|p| p.p99))),
+    col!("synack.rtt_resp_side_p99", Interval, true, "the same for the path to the responder", |r| interval(r.resp_rtt.map(|p| p.p99))),
+    col!("synack.rtt_orig_side_max", Interval, true, "their largest, seconds", |r| interval(r.orig_rtt.map(|p| p.max))),
+    col!("synack.rtt_resp_side_max", Interval, true, "the same for the path to the responder", |r| interval(r.resp_rtt.map(|p| p.max))),
+    col!("synack.rtt_orig_side_source", String, true, "what timed them: timestamps (TSval → echo) or data_ack (data → its ACK, Karn's rule)", |r| r.orig_rtt.map_or(Value::Unset, |p| Value::Str(p.source.as_str()))),
+    col!("synack.rtt_resp_side_source", String, true, "the same for the path to the responder", |r| r.resp_rtt.map_or(Value::Unset, |p| Value::Str(p.source.as_str()))),
     col!("synack.orig_state", String, false, "the originator's final RFC 9293 state", |r| Value::Str(r.orig_state.as_str())),
     col!("synack.resp_state", String, false, "the responder's final RFC 9293 state", |r| Value::Str(r.resp_state.as_str())),
     col!("synack.app", String, false, "synack's label: none (no payload), unknown, http, websocket, tls, ssh", |r| Value::Str(r.record.app.kind.as_str())),

@@ -210,7 +210,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     )?;
     let mut t = new_table(opts);
     t.set_header(vec![
-        "handshake latency (ms)",
+        "latency (ms)",
         "count",
         "min",
         "p50",
@@ -233,6 +233,9 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, opts: &TableOptions) -> i
     dist_row("connect (1st SYN → ACK)", &s.connect_ms);
     dist_row("SYN → SYN/ACK", &s.syn_to_synack_ms);
     dist_row("SYN/ACK → ACK", &s.synack_to_ack_ms);
+    // Per-connection medians of the path RTT on each side of the capture point.
+    dist_row("path RTT, client side", &s.rtt_client_side_ms);
+    dist_row("path RTT, server side", &s.rtt_server_side_ms);
     write_table(out, t, opts, None)?;
 
     let c = &s.closes;
@@ -446,6 +449,7 @@ pub enum Column {
     Duration,
     Rtt,
     Connect,
+    PathRtt,
     SynRetransmits,
     Retransmissions,
     OutOfOrder,
@@ -464,7 +468,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in the order `--columns` lists them in --help and docs/output.md.
-    pub const ALL: [Column; 28] = [
+    pub const ALL: [Column; 29] = [
         Column::Id,
         Column::Client,
         Column::Server,
@@ -479,6 +483,7 @@ impl Column {
         Column::Duration,
         Column::Rtt,
         Column::Connect,
+        Column::PathRtt,
         Column::SynRetransmits,
         Column::Retransmissions,
         Column::OutOfOrder,
@@ -495,9 +500,9 @@ impl Column {
         Column::App,
     ];
 
-    /// `--wide`: every column, as the table always had them, then connect time,
-    /// retransmissions and the rest of issue 20's evidence after the RTT.
-    pub const WIDE: [Column; 25] = [
+    /// `--wide`: every column, as the table always had them, then connect time, the
+    /// path RTT, retransmissions and the rest of issue 20's evidence after the RTT.
+    pub const WIDE: [Column; 26] = [
         Column::Id,
         Column::Client,
         Column::Server,
@@ -509,6 +514,7 @@ impl Column {
         Column::Duration,
         Column::Rtt,
         Column::Connect,
+        Column::PathRtt,
         Column::SynRetransmits,
         Column::Retransmissions,
         Column::OutOfOrder,
@@ -585,6 +591,7 @@ impl Column {
             Column::Duration => "duration",
             Column::Rtt => "rtt",
             Column::Connect => "connect",
+            Column::PathRtt => "path-rtt",
             Column::SynRetransmits => "syn-rtx",
             Column::Retransmissions => "rtx",
             Column::OutOfOrder => "ooo",
@@ -623,6 +630,7 @@ impl Column {
             Column::Duration => "duration (s)",
             Column::Rtt => "RTT (ms)",
             Column::Connect => "connect (ms)",
+            Column::PathRtt => "path RTT c / s (ms)",
             Column::SynRetransmits => "SYN rtx",
             Column::Retransmissions => "rtx",
             Column::OutOfOrder => "ooo",
@@ -692,6 +700,13 @@ impl Column {
             Column::Duration => push_3_decimals(out, c.duration(), true),
             Column::Rtt => ms(out, c.handshake_rtt()),
             Column::Connect => ms(out, figures::connect_time(c)),
+            Column::PathRtt => {
+                // The median of each side of the capture point (docs/metrics.md, "Path RTT").
+                out.push_str("c ");
+                ms(out, figures::rtt_client_side(c));
+                out.push_str(" / s ");
+                ms(out, figures::rtt_server_side(c));
+            }
             Column::SynRetransmits => push_decimal(out, figures::syn_retransmits(c), 1),
             Column::Retransmissions => push_decimal(out, figures::retransmissions(c), 1),
             Column::OutOfOrder => push_decimal(out, figures::out_of_order(c), 1),
