@@ -54,7 +54,13 @@ WITH r AS (
     synack_rtt * 1000 AS rtt_ms,
     synack_connect * 1000 AS connect_ms,
     synack_syn_to_synack * 1000 AS syn_to_synack_ms,
-    synack_synack_to_ack * 1000 AS synack_to_ack_ms
+    synack_synack_to_ack * 1000 AS synack_to_ack_ms,
+    -- issue 20's path RTT: each connection's median on the client's and the server's
+    -- side of the capture point
+    (CASE WHEN synack_orig_is_client THEN synack_rtt_orig_side_median
+          ELSE synack_rtt_resp_side_median END) * 1000 AS rtt_client_side_ms,
+    (CASE WHEN synack_orig_is_client THEN synack_rtt_resp_side_median
+          ELSE synack_rtt_orig_side_median END) * 1000 AS rtt_server_side_ms
   FROM records
 ),
 counts AS (
@@ -113,6 +119,10 @@ latency AS (
   SELECT grp, 'syn_to_synack_ms', syn_to_synack_ms FROM r WHERE syn_to_synack_ms IS NOT NULL
   UNION ALL
   SELECT grp, 'synack_to_ack_ms', synack_to_ack_ms FROM r WHERE synack_to_ack_ms IS NOT NULL
+  UNION ALL
+  SELECT grp, 'rtt_client_side_ms', rtt_client_side_ms FROM r WHERE rtt_client_side_ms IS NOT NULL
+  UNION ALL
+  SELECT grp, 'rtt_server_side_ms', rtt_server_side_ms FROM r WHERE rtt_server_side_ms IS NOT NULL
 ),
 ranked AS (
   SELECT grp, figure, ms,

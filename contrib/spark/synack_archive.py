@@ -322,7 +322,14 @@ FLAT = [
     "tshark_retransmissions",
     "tshark_out_of_order",
 ]
-LATENCIES = ["handshake_rtt_ms", "connect_ms", "syn_to_synack_ms", "synack_to_ack_ms"]
+LATENCIES = [
+    "handshake_rtt_ms",
+    "connect_ms",
+    "syn_to_synack_ms",
+    "synack_to_ack_ms",
+    "rtt_client_side_ms",
+    "rtt_server_side_ms",
+]
 
 
 def column(group, name):

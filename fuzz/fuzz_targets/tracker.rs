@@ -199,14 +199,16 @@ fuzz_target!(|input: Input| {
             Op::Segment(s) => s,
             Op::Retire => {
                 flows.retire(now);
-                let mut gone: Vec<Connection> = flows.drain_finished().collect();
-                gone.extend(flows.drain_evicted());
-                for c in gone {
-                    check_connection(&c);
+                let mut account = |c: &Connection| {
+                    check_connection(c);
                     retired_packets += c.tcp.client.packets + c.tcp.server.packets;
-                    retired.add(&ConnectionRecord::of(&c));
+                    retired.add(&ConnectionRecord::of(c));
                     retired_count += 1;
+                };
+                for c in flows.drain_finished() {
+                    account(&c);
                 }
+                flows.take_evicted(usize::MAX, account);
                 continue;
             }
         };
