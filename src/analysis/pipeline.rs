@@ -131,11 +131,8 @@ impl Finished {
     /// thread's malloc arena serves no other's, and would count on top of theirs.
     pub fn release(&mut self) {
         drop(std::mem::take(&mut self.spent));
-        // SAFETY: malloc_trim only hands free pages back; it touches no live allocation.
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        self.report.connections.compact();
+        crate::store::packed_records::give_back_free_pages();
     }
 }
 
