@@ -98,6 +98,7 @@ fn write_inner<W: Write + Send>(
         chunks: COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
         schema: schema.clone(),
         helper_gone: AtomicBool::new(false),
+        written: AtomicBool::new(false),
     };
     // The report's workers are done by now: a helper makes the records into batches and
     // takes columns to encode when it is ahead; this thread encodes the rest and writes
@@ -128,10 +129,19 @@ fn write_inner<W: Write + Send>(
                     return; // the writer stopped (an error)
                 }
             }
-            if rows.len > 0 {
-                send(rows.batch(schema));
+            if rows.len > 0 && !send(rows.batch(schema)) {
+                return;
+            }
+            // The last row group is encoded on both threads too.
+            drop(tx);
+            while !work.written.load(Ordering::Acquire) {
+                if !work.help() {
+                    std::thread::yield_now();
+                }
             }
         });
+        // However this thread ends, the helper stops helping.
+        let _written = Gone(&work.written);
         let (mut group, mut batches, mut in_group) = (0, Vec::new(), 0);
         for batch in rx {
             let batch = batch?;
@@ -165,6 +175,8 @@ struct Work {
     schema: SchemaRef,
     /// The helper has ended: a column it took and did not finish never will be.
     helper_gone: AtomicBool,
+    /// Every row group is written (or the writer stopped): the helper has no more to do.
+    written: AtomicBool,
 }
 
 /// Sets its flag when dropped.
