@@ -512,3 +512,61 @@ impl RecordList for PackedRecords {
         PackedRecords::compact(self);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::flow::FlowTable;
+    use crate::model::event::NoEvents;
+
+    /// The records of every connection in the fixtures of `dir`, packed.
+    fn packed_fixture_records(dir: &str) -> Vec<PackedRecord> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut packed = Vec::new();
+        for file in std::fs::read_dir(dir).unwrap() {
+            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file.unwrap().path())
+            else {
+                continue;
+            };
+            let mut t = FlowTable::new(Duration::from_secs(60));
+            let _ = reader.for_each_packet(|p| {
+                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
+                if let crate::decode::Decoded::Tcp(seg) =
+                    crate::decode::decode(p.link_type, p.data, cut)
+                {
+                    t.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
+                }
+            });
+            t.finish(|c| packed.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
+        }
+        packed
+    }
+
+    #[test]
+    fn compacted_records_read_as_they_were_packed() {
+        let mut packed = packed_fixture_records("fixtures/tcp");
+        packed.extend(packed_fixture_records("fixtures/app"));
+        let n = packed.len();
+        assert!(n > 30, "{n}");
+        let mut list = PackedRecords::from(packed);
+        let before: Vec<_> = (0..n)
+            .map(|i| (format!("{:?}", list.record(i)), list.is_abnormal(i)))
+            .collect();
+        assert!(before.iter().any(|b| b.1) && before.iter().any(|b| !b.1));
+        list.compact();
+        assert!(!list.arena.is_empty());
+        let in_arena = |r: &PackedRecord| r.bytes.0.is_some_and(|s| Packed::head(s).0 & 2 == 2);
+        assert_eq!(list.records.iter().filter(|r| in_arena(r)).count(), n);
+        let after: Vec<_> = (0..n)
+            .map(|i| (format!("{:?}", list.record(i)), list.is_abnormal(i)))
+            .collect();
+        assert_eq!(before, after);
+        // A copy owns its bytes again, and outlives the list.
+        let copy = list.records[0].clone();
+        assert!(!in_arena(&copy));
+        drop(list);
+        assert_eq!(format!("{:?}", copy.unpack()), before[0].0);
+    }
+}
