@@ -17,7 +17,7 @@ use crate::analysis::tracer::Trace;
 use crate::capture::file::{CaptureReader, Format, InputStats, InputWrapper, Packet, SourceError};
 use crate::decode::key::FlowKey;
 use crate::decode::{decode, Decoded};
-use crate::flow::{FlowTable, Limits, Spent};
+use crate::flow::{FlowTable, Limits};
 use crate::model::connection_record::ConnectionRecord;
 use crate::model::event::{EventSink, NoEvents};
 use crate::model::link::LinkType;
@@ -146,8 +146,6 @@ pub struct Analysis {
     pub unlisted: SummaryBuilder,
     /// The summary's share of `connections`.
     pub listed: SummaryBuilder,
-    /// Memory of connections already made into records (see `Spent`).
-    pub spent: Spent,
     /// The workers' traces by connection id, and how many connections were not traced
     /// (`share_out` with `trace`).
     pub traces: Option<(HashMap<u64, Trace>, u64)>,
@@ -560,7 +558,6 @@ impl Analyzer {
             listed.add(&record);
             records.push(PackedRecord::pack(&record));
         });
-        let mut spent = Spent::default();
         let mut traces = None;
         match self.shards.take() {
             None => self.records.sort_unstable_by_key(|r| r.id),
@@ -569,7 +566,6 @@ impl Analyzer {
                 (retired, evicted) = (retired + found.retired, evicted + found.evicted);
                 self.listed.merge(&found.summary);
                 self.packets.add_layers(&found.counts);
-                spent.absorb(found.spent);
                 // Numbered by first packet, as one table numbers them. The workers' records
                 // come in that order.
                 if self.records.is_empty() {
@@ -608,7 +604,6 @@ impl Analyzer {
             filter: self.filter.map(|f| f.expr),
             unlisted: self.uncounted,
             listed: self.listed,
-            spent,
             traces,
         }
     }

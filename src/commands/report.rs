@@ -190,8 +190,10 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
         inputs::afterword(&finished)?;
         return Ok(ExitCode::from(2));
     }
-    if !matches!(args.format, Format::Table) {
-        finished.release();
+    match args.format {
+        Format::Table => {}
+        Format::Parquet | Format::Html => finished.compact_and_release(),
+        Format::Json | Format::Zeek | Format::ZeekJson => finished.release(),
     }
     let report = &finished.report;
     let sink: Box<dyn Write + Send> = match output_file {

@@ -686,54 +686,6 @@ impl FlowTable {
         let dormant = self.dormant.drain().chain(self.evicted_dormant.drain(..));
         wake_each(dormant, each);
     }
-
-    /// Takes one in `parts` of the dormant connections (most of a table at the end of a
-    /// long trace), for another thread to finish beside this one's `finish`.
-    pub fn take_dormant_share(&mut self, parts: usize) -> Dormancy {
-        let share = self.dormant.len() / parts.max(1);
-        let mut taken = 0;
-        let picked = self.dormant.extract_if(|_| {
-            taken += 1;
-            taken <= share
-        });
-        Dormancy(picked.collect())
-    }
-}
-
-/// Dormant connections taken out of their table (`FlowTable::take_dormant_share`).
-pub struct Dormancy(Vec<Dormant>);
-
-impl Dormancy {
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Hands every connection, woken, to `each`, as `FlowTable::finish` does, and returns
-    /// their memory as `Spent`: this runs on another thread than the one that put them to
-    /// sleep, and freeing them here would be freeing into that thread's malloc arena.
-    pub fn finish(self, each: impl FnMut(Connection)) -> Spent {
-        wake_each(self.0.iter(), each);
-        Spent(vec![self])
-    }
-}
-
-/// The memory of dormant connections already made into records. Freeing it is a free per
-/// connection, ~10 ms serial at the end of a big trace, and on another thread than the
-/// one that put them to sleep it is a free into that thread's malloc arena: while that
-/// thread allocates too, both wait on the arena's lock (it halved the speed of both at
-/// the end of a run). A process about to exit can leave it to the system
-/// (`std::mem::forget`).
-#[derive(Default)]
-pub struct Spent(Vec<Dormancy>);
-
-impl Spent {
-    pub fn absorb(&mut self, other: Spent) {
-        self.0.extend(other.0);
-    }
 }
 
 /// Wakes each dormant connection a few behind the iteration, whose order is the heap's
@@ -975,26 +927,6 @@ mod tests {
         assert_eq!(conns.len(), 1);
         assert_eq!(conns[0].tcp.client.packets, 2);
         assert_eq!(conns[0].tcp.anomalies().count(), 1);
-    }
-
-    #[test]
-    fn a_share_of_the_dormant_connections_finishes_elsewhere_and_the_rest_at_home() {
-        let mut t = FlowTable::new(Duration::from_secs(60));
-        for port in 0..7 {
-            let client = format!("10.0.0.2:{}", 40000 + port);
-            feed(&mut t, &seg(&client, SRV, TcpFlags::SYN, 1), 0);
-        }
-        // One still whole: a share is taken of the dormant ones only.
-        t.retire(Timestamp::from_secs_nanos(5, 0));
-        feed(&mut t, &seg("10.0.0.3:1", SRV, TcpFlags::SYN, 1), 5);
-        let share = t.take_dormant_share(3);
-        assert_eq!((share.len(), t.active_len()), (2, 6));
-        let mut ids = Vec::new();
-        let _spent = share.finish(|c| ids.push((c.id, c.tcp.client.packets)));
-        t.finish(|c| ids.push((c.id, c.tcp.client.packets)));
-        ids.sort_unstable();
-        let all: Vec<_> = (1..=8).map(|id| (id, 1)).collect();
-        assert_eq!(ids, all);
     }
 
     /// Dormant and back, compared field by field (through `Debug`, which shows them all),

@@ -144,6 +144,8 @@ pub trait RecordList: Send + Sync + std::fmt::Debug {
     /// The first packet's time of the connection at `index`, without making its record.
     fn first_seen(&self, index: usize) -> Timestamp;
     fn record(&self, index: usize) -> ConnectionRecord;
+    /// Puts the records' memory together (a hint, before a long read of them).
+    fn compact(&mut self) {}
 }
 
 impl RecordList for Vec<ConnectionRecord> {

@@ -89,6 +89,13 @@ impl ConnectionList {
         self.0.len()
     }
 
+    /// Puts the records' memory together, if this list is the records' only holder.
+    pub fn compact(&mut self) {
+        if let Some(list) = Arc::get_mut(&mut self.0) {
+            list.compact();
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.len() == 0
     }

@@ -28,10 +28,11 @@ pub struct PackedRecord {
     bytes: Packed,
 }
 
-/// One allocation: a varint of the encoding's length times two plus one if the connection
-/// closed abnormally, then the encoding. One pointer wide (a `Box<[u8]>` is two) and the
-/// same one allocation, so that records still fill the places of the dormant connections
-/// freed as they wake.
+/// One allocation: a varint head (the encoding's length times four, plus two if the bytes
+/// are in a `PackedRecords` arena and not an allocation of their own, plus one if the
+/// connection closed abnormally), then the encoding. One pointer wide (a `Box<[u8]>` is
+/// two) and the same one allocation, so that records still fill the places of the dormant
+/// connections freed as they wake.
 #[derive(Debug, Default)]
 struct Packed(Option<NonNull<u8>>);
 
@@ -42,18 +43,23 @@ unsafe impl Send for Packed {}
 unsafe impl Sync for Packed {}
 
 impl Packed {
-    fn new(bytes: &[u8], abnormal: bool) -> Packed {
+    /// The head of an encoding of `len` bytes, and its length.
+    fn make_head(len: usize, in_arena: bool, abnormal: bool) -> ([u8; 10], usize) {
         let mut head = [0; 10];
         let mut n = 0;
-        let mut v = ((bytes.len() as u64) << 1) | u64::from(abnormal);
+        let mut v = ((len as u64) << 2) | (u64::from(in_arena) << 1) | u64::from(abnormal);
         loop {
             head[n] = (v & 0x7f) as u8 | if v >= 0x80 { 0x80 } else { 0 };
             n += 1;
             v >>= 7;
             if v == 0 {
-                break;
+                return (head, n);
             }
         }
+    }
+
+    fn new(bytes: &[u8], abnormal: bool) -> Packed {
+        let (head, n) = Self::make_head(bytes.len(), false, abnormal);
         let layout = Self::layout(n + bytes.len());
         // SAFETY: the layout is at least one byte (the head).
         let start = unsafe { std::alloc::alloc(layout) };
@@ -93,9 +99,9 @@ impl Packed {
             None => &[],
             Some(start) => {
                 let (v, n) = Self::head(start);
-                // SAFETY: `new` wrote `v >> 1` bytes after the head's `n`; they live as long
-                // as `self`.
-                unsafe { std::slice::from_raw_parts(start.as_ptr().add(n), (v >> 1) as usize) }
+                // SAFETY: `new` (or `PackedRecords::compact`) wrote `v >> 2` bytes after the
+                // head's `n`; they live as long as `self`.
+                unsafe { std::slice::from_raw_parts(start.as_ptr().add(n), (v >> 2) as usize) }
             }
         }
     }
@@ -114,8 +120,10 @@ impl Drop for Packed {
     fn drop(&mut self) {
         if let Some(start) = self.0 {
             let (v, n) = Self::head(start);
-            // SAFETY: allocated in `new` with this layout (the head and the encoding).
-            unsafe { std::alloc::dealloc(start.as_ptr(), Self::layout(n + (v >> 1) as usize)) }
+            if v & 2 == 0 {
+                // SAFETY: allocated in `new` with this layout (the head and the encoding).
+                unsafe { std::alloc::dealloc(start.as_ptr(), Self::layout(n + (v >> 2) as usize)) }
+            }
         }
     }
 }
@@ -400,11 +408,78 @@ impl RoleBasis {
 
 /// A report's records, packed, in order of id.
 #[derive(Debug, Default)]
-pub struct PackedRecords(Vec<PackedRecord>);
+pub struct PackedRecords {
+    // Dropped before `arena`, which the records' bytes may be in.
+    records: Vec<PackedRecord>,
+    /// The encodings of the records moved together by `compact`, in blocks.
+    arena: Vec<Vec<u8>>,
+}
 
 impl From<Vec<PackedRecord>> for PackedRecords {
     fn from(records: Vec<PackedRecord>) -> Self {
-        PackedRecords(records)
+        PackedRecords {
+            records,
+            arena: Vec::new(),
+        }
+    }
+}
+
+/// Size of the blocks `compact` moves records' bytes into.
+const ARENA_BLOCK: usize = 64 << 10;
+
+/// How many bytes `compact` moves between two returns of free pages to the system.
+const COMPACT_STEP: usize = 2 << 20;
+
+impl PackedRecords {
+    /// Moves every record's bytes into a few blocks and frees theirs. Made while the flow
+    /// tables were alive, records are spread over nearly every page of the heap (one in
+    /// about every 500 bytes); moved together, the pages the tables held become wholly
+    /// free and go back to the system before an output that allocates much of its own.
+    /// Records are moved in order of address and the free pages handed back every
+    /// `COMPACT_STEP` bytes, so that the blocks never add more than that at once.
+    pub fn compact(&mut self) {
+        if !self.arena.is_empty() {
+            return;
+        }
+        let mut order: Vec<u32> = (0..self.records.len() as u32)
+            .filter(|&i| self.records[i as usize].bytes.0.is_some())
+            .collect();
+        order.sort_unstable_by_key(|&i| self.records[i as usize].bytes.0.map(NonNull::as_ptr));
+        let mut arena: Vec<Vec<u8>> = Vec::new();
+        let mut since_trim = 0;
+        for i in order {
+            let r = &mut self.records[i as usize];
+            let bytes = r.bytes.bytes();
+            let (head, n) = Packed::make_head(bytes.len(), true, r.bytes.abnormal());
+            let size = n + bytes.len();
+            if arena.last().is_none_or(|b| b.capacity() - b.len() < size) {
+                arena.push(Vec::with_capacity(ARENA_BLOCK.max(size)));
+            }
+            let block = arena.last_mut().expect("a block was just made");
+            let offset = block.len();
+            block.extend_from_slice(&head[..n]);
+            block.extend_from_slice(bytes);
+            // SAFETY: in bounds of a block that is never written again past this record,
+            // never reallocated (it had room), and that outlives the records (field order).
+            let start = unsafe { NonNull::new_unchecked(block.as_mut_ptr().add(offset)) };
+            // The old `Packed` frees its own allocation as it is replaced.
+            r.bytes = Packed(Some(start));
+            since_trim += size;
+            if since_trim >= COMPACT_STEP {
+                since_trim = 0;
+                give_back_free_pages();
+            }
+        }
+        self.arena = arena;
+    }
+}
+
+/// Hands the pages no allocation uses back to the system.
+pub fn give_back_free_pages() {
+    // SAFETY: malloc_trim only hands free pages back; it touches no live allocation.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -414,22 +489,84 @@ const PREFETCH_AHEAD: usize = 4;
 
 impl RecordList for PackedRecords {
     fn len(&self) -> usize {
-        self.0.len()
+        self.records.len()
     }
 
     fn is_abnormal(&self, index: usize) -> bool {
-        self.0[index].abnormal()
+        self.records[index].abnormal()
     }
 
     fn first_seen(&self, index: usize) -> Timestamp {
-        self.0[index].first_seen
+        self.records[index].first_seen
     }
 
     fn record(&self, index: usize) -> ConnectionRecord {
         // Records are read in order: start loading the ones a few ahead.
-        if let Some(ahead) = self.0.get(index + PREFETCH_AHEAD) {
+        if let Some(ahead) = self.records.get(index + PREFETCH_AHEAD) {
             ahead.prefetch();
         }
-        self.0[index].unpack()
+        self.records[index].unpack()
+    }
+
+    fn compact(&mut self) {
+        PackedRecords::compact(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::flow::FlowTable;
+    use crate::model::event::NoEvents;
+
+    /// The records of every connection in the fixtures of `dir`, packed.
+    fn packed_fixture_records(dir: &str) -> Vec<PackedRecord> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut packed = Vec::new();
+        for file in std::fs::read_dir(dir).unwrap() {
+            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file.unwrap().path())
+            else {
+                continue;
+            };
+            let mut t = FlowTable::new(Duration::from_secs(60));
+            let _ = reader.for_each_packet(|p| {
+                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
+                if let crate::decode::Decoded::Tcp(seg) =
+                    crate::decode::decode(p.link_type, p.data, cut)
+                {
+                    t.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
+                }
+            });
+            t.finish(|c| packed.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
+        }
+        packed
+    }
+
+    #[test]
+    fn compacted_records_read_as_they_were_packed() {
+        let mut packed = packed_fixture_records("fixtures/tcp");
+        packed.extend(packed_fixture_records("fixtures/app"));
+        let n = packed.len();
+        assert!(n > 30, "{n}");
+        let mut list = PackedRecords::from(packed);
+        let before: Vec<_> = (0..n)
+            .map(|i| (format!("{:?}", list.record(i)), list.is_abnormal(i)))
+            .collect();
+        assert!(before.iter().any(|b| b.1) && before.iter().any(|b| !b.1));
+        list.compact();
+        assert!(!list.arena.is_empty());
+        let in_arena = |r: &PackedRecord| r.bytes.0.is_some_and(|s| Packed::head(s).0 & 2 == 2);
+        assert_eq!(list.records.iter().filter(|r| in_arena(r)).count(), n);
+        let after: Vec<_> = (0..n)
+            .map(|i| (format!("{:?}", list.record(i)), list.is_abnormal(i)))
+            .collect();
+        assert_eq!(before, after);
+        // A copy owns its bytes again, and outlives the list.
+        let copy = list.records[0].clone();
+        assert!(!in_arena(&copy));
+        drop(list);
+        assert_eq!(format!("{:?}", copy.unpack()), before[0].0);
     }
 }
