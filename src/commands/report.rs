@@ -192,8 +192,8 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     match args.format {
         Format::Table => {}
-        Format::Parquet | Format::Html => finished.compact_and_release(),
-        Format::Json | Format::Zeek | Format::ZeekJson => finished.release(),
+        Format::Parquet => finished.compact_and_release(),
+        Format::Json | Format::Zeek | Format::ZeekJson | Format::Html => finished.release(),
     }
     let report = &finished.report;
     let sink: Box<dyn Write + Send> = match output_file {
