@@ -130,8 +130,8 @@ impl Finished {
 
     /// `release`, after moving the records together (`PackedRecords::compact`: about 50
     /// ms on the 10 M-packet trace), for an output that allocates much of its own (the
-    /// Parquet file's column writers, the HTML page): most pages the flow tables held
-    /// hold a record or two, and would stay.
+    /// Parquet file's column writers): most pages the flow tables held hold a record or
+    /// two, and would stay.
     pub fn compact_and_release(&mut self) {
         self.report.connections.compact();
         self.release();
