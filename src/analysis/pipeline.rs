@@ -116,7 +116,8 @@ impl Finished {
     }
 
     /// Ends the process's use of the run without freeing it: the system takes the memory
-    /// back at once at exit, where freeing every record one by one is a serial ~10 ms each on a big trace.
+    /// back at once at exit, where freeing every record one by one is a serial ~10 ms on
+    /// a big trace.
     pub fn leave_to_os(self) {
         std::mem::forget(self);
     }
@@ -128,8 +129,8 @@ impl Finished {
         crate::store::packed_records::give_back_free_pages();
     }
 
-    /// `release`, after moving the records together (`PackedRecords::compact`: about 50
-    /// ms on the 10 M-packet trace), for an output that allocates much of its own (the
+    /// `release`, after moving the records together (`PackedRecords::compact`: about 0.09
+    /// s on the 10 M-packet trace), for an output that allocates much of its own (the
     /// Parquet file's column writers): most pages the flow tables held hold a record or
     /// two, and would stay.
     pub fn compact_and_release(&mut self) {

@@ -691,26 +691,42 @@ impl FlowTable {
 /// Wakes each dormant connection a few behind the iteration, whose order is the heap's
 /// disorder: the next ones' bytes load meanwhile. An owned one is dropped as soon as it
 /// is woken.
-fn wake_each<D: std::borrow::Borrow<Dormant>>(
-    dormant: impl Iterator<Item = D>,
-    mut each: impl FnMut(Connection),
-) {
+fn wake_each(dormant: impl Iterator<Item = Dormant>, mut each: impl FnMut(Connection)) {
     let mut ahead = std::collections::VecDeque::with_capacity(DORMANT_AHEAD);
     for d in dormant {
-        d.borrow().prefetch();
+        d.prefetch();
         ahead.push_back(d);
         if ahead.len() == DORMANT_AHEAD {
             let d = ahead.pop_front().expect("full");
-            let conn = d.borrow().wake();
+            let conn = d.wake();
             drop(d);
             each(conn);
         }
     }
     for d in ahead {
-        let conn = d.borrow().wake();
+        let conn = d.wake();
         drop(d);
         each(conn);
     }
+}
+
+/// Each TCP segment of a capture file, as the tables of the tests take them; false if the
+/// file is not a capture.
+#[cfg(test)]
+pub(crate) fn each_test_segment(
+    file: &std::path::Path,
+    mut each: impl FnMut(&TcpSegment<'_>, u32, Timestamp),
+) -> bool {
+    let Ok(mut reader) = crate::capture::file::CaptureReader::open(file) else {
+        return false;
+    };
+    let _ = reader.for_each_packet(|p| {
+        let cut = p.orig_len.saturating_sub(p.data.len() as u32);
+        if let crate::decode::Decoded::Tcp(seg) = crate::decode::decode(p.link_type, p.data, cut) {
+            each(&seg, p.orig_len, p.ts);
+        }
+    });
+    true
 }
 
 /// An endpoint of `old` entered TIME_WAIT less than 2·MSL before `at`.
@@ -964,21 +980,13 @@ mod tests {
         }
         let mut checked = 0;
         for file in files {
-            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file) else {
-                continue;
-            };
             let mut t = FlowTable::new(Duration::from_secs(60));
             // After every event: connections in every state they pass through.
-            let _ = reader.for_each_packet(|p| {
-                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
-                if let crate::decode::Decoded::Tcp(seg) =
-                    crate::decode::decode(p.link_type, p.data, cut)
-                {
-                    t.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
-                    if let Some(c) = t.connection_of(&seg) {
-                        assert_round_trip(c);
-                        checked += 1;
-                    }
+            each_test_segment(&file, |seg, orig_len, ts| {
+                t.on_segment(seg, orig_len, ts, &mut NoEvents);
+                if let Some(c) = t.connection_of(seg) {
+                    assert_round_trip(c);
+                    checked += 1;
                 }
             });
         }
@@ -997,21 +1005,13 @@ mod tests {
         let (mut quiet, mut told) = (Vec::new(), Vec::new());
         let mut events = 0;
         for file in files {
-            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file) else {
-                continue;
-            };
             let mut a = FlowTable::new(Duration::from_secs(60));
             let mut b = FlowTable::new(Duration::from_secs(60));
-            let _ = reader.for_each_packet(|p| {
-                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
-                if let crate::decode::Decoded::Tcp(seg) =
-                    crate::decode::decode(p.link_type, p.data, cut)
-                {
-                    a.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
-                    b.on_segment(&seg, p.orig_len, p.ts, &mut |_: &ConnectionView, _, _| {
-                        events += 1
-                    });
-                }
+            each_test_segment(&file, |seg, orig_len, ts| {
+                a.on_segment(seg, orig_len, ts, &mut NoEvents);
+                b.on_segment(seg, orig_len, ts, &mut |_: &ConnectionView, _, _| {
+                    events += 1
+                });
             });
             a.finish(|c| quiet.push(format!("{c:?}")));
             b.finish(|c| told.push(format!("{c:?}")));

@@ -526,18 +526,9 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut packed = Vec::new();
         for file in std::fs::read_dir(dir).unwrap() {
-            let Ok(mut reader) = crate::capture::file::CaptureReader::open(&file.unwrap().path())
-            else {
-                continue;
-            };
             let mut t = FlowTable::new(Duration::from_secs(60));
-            let _ = reader.for_each_packet(|p| {
-                let cut = p.orig_len.saturating_sub(p.data.len() as u32);
-                if let crate::decode::Decoded::Tcp(seg) =
-                    crate::decode::decode(p.link_type, p.data, cut)
-                {
-                    t.on_segment(&seg, p.orig_len, p.ts, &mut NoEvents);
-                }
+            crate::flow::each_test_segment(&file.unwrap().path(), |seg, orig_len, ts| {
+                t.on_segment(seg, orig_len, ts, &mut NoEvents);
             });
             t.finish(|c| packed.push(PackedRecord::pack(&ConnectionRecord::of(&c))));
         }
