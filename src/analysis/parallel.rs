@@ -508,6 +508,9 @@ impl Shards {
         // its records went to new pages of its own arena: 16 MiB more at the peak.)
         self.current = Chunk::new();
         self.next = None;
+        // The buffers given back go with the pool; those still with a worker are freed as
+        // it gives them back (into no pool).
+        drop(std::mem::replace(&mut self.pool, sync_channel(0).1));
         let mut outcome = Sharded {
             records: Vec::new(),
             summary: SummaryBuilder::default(),
