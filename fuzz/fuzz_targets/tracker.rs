@@ -317,7 +317,6 @@ fuzz_target!(|input: Input| {
         filter: None,
         unlisted: retired,
         listed,
-        spent: Default::default(),
         traces: None,
     };
     let report = Report::build(analysis);
