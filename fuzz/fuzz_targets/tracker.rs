@@ -19,19 +19,19 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use synack::analysis::analyzer::Analysis;
-use synack::model::report::PacketCounts;
 use synack::decode::TcpSegment;
-use synack::model::flags::TcpFlags;
 use synack::flow::{FlowTable, Limits};
-use synack::tcp::connection::Connection;
 use synack::model::connection_record::ConnectionRecord;
-use synack::store::packed_records::PackedRecord;
-use synack::model::report::Report;
-use synack::model::summary::{Distribution, SummaryBuilder};
-use synack::model::seq::Seq;
-use synack::model::time::Timestamp;
 use synack::model::event::{ConnectionView, Event};
+use synack::model::flags::TcpFlags;
+use synack::model::report::PacketCounts;
+use synack::model::report::Report;
+use synack::model::seq::Seq;
 use synack::model::state::CloseKind;
+use synack::model::summary::{Distribution, SummaryBuilder};
+use synack::model::time::Timestamp;
+use synack::store::packed_records::PackedRecord;
+use synack::tcp::connection::Connection;
 
 const ENDPOINTS: [&str; 4] = [
     "10.0.0.1:80",
@@ -135,8 +135,10 @@ fn check_connection(c: &Connection) {
     for (ep, peer) in [(&t.client, &t.server), (&t.server, &t.client)] {
         let n = ep.packets;
         assert!(ep.syns <= n && ep.fins <= n && ep.rsts <= n, "{ep:?}");
-        let classified =
-            ep.tshark_retransmissions + ep.tshark_out_of_order + ep.zero_window_probes + ep.keepalive.probes;
+        let classified = ep.tshark_retransmissions
+            + ep.tshark_out_of_order
+            + ep.zero_window_probes
+            + ep.keepalive.probes;
         assert!(classified <= n, "a segment classified twice: {ep:?}");
         assert!(ep.keepalive.acks <= ep.keepalive.probes, "{ep:?}");
         assert!(ep.keepalive.acks <= peer.packets, "{ep:?}");
@@ -263,12 +265,17 @@ fuzz_target!(|input: Input| {
         }
         segments += 1;
         let wire_len = u32::from(seg.header_len) + 40;
-        flows.on_segment(&seg, wire_len, now, &mut |c: &ConnectionView, _, e| match e {
-            Event::Segment { .. } => segment_events += 1,
-            Event::ConnectionStarted { .. } => started += 1,
-            Event::HandshakeCompleted { .. } => *completed.entry(c.id).or_default() += 1,
-            _ => {}
-        });
+        flows.on_segment(
+            &seg,
+            wire_len,
+            now,
+            &mut |c: &ConnectionView, _, e| match e {
+                Event::Segment { .. } => segment_events += 1,
+                Event::ConnectionStarted { .. } => started += 1,
+                Event::HandshakeCompleted { .. } => *completed.entry(c.id).or_default() += 1,
+                _ => {}
+            },
+        );
         assert_eq!(segment_events, segments, "one Segment event per segment");
     }
 
