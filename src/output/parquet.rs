@@ -8,8 +8,8 @@
 //! strings. Names have `_` for `.` (`id_orig_h`, `synack_rtt`).
 
 use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::TrySendError;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{
@@ -88,72 +88,42 @@ fn write_inner<W: Write + Send>(
 ) -> Result<(), ParquetError> {
     let schema = schema();
     // ArrowWriter's own parts (the file with its Arrow schema, the column writers), so
-    // that a row group's columns can be encoded on two threads. What they write is what
-    // `ArrowWriter::write` with the same batches writes, byte for byte.
+    // that a row group's rows and columns can be made on two threads. What they write is
+    // what `ArrowWriter::write` with the same batches writes, byte for byte.
     let (mut file, factory) =
         ArrowWriter::try_new(out, schema.clone(), Some(properties()))?.into_serialized_writer()?;
     let work = Work {
+        report,
+        opts,
+        schema,
         current: Mutex::new(None),
         writers: COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
         chunks: COLUMNS.iter().map(|_| Mutex::new(None)).collect(),
-        schema: schema.clone(),
         helper_gone: AtomicBool::new(false),
         written: AtomicBool::new(false),
     };
-    // The report's workers are done by now: a helper makes the records into batches and
-    // takes columns to encode when it is ahead; this thread encodes the rest and writes
-    // the row groups.
+    // The report's workers are done by now. Each row group is made in two steps, each
+    // shared by this thread and a helper: its rows, a batch of records at a time, then its
+    // columns, one at a time; this thread writes the closed columns to the file.
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch, ParquetError>>(1);
-        let (schema, work) = (&schema, &work);
+        let work = &work;
         scope.spawn(move || {
             // However the helper ends (a panic too), this thread stops waiting for it.
             let _gone = Gone(&work.helper_gone);
             let mut rows = Rows::new();
-            let send = |batch| {
-                let mut batch = Some(batch);
-                while let Some(b) = batch.take() {
-                    match tx.try_send(b) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(b)) if work.help() => batch = Some(b),
-                        Err(TrySendError::Full(b)) => return tx.send(b).is_ok(),
-                        Err(TrySendError::Disconnected(_)) => return false,
-                    }
-                }
-                work.help();
-                true
-            };
-            for record in report.connections.records() {
-                rows.append(&Row::new(&record, opts));
-                if rows.len == BATCH && !send(rows.batch(schema)) {
-                    return; // the writer stopped (an error)
-                }
-            }
-            if rows.len > 0 && !send(rows.batch(schema)) {
-                return;
-            }
-            // The last row group is encoded on both threads too.
-            drop(tx);
             while !work.written.load(Ordering::Acquire) {
-                if !work.help() {
+                if !work.help(&mut rows) {
                     std::thread::yield_now();
                 }
             }
         });
         // However this thread ends, the helper stops helping.
         let _written = Gone(&work.written);
-        let (mut group, mut batches, mut in_group) = (0, Vec::new(), 0);
-        for batch in rx {
-            let batch = batch?;
-            in_group += batch.num_rows();
-            batches.push(batch);
-            if in_group >= ROW_GROUP {
-                work.write_group(&factory, group, std::mem::take(&mut batches), &mut file)?;
-                (group, in_group) = (group + 1, 0);
-            }
-        }
-        if in_group > 0 {
-            work.write_group(&factory, group, batches, &mut file)?;
+        let mut rows = Rows::new();
+        let records = report.connections.len();
+        for (group, first) in (0..records).step_by(ROW_GROUP).enumerate() {
+            let last = records.min(first + ROW_GROUP);
+            work.write_group(&factory, group, first..last, &mut rows, &mut file)?;
         }
         Ok::<(), ParquetError>(())
     })?;
@@ -161,19 +131,22 @@ fn write_inner<W: Write + Send>(
     Ok(())
 }
 
-/// A row group's column writers, shared by the two threads of `write`: each column is
-/// taken by one thread at a time, given all the group's rows and closed at once. A
-/// column writer holds its own zstd contexts (about 0.3 MiB once it has compressed a
-/// page): encoded column after column, only two are ever in use, where writing every
-/// column a batch at a time kept all of them (22 MiB) until the group closed.
-struct Work {
-    /// The row group both threads take columns of.
-    current: Mutex<Option<Arc<Task>>>,
+/// A row group's rows and column writers, shared by the two threads of `write`. A
+/// batch of rows is built by one thread; once all are built, each column is taken by one
+/// thread, given all the group's rows and closed at once. A column writer holds its own
+/// zstd contexts (about 0.3 MiB once it has compressed a page): encoded column after
+/// column, only two are ever in use, where writing every column a batch at a time kept
+/// all of them (22 MiB) until the group closed.
+struct Work<'r> {
+    report: &'r Report,
+    opts: &'r RecordOptions,
+    schema: SchemaRef,
+    /// The row group both threads work on.
+    current: Mutex<Option<Arc<Group>>>,
     writers: Vec<Mutex<Option<ArrowColumnWriter>>>,
     /// The closed columns of the row group, in order.
     chunks: Vec<Mutex<Option<ArrowColumnChunk>>>,
-    schema: SchemaRef,
-    /// The helper has ended: a column it took and did not finish never will be.
+    /// The helper has ended: work it took and did not finish never will be.
     helper_gone: AtomicBool,
     /// Every row group is written (or the writer stopped): the helper has no more to do.
     written: AtomicBool,
@@ -188,99 +161,147 @@ impl Drop for Gone<'_> {
     }
 }
 
-struct Task {
-    /// The row group's rows.
-    batches: Vec<RecordBatch>,
-    /// The next column to take.
-    next: AtomicUsize,
-    /// Columns done.
+/// A row group in the making.
+struct Group {
+    /// Its records, by index in the report.
+    records: Range<usize>,
+    /// Its rows, `BATCH` records each, in order.
+    batches: Vec<Mutex<Option<RecordBatch>>>,
+    /// The next batch to build, and how many are built.
+    next_batch: AtomicUsize,
+    built: AtomicUsize,
+    /// The next column to encode, and how many are closed.
+    next_column: AtomicUsize,
     done: AtomicUsize,
     error: Mutex<Option<ParquetError>>,
+}
+
+impl Group {
+    fn new(records: Range<usize>) -> Group {
+        Group {
+            batches: (0..records.len().div_ceil(BATCH))
+                .map(|_| Mutex::new(None))
+                .collect(),
+            records,
+            next_batch: AtomicUsize::new(0),
+            built: AtomicUsize::new(0),
+            next_column: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            error: Mutex::new(None),
+        }
+    }
+
+    fn all_built(&self) -> bool {
+        self.built.load(Ordering::Acquire) == self.batches.len()
+    }
+
+    fn all_done(&self) -> bool {
+        self.done.load(Ordering::Acquire) == COLUMNS.len()
+    }
+
+    fn fail(&self, e: ParquetError) {
+        lock(&self.error).get_or_insert(e);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Work {
-    /// Encodes a row group on both threads and writes its columns, in order.
+impl Work<'_> {
+    /// Makes a row group on both threads and writes its columns, in order.
     fn write_group<W: Write + Send>(
         &self,
         factory: &ArrowRowGroupWriterFactory,
-        group: usize,
-        batches: Vec<RecordBatch>,
+        index: usize,
+        records: Range<usize>,
+        rows: &mut Rows,
         file: &mut SerializedFileWriter<W>,
     ) -> Result<(), ParquetError> {
-        let writers = factory.create_column_writers(group)?;
+        let writers = factory.create_column_writers(index)?;
         assert_eq!(writers.len(), COLUMNS.len(), "a leaf per column");
         for (slot, w) in self.writers.iter().zip(writers) {
             *lock(slot) = Some(w);
         }
-        self.run(batches)?;
-        let mut group = file.next_row_group()?;
+        let group = Arc::new(Group::new(records));
+        *lock(&self.current) = Some(group.clone());
+        while !group.all_done() {
+            if !self.take(&group, rows) {
+                if self.helper_gone.load(Ordering::Acquire) && !group.all_done() {
+                    // It panicked in the group's work (the scope raises the panic again).
+                    return Err(ParquetError::General("the encoding helper stopped".into()));
+                }
+                std::thread::yield_now();
+            }
+        }
+        *lock(&self.current) = None;
+        if let Some(e) = lock(&group.error).take() {
+            return Err(e);
+        }
+        let mut row_group = file.next_row_group()?;
         for chunk in &self.chunks {
             let chunk = lock(chunk)
                 .take()
                 .ok_or_else(|| ParquetError::General("a column was not closed".into()))?;
-            chunk.append_to_row_group(&mut group)?;
+            chunk.append_to_row_group(&mut row_group)?;
         }
-        group.close()?;
+        row_group.close()?;
         Ok(())
     }
 
-    /// This thread's share of the row group's columns, waiting for the other thread's
-    /// column in progress.
-    fn run(&self, batches: Vec<RecordBatch>) -> Result<(), ParquetError> {
-        let task = Arc::new(Task {
-            batches,
-            next: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
-            error: Mutex::new(None),
-        });
-        *lock(&self.current) = Some(task.clone());
-        self.take_columns(&task);
-        while task.done.load(Ordering::Acquire) < COLUMNS.len() {
-            if self.helper_gone.load(Ordering::Acquire)
-                && task.done.load(Ordering::Acquire) < COLUMNS.len()
-            {
-                // It panicked in a column (the scope raises the panic again).
-                return Err(ParquetError::General("the encoding helper stopped".into()));
-            }
-            std::thread::yield_now();
-        }
-        *lock(&self.current) = None;
-        let error = lock(&task.error).take();
-        error.map_or(Ok(()), Err)
+    /// Work on the row group in progress, if any is left; whether there was some.
+    fn help(&self, rows: &mut Rows) -> bool {
+        let group = lock(&self.current).clone();
+        group.is_some_and(|g| self.take(&g, rows))
     }
 
-    /// Columns of the row group in progress, if any is left; whether there was one.
-    fn help(&self) -> bool {
-        let task = lock(&self.current).clone();
-        task.is_some_and(|t| self.take_columns(&t))
-    }
-
-    fn take_columns(&self, task: &Task) -> bool {
+    /// The group's batches to build while any is left, then its columns once all are
+    /// built; whether this thread did any.
+    fn take(&self, group: &Group, rows: &mut Rows) -> bool {
         let mut any = false;
         loop {
-            let c = task.next.fetch_add(1, Ordering::Relaxed);
+            let b = group.next_batch.fetch_add(1, Ordering::Relaxed);
+            if b >= group.batches.len() {
+                break;
+            }
+            any = true;
+            let first = group.records.start + b * BATCH;
+            let last = group.records.end.min(first + BATCH);
+            for i in first..last {
+                rows.append(&Row::new(&self.report.connections.record(i), self.opts));
+            }
+            match rows.batch(&self.schema) {
+                Ok(batch) => *lock(&group.batches[b]) = Some(batch),
+                Err(e) => group.fail(e),
+            }
+            group.built.fetch_add(1, Ordering::Release);
+        }
+        if !group.all_built() {
+            return any; // the other thread builds the last batch
+        }
+        loop {
+            let c = group.next_column.fetch_add(1, Ordering::Relaxed);
             if c >= COLUMNS.len() {
                 return any;
             }
             any = true;
-            if let Err(e) = self.column(task, c) {
-                lock(&task.error).get_or_insert(e);
+            if let Err(e) = self.column(group, c) {
+                group.fail(e);
             }
-            task.done.fetch_add(1, Ordering::Release);
+            group.done.fetch_add(1, Ordering::Release);
         }
     }
 
     /// Writes every row of the group to column `c` and closes it.
-    fn column(&self, task: &Task, c: usize) -> Result<(), ParquetError> {
+    fn column(&self, group: &Group, c: usize) -> Result<(), ParquetError> {
         let Some(mut writer) = lock(&self.writers[c]).take() else {
             return Err(ParquetError::General("no column writer".into()));
         };
-        for batch in &task.batches {
-            for leaf in compute_leaves(self.schema.field(c), batch.column(c))? {
+        for batch in &group.batches {
+            let Some(array) = lock(batch).as_ref().map(|b| b.column(c).clone()) else {
+                return Err(ParquetError::General("a batch was not built".into()));
+            };
+            for leaf in compute_leaves(self.schema.field(c), &array)? {
                 writer.write(&leaf)?;
             }
         }
@@ -550,6 +571,53 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap");
         let finished = Pipeline::new(Options::default()).run_files(&[path], &mut NoEvents);
         finished.report.connections.records().collect()
+    }
+
+    #[test]
+    fn a_report_over_several_row_groups_keeps_every_record_in_order() {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.pcap");
+        let mut finished = Pipeline::new(Options::default()).run_files(&[path], &mut NoEvents);
+        let sample: Vec<ConnectionRecord> = finished.report.connections.records().collect();
+        // Two full row groups and a third cut inside its second batch: the row groups'
+        // batches are built on two threads, and must still come out in order.
+        let n = 2 * ROW_GROUP + BATCH + 5;
+        let records: Vec<ConnectionRecord> = (0..n)
+            .map(|i| {
+                let mut r = sample[i % sample.len()].clone();
+                r.id = i as u64;
+                r
+            })
+            .collect();
+        finished.report.connections = crate::model::report::ConnectionList::new(Box::new(records));
+        let out = std::env::temp_dir().join(format!("synack-pqgroups-{}", std::process::id()));
+        write(
+            std::fs::File::create(&out).unwrap(),
+            &finished.report,
+            &RecordOptions::default(),
+        )
+        .unwrap();
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap();
+        let groups: Vec<i64> = (0..builder.metadata().num_row_groups())
+            .map(|g| builder.metadata().row_group(g).num_rows())
+            .collect();
+        assert_eq!(
+            groups,
+            [ROW_GROUP as i64, ROW_GROUP as i64, BATCH as i64 + 5]
+        );
+        let id = builder.schema().index_of("synack_id").unwrap();
+        let mut ids = Vec::new();
+        for batch in builder.build().unwrap() {
+            let column = batch.unwrap().column(id).clone();
+            let column = column
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .expect("synack_id is int64");
+            ids.extend(column.values().iter().copied());
+        }
+        assert_eq!(ids, (0..n as i64).collect::<Vec<_>>());
+        let _ = std::fs::remove_file(&out);
     }
 
     #[test]
