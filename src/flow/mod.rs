@@ -595,7 +595,12 @@ impl FlowTable {
     /// As of capture time `now`: lets go of connections that are over (their close played
     /// out or they idled past the timeout, when the limits say so), and puts those quiet
     /// for `DORMANT_AFTER` to sleep. The rule for "over" is the one `on_segment` applies
-    /// on its own, so when this runs changes memory, never a figure.
+    /// on its own, so when this runs changes memory, never a figure, with one exception:
+    /// when capture time runs back, a connection put to sleep has forgotten the recent
+    /// segments that one kept awake would still compare a copy stamped within
+    /// `RECENT_FOR` of them with.
+    /// Offline runs sweep at the same packets whatever the thread count
+    /// (`analyzer::sweep_due`), so their figures stay the same on any number of threads.
     pub fn retire(&mut self, now: Timestamp) {
         let expiry = self.expiry;
         // Offline nothing expires: no pass over every connection for it.
